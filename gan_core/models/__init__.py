@@ -1,0 +1,127 @@
+"""Generator / discriminator networks and the architecture registry.
+
+Networks map tensors to tensors:
+
+* ``G(z: (B, z_dim), labels: (B, G) long | None) -> x: (B, C, H, W)`` in [-1, 1]  (or (B, 2) points)
+* ``D(x, labels | None) -> (adv: (B,), aux: list[(B, n_classes_g)])``; ``aux`` is empty unless the
+  arch is ACGAN, which has one classification head per label group.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    backbone: str          # "dcgan" | "srresnet" | "mlp"
+    conditioning: str      # "none" | "cgan" (label embedding / projection D) | "acgan" (aux heads)
+    description: str
+
+
+ARCHITECTURES: dict[str, ArchSpec] = {
+    "dcgan": ArchSpec("dcgan", "none", "DCGAN: ConvTranspose+BN+ReLU generator, strided conv+LeakyReLU(0.2) discriminator."),
+    "cgan": ArchSpec("dcgan", "cgan", "Conditional DCGAN: label embeddings fed to G, projection discriminator."),
+    "acgan": ArchSpec("dcgan", "acgan", "ACGAN: conditional G, D with auxiliary classifiers for each tag group."),
+    "srresnet": ArchSpec("srresnet", "none", "SRResNet-style generator (residual blocks + PixelShuffle), ResNet discriminator."),
+    "srresnet-acgan": ArchSpec("srresnet", "acgan", "SRResNet G + ResNet D with auxiliary tag classifiers (Jin et al. 2017)."),
+    "mlp": ArchSpec("mlp", "none", "Small MLP generator and discriminator for 2D toy data."),
+}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What the networks need to know about the data (stored in checkpoints)."""
+
+    kind: str = "image"                      # "image" | "points"
+    channels: int = 3
+    image_size: int = 32
+    num_classes: tuple[int, ...] = ()        # classes per label group, () when unlabelled
+    group_names: tuple[str, ...] = ()
+    class_names: tuple[tuple[str, ...], ...] = ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        return cls(
+            kind=d["kind"], channels=int(d["channels"]), image_size=int(d["image_size"]),
+            num_classes=tuple(d.get("num_classes", ())), group_names=tuple(d.get("group_names", ())),
+            class_names=tuple(tuple(c) for c in d.get("class_names", ())),
+        )
+
+    @classmethod
+    def from_dataset(cls, ds) -> "DataSpec":
+        groups = ds.label_groups if ds.labels is not None else []
+        return cls(
+            kind="points" if ds.is_points else "image",
+            channels=ds.channels, image_size=ds.image_size,
+            num_classes=tuple(g.num_classes for g in groups),
+            group_names=tuple(g.name for g in groups),
+            class_names=tuple(tuple(g.classes) for g in groups),
+        )
+
+
+def is_conditional(arch: str) -> bool:
+    return ARCHITECTURES[arch].conditioning != "none"
+
+
+def build_models(cfg: ModelConfig, spec: DataSpec, gradient_penalty: bool = False) -> tuple[nn.Module, nn.Module]:
+    """Build (G, D) for a model config and data spec, with N(0, 0.02) init for DCGAN nets.
+
+    ``gradient_penalty``: the loss penalises D's input gradients; with ``d_norm='auto'`` D then uses
+    no batch norm (per-sample gradients must not mix across the batch).
+    """
+    arch = ARCHITECTURES[cfg.arch]
+    if arch.conditioning != "none" and not spec.num_classes:
+        raise ValueError(
+            f"model.arch '{cfg.arch}' is conditional but the dataset has no labels; "
+            "use 'dcgan' or 'srresnet', or give the images tags"
+        )
+    num_classes = spec.num_classes if arch.conditioning != "none" else ()
+    d_norm = cfg.d_norm
+    if d_norm == "auto":
+        d_norm = "none" if gradient_penalty else "batch"
+    if arch.backbone == "mlp":
+        from .mlp import MLPDiscriminator, MLPGenerator
+
+        return MLPGenerator(cfg), MLPDiscriminator(cfg)
+    if arch.backbone == "dcgan":
+        from .common import dcgan_init
+        from .dcgan import DCGANDiscriminator, DCGANGenerator
+
+        g = DCGANGenerator(cfg, spec, num_classes)
+        d = DCGANDiscriminator(cfg, spec, num_classes, arch.conditioning, d_norm)
+        g.apply(dcgan_init)
+        d.apply(dcgan_init)
+        if cfg.spectral_norm:
+            apply_spectral_norm(d)
+        return g, d
+    from .srresnet import ResNetDiscriminator, SRResNetGenerator
+
+    g = SRResNetGenerator(cfg, spec, num_classes)
+    d = ResNetDiscriminator(cfg, spec, num_classes, arch.conditioning, d_norm)
+    if cfg.spectral_norm:
+        apply_spectral_norm(d)
+    return g, d
+
+
+def apply_spectral_norm(module: nn.Module) -> None:
+    """Wrap every conv / linear weight of ``module`` in spectral normalisation (in place)."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, (nn.Conv2d, nn.Linear)):
+            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
+        elif isinstance(child, nn.Embedding):
+            continue
+        else:
+            apply_spectral_norm(child)
+
+
+def count_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
