@@ -1,0 +1,35 @@
+"""Shared fixtures: small, fast configs and an isolated cache/runs dir per test session."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from gan_core.config import RunConfig
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture
+def tiny_cfg(cache_dir):
+    """Factory for a tiny CPU config: tiny_cfg(dataset="faces", arch="dcgan", loss="ns", steps=3, ...)."""
+
+    def make(dataset: str = "faces", arch: str = "dcgan", loss: str = "ns", steps: int = 3, image_size: int = 16,
+             **sections) -> RunConfig:
+        cfg = RunConfig().replace(
+            data={"dataset": dataset, "image_size": image_size, "num_samples": 64, "cache_dir": cache_dir},
+            model={"arch": arch, "z_dim": 16, "g_width": 8, "d_width": 8, "res_blocks": 1, "mlp_hidden": 16,
+                   "embed_dim": 4},
+            loss={"name": loss},
+            train={"steps": steps, "batch_size": 8, "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
+                   "device": "cpu", "grid_size": 4},
+        )
+        return cfg.replace(**sections) if sections else cfg
+
+    return make
