@@ -428,9 +428,10 @@ class Trainer:
             if "out of memory" in msg.lower():
                 msg = f"out of memory: lower train.batch_size or the model width ({msg.splitlines()[0]})"
             yield ErrorEvent(self.step, f"training failed at step {self.step}: {msg}", "exception")
-        if reason != "error" and self.out_dir is not None:
+        if reason != "error":
             yield from self._emit_sample()
-            yield CheckpointEvent(self.step, self._checkpoint())
+            if self.out_dir is not None:
+                yield CheckpointEvent(self.step, self._checkpoint())
         yield DoneEvent(self.step, reason, str(self.out_dir) if self.out_dir else None, self.last_checkpoint)
 
     def _emit_sample(self) -> Iterator[Event]:

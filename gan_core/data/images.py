@@ -7,11 +7,8 @@
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 import zlib
-from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -19,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from ..fileio import PathLike, atomic_write_bytes
 from . import ProgressFn
-
-PathLike = Union[str, os.PathLike]
 
 
 # ---- pixel conversions -------------------------------------------------------------------------
@@ -115,8 +111,7 @@ def _plot_dots(arr: np.ndarray, points: Union[torch.Tensor, np.ndarray], lim: fl
 
 def save_png(array: np.ndarray, path: PathLike) -> None:
     """Write an H x W (x 3) uint8 array as PNG, atomically (readers never see half a file)."""
-    path = Path(path)
-    _atomic_write(path, lambda f: Image.fromarray(np.ascontiguousarray(array)).save(f, format="PNG"))
+    atomic_write_bytes(path, lambda f: Image.fromarray(np.ascontiguousarray(array)).save(f, format="PNG"))
 
 
 # ---- loader plumbing ---------------------------------------------------------------------------
@@ -159,24 +154,7 @@ def load_npz_cache(path: PathLike, expected: dict[str, tuple[tuple[int, ...], np
 def save_npz_atomic(path: PathLike, **arrays: np.ndarray) -> bool:
     """Write arrays to a compressed .npz via a temp file + os.replace. False if it could not be written."""
     try:
-        _atomic_write(Path(path), lambda f: np.savez_compressed(f, **arrays))
+        atomic_write_bytes(path, lambda f: np.savez_compressed(f, **arrays))
     except OSError:
         return False
     return True
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Create ``path`` by calling ``write(fileobj)`` on a temp file in the same folder, then renaming."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

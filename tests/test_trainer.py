@@ -1,0 +1,145 @@
+import math
+import threading
+
+import pytest
+import torch
+
+from gan_core.checkpoint import load_checkpoint
+from gan_core.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StatusEvent, StepEvent
+from gan_core.losses import LOSSES
+from gan_core.models import ARCHITECTURES
+from gan_core.trainer import TrainControl, Trainer, train
+
+
+def _steps(events):
+    return [e for e in events if isinstance(e, StepEvent)]
+
+
+COMBOS = [(arch, loss) for arch in ARCHITECTURES for loss in LOSSES]
+
+
+@pytest.mark.parametrize("arch,loss", COMBOS, ids=[f"{a}-{l}" for a, l in COMBOS])
+def test_every_loss_and_arch_trains(tiny_cfg, tmp_path, arch, loss):
+    dataset = "toy2d" if arch == "mlp" else "faces"
+    cfg = tiny_cfg(dataset=dataset, arch=arch, loss=loss, steps=2)
+    trainer = Trainer(cfg, tmp_path)
+    events = list(trainer.run())
+    assert not [e for e in events if isinstance(e, ErrorEvent)], events
+    steps = _steps(events)
+    assert [s.step for s in steps] == [1, 2]
+    assert all(math.isfinite(s.d_loss) and math.isfinite(s.g_loss) for s in steps)
+    assert all(s.grad_norm_g > 0 and s.img_per_s > 0 for s in steps)
+    assert isinstance(events[-1], DoneEvent) and events[-1].reason == "steps"
+    if LOSSES[loss].clip_weights:
+        assert max(p.abs().max().item() for p in trainer.D.parameters()) <= cfg.loss.clip_value + 1e-7
+    if LOSSES[loss].penalty:
+        assert "penalty" in steps[-1].extra
+    if ARCHITECTURES[arch].conditioning == "acgan":
+        assert "aux_d" in steps[-1].extra and "aux_g" in steps[-1].extra
+    sample = [e for e in events if isinstance(e, SampleEvent)][-1]
+    assert sample.image.dtype.name == "uint8" and sample.image.shape[2] == 3
+    assert (tmp_path / "last.pt").exists() and (tmp_path / "metrics.jsonl").exists()
+
+
+def test_event_sequence_and_files(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(arch="acgan", steps=4, train={"sample_every": 2, "checkpoint_every": 2, "keep_checkpoints": 1})
+    events = list(Trainer(cfg, tmp_path).run())
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "status" and kinds[1] == "start" and kinds[-1] == "done"
+    assert [e.step for e in events if isinstance(e, SampleEvent)] == [0, 2, 4, 4]
+    assert sorted(p.name for p in tmp_path.glob("step_*.pt")) == ["step_0000004.pt"]  # keep_checkpoints=1
+    assert len(list((tmp_path / "samples").iterdir())) == 3  # steps 0, 2, 4
+    start = events[1]
+    assert isinstance(start, StartEvent) and start.dataset_size == 64 and start.params_g > 0
+
+
+RESUME_CASES = {  # name: (tiny_cfg kwargs, config sections)
+    "acgan-ns-tricks": (dict(arch="acgan", loss="ns"),
+                        dict(model={"g_dropout": 0.2}, loss={"name": "ns", "real_label": 0.9, "label_noise": 0.1},
+                             train={"ema_decay": 0.9}, data={"augment_flip": True, "augment_rotate": 5.0})),
+    "dcgan-wgan-gp": (dict(arch="dcgan", loss="wgan-gp"), dict(train={"n_critic": 2})),
+    "mlp-dragan": (dict(arch="mlp", loss="dragan", dataset="toy2d"), {}),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_CASES))
+def test_resume_gives_same_losses_as_uninterrupted_run(tiny_cfg, tmp_path, case):
+    kwargs, sections = RESUME_CASES[case]
+    base = tiny_cfg(steps=6, **kwargs)
+    base = base.replace(**sections) if sections else base
+    full = list(Trainer(base.replace(train={"checkpoint_every": 3}), tmp_path / "a").run())
+    part = list(Trainer(base.replace(train={"steps": 3}), tmp_path / "b").run())
+    resumed = list(Trainer(base, tmp_path / "b", resume=tmp_path / "b" / "last.pt").run())
+    assert isinstance(resumed[1], StartEvent) and resumed[1].start_step == 3
+    a = [(s.step, s.d_loss, s.g_loss, s.d_real, s.d_fake) for s in _steps(full)]
+    b = [(s.step, s.d_loss, s.g_loss, s.d_real, s.d_fake) for s in _steps(part) + _steps(resumed)]
+    assert a == b  # bit-identical on CPU
+    ca, cb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(ca["G"][k], cb["G"][k]) for k in ca["G"])
+    # metrics.jsonl of the resumed run has each step once
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+
+
+def test_control_changes_lr_and_n_critic_mid_run_and_stops(tiny_cfg, tmp_path):
+    ctl = TrainControl()
+    cfg = tiny_cfg(steps=50)
+    seen = []
+    for ev in Trainer(cfg, tmp_path, control=ctl).run():
+        if isinstance(ev, StepEvent):
+            seen.append(ev)
+            if ev.step == 2:
+                ctl.set_lr(lr_g=1e-3, lr_d=5e-4)
+                ctl.set_n_critic(3)
+            if ev.step == 4:
+                ctl.stop()
+        last = ev
+    assert seen[1].lr_g == 2e-4 and seen[2].lr_g == 1e-3 and seen[2].lr_d == 5e-4 and seen[2].n_critic == 3
+    assert isinstance(last, DoneEvent) and last.reason == "stopped" and last.step == 4
+    st = load_checkpoint(tmp_path / "last.pt")
+    assert st["step"] == 4 and st["lr_g"] == 1e-3 and st["n_critic"] == 3
+    with pytest.raises(ValueError):
+        ctl.set_n_critic(0)
+    with pytest.raises(ValueError):
+        ctl.set_lr(lr_g=-1.0)
+
+
+def test_pause_and_resume_from_another_thread(tiny_cfg):
+    ctl = TrainControl()
+    statuses = []
+    for ev in Trainer(tiny_cfg(steps=4), None, control=ctl).run():
+        if isinstance(ev, StepEvent) and ev.step == 1:
+            ctl.pause()
+            threading.Timer(0.3, ctl.resume).start()
+        if isinstance(ev, StatusEvent):
+            statuses.append(ev.status)
+        last = ev
+    assert statuses[-2:] == ["paused", "running"]
+    assert last.reason == "steps" and last.step == 4
+
+
+def test_time_limit_and_ema(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(steps=0, train={"seconds": 0.5, "ema_decay": 0.5})
+    events = list(Trainer(cfg, tmp_path).run())
+    done = events[-1]
+    assert done.reason == "time" and done.step >= 1
+    st = load_checkpoint(tmp_path / "last.pt")
+    assert st["G_ema"] is not None
+    assert any(not torch.equal(st["G_ema"][k], st["G"][k]) for k in st["G"] if st["G"][k].is_floating_point())
+
+
+def test_bad_data_gives_error_event_not_exception(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(dataset="folder", data={"path": str(tmp_path / "missing")})
+    events = list(Trainer(cfg, tmp_path / "run").run())
+    assert isinstance(events[-2], ErrorEvent) and "does not exist" in events[-2].message
+    assert events[-1].reason == "error"
+
+
+def test_train_helper_calls_back_and_channels_last(tiny_cfg):
+    seen = []
+    events = train(tiny_cfg(steps=2), None, callback=seen.append)
+    assert len(seen) >= len(events) and any(isinstance(e, SampleEvent) for e in seen)
+    t = Trainer(tiny_cfg(steps=1), None)
+    list(t.run())
+    conv = next(m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[-1] > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
