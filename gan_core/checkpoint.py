@@ -77,7 +77,7 @@ def load_checkpoint(source: Union[PathLike, bytes, BinaryIO], map_location: Any 
         if key not in state:
             raise CheckpointError(f"{name} is missing '{key}'")
     try:
-        state["run_config"] = RunConfig.from_json(state["config"])
+        state["run_config"] = RunConfig.from_json(state["config"]).validate()
     except ConfigError as e:
         raise CheckpointError(f"{name} holds an invalid config: {e}") from None
     return state
