@@ -1,0 +1,61 @@
+"""Plotly figures from StepEvent histories (data extraction lives in gan_core.studio)."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from gan_core import studio
+
+COLOURS = {"d_loss": "#d62728", "g_loss": "#1f77b4", "d_real": "#2ca02c", "d_fake": "#ff7f0e",
+           "grad_norm_d": "#d62728", "grad_norm_g": "#1f77b4", "lr_d": "#d62728", "lr_g": "#1f77b4"}
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf")
+
+
+def _layout(fig: go.Figure, title: str, height: int = 300, y_title: str = "", log_y: bool = False) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=14)), height=height,
+        margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1.0,
+                                                         xanchor="right"),
+        xaxis_title="step", yaxis_title=y_title, hovermode="x unified", uirevision="keep",
+    )
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def curves_figure(history: Sequence[Mapping[str, Any]], keys: Sequence[str], title: str,
+                  max_points: int = 1500, log_y: bool = False) -> go.Figure:
+    """One line per key of a single run's history (downsampled for a light browser payload)."""
+    rows = studio.downsample(history, max_points)
+    fig = go.Figure()
+    for k in keys:
+        xs, ys = studio.history_series(rows, k)
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=studio.curve_label(k),
+                                     line=dict(color=COLOURS.get(k))))
+    return _layout(fig, title, log_y=log_y)
+
+
+def compare_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], key: str, smoothing: float = 0.0,
+                   max_points: int = 1500, log_y: bool = False) -> go.Figure:
+    """One line per run for one curve (e.g. every run's D loss), optionally smoothed."""
+    fig = go.Figure()
+    for i, (name, hist) in enumerate(runs.items()):
+        xs, ys = studio.history_series(studio.downsample(hist, max_points), key)
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=studio.smooth(ys, smoothing), mode="lines", name=name,
+                                     line=dict(color=PALETTE[i % len(PALETTE)])))
+    return _layout(fig, studio.curve_label(key), height=340, log_y=log_y)
+
+
+def metrics_figure(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> go.Figure:
+    """Evaluator metrics (FID, KID, tag accuracy, ...) against step."""
+    fig = go.Figure()
+    for i, n in enumerate(names):
+        pts = [(r["step"], r[n]) for r in rows if isinstance(r.get(n), (int, float)) and "step" in r]
+        if pts:
+            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=n,
+                                     line=dict(color=PALETTE[i % len(PALETTE)])))
+    return _layout(fig, "Quality metrics", height=260)

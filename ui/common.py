@@ -1,0 +1,113 @@
+"""Streamlit-specific helpers: the owner token, cached generators, checkpoint and tag pickers, downloads."""
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import streamlit as st
+
+from gan_core import studio
+from gan_core.checkpoint import CheckpointError, load_generator
+
+OWNER_PARAM = "owner"
+_OWNER_KEY = "_owner_token"
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+RANDOM = "random"
+
+
+def owner_token() -> str:
+    """This browser's identity for the job manager, kept in the URL (``?owner=...``) so that a page
+    reload (a new Streamlit session) still owns the run it started. Generated once per browser tab."""
+    tok = st.session_state.get(_OWNER_KEY)
+    if not tok:
+        q = st.query_params.get(OWNER_PARAM)
+        tok = q if isinstance(q, str) and _TOKEN_RE.match(q) else secrets.token_urlsafe(12)
+        st.session_state[_OWNER_KEY] = tok
+    if st.query_params.get(OWNER_PARAM) != tok:
+        st.query_params[OWNER_PARAM] = tok
+    return tok
+
+
+# ---- generators -----------------------------------------------------------------------------------
+@st.cache_resource(max_entries=8, show_spinner="Loading generator...")
+def _cached_generator(path: str, mtime_ns: int, size: int):
+    return load_generator(path, device="cpu")
+
+
+def load_generator_cached(path: Path):
+    """(G, cfg, spec) for a checkpoint, cached per (path, mtime, size): a retrained file is reloaded."""
+    st_ = Path(path).stat()
+    return _cached_generator(str(path), st_.st_mtime_ns, st_.st_size)
+
+
+def checkpoint_picker(label: str = "Generator checkpoint", key: str = "picked_checkpoint"):
+    """Pick a shipped/uploaded checkpoint or a trained run's last.pt; loads it (cached).
+
+    Returns (entry, G, cfg, spec) or None (with a message shown) when there is nothing usable.
+    The choice is shared between pages (persisted for the session).
+    """
+    entries = studio.list_generators()
+    if not entries:
+        st.info(
+            f"No checkpoints yet. Put `.pt` / `.safetensors` files in `{studio.checkpoints_dir()}` "
+            "(or upload one on the **Checkpoints** page), or train a model on the **Train** page."
+        )
+        return None
+    by_path = {str(e.path): e for e in entries}
+    options = list(by_path)
+    if st.session_state.get(key) not in by_path:
+        st.session_state.pop(key, None)
+    choice = st.selectbox(label, options, key=key, format_func=lambda p: by_path[p].label,
+                          persist_state="session",
+                          help="Shipped/uploaded files come from the checkpoints folder; trained runs' "
+                               "last.pt from the runs folder.")
+    entry = by_path[choice]
+    try:
+        G, cfg, spec = load_generator_cached(entry.path)
+    except (CheckpointError, OSError, ValueError) as e:
+        st.error(f"Could not load {entry.name}: {e}")
+        return None
+    groups = studio.label_groups(cfg, spec)
+    tags = ", ".join(g for g, _ in groups) or "none (unconditional)"
+    st.caption(f"{cfg.data.dataset} · {cfg.model.arch} · {cfg.loss.name} loss · "
+               f"{spec.image_size if spec.kind == 'image' else '2D'}"
+               f"{' px' if spec.kind == 'image' else ' points'} · tags: {tags}")
+    return entry, G, cfg, spec
+
+
+def tag_selectors(groups: Sequence[tuple[str, Sequence[str]]], key: str, allow_random: bool = True,
+                  default: Optional[Sequence[Optional[int]]] = None) -> list[Optional[int]]:
+    """One selectbox per tag group (e.g. hair, eye); returns class indices (None = random per sample)."""
+    out: list[Optional[int]] = []
+    cols = st.columns(max(1, len(groups)))
+    for i, ((name, classes), col) in enumerate(zip(groups, cols)):
+        opts: list[Optional[int]] = ([None] if allow_random else []) + list(range(len(classes)))
+        d = default[i] if default is not None and i < len(default) else (0 if not allow_random else None)
+        idx = opts.index(d) if d in opts else 0
+        with col:
+            v = st.selectbox(
+                f"{name.capitalize()} tag", opts, index=idx, key=f"{key}.{name}",
+                format_func=lambda c, cl=classes, n=name: f"{RANDOM} {n}" if c is None else cl[c],
+                persist_state="session",
+            )
+        out.append(v)
+    return out
+
+
+# ---- pictures --------------------------------------------------------------------------------------
+def show_image(img: np.ndarray, caption: Optional[str] = None, min_size: int = 256, width: Any = "content"):
+    """A uint8 image upscaled with crisp pixels, as PNG."""
+    st.image(studio.upscale(img, min_size=min_size), caption=caption, output_format="PNG", width=width)
+
+
+def png_download(img: np.ndarray, file_name: str, label: str = "Download PNG", key: Optional[str] = None):
+    st.download_button(label, studio.png_bytes(img), file_name=file_name, mime="image/png", key=key,
+                       icon=":material/download:", on_click="ignore")
+
+
+def seed_input(label: str, key: str, default: int = 0, help: Optional[str] = None) -> int:
+    return int(st.number_input(label, min_value=0, max_value=2**31 - 1, value=default, step=1, key=key,
+                               help=help, persist_state="session"))
