@@ -64,6 +64,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         v = getattr(args, flag, None)
         if v is not None:
             sections.setdefault(sec, {})[fld] = v
+    if args.seconds is not None and args.steps is None:  # "--seconds 60" alone means: train for 60 s
+        sections.setdefault("train", {})["steps"] = 0
     loss_name = sections.get("loss", {}).get("name", cfg.loss.name)
     from .losses import LOSSES
 
@@ -89,14 +91,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         _err(str(e))
         return EXIT_USAGE
     tc = trainer.cfg.train
-    total = tc.steps if tc.steps else None
-    bar = tqdm(total=total, unit="step", dynamic_ncols=True, disable=args.quiet, file=sys.stderr)
+    by_time = not tc.steps and bool(tc.seconds)  # "--seconds N" alone: the bar counts seconds
+    if by_time:
+        bar = tqdm(total=int(tc.seconds), unit="s", dynamic_ncols=True, disable=args.quiet, file=sys.stderr,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
+    else:
+        bar = tqdm(total=tc.steps or None, unit="step", dynamic_ncols=True, disable=args.quiet, file=sys.stderr)
     code = EXIT_OK
     for ev in trainer.run():
         if isinstance(ev, StatusEvent):
             bar.set_description(ev.status)
         elif isinstance(ev, StartEvent):
-            bar.n = ev.start_step
+            bar.n = 0 if by_time else ev.start_step
             bar.set_description("training")
             bar.write(f"device {ev.device} | {ev.dataset_size} training items | G {ev.params_g:,} params, "
                       f"D {ev.params_d:,} params | run dir {ev.run_dir}" +
@@ -104,8 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             for n in ev.notes:
                 bar.write(f"note: {n}")
         elif isinstance(ev, StepEvent):
-            bar.n = ev.step
-            bar.set_postfix(D=f"{ev.d_loss:.3f}", G=f"{ev.g_loss:.3f}", img_s=f"{ev.img_per_s:.0f}", refresh=False)
+            bar.n = min(int(ev.elapsed), bar.total) if by_time else ev.step
+            bar.set_postfix(step=ev.step, D=f"{ev.d_loss:.3f}", G=f"{ev.g_loss:.3f}", img_s=f"{ev.img_per_s:.0f}", refresh=False)
             bar.refresh()
         elif isinstance(ev, CheckpointEvent) and args.verbose:
             bar.write(f"checkpoint: {ev.path} (step {ev.step})")
@@ -147,6 +153,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError, load_generator
     from .data.images import make_grid_uint8, save_png, scatter_image
     from .latent import sample_z
+    from .models import is_conditional
 
     if args.n < 1 or args.n > 100_000:
         _err("--n must be between 1 and 100000")
@@ -155,7 +162,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         G, cfg, spec = load_generator(args.checkpoint, device=args.device, use_ema=not args.no_ema)
         z = sample_z(args.n, cfg.model.z_dim, seed=args.seed)
         labels = None
-        if spec.num_classes and cfg.model.arch not in ("dcgan", "srresnet", "mlp"):
+        if is_conditional(cfg.model.arch):
             if args.tags:
                 labels = _parse_tags_arg(args.tags, spec).repeat(args.n, 1)
             else:  # random tags, seeded
