@@ -14,8 +14,16 @@ converted the way ToTensor+Normalize(0.5, 0.5) would, BCELoss on sigmoid outputs
 fake step on fake.detach(), a G step that reuses the same fake, zero_grad() and Adam(2e-4, (0.5,
 0.999)). The `.item()` calls the example makes for its log line are made too.
 
-Both are timed for the same number of steps after a warm-up, in interleaved rounds (A B A B ...),
-and the medians of img/s (real images through D per second) are compared.
+Both are timed for the same number of steps after a warm-up, in interleaved rounds (A B A B ...,
+order rotated), in wall-clock img/s (real images through D per second) and in images per CPU-second
+of this process (steadier on a shared machine); the headline is the median over rounds of the
+same-round ratio trainer / plain. ``--threads`` applies to both (on a small box shared with other
+jobs, ``--threads 1`` avoids OpenMP threads waiting on each other for a core).
+
+What the trainer does differently (its defaults, all on): channels_last on CPU, bf16 autocast where
+the CPU computes bf16 natively (``train.amp``; AVX512-BF16/AMX, else fp32), no D weight gradients
+in the G step, the data as one uint8 tensor sampled by index (no DataLoader), set_to_none zero_grad
+and no per-step ``.item()`` syncs (losses are averaged on device and read once per ``log_every``).
 """
 from __future__ import annotations
 
@@ -37,7 +45,6 @@ from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
 from gan_core.data import load_dataset  # noqa: E402
 from gan_core.events import DoneEvent, ErrorEvent, StepEvent  # noqa: E402
-from gan_core.losses import aux_loss, make_targets  # noqa: E402
 from gan_core.trainer import Trainer  # noqa: E402
 
 TARGET = 1.8
@@ -152,14 +159,14 @@ class PlainContender:
         for _ in range(n):
             self.loop.step()
 
-    def chunk(self, n: int) -> float:
-        """img/s over the next n steps."""
+    def chunk(self, n: int) -> tuple[float, float]:
+        """(wall-clock img/s, img per CPU-second of this process) over the next n steps."""
         sync(self.device)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(n):
             self.loop.step()
         sync(self.device)
-        return n * self.bs / (time.perf_counter() - t)
+        return n * self.bs / (time.perf_counter() - t), n * self.bs / max(time.process_time() - c, 1e-9)
 
     def close(self) -> None:
         pass
@@ -174,8 +181,6 @@ class VariantTrainer(Trainer):
     def _setup(self) -> None:
         super()._setup()
         v = self.variant
-        if v.get("bf16"):
-            self.autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)
         if v.get("fused_adam"):
             tc = self.cfg.train
             self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2), fused=True)
@@ -183,67 +188,18 @@ class VariantTrainer(Trainer):
         if v.get("compile"):
             self.G = torch.compile(self.G)
             self.D = torch.compile(self.D)
-        self._fake: Optional[torch.Tensor] = None
-
-    # "reuse_fake": one G forward per step (with grad) shared by the D and G steps, as the example does
-    def _d_step(self) -> dict[str, torch.Tensor]:
-        if not self.variant.get("reuse_fake"):
-            return super()._d_step()
-        lc, spec = self.cfg.loss, self.loss_spec
-        assert spec.penalty is None and not spec.clip_weights and self.n_critic == 1
-        x, y = self._batch()
-        B = x.shape[0]
-        with self.autocast():
-            fake = self.G(self._z(B), y)
-            if self.mem_format is not None:
-                fake = fake.contiguous(memory_format=self.mem_format)
-            real_out, real_aux = self.D(x, y)
-            fake_out, fake_aux = self.D(fake.detach(), y)
-        self._fake, self._fake_y = fake, y
-        real_out, fake_out = real_out.float(), fake_out.float()
-        real_t, fake_t = make_targets(spec, lc, B, self.device, self.dev_gen)
-        loss = adv = spec.d_loss(real_out, fake_out, real_t, fake_t)
-        out = {"d_adv": adv.detach()}
-        if self.acgan:
-            aux = aux_loss(real_aux, y) + aux_loss(fake_aux, y)
-            loss = loss + lc.aux_weight * aux
-            out["aux_d"] = aux.detach()
-        self._backward_step(loss, self.opt_d)
-        out.update(d_loss=loss.detach(), d_real=torch.sigmoid(real_out.detach()).mean(),
-                   d_fake=torch.sigmoid(fake_out.detach()).mean())
-        return out
-
-    def _g_step(self) -> dict[str, torch.Tensor]:
-        if not self.variant.get("reuse_fake"):
-            return super()._g_step()
-        lc = self.cfg.loss
-        fake, y = self._fake, self._fake_y
-        self._fake = None
-        self.D.requires_grad_(False)
-        try:
-            with self.autocast():
-                out, aux = self.D(fake, y)
-            loss = self.loss_spec.g_loss(out.float(), lc)
-            res = {"g_adv": loss.detach()}
-            if self.acgan:
-                a = aux_loss(aux, y)
-                loss = loss + lc.aux_weight * a
-                res["aux_g"] = a.detach()
-            self._backward_step(loss, self.opt_g)
-        finally:
-            self.D.requires_grad_(True)
-        res["g_loss"] = loss.detach()
-        return res
 
 
-def make_cfg(args: argparse.Namespace, channels_last: bool = True, steps: Optional[int] = None) -> RunConfig:
+def make_cfg(args: argparse.Namespace, channels_last: bool = True, steps: Optional[int] = None,
+             amp: bool = True) -> RunConfig:
     return RunConfig().replace(
         data={"dataset": args.dataset, "image_size": args.image_size, "num_samples": args.num_samples,
               "cache_dir": args.cache_dir},
         model={"arch": args.arch, "z_dim": args.z_dim, "g_width": args.width, "d_width": args.width},
         loss={"name": "ns"},
         train={"batch_size": args.batch_size, "steps": steps or 10**8, "device": args.device,
-               "sample_every": 0, "checkpoint_every": 0, "log_every": args.log_every, "channels_last": channels_last},
+               "sample_every": 0, "checkpoint_every": 0, "log_every": args.log_every, "channels_last": channels_last,
+               "amp": amp},
     ).validate()
 
 
@@ -253,8 +209,8 @@ class TrainerContender:
 
     def __init__(self, ds, args: argparse.Namespace, device: torch.device, variant: dict[str, Any]):
         cls = type("T", (VariantTrainer,), {"variant": variant})
-        self.tr = cls(make_cfg(args, channels_last=variant.get("channels_last", True), steps=10**8), None,
-                      device=device, dataset=ds)
+        self.tr = cls(make_cfg(args, channels_last=variant.get("channels_last", True), steps=10**8,
+                               amp=variant.get("amp", True)), None, device=device, dataset=ds)
         self.gen = self.tr.run()
         self.device, self.bs, self.log_every = device, args.batch_size, args.log_every
 
@@ -270,27 +226,24 @@ class TrainerContender:
         while self._next_step_event().step < n:
             pass
 
-    def chunk(self, n: int) -> float:
+    def chunk(self, n: int) -> tuple[float, float]:
         assert n == self.log_every
         sync(self.device)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         self._next_step_event()
         sync(self.device)
-        return n * self.bs / (time.perf_counter() - t)
+        return n * self.bs / (time.perf_counter() - t), n * self.bs / max(time.process_time() - c, 1e-9)
 
     def close(self) -> None:
         self.gen.close()
 
 
 TRAINER_VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},                                   # channels_last on (the config default on CPU)
+    "default": {},                 # the config defaults: channels_last, amp (bf16 on CPUs with native bf16)
+    "amp_off": {"amp": False},     # fp32
     "channels_last_off": {"channels_last": False},
-    "reuse_fake": {"reuse_fake": True},
-    "bf16_autocast": {"bf16": True},
     "fused_adam": {"fused_adam": True},
     "compile": {"compile": True},
-    "reuse_fake+bf16": {"reuse_fake": True, "bf16": True},
-    "reuse_fake+channels_last_off": {"reuse_fake": True, "channels_last": False},
 }
 PLAIN_VARIANTS: dict[str, dict[str, Any]] = {
     "plain": {},
@@ -418,28 +371,38 @@ def main(argv: Optional[list[str]] = None) -> int:
             contenders[name] = TrainerContender(ds, args, device, TRAINER_VARIANTS[name])
         contenders[name].warmup(args.warmup)
         print(f"  warm-up {name}: {time.perf_counter() - t:.1f} s", flush=True)
-    runs: dict[str, list[float]] = {name: [] for name in names}
+    runs: dict[str, list[float]] = {name: [] for name in names}       # wall-clock img/s per round
+    cpu_runs: dict[str, list[float]] = {name: [] for name in names}   # img per CPU-second per round
     for r in range(args.rounds):  # every contender runs one chunk per round, order rotated
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
-            runs[name].append(contenders[name].chunk(args.log_every))
-        print(f"  round {r + 1}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in names) + " img/s", flush=True)
+            wall, cpu = contenders[name].chunk(args.log_every)
+            runs[name].append(wall)
+            cpu_runs[name].append(cpu)
+        print(f"  round {r + 1}: " + ", ".join(f"{n} {runs[n][-1]:.0f} ({cpu_runs[n][-1]:.0f}/cpu-s)" for n in names)
+              + " img/s", flush=True)
     for c in contenders.values():
         c.close()
 
     med = {k: median(v) for k, v in runs.items()}
+    cpu_med = {k: median(v) for k, v in cpu_runs.items()}
     # headline: median over rounds of (variant / plain) in the same round - robust to load drifting
     paired = {k: median([a / b for a, b in zip(v, runs["plain"])]) for k, v in runs.items()}
+    cpu_paired = {k: median([a / b for a, b in zip(v, cpu_runs["plain"])]) for k, v in cpu_runs.items()}
     base = med["plain"]
-    print(f"plain loop (pytorch/examples dcgan): {base:.1f} img/s (median)")
+    print(f"plain loop (pytorch/examples dcgan): {base:.1f} img/s wall, {cpu_med['plain']:.1f} img per CPU-s (medians)")
     for name in names[1:]:
         kind = "plain variant" if name in PLAIN_VARIANTS else "trainer variant"
-        print(f"{kind} {name}: {med[name]:.1f} img/s (median), vs plain {paired[name]:.2f}x")
+        print(f"{kind} {name}: {med[name]:.1f} img/s wall, {cpu_med[name]:.1f} img per CPU-s; vs plain "
+              f"{paired[name]:.2f}x wall, {cpu_paired[name]:.2f}x per CPU-s")
     ratio = paired["default"]
-    print(ratio_line("trainer_vs_plain_loop img/s", ratio, f"target >= {TARGET}"), flush=True)
+    print(ratio_line("trainer_vs_plain_loop img/s (wall, paired rounds)", ratio, f"target >= {TARGET}"))
+    print(ratio_line("trainer_vs_plain_loop img per CPU-second (paired rounds)", cpu_paired["default"],
+                     f"target >= {TARGET}"), flush=True)
     results: dict[str, Any] = {
-        "img_per_s": runs, "median_img_per_s": med, "ratio": ratio, "target": TARGET,
-        "variant_ratios": paired, "ratio_of_medians": med["default"] / base,
+        "img_per_s": runs, "img_per_cpu_s": cpu_runs, "median_img_per_s": med, "median_img_per_cpu_s": cpu_med,
+        "ratio": ratio, "ratio_cpu": cpu_paired["default"], "target": TARGET, "variant_ratios": paired,
+        "variant_ratios_cpu": cpu_paired, "ratio_of_medians": med["default"] / base,
     }
     if args.profile:
         prof = profile_both(ds, images_f32, args, device)

@@ -100,6 +100,8 @@ class LossConfig:
     gp_lambda: float = 10.0         # WGAN-GP / DRAGAN penalty weight
     dragan_c: float = 0.5           # DRAGAN perturbation scale (x std)
     aux_weight: float = 1.0         # ACGAN auxiliary classification weight
+    aux_on_fake: bool = False       # also train D's tag heads on fakes (original AC-GAN); off = real
+                                    # images only, which stops D from learning G's wrong colours
 
     def validate(self) -> None:
         from .losses import LOSSES
@@ -130,7 +132,7 @@ class TrainConfig:
     ema_decay: float = 0.0          # EMA of G weights (0 = off, e.g. 0.999)
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | mps
-    amp: bool = True                # autocast on CUDA (bf16 when supported)
+    amp: bool = True                # autocast: CUDA (bf16 if supported, else fp16); bf16 on CPUs with native bf16
     channels_last: bool = True      # channels_last memory format for conv nets
     log_every: int = 10             # steps between StepEvents
     sample_every: int = 100         # steps between sample grids (0 = only at the end)

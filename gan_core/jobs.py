@@ -3,11 +3,24 @@
 UIs call :func:`get_manager` and only poll: ``job.snapshot()`` returns a consistent copy of the job's
 state (status, step history, newest sample grid, checkpoints, error), so a page can reattach after
 a reload. Only the owner (the session id that started a job) may stop, pause or steer it.
+
+Isolation (``JobManager(mode=...)``, default from the environment variable ``GAN_STUDIO_JOB_MODE``):
+
+* ``"process"`` (default): the trainer runs in a child process (``spawn``); its events come back over
+  a queue and steering commands go the other way. The app server's Python thread (which re-renders
+  the pages while they poll) then never competes with the training loop for the GIL, a crash or
+  out-of-memory kill of the trainer cannot take the app down (the job ends with an error saying
+  so), and memory is returned when the run ends. Start-up costs a few seconds (importing torch).
+* ``"thread"``: the trainer runs in a thread of this process (quick to start; used by some tests).
+
+Listeners always run in this process, in the job's event thread.
 """
 from __future__ import annotations
 
 import itertools
+import multiprocessing as mp
 import os
+import queue
 import re
 import threading
 import time
@@ -24,6 +37,8 @@ from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent,
 from .trainer import TrainControl, Trainer
 
 RUNS_ENV = "GAN_STUDIO_RUNS"
+MODE_ENV = "GAN_STUDIO_JOB_MODE"
+MODES = ("process", "thread")
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
 
 
@@ -79,9 +94,12 @@ class JobSnapshot:
 
 class Job:
     def __init__(self, job_id: int, owner: str, cfg: RunConfig, run_dir: Path, resume: Optional[str],
-                 listeners: list[Callable[["Job", Event], None]]):
+                 listeners: list[Callable[["Job", Event], None]], mode: str = "thread"):
+        if mode not in MODES:
+            raise ValueError(f"job mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.id, self.owner, self.cfg, self.run_dir, self.resume = job_id, owner, cfg, run_dir, resume
-        self.control = TrainControl()
+        self.mode = mode
+        self.control: TrainControl = TrainControl() if mode == "thread" else _ProcessControl()
         self._lock = threading.Lock()
         self._listeners = listeners
         self.status = "starting"
@@ -102,15 +120,64 @@ class Job:
     # ---- worker --------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            trainer = Trainer(self.cfg, self.run_dir, resume=self.resume, control=self.control)
-            for ev in trainer.run():
-                self._on_event(ev)
+            if self.mode == "process":
+                self._run_process()
+            else:
+                trainer = Trainer(self.cfg, self.run_dir, resume=self.resume, control=self.control)
+                for ev in trainer.run():
+                    self._on_event(ev)
         except Exception as e:  # the trainer reports its own errors; this is for bugs / bad resume files
-            with self._lock:
-                self.error = f"{type(e).__name__}: {e}"
-                self.notes.append(traceback.format_exc(limit=3))
-                self.status = "error"
-                self.finished_at = time.time()
+            self._fail(f"{type(e).__name__}: {e}", traceback.format_exc(limit=3))
+
+    def _fail(self, message: str, detail: Optional[str] = None) -> None:
+        with self._lock:
+            self.error = message
+            if detail:
+                self.notes.append(detail)
+            self.status = "error"
+            self.finished_at = time.time()
+
+    def _run_process(self) -> None:
+        ctx = mp.get_context("spawn")  # never fork a multi-threaded server
+        events, commands = ctx.Queue(), ctx.Queue()
+        assert isinstance(self.control, _ProcessControl)
+        self.control.attach(commands)
+        proc = ctx.Process(target=_child_main, name=f"gan-job-{self.id}", daemon=True,
+                           args=(self.cfg.to_json(), str(self.run_dir), self.resume, events, commands))
+        proc.start()
+        self.pid = proc.pid
+        finished = False
+        try:
+            while not finished:
+                try:
+                    msg = events.get(timeout=0.25)
+                except queue.Empty:
+                    if not proc.is_alive():
+                        try:  # the last messages may still be in the pipe
+                            msg = events.get(timeout=1.0)
+                        except queue.Empty:
+                            code = proc.exitcode
+                            how = f"was killed by signal {-code}" if code and code < 0 else f"exited with code {code}"
+                            self._fail(f"the training process {how} without finishing (out of memory?); "
+                                       "the newest checkpoint in the run directory can be resumed")
+                            return
+                    else:
+                        continue
+                kind, payload = msg
+                if kind == "event":
+                    self._on_event(payload)
+                    finished = isinstance(payload, DoneEvent)
+                elif kind == "crash":
+                    self._fail(payload[0], payload[1])
+                    finished = True
+        finally:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+            self.control.attach(None)
+            events.close()
+            commands.close()
 
     def _on_event(self, ev: Event) -> None:
         with self._lock:
@@ -206,10 +273,90 @@ class Job:
         return not self.thread.is_alive()
 
 
+class _ProcessControl(TrainControl):
+    """TrainControl whose commands are also forwarded to the trainer in a child process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: Any = None
+        self._pending: list[tuple[str, tuple]] = []
+
+    def attach(self, q: Any) -> None:
+        with self._lock:
+            self._queue = q
+            pending, self._pending = self._pending, []
+        for cmd in pending:
+            self._send(*cmd)
+
+    def _send(self, name: str, *args: Any) -> None:
+        with self._lock:
+            if self._queue is None:
+                self._pending.append((name, args))
+                return
+            q = self._queue
+        try:
+            q.put((name, args))
+        except (ValueError, OSError):  # queue closed: the run has ended
+            pass
+
+    def stop(self) -> None:
+        super().stop()
+        self._send("stop")
+
+    def pause(self) -> None:
+        super().pause()
+        self._send("pause")
+
+    def resume(self) -> None:
+        super().resume()
+        self._send("resume")
+
+    def set_lr(self, lr_g: Optional[float] = None, lr_d: Optional[float] = None) -> None:
+        super().set_lr(lr_g, lr_d)  # validates
+        self.take_updates()
+        self._send("set_lr", lr_g, lr_d)
+
+    def set_n_critic(self, n: int) -> None:
+        super().set_n_critic(n)
+        self.take_updates()
+        self._send("set_n_critic", n)
+
+
+def _child_main(cfg_json: str, run_dir: str, resume: Optional[str], events: Any, commands: Any) -> None:
+    """Entry point of a training process: run the trainer, send its events, apply steering commands."""
+    control = TrainControl()
+
+    def pump_commands() -> None:
+        while True:
+            try:
+                name, args = commands.get()
+            except (EOFError, OSError, ValueError):
+                return
+            try:
+                getattr(control, name)(*args)
+            except Exception:  # validated in the parent already
+                pass
+
+    threading.Thread(target=pump_commands, name="gan-job-commands", daemon=True).start()
+    try:
+        trainer = Trainer(RunConfig.from_json(cfg_json), run_dir, resume=resume, control=control)
+        for ev in trainer.run():
+            events.put(("event", ev))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which decides
+        events.put(("crash", (f"{type(e).__name__}: {e}", traceback.format_exc(limit=3))))
+    finally:
+        events.close()
+        events.join_thread()  # flush everything to the pipe before exiting
+
+
 class JobManager:
     """Runs at most one training job at a time; keeps finished jobs for reattaching."""
 
-    def __init__(self, runs_dir: Optional[Path] = None):
+    def __init__(self, runs_dir: Optional[Path] = None, mode: Optional[str] = None):
+        mode = mode or os.environ.get(MODE_ENV, "process")
+        if mode not in MODES:
+            raise ValueError(f"{MODE_ENV} must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
@@ -235,7 +382,7 @@ class JobManager:
                     "wait for it to finish" + (" or stop it." if busy.owner == owner else ".")
                 )
             rd = Path(run_dir) if run_dir else new_run_dir(cfg, self.runs_dir)
-            job = Job(next(self._ids), owner, cfg, rd, resume, self.listeners)
+            job = Job(next(self._ids), owner, cfg, rd, resume, self.listeners, self.mode)
             self._jobs[job.id] = job
             job.thread.start()
             return job

@@ -14,6 +14,27 @@ Fréchet distance also has an independent float64 implementation, :func:`frechet
 Every result states its sample size and its features: a :class:`Score` carries ``n_real``,
 ``n_fake`` and ``features`` (e.g. ``"faces-classifier"``); :meth:`Score.describe` writes them out.
 
+For the Train page (UI API)::
+
+    from gan_core.metrics import install_default_listeners, load_eval_metrics
+    install_default_listeners(every_n_steps=500, n_samples=256)  # once per process; idempotent
+    snap = job.snapshot()
+    snap.extras.get("metrics", [])         # evaluation rows, oldest first (one per evaluated checkpoint)
+    snap.extras.get("alerts", [])          # mode-collapse / D-saturation alerts
+    snap.extras.get("metrics_status", [])  # why metrics are off / an evaluation failure
+    load_eval_metrics(run_dir)             # the same rows from <run_dir>/eval_metrics.jsonl (no live job)
+
+A "metrics" row: ``step``, ``n_real``, ``n_fake`` (sample sizes: show them), ``features`` (e.g.
+"faces-classifier"), ``fid``, ``kid`` ± ``kid_std``, ``is`` ± ``is_std`` (``is_real``: the real
+images' IS, the ceiling), ``diversity`` / ``diversity_real``, ``confidence``, for conditional runs
+``tag_accuracy`` plus ``<group>_accuracy`` (``hair_accuracy``, ``eye_accuracy``, ``digit_accuracy``),
+``label_confidence`` and ``diversity_within`` / ``diversity_within_real`` (pixel diversity among
+samples with the same tags: the mode-collapse signal), and ``label``: one ready-made line such as "FID 3.1 · KID 0.0123 · IS 40.2 (real 80.1) · tag accuracy
+71.5% · 256 real vs 256 generated images, faces-classifier features". An "alerts" row: ``step``,
+``kind`` ("mode_collapse" | "d_saturation"), ``message``. Evaluations happen at checkpoints, so a
+run is evaluated every max(``every_n_steps``, ``train.checkpoint_every``) steps (rounded up to a
+checkpoint) and at its end. See :class:`MetricsListener`.
+
 Images are float tensors in [-1, 1] (generator output) or uint8 in [0, 255] (datasets), shaped
 (B, C, H, W). Metric code never touches the global torch RNG (it matters to a trainer running in
 the same thread): randomness comes from explicit generators / seeds.
@@ -22,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 import warnings
@@ -41,9 +63,9 @@ __all__ = [
     "MetricsUnavailable", "Score", "FeatureExtractor", "load_classifier", "inception_extractor",
     "get_extractor", "frechet_distance", "feature_statistics", "fid_from_features", "kid_from_features",
     "inception_score_from_logits", "compute_fid", "compute_kid", "compute_is", "diversity",
-    "sample_images", "tag_accuracy", "accuracy_on", "classifier_confidence", "RealReference",
+    "diversity_within", "pixel_features", "sample_images", "tag_accuracy", "accuracy_on", "classifier_confidence", "label_confidence", "RealReference",
     "real_reference", "evaluate_generator", "ModeCollapseMonitor", "MetricsListener",
-    "install_default_listeners", "ClassifierUnavailable",
+    "install_default_listeners", "ClassifierUnavailable", "load_eval_metrics", "EVAL_FILE",
 ]
 
 ArrayLike = Union[Tensor, np.ndarray]
@@ -320,7 +342,8 @@ def inception_score_from_logits(logits: Tensor, features: str = "precomputed", s
     k = _is_splits(len(logits), splits)
     m = _quiet_metric(InceptionScore, feature=_FeatureModule(None, num_features=logits.shape[1]), splits=k)
     m.update(logits)
-    with _isolated_rng(seed):
+    with _isolated_rng(seed), warnings.catch_warnings():  # one split: torch warns about its std
+        warnings.simplefilter("ignore", UserWarning)
         mean, std = m.compute()
     std_v = float(std) if k > 1 else 0.0
     return Score("is", float(mean), 0, len(logits), features, std_v, {"is_splits": k})
@@ -375,7 +398,8 @@ def compute_is(images: Tensor, extractor: ExtractorLike = "faces", splits: Optio
     k = _is_splits(len(images), splits)
     m = _quiet_metric(InceptionScore, feature=_FeatureModule(ext, "logits"), splits=k)
     _batched_update(m, images, batch_size)
-    with _isolated_rng(seed):
+    with _isolated_rng(seed), warnings.catch_warnings():  # one split: torch warns about its std
+        warnings.simplefilter("ignore", UserWarning)
         mean, std = m.compute()
     return Score("is", float(mean), 0, len(images), ext.name, float(std) if k > 1 else 0.0, {"is_splits": k})
 
@@ -389,6 +413,30 @@ def diversity(features: Tensor, max_n: int = 512) -> float:
         raise ValueError("diversity needs at least 2 samples")
     d = torch.cdist(f, f)
     return float(d.sum() / (n * (n - 1)))
+
+
+def diversity_within(features: Tensor, labels: Tensor, group: Optional[int] = None) -> Optional[float]:
+    """Mean, over the tag combinations (all label groups; or the classes of label group ``group``)
+    that have at least 2 samples, of the diversity of those samples; None when none has 2.
+
+    For a conditional G this catches what :func:`diversity` misses: a G that ignores z and draws one
+    image per tag combination still looks diverse across tags, but its within-tags diversity is ~0.
+    Use pixel features (:func:`pixel_features`) for it: a tag classifier's features hardly see what
+    varies between images with the same tags."""
+    y = labels.reshape(len(labels), -1).cpu()
+    if group is not None:
+        y = y[:, group:group + 1]
+    combos, inverse = torch.unique(y, dim=0, return_inverse=True)
+    vals = [diversity(features[inverse == c]) for c in range(len(combos)) if int((inverse == c).sum()) >= 2]
+    return float(np.mean(vals)) if vals else None
+
+
+def pixel_features(images: Tensor, size: int = 16) -> Tensor:
+    """Images (uint8 or [-1, 1]) -> flattened float pixels at ``size`` px (area-averaged), (N, C*size*size)."""
+    x = images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
+    if x.shape[-1] > size:
+        x = F.adaptive_avg_pool2d(x, size)
+    return x.flatten(1)
 
 
 # ---- sampling and judging generators -----------------------------------------------------------------
@@ -497,6 +545,18 @@ def _confidence_details(logits: Sequence[Tensor], ext: FeatureExtractor, thresho
     return float(top.mean()), details
 
 
+def label_confidence(logits: Sequence[Tensor], labels: Tensor) -> float:
+    """Mean over samples of the classifier's probability of the *requested* tags (product over label
+    groups): ~1 when a conditional G draws clear members of the asked class, ~1/K when it ignores
+    the label. Unlike the max-softmax confidence it cannot be fooled by a collapsed G drawing one
+    clear class."""
+    labels = labels.reshape(len(labels), -1).cpu()
+    p = torch.ones(len(labels), dtype=torch.float64)
+    for i, lg in enumerate(logits):
+        p = p * F.softmax(lg.double(), dim=1).gather(1, labels[:, i:i + 1]).squeeze(1)
+    return float(p.mean())
+
+
 def classifier_confidence(G: nn.Module, spec, classifier: ExtractorLike = "digits", n: int = 256,
                           generator: Optional[torch.Generator] = None, *, seed: int = 0,
                           threshold: float = 0.9, z_dim: Optional[int] = None, batch_size: int = 256) -> Score:
@@ -506,7 +566,10 @@ def classifier_confidence(G: nn.Module, spec, classifier: ExtractorLike = "digit
     Score(metric="confidence", value=mean over samples (and label groups), n_fake=n, details={
     "confident_fraction": share of samples with max prob >= threshold in every group,
     "<group>_confidence", "<group>_classes_seen" (distinct predicted classes: mode coverage),
-    and for a conditional G "<group>_accuracy" / "accuracy" (predicted == requested)}).
+    and for a conditional G "<group>_accuracy" / "accuracy" (predicted == requested) and
+    "label_confidence" (mean probability of the requested tags, see :func:`label_confidence`)}).
+    Note: a collapsed G drawing one clear class scores a high max-softmax confidence; judge
+    conditional generators by accuracy / label_confidence and look at "<group>_classes_seen".
     """
     ext = get_extractor(classifier)
     _check_groups(ext, spec)
@@ -515,7 +578,7 @@ def classifier_confidence(G: nn.Module, spec, classifier: ExtractorLike = "digit
     value, details = _confidence_details(logits, ext, threshold)
     if y is not None and tuple(ext.num_classes) == tuple(spec.num_classes):
         acc = _accuracy_score(torch.stack([l.argmax(1) for l in logits], 1), y, ext, 0, n)
-        details.update(acc.details, accuracy=acc.value)
+        details.update(acc.details, accuracy=acc.value, label_confidence=label_confidence(logits, y))
     return Score("confidence", value, 0, n, ext.name, details=details)
 
 
@@ -530,18 +593,23 @@ class RealReference:
     extractor: str
     diversity: float
     inception_score: float      # IS of the real images (same n: the ceiling to compare with)
+    diversity_within: Optional[float] = None   # mean pixel diversity among images with the same tags
 
 
-def real_reference(images: Tensor, extractor: ExtractorLike, n: Optional[int] = None, seed: int = 0) -> RealReference:
+def real_reference(images: Tensor, extractor: ExtractorLike, n: Optional[int] = None, seed: int = 0,
+                   labels: Optional[Tensor] = None) -> RealReference:
     """Pick n real images (uniformly without replacement, seeded; all if n is None or larger) and
-    compute their features once."""
+    compute their features once. With ``labels`` (N, G) it also records the within-tags pixel
+    diversity (see :func:`diversity_within`)."""
     ext = get_extractor(extractor)
     if n is not None and n < len(images):
         idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
         images = images[idx]
+        labels = labels[idx] if labels is not None else None
     f, lg = ext.extract(images)
     is_real = inception_score_from_logits(joint_log_probs(lg), ext.name, seed=seed).value if len(f) >= 2 else float("nan")
-    return RealReference(f, lg, len(f), ext.name, diversity(f) if len(f) >= 2 else 0.0, is_real)
+    within = diversity_within(pixel_features(images), labels) if labels is not None and labels.numel() else None
+    return RealReference(f, lg, len(f), ext.name, diversity(f) if len(f) >= 2 else 0.0, is_real, within)
 
 
 def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union[RealReference, Tensor],
@@ -550,9 +618,10 @@ def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union
     """Every metric of G in one pass over n samples (one classifier pass): a flat dict
 
         {"n_real", "n_fake", "features", "fid", "kid", "kid_std", "kid_subset_size", "is", "is_std",
-         "is_splits", "is_real", "diversity", "diversity_real", "confidence", "confident_fraction",
+         "is_splits", "is_real", "diversity", "diversity_real", ["diversity_within",
+         "diversity_within_real" when G is conditional], "confidence", "confident_fraction",
          "<group>_classes_seen", and for a conditional G judged by its classifier: "tag_accuracy",
-         "<group>_accuracy"; "eval_seconds", "label" (one line of text with the sample sizes)}.
+         "<group>_accuracy", "label_confidence"; "eval_seconds", "label" (one line of text with the sample sizes)}.
 
     ``real``: a :class:`RealReference` (reuse it across calls) or real images (uint8 or [-1, 1]).
     """
@@ -570,6 +639,8 @@ def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union
     isc = inception_score_from_logits(joint_log_probs(logits), ext.name, seed=seed)
     row.update({"is": isc.value, "is_std": isc.std, "is_splits": isc.details["is_splits"], "is_real": ref.inception_score})
     row.update(diversity=diversity(f), diversity_real=ref.diversity)
+    if y is not None:
+        row.update(diversity_within=diversity_within(pixel_features(x), y), diversity_within_real=ref.diversity_within)
     conf, details = _confidence_details(logits, ext, 0.9)
     row["confidence"] = conf
     row.update({k: v for k, v in details.items() if k != "confidence_threshold"})
@@ -578,6 +649,7 @@ def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union
         acc = _accuracy_score(torch.stack([l.argmax(1) for l in logits], 1), y, ext, 0, n)
         row["tag_accuracy"] = acc.value
         row.update(acc.details)
+        row["label_confidence"] = label_confidence(logits, y)
     row["eval_seconds"] = round(time.perf_counter() - t0, 3)
     text = f"FID {row['fid']:.2f} · KID {row['kid']:.4f} · IS {row['is']:.2f} (real {row['is_real']:.2f})"
     if judged:
@@ -613,8 +685,10 @@ class ModeCollapseMonitor:
         self._collapsed = self._saturated = False
         self.alerts: list[dict[str, Any]] = []
 
-    def observe_diversity(self, step: int, value: float, real_value: Optional[float] = None) -> Optional[str]:
-        """Feed one diversity measurement; returns an alert message or None."""
+    def observe_diversity(self, step: int, value: float, real_value: Optional[float] = None,
+                          what: str = "sample diversity") -> Optional[str]:
+        """Feed one diversity measurement (always the same kind: ``what`` names it in the message);
+        returns an alert message or None."""
         self.seen += 1
         if self.seen <= self.warmup:
             return None
@@ -631,7 +705,7 @@ class ModeCollapseMonitor:
         if self._collapsed:
             return None
         self._collapsed = True
-        msg = (f"possible mode collapse at step {step}: sample diversity " + " and ".join(reasons) +
+        msg = (f"possible mode collapse at step {step}: {what} " + " and ".join(reasons) +
                ". The samples are becoming alike; try a lower learning rate, more D steps, another loss "
                "(wgan-gp, hinge), spectral norm, or an earlier checkpoint.")
         self.alerts.append({"step": step, "kind": "mode_collapse", "message": msg, "diversity": value,
@@ -662,6 +736,33 @@ class ModeCollapseMonitor:
 
 
 # ---- job-manager listener ------------------------------------------------------------------------------
+EVAL_FILE = "eval_metrics.jsonl"
+EXTRA_KEYS = ("metrics", "alerts", "metrics_status")
+
+
+def load_eval_metrics(run_dir: Union[str, os.PathLike]) -> dict[str, list[dict[str, Any]]]:
+    """What a :class:`MetricsListener` wrote to ``<run_dir>/eval_metrics.jsonl``, by kind:
+    ``{"metrics": [...], "alerts": [...], "metrics_status": [...]}`` (oldest first; the rows are the
+    same dicts as in ``job.snapshot().extras``). Missing file -> empty lists; lines cut short by a
+    crash are skipped. Use it for finished runs / after a server restart (no live job)."""
+    import json
+    from pathlib import Path
+
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in EXTRA_KEYS}
+    try:
+        text = (Path(run_dir) / EVAL_FILE).read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict) and d.get("extra") in out and isinstance(d.get("row"), dict):
+            out[d["extra"]].append(d["row"])
+    return out
+
+
 @dataclass
 class _JobState:
     monitor: ModeCollapseMonitor
@@ -673,37 +774,52 @@ class _JobState:
 
 
 class MetricsListener:
-    """Evaluates running jobs: ``get_manager().add_listener(MetricsListener(...))``.
+    """Evaluates running jobs; install with :func:`install_default_listeners` (or
+    ``get_manager().add_listener(MetricsListener(...))``).
 
-    Runs in the training thread (the trainer waits while it evaluates: ~1-3 s for 256 samples at
-    32 px on a CPU). What it does per event:
+    Runs in the training thread (the trainer waits while it evaluates: about 1-3 s for 256 samples
+    at 32 px on a CPU). What it does per event:
 
-    * StepEvent (every log window): D-saturation check for BCE losses -> ``job.add_extra("alerts", row)``.
-    * CheckpointEvent: if at least ``every_n_steps`` steps passed since the last evaluation, or it is
-      the final checkpoint of a step-limited run, loads G from that checkpoint (EMA weights when
-      present) and evaluates ``n_samples`` samples against ``n_samples`` real images with the
-      dataset's classifier -> ``job.add_extra("metrics", row)`` (row: see :func:`evaluate_generator`,
-      plus "step" and "checkpoint"), then the diversity check -> maybe an "alerts" row.
-      So evaluations happen at most as often as checkpoints: set ``train.checkpoint_every`` <=
-      ``every_n_steps``.
+    * StepEvent (every log window): D-saturation check for BCE losses -> maybe an "alerts" row.
+    * CheckpointEvent: if at least ``every_n_steps`` steps passed since the last evaluation (or it is
+      the first checkpoint, or the final one of a step-limited run), loads G from that checkpoint
+      (EMA weights when present), evaluates ``n_samples`` samples (fixed z and tags: the same at every
+      evaluation) against ``n_samples`` real images with the dataset's classifier -> a "metrics"
+      row; then the diversity check -> maybe an "alerts" row. Evaluations therefore happen at
+      checkpoints only: set ``train.checkpoint_every`` to ``every_n_steps`` (or a divisor of it).
     * DoneEvent: evaluates the last checkpoint if it was not evaluated yet (time-limited / stopped runs).
+    * StartEvent of a resumed run: drops rows of ``eval_metrics.jsonl`` after the resume step.
 
-    Alert rows: ``{"step", "kind": "mode_collapse" | "d_saturation", "message", ...}``.
+    Every row is published twice: ``job.add_extra(kind, row)`` (poll ``job.snapshot().extras[kind]``)
+    and one JSON line ``{"extra": kind, "row": row}`` appended to ``<run_dir>/eval_metrics.jsonl`` (read with
+    :func:`load_eval_metrics`). Kinds and fields:
+
+    * ``"metrics"``: ``{"step", "checkpoint", "n_real", "n_fake", "features", "fid", "kid", "kid_std",
+      "kid_subset_size", "is", "is_std", "is_splits", "is_real", "diversity", "diversity_real",
+      ["diversity_within", "diversity_within_real" for a conditional G],
+      "confidence", "confident_fraction", "<group>_confidence", "<group>_classes_seen",
+      ["tag_accuracy", "<group>_accuracy", "label_confidence" for a conditional G], "eval_seconds", "label"}`` (see
+      :func:`evaluate_generator`; "label" is one line of text with the sample sizes, ready to show).
+    * ``"alerts"``: ``{"step", "kind": "mode_collapse" | "d_saturation", "message", ...}``.
+    * ``"metrics_status"``: ``{"step", "message"}``: why metrics are off, or an evaluation failure
+      (never raised: a metric failure must not stop training).
 
     Datasets: faces and digits (the shipped classifiers). Others use Inception when ``inception`` is
     True, or "auto" and a CUDA GPU is present, and its weights can be loaded; else they are skipped
-    (one "metrics_status" extra row says why). A metric failure is recorded the same way, never raised.
+    (one "metrics_status" row says why).
     """
 
     def __init__(self, every_n_steps: int = 500, n_samples: int = 256, seed: int = 0,
                  device: Union[str, torch.device] = "cpu", inception: Union[bool, str] = "auto",
-                 monitor_factory: Callable[[], ModeCollapseMonitor] = ModeCollapseMonitor):
+                 monitor_factory: Callable[[], ModeCollapseMonitor] = ModeCollapseMonitor,
+                 write_file: bool = True):
         if every_n_steps < 1 or n_samples < 8:
             raise ValueError("every_n_steps must be >= 1 and n_samples >= 8")
         self.every_n_steps, self.n_samples, self.seed = every_n_steps, n_samples, seed
         self.device = torch.device(device)
         self.inception = inception
         self.monitor_factory = monitor_factory
+        self.write_file = write_file
         self._states: dict[int, _JobState] = {}
         self._lock = threading.Lock()
 
@@ -714,16 +830,59 @@ class MetricsListener:
                 st = self._states[job.id] = _JobState(self.monitor_factory())
             return st
 
+    def _publish(self, job, kind: str, row: dict[str, Any]) -> None:
+        job.add_extra(kind, row)
+        if not self.write_file or getattr(job, "run_dir", None) is None:
+            return
+        import json
+        from pathlib import Path
+
+        try:
+            p = Path(job.run_dir) / EVAL_FILE
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with open(p, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"extra": kind, "row": row}, default=str) + "\n")
+        except OSError as e:  # a full disk must not stop training; the in-memory row is there
+            job.add_extra("metrics_status", {"step": row.get("step", 0), "message": f"cannot write {EVAL_FILE}: {e}"})
+
+    def _truncate_file(self, job, start_step: int) -> None:
+        """A fresh or resumed run: keep only rows up to the step it starts from."""
+        if not self.write_file or getattr(job, "run_dir", None) is None:
+            return
+        import json
+        from pathlib import Path
+
+        from .fileio import atomic_write_text
+
+        p = Path(job.run_dir) / EVAL_FILE
+        if not p.exists():
+            return
+        kept = []
+        for line in p.read_text().splitlines():
+            try:
+                if json.loads(line)["row"].get("step", 0) <= start_step:
+                    kept.append(line)
+            except (ValueError, AttributeError, KeyError, TypeError):
+                continue
+        atomic_write_text(p, "".join(k + "\n" for k in kept))
+
     def __call__(self, job, ev) -> None:
-        from .events import CheckpointEvent, DoneEvent, StepEvent
+        from .events import CheckpointEvent, DoneEvent, StartEvent, StepEvent
 
         if isinstance(ev, StepEvent):
             st = self._state(job)
             msg = st.monitor.observe_step_event(ev, job.cfg.loss.name)
             if msg is not None:
-                job.add_extra("alerts", dict(st.monitor.alerts[-1]))
+                self._publish(job, "alerts", dict(st.monitor.alerts[-1]))
+        elif isinstance(ev, StartEvent):
+            try:
+                self._truncate_file(job, ev.start_step)
+            except OSError:
+                pass
         elif isinstance(ev, CheckpointEvent):
             st = self._state(job)
+            if ev.step == st.last_eval_step:  # the final checkpoint repeats the step's periodic one
+                return
             total = job.cfg.train.steps
             due = st.last_eval_step < 0 or ev.step - st.last_eval_step >= self.every_n_steps
             if due or (total and ev.step >= total):
@@ -767,21 +926,29 @@ class MetricsListener:
                 ext, why = self._extractor_for(cfg, spec)
                 if ext is None:
                     st.skip, st.skip_reason = True, why
-                    job.add_extra("metrics_status", {"step": step, "message": f"metrics off: {why}"})
+                    self._publish(job, "metrics_status", {"step": step, "message": f"metrics off: {why}"})
                     return
                 ds = load_dataset(cfg.data)
                 st.extractor = ext
-                st.reference = real_reference(ds.images, ext, self.n_samples, self.seed)
+                labels = ds.labels if spec.num_classes and ds.labels is not None and ds.labels.numel() else None
+                st.reference = real_reference(ds.images, ext, self.n_samples, self.seed, labels=labels)
             g = torch.Generator().manual_seed(self.seed + 1)  # the same z and tags at every evaluation
             row = evaluate_generator(G, spec, st.extractor, st.reference, self.n_samples, g, seed=self.seed)
         except Exception as e:  # a metric failure must never stop training
-            job.add_extra("metrics_status", {"step": step, "message": f"evaluation failed: {type(e).__name__}: {e}"})
+            self._publish(job, "metrics_status",
+                          {"step": step, "message": f"evaluation failed: {type(e).__name__}: {e}"})
             return
-        row = {"step": step, "checkpoint": path, **row}
-        job.add_extra("metrics", row)
-        msg = st.monitor.observe_diversity(step, row["diversity"], row["diversity_real"])
+        kept = os.path.join(os.path.dirname(path), f"step_{step:07d}.pt")  # last.pt is overwritten later
+        row = {"step": step, "checkpoint": kept if os.path.exists(kept) else path, **row}
+        self._publish(job, "metrics", row)
+        if row.get("diversity_within") is not None and row.get("diversity_within_real"):
+            # conditional G: diversity among samples asked for the same tags (catches a G ignoring z)
+            msg = st.monitor.observe_diversity(step, row["diversity_within"], row["diversity_within_real"],
+                                               "the diversity of samples with the same tags")
+        else:
+            msg = st.monitor.observe_diversity(step, row["diversity"], row["diversity_real"])
         if msg is not None:
-            job.add_extra("alerts", dict(st.monitor.alerts[-1]))
+            self._publish(job, "alerts", dict(st.monitor.alerts[-1]))
 
 
 _DEFAULT_LISTENER: Optional[MetricsListener] = None
@@ -789,8 +956,11 @@ _DEFAULT_LOCK = threading.Lock()
 
 
 def install_default_listeners(manager=None, every_n_steps: int = 500, n_samples: int = 256, **kwargs: Any) -> MetricsListener:
-    """Attach the metrics listener to the job manager (default: ``get_manager()``) once; calling it
-    again returns the same listener (safe to call on every Streamlit rerun)."""
+    """Attach a :class:`MetricsListener` to the job manager (default: ``get_manager()``) once; calling
+    it again returns the listener already attached (safe to call on every Streamlit rerun; the
+    arguments of later calls are ignored). ``kwargs`` go to :class:`MetricsListener` (seed, device,
+    inception, write_file). Results: ``job.snapshot().extras["metrics" | "alerts" |
+    "metrics_status"]`` and ``<run_dir>/eval_metrics.jsonl`` (:func:`load_eval_metrics`)."""
     global _DEFAULT_LISTENER
     if manager is None:
         from .jobs import get_manager

@@ -103,6 +103,23 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+_NATIVE_BF16: Optional[bool] = None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 convolutions/matmuls natively (oneDNN: AVX512-BF16 or AMX); on
+    other CPUs bf16 is emulated and slower than fp32."""
+    global _NATIVE_BF16
+    if _NATIVE_BF16 is None:
+        try:
+            cpu = torch.cpu
+            native = cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()
+            _NATIVE_BF16 = bool(native and torch.backends.mkldnn.is_available())
+        except (AttributeError, RuntimeError):  # private helpers: absent on other builds/versions
+            _NATIVE_BF16 = False
+    return _NATIVE_BF16
+
+
 def fixed_grid_labels(spec: DataSpec, n: int) -> Optional[Tensor]:
     """Labels for the fixed sample grid: group 0 varies along rows, group 1 along columns."""
     if not spec.num_classes:
@@ -188,10 +205,16 @@ class Trainer:
         n_grid = 512 if self.spec.kind == "points" else tc.grid_size
         self.fixed_z = torch.randn(n_grid, cfg.model.z_dim, generator=g_fixed)
         self.fixed_labels = fixed_grid_labels(self.spec, n_grid) if self.conditional else None
-        use_amp = tc.amp and dev.type == "cuda"
-        amp_dtype = torch.bfloat16 if (use_amp and torch.cuda.is_bf16_supported()) else torch.float16
-        self.autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else nullcontext
-        self.scaler = torch.amp.GradScaler("cuda") if (use_amp and amp_dtype == torch.float16) else None
+        # mixed precision: CUDA (bf16 where supported, else fp16 with a grad scaler), and bf16 on CPUs
+        # that compute it natively (AVX512-BF16 / AMX) for conv nets, where it is ~1.7x faster
+        self.amp_dtype: Optional[torch.dtype] = None
+        if tc.amp and dev.type == "cuda":
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        elif tc.amp and dev.type == "cpu" and self.conv and cpu_has_native_bf16():
+            self.amp_dtype = torch.bfloat16
+        amp_dtype = self.amp_dtype
+        self.autocast = (lambda: torch.autocast(dev.type, dtype=amp_dtype)) if amp_dtype is not None else nullcontext
+        self.scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         if self.resume_state is not None:
             self._load_state(self.resume_state)
 
@@ -306,7 +329,9 @@ class Trainer:
             loss = loss + lc.gp_lambda * pen.float()
             out["penalty"] = pen.detach()
         if self.acgan:
-            aux = aux_loss(real_aux, y) + aux_loss(fake_aux, y)
+            aux = aux_loss(real_aux, y)
+            if lc.aux_on_fake:
+                aux = aux + aux_loss(fake_aux, y)
             loss = loss + lc.aux_weight * aux
             out["aux_d"] = aux.detach()
         self._backward_step(loss, self.opt_d)
@@ -351,7 +376,9 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        d = self.cfg.train.ema_decay
+        # warm-up as in TF's ExponentialMovingAverage(num_updates): early on the average follows G
+        # closely, so a short run's EMA generator is not still mostly the random initialisation
+        d = min(self.cfg.train.ema_decay, (1.0 + self.step) / (10.0 + self.step))
         ema_p = list(self.G_ema.parameters())
         torch._foreach_lerp_(ema_p, [p.detach() for p in self.G.parameters()], 1.0 - d)
         for be, b in zip(self.G_ema.buffers(), self.G.buffers()):

@@ -202,7 +202,7 @@ def main() -> None:
     p.add_argument("--out", default=str(ASSETS_DIR))
     p.add_argument("--cache-dir", default=str(ROOT / ".cache" / "gan_studio"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=24)
+    p.add_argument("--width", type=int, default=16, help="base CNN width (16: ~330 KiB of weights)")
     p.add_argument("--digits-epochs", type=int, default=30)
     p.add_argument("--digits-size", type=int, default=16, help="classifier input size (the source digits are 8x8)")
     p.add_argument("--faces-epochs", type=int, default=8)

@@ -26,6 +26,15 @@ def reference_fid(f1: np.ndarray, f2: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
+def reference_kid(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 with the KID kernel k(a, b) = (a.b / d + 1)^3 over the full sets."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    d, m, n = x.shape[1], len(x), len(y)
+    kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
+    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+                 - 2 * kxy.mean())
+
+
 def correlated_features(n: int, d: int, seed: int, shift: float = 0.0, scale: float = 1.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     mix = rng.normal(size=(d, d)) / np.sqrt(d)
@@ -85,7 +94,7 @@ class PixelProjection(FeatureExtractor):
 def test_compute_fid_kid_is_pass_the_extractor_to_torchmetrics():
     g = torch.Generator().manual_seed(0)
     real = torch.randint(0, 256, (200, 1, 8, 8), dtype=torch.uint8, generator=g)
-    fake = (torch.rand(150, 1, 8, 8, generator=g) * 1.6 - 0.9)  # float [-1, 1], other distribution
+    fake = torch.rand(150, 1, 8, 8, generator=g) * 0.8 - 0.9  # float in [-0.9, -0.1]: darker, less varied
     ext = PixelProjection(64)
     fid = M.compute_fid(real, fake, ext, batch_size=64)
     # the reference on the features of exactly what torchmetrics saw (fakes quantised to uint8)
@@ -95,8 +104,14 @@ def test_compute_fid_kid_is_pass_the_extractor_to_torchmetrics():
     assert "200 real" in fid.describe() and "150 generated" in fid.describe()
     kid_same = M.compute_kid(real[:100], real[100:], ext)
     kid_diff = M.compute_kid(real, fake, ext)
-    assert kid_diff.value > 10 * abs(kid_same.value) and kid_diff.std is not None
+    # KID is an unbiased MMD^2 estimate: ~0 (within its subset spread) for two halves of one distribution,
+    # and the mean over random subsets agrees with the full-set estimate (independent reference)
+    assert abs(kid_same.value) < 3 * kid_same.std
+    ref_kid = reference_kid(ext.features(real).numpy(), ext.features(M.to_uint8(fake)).numpy())
+    assert ref_kid > 0.1 and abs(kid_diff.value - ref_kid) < 0.1 * ref_kid, (kid_diff.value, ref_kid)
+    assert kid_diff.value > 10 * max(abs(kid_same.value), kid_same.std)
     assert kid_diff.to_dict()["n_fake"] == 150 and kid_diff.details["kid_subset_size"] == 75
+    assert 0 < kid_diff.std < kid_diff.value
     # KID and IS do not touch the global RNG (a trainer may share the thread)
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
@@ -133,6 +148,7 @@ def test_shipped_classifiers_load_with_metadata():
         ext = load_classifier(name)
         assert ext.name == f"{name}-classifier" and ext.info.channels == ch and ext.group_names == groups
         assert ext.info.extra["val_joint_accuracy"] >= 0.9 and ext.info.extra["n_val"] >= 300
+        assert "scripts/train_classifiers.py" in ext.info.extra["command"] and ext.info.extra["n_train"] > 1000
         f, lg = ext.extract(torch.zeros(3, ch, 16, 16))  # any size: resized to the input size
         assert f.shape == (3, ext.num_features) and [l.shape[1] for l in lg] == list(ext.num_classes)
     assert load_classifier("faces") is load_classifier("faces")  # cached
@@ -237,6 +253,23 @@ def test_tag_accuracy_of_an_untrained_generator_is_near_chance():
         M.tag_accuracy(G, DataSpec(channels=1, num_classes=(10,), group_names=("digit",)), "faces", n=8)
 
 
+def test_label_confidence_real_digits_vs_untrained_generator(digits32):
+    from gan_core.config import ModelConfig
+    from gan_core.models import DataSpec, build_models
+
+    imgs, labels = digits32
+    ext = load_classifier("digits")
+    real = M.label_confidence(ext.logits(imgs[:200]), labels[:200])
+    shuffled = M.label_confidence(ext.logits(imgs[:200]), labels[:200].roll(1))
+    assert real > 0.9 and shuffled < 0.2, (real, shuffled)
+    spec = DataSpec(channels=1, image_size=32, num_classes=(10,), group_names=("digit",))
+    torch.manual_seed(0)
+    G, _ = build_models(ModelConfig(arch="cgan", z_dim=16, g_width=8, d_width=8), spec)
+    conf = M.classifier_confidence(G, spec, "digits", n=128, seed=0)
+    assert conf.n_fake == 128 and conf.details["label_confidence"] < 0.3, conf.to_dict()
+    assert conf.details["accuracy"] < 0.3
+
+
 def test_diversity_and_mode_collapse_monitor(faces_val):
     imgs, _ = faces_val
     ext = load_classifier("faces")
@@ -245,6 +278,18 @@ def test_diversity_and_mode_collapse_monitor(faces_val):
     near = ext.features(imgs[:4].repeat(16, 1, 1, 1))  # 4 modes
     d_varied, d_collapsed, d_near = M.diversity(varied), M.diversity(collapsed), M.diversity(near)
     assert d_collapsed < 1e-4 < d_near < d_varied
+    # a conditional G that ignores z: one image per tag pair. Across tags it still looks varied; the
+    # pixel diversity among samples with the same tags exposes it
+    _, labels = faces_val
+    first = {}
+    for i, t in enumerate(map(tuple, labels.tolist())):
+        first.setdefault(t, i)
+    idx = torch.tensor([first[t] for t in map(tuple, labels.tolist())])
+    ignores_z = imgs[idx]
+    real_within = M.diversity_within(M.pixel_features(imgs), labels)
+    assert real_within > 1.0 and M.diversity_within(M.pixel_features(ignores_z), labels) < 1e-9
+    assert M.diversity(ext.features(ignores_z)) > 0.5 * M.diversity(ext.features(imgs))
+    assert M.diversity_within(M.pixel_features(imgs[:3]), torch.tensor([[0, 0], [1, 1], [2, 2]])) is None
     mon = M.ModeCollapseMonitor(drop_fraction=0.5, warmup=1)
     assert mon.observe_diversity(100, 0.1 * d_varied) is None            # warm-up: a fresh G
     assert mon.observe_diversity(200, 0.9 * d_varied, d_varied) is None
@@ -312,7 +357,42 @@ def test_metrics_listener_on_a_job_does_not_change_training(tiny_cfg, tmp_path):
         assert np.isfinite(r[k]), k
     assert "32 real vs 32 generated" in r["label"]
     assert "metrics" not in results[False][0].extras
+    # the same rows are in the run dir for a UI without the live job
+    saved = M.load_eval_metrics(tmp_path / "runTrue")
+    assert [x["step"] for x in saved["metrics"]] == [3, 6] and saved["metrics"][-1]["fid"] == r["fid"]
+    assert saved["alerts"] == snap.extras.get("alerts", [])
+    assert not (tmp_path / "runFalse" / M.EVAL_FILE).exists()
     # evaluating in the training thread must not perturb the run (global RNG, modes)
     other = results[False][1]
     for k, v in state["G"].items():
         assert torch.equal(v, other["G"][k]), k
+
+
+def test_listener_file_rows_and_resume_truncation(tmp_path):
+    """The run-dir file mirrors job extras; a resumed run drops the rows after its start step."""
+    from types import SimpleNamespace
+
+    from gan_core.config import RunConfig
+    from gan_core.events import StartEvent, StepEvent
+
+    extras = {}
+    job = SimpleNamespace(id=1, run_dir=tmp_path, cfg=RunConfig().replace(loss={"name": "ns"}),
+                          add_extra=lambda k, row: extras.setdefault(k, []).append(row))
+    listener = M.MetricsListener(every_n_steps=10, n_samples=8)
+    listener._publish(job, "metrics", {"step": 10, "fid": 1.5})
+    listener._publish(job, "metrics", {"step": 20, "fid": 1.0})
+
+    def ev(step, dr, df):
+        return StepEvent(step, 100, 0.1, 5.0, dr, df, 1, 1, 100, 2e-4, 2e-4, 1, 1.0, None, 0.1)
+
+    for s in (21, 22, 23):  # D saturated for 3 log windows -> one alert row, in extras and the file
+        listener(job, ev(s, 0.999, 0.001))
+    saved = M.load_eval_metrics(tmp_path)
+    assert saved["metrics"] == extras["metrics"] and [r["step"] for r in saved["metrics"]] == [10, 20]
+    assert len(saved["alerts"]) == 1 and saved["alerts"][0]["kind"] == "d_saturation" == extras["alerts"][0]["kind"]
+    with open(tmp_path / M.EVAL_FILE, "a") as f:
+        f.write('{"extra": "metrics", "row": {"step": 30, "fi')  # a line cut short by a crash
+    assert [r["step"] for r in M.load_eval_metrics(tmp_path)["metrics"]] == [10, 20]
+    listener(job, StartEvent(str(tmp_path), {}, {}, "cpu", 10, 1, 1, start_step=10))  # resumed from step 10
+    assert [r["step"] for r in M.load_eval_metrics(tmp_path)["metrics"]] == [10]
+    assert M.load_eval_metrics(tmp_path / "nope") == {"metrics": [], "alerts": [], "metrics_status": []}

@@ -143,3 +143,33 @@ def test_train_helper_calls_back_and_channels_last(tiny_cfg):
     list(t.run())
     conv = next(m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[-1] > 1)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("on_fake", [False, True])
+def test_acgan_tag_heads_train_on_fakes_only_when_asked(tiny_cfg, monkeypatch, on_fake):
+    import gan_core.trainer as T
+
+    calls = []
+    real_aux_loss = T.aux_loss
+    monkeypatch.setattr(T, "aux_loss", lambda logits, y: calls.append(logits[0].shape[0]) or real_aux_loss(logits, y))
+    cfg = tiny_cfg(arch="acgan", steps=1).replace(loss={"aux_on_fake": on_fake})
+    for _ in Trainer(cfg, device="cpu").run():
+        pass
+    # one D step and one G step: D uses the real batch (and the fake batch when asked), G its fakes
+    assert len(calls) == (3 if on_fake else 2)
+
+
+def test_ema_warms_up_so_a_short_run_follows_g(tiny_cfg):
+    cfg = tiny_cfg(steps=2, train={"ema_decay": 0.999})
+    tr = Trainer(cfg, device="cpu")
+    init = None
+    for ev in tr.run():
+        if isinstance(ev, StartEvent):  # models are built, no step taken yet
+            init = {k: v.clone() for k, v in tr.G_ema.state_dict().items()}
+    assert init is not None
+    g, ema = tr.G.state_dict(), tr.G_ema.state_dict()
+    moved = [k for k in g if g[k].is_floating_point() and not torch.equal(g[k], init[k])]
+    assert moved
+    for k in moved:  # with a plain 0.999 decay the average would still sit at 0.2% of the way to G
+        frac = float((ema[k] - init[k]).norm() / (g[k] - init[k]).norm())
+        assert frac > 0.5, (k, frac)
