@@ -9,6 +9,16 @@ from typing import Callable, BinaryIO, Union
 PathLike = Union[str, os.PathLike]
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # read once at import, before the app starts threads
+    os.umask(mask)
+    return mask
+
+
+# what open() gives a new file (mkstemp gives 0o600, unreadable by e.g. a container's app user)
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(fileobj)`` on a temp file beside ``path``, fsync it, then rename over ``path``.
 
@@ -22,6 +32,7 @@ def atomic_write_bytes(path: PathLike, write: Callable[[BinaryIO], object]) -> N
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         try:

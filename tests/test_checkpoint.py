@@ -76,3 +76,12 @@ def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
     save_checkpoint({"config": bad, "data_spec": {}, "step": 0, "G": {}}, tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match="invalid config: train.batch_size"):
         load_checkpoint(tmp_path / "c.pt")
+
+
+def test_atomic_writes_get_normal_file_permissions(tmp_path):
+    import os
+
+    from gan_core.fileio import _FILE_MODE, atomic_write_text
+
+    atomic_write_text(tmp_path / "a.json", "{}")  # not mkstemp's 0o600: a Docker app user must read it
+    assert (os.stat(tmp_path / "a.json").st_mode & 0o777) == _FILE_MODE
