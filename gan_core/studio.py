@@ -12,7 +12,7 @@
 * generation: :func:`sample_grid`, :func:`tag_sweep`, :func:`interpolation_frames`,
   :func:`arithmetic_images` (all seeded, fast enough for a UI on CPU)
 * curves and runs: :func:`history_series`, :func:`downsample`, :func:`smooth`, :func:`list_runs`,
-  :func:`load_metrics`, :func:`config_differences`, :func:`metrics_summary`
+  :func:`load_metrics`, :func:`config_differences`, :func:`metrics_overview` (evaluator rows)
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ PathLike = Union[str, os.PathLike]
 
 CHECKPOINTS_ENV = "GAN_STUDIO_CHECKPOINTS"
 CHECKPOINT_EXTS = (".pt", ".safetensors")
-MAX_UPLOAD_BYTES = 200 * 2**20          # uploads bigger than this are refused (see .streamlit/config.toml)
+MAX_UPLOAD_BYTES = 200 * 2**20          # uploads bigger than this are refused (= Streamlit's default server.maxUploadSize)
 
 
 # ---- where things live ---------------------------------------------------------------------------
@@ -684,17 +684,58 @@ def smooth(values: Sequence[float], weight: float = 0.0) -> list[float]:
     return out
 
 
-def metrics_summary(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], Optional[str]]:
-    """For evaluator rows (job.extras["metrics"]): numeric metric names (besides step) and the newest alert."""
-    names: dict[str, None] = {}
-    alert = None
+METRIC_NAMES: dict[str, str] = {"fid": "FID", "kid": "KID", "tag_accuracy": "tag accuracy", "is": "IS",
+                                 "diversity": "diversity"}
+LOWER_IS_BETTER = ("fid", "kid")
+
+
+def metrics_overview(extras: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    """What a job's evaluator rows (``snapshot.extras`` or ``metrics.load_eval_metrics(run_dir)``, as
+    published by :class:`gan_core.metrics.MetricsListener`) say, ready to show:
+
+    ``latest`` / ``previous``: the newest two "metrics" rows (or None); ``series``: the headline metric
+    names present (fid, kid, tag_accuracy, ...); ``table``: one display row per evaluation with the
+    sample sizes; ``alerts``: "alerts" rows (mode collapse, D saturation), oldest first; ``status``: the
+    newest "metrics_status" message (why metrics are off / an evaluation failure) or None.
+    """
+    rows = [r for r in (extras.get("metrics") or []) if isinstance(r, Mapping)]
+    series = [k for k in METRIC_NAMES if any(_is_num(r.get(k)) for r in rows)]
+    table = []
     for r in rows:
-        for k, v in r.items():
-            if k not in ("step", "n_samples", "alert") and isinstance(v, (int, float)) and not isinstance(v, bool):
-                names[k] = None
-        if r.get("alert"):
-            alert = str(r["alert"])
-    return list(names), alert
+        t: dict[str, Any] = {"step": r.get("step")}
+        for k in series:
+            v = r.get(k)
+            if k == "tag_accuracy" and _is_num(v):
+                v = round(100.0 * v, 1)
+            t[METRIC_NAMES[k] + (" %" if k == "tag_accuracy" else "")] = v
+        t["real images"] = r.get("n_real")
+        t["generated images"] = r.get("n_fake")
+        t["features"] = r.get("features")
+        table.append(t)
+    status = [r for r in (extras.get("metrics_status") or []) if isinstance(r, Mapping) and r.get("message")]
+    return {
+        "latest": rows[-1] if rows else None,
+        "previous": rows[-2] if len(rows) > 1 else None,
+        "series": series,
+        "table": table,
+        "alerts": [dict(a) for a in (extras.get("alerts") or []) if isinstance(a, Mapping) and a.get("message")],
+        "status": str(status[-1]["message"]) if status else None,
+    }
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def format_metric(name: str, value: Any) -> str:
+    """``("fid", 12.345)`` -> ``"12.35"``; tag accuracy as a percentage; ``-`` when missing."""
+    if not _is_num(value):
+        return "-"
+    if name == "tag_accuracy":
+        return f"{100.0 * value:.1f}%"
+    if name == "kid":
+        return f"{value:.4f}"
+    return f"{value:.2f}"
 
 
 # ---- runs -----------------------------------------------------------------------------------------------

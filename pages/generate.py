@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core import studio
-from ui.common import checkpoint_picker, png_download, seed_input, show_image, tag_selectors
+from ui.common import checkpoint_picker, ensure_navigation, png_download, seed_input, show_image, tag_selectors
 
+ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
 st.title("Generate")
 picked = checkpoint_picker()
 if picked is None:

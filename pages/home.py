@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.common import ensure_navigation
+
 from gan_core import studio
 from gan_core.jobs import get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 
+ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
 st.title("GAN Studio")
 st.markdown(
     "Train generative adversarial networks in the browser and explore what they learned. "

@@ -13,15 +13,17 @@ from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 from ui import charts
-from ui.common import owner_token, png_download, show_image
+from ui.common import ensure_navigation, install_metrics, owner_token, png_download, show_image
 
 K = "tr."                                   # widget keys: "tr.<section>.<field>"
 FIELDS = list(studio.flatten(RunConfig().to_dict()))
 DEFAULT_PRESET = "cpu"
 POLL_S = 1.0
 
+ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
 mgr = get_manager()
 me = owner_token()
+metrics_every = install_metrics()
 
 
 # ---- form state ---------------------------------------------------------------------------------------
@@ -179,8 +181,39 @@ def config_form(expanded: bool) -> None:
 
 
 # ---- live view ---------------------------------------------------------------------------------------
-STATUS_ICON = {"starting": "⏳", "loading data": "⏳", "running": "▶️", "paused": "⏸️", "stopping": "⏹️",
-               "done": "✅", "stopped": "⏹️", "error": "❌"}
+def metrics_section(snap) -> None:
+    """FID / KID / tag accuracy (with sample sizes) and mode-collapse alerts, as published by
+    gan_core.metrics' listener in ``snap.extras``."""
+    ov = studio.metrics_overview(snap.extras)
+    for a in ov["alerts"][-3:]:
+        st.warning(f"**Step {a.get('step', '?')}:** {a['message']}", icon=":material/warning:")
+    latest = ov["latest"]
+    if latest is None:
+        if ov["status"]:
+            st.caption(f"Quality metrics: {ov['status']}")
+        elif metrics_every:
+            st.caption(f"Quality metrics (FID, KID, tag accuracy) are computed at checkpoints, at most every "
+                       f"{metrics_every} steps, and at the end of the run.")
+        return
+    prev = ov["previous"] or {}
+    cols = st.columns(max(1, len(ov["series"][:4])) + 1)
+    for col, name in zip(cols, ov["series"][:4]):
+        delta = None
+        if isinstance(prev.get(name), (int, float)) and isinstance(latest.get(name), (int, float)):
+            d = latest[name] - prev[name]
+            delta = f"{d * 100:+.1f} pts" if name == "tag_accuracy" else f"{d:+.4g}"
+        col.metric(studio.METRIC_NAMES[name], studio.format_metric(name, latest.get(name)), delta,
+                   delta_color="inverse" if name in studio.LOWER_IS_BETTER else "normal",
+                   help=f"At step {latest.get('step')}: {latest.get('n_real')} real vs "
+                        f"{latest.get('n_fake')} generated images, {latest.get('features')} features.")
+    st.caption(f"Quality at step {latest.get('step')}: {latest.get('label', '')}. FID and KID: lower is "
+               "better (distance between real and generated feature statistics); tag accuracy: how often a "
+               "classifier reads the requested tags in the generated images.")
+    if len(ov["table"]) > 1:
+        with st.expander(f"Metrics history ({len(ov['table'])} evaluations)"):
+            st.plotly_chart(charts.metrics_figure(snap.extras.get("metrics") or [], ov["series"][:4]),
+                            key="chart_metrics", config={"displayModeBar": False})
+            st.dataframe(ov["table"], hide_index=True)
 
 
 def live_panel(job_id: int, polling: bool) -> None:
@@ -192,13 +225,13 @@ def live_panel(job_id: int, polling: bool) -> None:
     cfg = snap.config
     total = snap.total_steps
     m = st.columns(4)
-    m[0].metric("Status", f"{STATUS_ICON.get(snap.status, '')} {snap.status}")
+    m[0].metric("Status", snap.status)
     m[1].metric("Step", f"{snap.step} / {total}" if total else str(snap.step))
     m[2].metric("Images / s", f"{snap.img_per_s:.0f}")
     m[3].metric("ETA", "-" if not snap.active else studio.format_duration(snap.eta))
+    tail = f"ETA {studio.format_duration(snap.eta)}" if snap.active else snap.status
     st.progress(min(max(snap.progress, 0.0), 1.0),
-                text=f"{snap.progress:.0%} · {snap.img_per_s:.0f} img/s · ETA "
-                     f"{studio.format_duration(snap.eta) if snap.active else 'done'}")
+                text=f"{snap.progress:.0%} · {snap.img_per_s:.0f} img/s · {tail}")
     if snap.error:
         st.error(snap.error, icon=":material/error:")
     help_ = studio.curve_help(cfg["loss"]["name"])
@@ -234,16 +267,7 @@ def live_panel(job_id: int, polling: bool) -> None:
                              "Download grid", key="dl_grid")
         else:
             st.info("The sample grid appears after the first sample.", icon=":material/image:")
-    rows = snap.extras.get("metrics") or []
-    if rows:
-        names, alert = studio.metrics_summary(rows)
-        if alert:
-            st.warning(alert, icon=":material/warning:")
-        if names:
-            mc1, mc2 = st.columns([3, 2])
-            mc1.plotly_chart(charts.metrics_figure(rows, names), key="chart_metrics",
-                             config={"displayModeBar": False})
-            mc2.dataframe(rows[-8:], hide_index=True)
+    metrics_section(snap)
     if snap.notes:
         with st.expander(f"Notes ({len(snap.notes)})"):
             for n in snap.notes:
@@ -268,21 +292,22 @@ snap0 = job.snapshot() if job is not None else None
 active = bool(snap0 and snap0.active)
 mine = bool(job is not None and job.owner == me)
 
-config_form(expanded=not active)
+config_form(expanded=job is None)
 
 # actions
-b_start, b_pause, b_stop, b_msg = st.columns([1, 1, 1, 4], vertical_alignment="center")
-start = b_start.button("Start training", type="primary", icon=":material/play_arrow:", key="btn_start")
-if active and snap0.status == "paused":
-    resume = b_pause.button("Resume", icon=":material/play_circle:", disabled=not mine, key="btn_resume")
-    pause = False
-else:
-    pause = b_pause.button("Pause", icon=":material/pause:", disabled=not (active and mine), key="btn_pause")
-    resume = False
-stop = b_stop.button("Stop", icon=":material/stop:", disabled=not (active and mine), key="btn_stop")
+with st.container(horizontal=True, vertical_alignment="center"):
+    start = st.button("Start training", type="primary", icon=":material/play_arrow:", key="btn_start",
+                      help="One run trains at a time on this server: while one runs, starting another is refused.")
+    if active and snap0.status == "paused":
+        resume = st.button("Resume", icon=":material/play_circle:", disabled=not mine, key="btn_resume")
+        pause = False
+    else:
+        pause = st.button("Pause", icon=":material/pause:", disabled=not (active and mine), key="btn_pause")
+        resume = False
+    stop = st.button("Stop", icon=":material/stop:", disabled=not (active and mine), key="btn_stop")
 if active and not mine:
-    b_msg.info("This run was started in another browser session: you can watch it, but only that session "
-               "can pause, stop or change it.", icon=":material/visibility:")
+    st.info("This run was started in another browser session: you can watch it, but only that session "
+            "can pause, stop or change it.", icon=":material/visibility:")
 
 if start:
     try:

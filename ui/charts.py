@@ -51,11 +51,19 @@ def compare_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], key: str, sm
 
 
 def metrics_figure(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> go.Figure:
-    """Evaluator metrics (FID, KID, tag accuracy, ...) against step."""
-    fig = go.Figure()
+    """Evaluator metrics (FID, KID, tag accuracy, ...) against step: one small panel per metric
+    (their scales differ by orders of magnitude)."""
+    from plotly.subplots import make_subplots
+
+    names = list(names) or ["fid"]
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[studio.METRIC_NAMES.get(n, n) for n in names],
+                        horizontal_spacing=0.08)
     for i, n in enumerate(names):
         pts = [(r["step"], r[n]) for r in rows if isinstance(r.get(n), (int, float)) and "step" in r]
-        if pts:
-            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=n,
-                                     line=dict(color=PALETTE[i % len(PALETTE)])))
-    return _layout(fig, "Quality metrics", height=260)
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+                                 name=studio.METRIC_NAMES.get(n, n), showlegend=False,
+                                 line=dict(color=PALETTE[i % len(PALETTE)])), row=1, col=i + 1)
+    fig.update_layout(height=230, margin=dict(l=10, r=10, t=30, b=10), uirevision="keep")
+    fig.update_annotations(font_size=12)
+    fig.update_xaxes(title_text="step")
+    return fig

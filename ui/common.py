@@ -1,6 +1,7 @@
 """Streamlit-specific helpers: the owner token, cached generators, checkpoint and tag pickers, downloads."""
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -18,6 +19,31 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 RANDOM = "random"
 
 
+def ensure_navigation() -> None:
+    """Run every page through app.py's ``st.navigation``.
+
+    Streamlit treats an app with a ``pages/`` folder as a legacy (v1) multipage app until some
+    session has run ``st.navigation``: the first visitor of a fresh server who opens a deep link
+    (``/train``) would get pages/train.py run on its own (file-name sidebar, no wide layout). Each
+    page calls this first: in that case it switches Streamlit to ``st.navigation`` mode (what app.py
+    would do) and reruns, so app.py runs and routes to the same page.
+
+    Not under ``streamlit.testing`` (AppTest resets that switch before every run, so a rerun there
+    would repeat forever and drop button clicks): AppTest runs the page script itself.
+    """
+    from streamlit import config as st_config
+
+    if st_config.get_option("global.appTest"):
+        return
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without the v1/v2 split
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def owner_token() -> str:
     """This browser's identity for the job manager, kept in the URL (``?owner=...``) so that a page
     reload (a new Streamlit session) still owns the run it started. Generated once per browser tab."""
@@ -29,6 +55,33 @@ def owner_token() -> str:
     if st.query_params.get(OWNER_PARAM) != tok:
         st.query_params[OWNER_PARAM] = tok
     return tok
+
+
+# ---- quality metrics ------------------------------------------------------------------------------
+METRICS_ENV = "GAN_STUDIO_METRICS"            # "0" turns the evaluator off
+EVAL_EVERY_ENV = "GAN_STUDIO_EVAL_EVERY"      # steps between evaluations (default 250)
+EVAL_SAMPLES_ENV = "GAN_STUDIO_EVAL_SAMPLES"  # images per evaluation (default 256)
+
+
+def _env_int(name: str, default: int, lo: int) -> int:
+    try:
+        return max(lo, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def install_metrics() -> int:
+    """Attach gan_core.metrics' evaluator to the process-wide job manager (once; idempotent).
+
+    Returns the evaluation interval in steps, or 0 when metrics are turned off (``GAN_STUDIO_METRICS=0``).
+    """
+    if os.environ.get(METRICS_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return 0
+    from gan_core.metrics import install_default_listeners
+
+    listener = install_default_listeners(every_n_steps=_env_int(EVAL_EVERY_ENV, 250, 1),
+                                         n_samples=_env_int(EVAL_SAMPLES_ENV, 256, 8))
+    return listener.every_n_steps
 
 
 # ---- generators -----------------------------------------------------------------------------------

@@ -1,0 +1,37 @@
+# GAN Studio as a Hugging Face Docker Space (or any Docker host): the Streamlit app on port 8501,
+# running as user 1000. Build: docker build -t gan-studio .   Run: docker run -p 8501:8501 gan-studio
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Spaces run the container as uid 1000; give it a home and own the app folder (runs, caches, uploads).
+RUN useradd --create-home --uid 1000 user
+USER user
+ENV HOME=/home/user \
+    PATH=/home/user/.local/bin:$PATH \
+    GAN_STUDIO_RUNS=/home/user/app/runs \
+    GAN_STUDIO_CHECKPOINTS=/home/user/app/checkpoints \
+    STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
+WORKDIR /home/user/app
+
+# torch/torchvision pinned (CPU wheels: a Space without a GPU; set TORCH_INDEX to the default PyPI
+# index, https://pypi.org/simple, for CUDA wheels), then the rest of requirements.txt. Copying only
+# requirements.txt first keeps this layer cached when the code changes.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install --user --index-url ${TORCH_INDEX} torch==2.14.1 torchvision==0.29.1
+COPY --chown=user:user requirements.txt .
+RUN pip install --user -r requirements.txt
+
+COPY --chown=user:user . .
+RUN mkdir -p runs checkpoints .cache
+
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
+
+# XSRF protection off: Spaces embed the app in an iframe, where Streamlit's XSRF cookie breaks uploads.
+CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0", "--server.headless=true", \
+     "--server.enableXsrfProtection=false", "--server.fileWatcherType=none"]

@@ -1,0 +1,109 @@
+"""Checkpoints: list, inspect, download, upload (validated, never unpickled), export and delete."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from ui.common import ensure_navigation
+
+from gan_core import studio
+from gan_core.checkpoint import CheckpointError
+
+ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+st.title("Checkpoints")
+folder = studio.checkpoints_dir()
+st.caption(f"Folder: `{folder}` (set `{studio.CHECKPOINTS_ENV}` to use another). Full training checkpoints "
+           "(`.pt`) and generator exports (`.safetensors`) both work on the Generate and Interpolate pages.")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def describe(path: str, mtime: float, size: int) -> dict:
+    return studio.describe_checkpoint(path)
+
+
+files = studio.list_checkpoints(folder)
+if files:
+    rows = []
+    for f in files:
+        try:
+            d = describe(str(f.path), f.mtime, f.size)
+            rows.append({"file": f.name, "dataset": d["dataset"], "arch": d["arch"], "loss": d["loss"],
+                         "step": d["step"], "image size": d["image_size"],
+                         "tags": ", ".join(d["label_groups"]) or "-", "size": studio.format_bytes(f.size),
+                         "modified": time.strftime("%Y-%m-%d %H:%M", time.localtime(f.mtime))})
+        except (CheckpointError, OSError, ValueError) as e:
+            rows.append({"file": f.name, "dataset": f"unreadable: {e}", "size": studio.format_bytes(f.size)})
+    st.dataframe(rows, hide_index=True)
+
+    by_name = {f.name: f for f in files}
+    name = st.selectbox("Checkpoint", list(by_name), key="ck.pick")
+    f = by_name[name]
+    c1, c2 = st.columns(2)
+    with c1:
+        # read lazily: the bytes are only produced when this file is picked
+        st.download_button(f"Download {name}", f.path.read_bytes(), file_name=name,
+                           mime="application/octet-stream", icon=":material/download:", key="ck.download",
+                           on_click="ignore")
+    with c2:
+        with st.popover("Delete", icon=":material/delete:"):
+            st.write(f"Delete **{name}** from `{folder}`? This cannot be undone.")
+            if st.button("Delete permanently", type="primary", key="ck.delete"):
+                try:
+                    studio.delete_checkpoint(name, folder)
+                except studio.UploadError as e:
+                    st.error(str(e))
+                else:
+                    st.session_state["ck.flash"] = f"Deleted {name}."
+                    st.rerun()
+else:
+    st.info("No checkpoint files here yet: upload one below or export a trained run.")
+
+if msg := st.session_state.pop("ck.flash", None):
+    st.success(msg, icon=":material/check_circle:")
+
+st.subheader("Upload")
+limit_mb = studio.MAX_UPLOAD_BYTES >> 20
+up = st.file_uploader(f"A GAN Studio checkpoint (.pt or .safetensors, at most {limit_mb} MB)",
+                      type=["pt", "safetensors"], key="ck.upload", max_upload_size=limit_mb)
+if up is not None:
+    token = f"{up.file_id}:{up.name}:{up.size}"
+    if st.session_state.get("ck.last_upload") != token:  # handle each upload once
+        st.session_state["ck.last_upload"] = token
+        try:
+            dest, summary = studio.save_upload(up.name, up.getvalue(), folder)
+        except studio.UploadError as e:
+            st.session_state["ck.upload_result"] = ("error", str(e))
+        else:
+            st.session_state["ck.upload_result"] = (
+                "ok", f"Saved {dest.name}: {summary['dataset']} · {summary['arch']} · {summary['loss']} · "
+                      f"step {summary['step']}.")
+            st.rerun()
+else:
+    st.session_state.pop("ck.upload_result", None)
+    st.session_state.pop("ck.last_upload", None)
+result = st.session_state.get("ck.upload_result")
+if result:
+    (st.error if result[0] == "error" else st.success)(result[1])
+st.caption("Uploads are checked before they are saved: `.pt` files are loaded with `weights_only` (a file "
+           "with pickled code is refused and never written), and the generator must rebuild from the "
+           "file's own config. File names are cleaned up; an existing file is never overwritten.")
+
+st.subheader("Export a trained run")
+runs = studio.list_run_checkpoints()
+if runs:
+    by_run = {r.run: r for r in runs}
+    e1, e2, e3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    run = e1.selectbox("Run", list(by_run), key="ck.export_run")
+    out_name = e2.text_input("Save as", value=run, key=f"ck.export_name.{run}")
+    if e3.button("Export generator", icon=":material/output:", key="ck.export"):
+        try:
+            p = studio.export_run_generator(by_run[run].path, out_name, folder)
+        except (studio.UploadError, CheckpointError, OSError) as e:
+            st.error(str(e))
+        else:
+            st.session_state["ck.flash"] = f"Exported {p.name}."
+            st.rerun()
+    st.caption("Writes the run's generator (EMA weights when present) as a small `.safetensors` file here.")
+else:
+    st.caption(f"No trained runs in `{studio.runs_dir()}` yet.")

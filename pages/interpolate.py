@@ -1,0 +1,73 @@
+"""Interpolate: walk from one seed (and tag set) to another, as a frame strip and an animated GIF;
+latent arithmetic z1 - z2 + z3."""
+from __future__ import annotations
+
+import streamlit as st
+
+from gan_core import studio
+from ui.common import checkpoint_picker, ensure_navigation, png_download, seed_input, show_image, tag_selectors
+
+ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+st.title("Interpolate")
+picked = checkpoint_picker()
+if picked is None:
+    st.stop()
+entry, G, cfg, spec = picked
+groups = studio.label_groups(cfg, spec)
+stem = entry.path.stem if entry.source == "checkpoints" else entry.run
+
+st.subheader("Walk between two points")
+c1, c2, c3, c4 = st.columns(4)
+with c1:
+    seed_a = seed_input("Start seed", "int.seed_a", 0)
+with c2:
+    seed_b = seed_input("End seed", "int.seed_b", 1, help="Use the start seed again to change only the tags.")
+with c3:
+    method = st.radio("Path", ["slerp", "lerp"], horizontal=True, key="int.method", persist_state="session",
+                      help="slerp follows the sphere where Gaussian z's live; lerp is a straight line "
+                           "(its middle frames have smaller norm and often look washed out).")
+with c4:
+    steps = st.slider("Frames", 2, 64, 16, key="int.steps", persist_state="session")
+
+tags_a = tags_b = None
+if groups:
+    st.markdown("**Start tags**")
+    tags_a = tag_selectors(groups, "int.tags_a", allow_random=False)
+    st.markdown("**End tags**")
+    tags_b = tag_selectors(groups, "int.tags_b", allow_random=False, default=tags_a)
+    st.caption("Tags are discrete: they switch from the start set to the end set half way along the path.")
+
+frames = studio.interpolation_frames(G, cfg, spec, seed_a, seed_b, steps=steps, method=method,
+                                     tags_a=tags_a, tags_b=tags_b)
+strip = studio.frames_strip(frames, per_row=min(8, len(frames)))
+left, right = st.columns([3, 1], vertical_alignment="top")
+with left:
+    show_image(strip, caption=f"{len(frames)} frames, {method}, seed {seed_a} -> {seed_b}", min_size=320)
+    png_download(strip, f"{stem}_{method}_{seed_a}-{seed_b}.png", "Download frames (PNG)", key="dl_strip")
+with right:
+    fps = st.slider("GIF frames / s", 1, 30, 10, key="int.fps", persist_state="session")
+    boomerang = st.toggle("Back and forth", True, key="int.boomerang", persist_state="session")
+    gif = studio.frames_to_gif(frames, fps=fps, boomerang=boomerang, min_size=192)
+    st.image(gif, caption="Animated GIF")
+    st.download_button("Download GIF", gif, file_name=f"{stem}_{method}_{seed_a}-{seed_b}.gif", mime="image/gif",
+                       icon=":material/download:", key="dl_gif", on_click="ignore")
+
+st.divider()
+st.subheader("Latent arithmetic: z1 - z2 + z3")
+st.caption("Vector arithmetic on noise vectors (Radford et al. 2015): e.g. z1 a face with some feature, z2 one "
+           "with a related feature, z3 a third face; z1 - z2 + z3 tends to carry z1's difference from z2 onto z3.")
+a1, a2, a3 = st.columns(3)
+with a1:
+    s1 = seed_input("z1 seed", "int.ar1", 10)
+with a2:
+    s2 = seed_input("z2 seed", "int.ar2", 11)
+with a3:
+    s3 = seed_input("z3 seed", "int.ar3", 12)
+ar_tags = None
+if groups:
+    ar_tags = tag_selectors(groups, "int.ar_tags", allow_random=False)
+imgs = studio.arithmetic_images(G, cfg, spec, (s1, s2, s3), tags=ar_tags)
+cols = st.columns(4)
+for col, img, cap in zip(cols, imgs, ["z1", "z2", "z3", "z1 - z2 + z3"]):
+    with col:
+        show_image(img, caption=cap, min_size=160)

@@ -1,0 +1,241 @@
+"""End to end: the real ``streamlit run app.py`` server in headless Chromium (Debian chromium + Playwright).
+
+Starts a short training on the Train page and waits for the loss chart and the fixed-noise grid to
+appear and update; then on the Generate page changes a tag and checks that the picture changes.
+Screenshots go to ``$GAN_STUDIO_SCREENSHOTS`` (default: a pytest tmp dir; the path is printed).
+
+Run: ``pytest -m browser tests/test_browser.py -s``. Skipped when Chromium or Playwright is missing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+if sync_playwright is not None:
+    expect.set_options(timeout=60_000)  # a loaded 2-core CPU: first script runs import torch
+
+if sync_playwright is None:
+    pytest.skip("playwright (Python) is not installed", allow_module_level=True)
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (set GAN_STUDIO_CHROMIUM)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tiny_conditional_checkpoint(folder: Path, cache: Path) -> Path:
+    """A few steps of a 16 px conditional (ACGAN) faces generator, exported as safetensors."""
+    from gan_core.checkpoint import export_generator, load_checkpoint
+    from gan_core.config import RunConfig
+    from gan_core.trainer import Trainer
+
+    cfg = RunConfig().replace(
+        data={"dataset": "faces", "image_size": 16, "num_samples": 64, "cache_dir": str(cache)},
+        model={"arch": "acgan", "z_dim": 16, "g_width": 8, "d_width": 8, "embed_dim": 4},
+        train={"steps": 3, "batch_size": 8, "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
+               "device": "cpu", "grid_size": 4},
+    )
+    run = folder.parent / "fixture_run"
+    for _ in Trainer(cfg, run).run():
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    return export_generator(load_checkpoint(run / "last.pt"), folder / "tiny_acgan.safetensors")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser")
+    runs, ckpts, cache = base / "runs", base / "checkpoints", base / "cache"
+    _tiny_conditional_checkpoint(ckpts, cache)
+    port = _free_port()
+    env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts),
+               GAN_STUDIO_EVAL_SAMPLES="32", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO),
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    log = open(base / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() - t0 > 60:
+                pytest.fail("the streamlit server did not start:\n" + (base / "server.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield {"url": url, "runs": runs, "checkpoints": ckpts, "log": base / "server.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    d = Path(os.environ.get("GAN_STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {d}")
+    return d
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+        pg = ctx.new_page()
+        pg.set_default_timeout(60_000)
+        yield pg
+        ctx.close()
+        browser.close()
+
+
+def _wait_idle(pg, timeout: float = 60.0) -> None:
+    """Until Streamlit's "Running..." indicator is gone (the script run finished)."""
+    pg.wait_for_timeout(300)
+    pg.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout * 1000)
+
+
+def _choose(pg, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    pg.get_by_role("combobox", name=label, exact=True).click()
+    pg.get_by_role("option", name=option, exact=True).first.click()
+    _wait_idle(pg)
+
+
+def _set_number(pg, label: str, value) -> None:
+    inp = pg.get_by_label(label, exact=True)
+    inp.fill(str(value))
+    inp.press("Enter")
+    _wait_idle(pg)
+
+
+def _wait_for_text(loc, pattern: "re.Pattern[str]", timeout: float = 60.0) -> str:
+    """Until one of the elements matched by ``loc`` shows text matching ``pattern`` (a fragment
+    redraw can briefly show an old and a new copy of an element)."""
+    t0 = time.time()
+    seen: list[str] = []
+    while time.time() - t0 < timeout:
+        try:
+            seen = loc.all_inner_texts()
+        except Exception:
+            seen = []
+        for t in seen:
+            if pattern.search(t):
+                return t
+        time.sleep(0.3)
+    pytest.fail(f"no text matching {pattern.pattern!r} within {timeout:.0f} s; last seen: {seen}")
+
+
+def _sample_grid_src(pg) -> str:
+    img = pg.locator('[data-testid="stImage"]').filter(has_text="Fixed-noise samples").locator("img")
+    return img.last.get_attribute("src") or ""
+
+
+def _step_value(pg) -> int:
+    txt = pg.locator('[data-testid="stMetric"]').filter(has_text="Step").locator(
+        '[data-testid="stMetricValue"]').last.inner_text()
+    return int(txt.split("/")[0].strip())
+
+
+def test_train_then_generate_in_the_browser(server, page, shots):
+    pg = page
+    pg.goto(server["url"] + "/train")
+    expect(pg.get_by_role("heading", name="Train")).to_be_visible()
+    _wait_idle(pg)
+    assert "owner=" in pg.url  # the owner token is kept in the URL so a reload keeps control of the run
+    _choose(pg, "Preset", "Tiny (smoke test, seconds)")
+    _set_number(pg, "Steps", 400)
+    pg.screenshot(path=str(shots / "01_train_form.png"), full_page=True)
+
+    pg.get_by_role("button", name="Start training").click()
+    # the live fragment: plotly loss chart and the fixed-noise grid appear ...
+    chart = pg.locator('[data-testid="stPlotlyChart"]').first
+    chart.wait_for(state="visible", timeout=90_000)
+    expect(pg.locator(".js-plotly-plot .scatterlayer .trace").first).to_be_attached(timeout=30_000)
+    pg.locator('[data-testid="stImage"]').filter(has_text="Fixed-noise samples").wait_for(timeout=60_000)
+    first_src, first_step = _sample_grid_src(pg), _step_value(pg)
+    pg.screenshot(path=str(shots / "02_training_live.png"), full_page=True)
+    # ... and update while the job trains (new step count, new grid picture)
+    t0 = time.time()
+    while time.time() - t0 < 90:
+        pg.wait_for_timeout(700)
+        try:
+            if _sample_grid_src(pg) != first_src and _step_value(pg) > first_step:
+                break
+        except Exception:  # the fragment may be redrawing
+            continue
+    else:
+        pytest.fail(f"the sample grid / step did not update (step {first_step})")
+    pg.screenshot(path=str(shots / "03_training_updated.png"), full_page=True)
+
+    # the same session may stop it; it then shows as stopped or done
+    stop = pg.get_by_role("button", name="Stop")
+    if stop.is_enabled():
+        stop.click()
+    _wait_for_text(pg.locator('[data-testid="stMetric"]').filter(has_text="Status"), re.compile("stopped|done"))
+    _wait_idle(pg)
+    pg.screenshot(path=str(shots / "04_training_finished.png"), full_page=True)
+    assert list(server["runs"].glob("*/last.pt")), "the run wrote no checkpoint"
+
+    # Generate: the shipped (fixture) conditional checkpoint comes first; change a tag, the image changes
+    pg.goto(server["url"] + "/generate")
+    expect(pg.get_by_role("heading", name="Generate")).to_be_visible()
+    _wait_idle(pg)
+    main = pg.locator('[data-testid="stImage"]').first.locator("img")
+    main.wait_for()
+    before = main.get_attribute("src")
+    pg.screenshot(path=str(shots / "05_generate.png"), full_page=True)
+    _choose(pg, "Hair tag", "blue")
+    expect(main).not_to_have_attribute("src", before, timeout=30_000)
+    after = main.get_attribute("src")
+    assert after and after != before
+    caption = pg.locator('[data-testid="stImage"]').first.inner_text()
+    assert "blue hair" in caption
+    pg.screenshot(path=str(shots / "06_generate_blue_hair.png"), full_page=True)
+
+    ready = {"interpolate": pg.locator('[data-testid="stImage"]').filter(has_text="Animated GIF").locator("img"),
+             "compare": pg.locator(".js-plotly-plot").first,
+             "checkpoints": pg.locator('[data-testid="stDataFrame"] canvas').first}
+    for name in ("interpolate", "compare", "checkpoints"):
+        pg.goto(server["url"] + "/" + name)
+        ready[name].wait_for(state="visible")
+        _wait_idle(pg)
+        pg.wait_for_timeout(500)
+        assert pg.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
+        pg.screenshot(path=str(shots / f"07_{name}.png"), full_page=True)
+    log = server["log"].read_text()
+    assert "Traceback" not in log, log[-3000:]

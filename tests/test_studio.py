@@ -1,0 +1,343 @@
+"""Unit tests of gan_core.studio: checkpoint files and uploads, the training form, pictures,
+generation helpers, curves, runs and evaluator rows."""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_core import studio
+from gan_core.checkpoint import export_generator, load_checkpoint, load_generator
+from gan_core.config import ConfigError, RunConfig
+from gan_core.losses import LOSSES
+from gan_core.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 3-step 16 px conditional (ACGAN) faces run: its folder, last.pt and a safetensors export."""
+    base = tmp_path_factory.mktemp("studio")
+    cfg = RunConfig().replace(
+        data={"dataset": "faces", "image_size": 16, "num_samples": 64, "cache_dir": str(base / "cache")},
+        model={"arch": "acgan", "z_dim": 16, "g_width": 8, "d_width": 8, "embed_dim": 4},
+        train={"steps": 3, "batch_size": 8, "log_every": 1, "sample_every": 1, "checkpoint_every": 0,
+               "device": "cpu", "grid_size": 4},
+    )
+    run = base / "runs" / "r1"
+    for _ in Trainer(cfg, run).run():
+        pass
+    ck = base / "checkpoints"
+    ck.mkdir()
+    st = export_generator(load_checkpoint(run / "last.pt"), ck / "tiny.safetensors")
+    G, gcfg, spec = load_generator(st)
+    return {"base": base, "run": run, "last": run / "last.pt", "st": st, "ck": ck, "G": G, "cfg": gcfg,
+            "spec": spec}
+
+
+# ---- where things live -------------------------------------------------------------------------------
+def test_dirs_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(studio.CHECKPOINTS_ENV, raising=False)
+    assert str(studio.checkpoints_dir()) == "checkpoints"
+    monkeypatch.setenv(studio.CHECKPOINTS_ENV, str(tmp_path / "ck"))
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    assert studio.checkpoints_dir() == tmp_path / "ck"
+    assert studio.runs_dir() == tmp_path / "runs"
+
+
+# ---- checkpoint files -------------------------------------------------------------------------------
+def test_list_checkpoints_and_generators(trained, tmp_path):
+    (trained["ck"] / "notes.txt").write_text("x")
+    (trained["ck"] / ".hidden.pt").write_bytes(b"x")
+    files = studio.list_checkpoints(trained["ck"])
+    assert [f.name for f in files] == ["tiny.safetensors"]
+    assert files[0].kind == "safetensors" and files[0].source == "checkpoints" and files[0].size > 0
+    gens = studio.list_generators(trained["ck"], trained["run"].parent)
+    assert [(g.source, g.name) for g in gens] == [("checkpoints", "tiny.safetensors"), ("run", "last.pt")]
+    assert gens[1].run == "r1" and gens[1].label.startswith("run r1 / last.pt")
+    assert studio.list_checkpoints(tmp_path / "missing") == []
+
+
+def test_describe_checkpoint_both_formats(trained):
+    d = studio.describe_checkpoint(trained["st"])
+    assert (d["dataset"], d["arch"], d["loss"], d["step"], d["image_size"]) == ("faces", "acgan", "ns", 3, 16)
+    assert d["label_groups"] == ["hair", "eye"] and d["kind"].startswith("generator export")
+    p = studio.describe_checkpoint(trained["last"])
+    assert p["step"] == 3 and p["arch"] == "acgan" and p["kind"].startswith("training checkpoint")
+
+
+def test_sanitize_filename():
+    assert studio.sanitize_filename("../../etc/x.pt") == "x.pt"
+    assert studio.sanitize_filename("my model (1).SafeTensors") == "my_model_1.safetensors"
+    assert studio.sanitize_filename("C:\\a\\b.pt") == "b.pt"
+    with pytest.raises(studio.UploadError, match="not a checkpoint"):
+        studio.sanitize_filename("evil.py")
+
+
+class _Boom:
+    def __reduce__(self):  # would run code when unpickled without weights_only
+        return (print, ("pwned",))
+
+
+def test_validate_upload_refuses_bad_files(trained):
+    with pytest.raises(studio.UploadError, match="empty"):
+        studio.validate_upload("a.pt", b"")
+    with pytest.raises(studio.UploadError, match="limit"):
+        studio.validate_upload("a.pt", b"x" * 100, max_bytes=10)
+    with pytest.raises(studio.UploadError, match="refused"):
+        studio.validate_upload("junk.pt", b"definitely not a torch file")
+    with pytest.raises(studio.UploadError, match="refused"):
+        studio.validate_upload("junk.safetensors", b"\x00\x01 not safetensors")
+    buf = io.BytesIO()
+    torch.save({"x": _Boom()}, buf)
+    with pytest.raises(studio.UploadError, match="refused"):
+        studio.validate_upload("pickle.pt", buf.getvalue())
+    # a real tensor file that is not a GAN Studio checkpoint
+    buf = io.BytesIO()
+    torch.save({"weights": torch.zeros(3)}, buf)
+    with pytest.raises(studio.UploadError):
+        studio.validate_upload("other.pt", buf.getvalue())
+
+
+def test_save_upload_validates_then_writes_without_overwriting(trained, tmp_path):
+    data = trained["st"].read_bytes()
+    dest, summary = studio.save_upload("My Gen.safetensors", data, tmp_path)
+    assert dest == tmp_path / "My_Gen.safetensors" and dest.read_bytes() == data
+    assert summary["arch"] == "acgan" and summary["file"] == "My_Gen.safetensors"
+    dest2, _ = studio.save_upload("My Gen.safetensors", data, tmp_path)
+    assert dest2.name == "My_Gen-1.safetensors"
+    pt, s = studio.save_upload("run.pt", trained["last"].read_bytes(), tmp_path)
+    assert s["step"] == 3 and pt.exists()
+    with pytest.raises(studio.UploadError):
+        studio.save_upload("bad.pt", b"nope", tmp_path)
+    assert not (tmp_path / "bad.pt").exists()  # refused uploads are never written
+
+
+def test_delete_checkpoint_only_inside_the_folder(tmp_path):
+    (tmp_path / "a.pt").write_bytes(b"x")
+    (tmp_path / "readme.txt").write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.pt"
+    outside.write_bytes(b"x")
+    assert studio.delete_checkpoint("a.pt", tmp_path) == (tmp_path / "a.pt").resolve()
+    assert not (tmp_path / "a.pt").exists()
+    with pytest.raises(studio.UploadError):
+        studio.delete_checkpoint("readme.txt", tmp_path)
+    with pytest.raises(studio.UploadError, match="does not exist"):
+        studio.delete_checkpoint("a.pt", tmp_path)
+    with pytest.raises(studio.UploadError):
+        studio.delete_checkpoint(f"../{outside.name}", tmp_path)
+    assert outside.exists()
+
+
+def test_export_run_generator(trained, tmp_path):
+    p = studio.export_run_generator(trained["last"], "exported", tmp_path)
+    assert p == tmp_path / "exported.safetensors"
+    assert studio.describe_checkpoint(p)["step"] == 3
+    assert studio.export_run_generator(trained["last"], "exported", tmp_path).name == "exported-1.safetensors"
+
+
+# ---- the training form ---------------------------------------------------------------------------------
+def test_optimizer_settings_follow_the_loss_registry():
+    for name, spec in LOSSES.items():
+        s = studio.optimizer_settings(name)
+        assert set(s) == set(studio.OPTIMIZER_FIELDS)
+        for k, v in spec.recommended.items():
+            if k in studio.OPTIMIZER_FIELDS:
+                assert s[k] == v
+    assert studio.optimizer_settings("wgan-gp")["n_critic"] == LOSSES["wgan-gp"].recommended.get("n_critic", 1)
+
+
+def test_config_from_flat_and_checks():
+    cfg = studio.config_from_flat({"data.dataset": "digits", "loss.name": "hinge", "train.steps": 7,
+                                   "data.path": "  "})
+    assert (cfg.data.dataset, cfg.loss.name, cfg.train.steps, cfg.data.path) == ("digits", "hinge", 7, None)
+    with pytest.raises(ConfigError):
+        studio.config_from_flat({"nodot": 1})
+    with pytest.raises(ConfigError):
+        studio.config_from_flat({"train.steps": -1})
+    with pytest.raises(ConfigError, match="model.arch"):
+        studio.config_from_flat({"data.dataset": "toy2d", "model.arch": "acgan"})
+
+
+def test_presets_are_valid_configs():
+    for key, p in studio.PRESETS.items():
+        cfg = studio.config_from_flat(studio.flatten(p.sections))
+        assert cfg.train.steps > 0, key
+    assert studio.PRESETS["tiny"].sections["data"]["image_size"] == 16
+
+
+def test_relevant_fields():
+    f = studio.relevant_fields("faces", "acgan", "wgan-gp")
+    assert {"data.image_size", "model.embed_dim", "loss.aux_weight", "loss.gp_lambda"} <= f
+    assert "loss.clip_value" not in f and "data.toy_shape" not in f
+    g = studio.relevant_fields("toy2d", "mlp", "wgan-clip")
+    assert {"data.toy_shape", "model.mlp_hidden", "loss.clip_value"} <= g and "data.image_size" not in g
+
+
+def test_format_helpers():
+    assert studio.format_duration(75.2) == "1 min 15 s"
+    assert studio.format_duration(5) == "5 s"
+    assert studio.format_duration(3 * 3600 + 120) == "3 h 02 min"
+    assert studio.format_duration(None) == "?"
+    assert studio.format_bytes(512) == "512 B" and studio.format_bytes(2048) == "2.0 KB"
+
+
+def test_curve_help_uses_the_loss_explanations():
+    for name, spec in LOSSES.items():
+        h = studio.curve_help(name)
+        assert spec.explanation in h["losses"] and h["outputs"]
+    assert "probabilities" in studio.curve_help("ns")["outputs"]
+    assert "raw" in studio.curve_help("wgan-gp")["outputs"]
+
+
+# ---- pictures --------------------------------------------------------------------------------------------
+def test_png_bytes_and_upscale():
+    img = np.zeros((4, 6, 3), np.uint8)
+    img[0, 0] = (255, 0, 0)
+    big = studio.upscale(img, min_size=16)
+    assert big.shape == (16, 24, 3) and (big[:4, :4] == (255, 0, 0)).all() and (big[4:, 4:] == 0).all()
+    assert studio.upscale(img, min_size=2) is img
+    back = np.asarray(Image.open(io.BytesIO(studio.png_bytes(big))))
+    assert np.array_equal(back, big)
+
+
+def test_frames_to_gif():
+    frames = [np.full((8, 8, 3), v, np.uint8) for v in (0, 128, 255)]
+    gif = Image.open(io.BytesIO(studio.frames_to_gif(frames, fps=5, min_size=32)))
+    assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (32, 32)
+    assert gif.info["duration"] == 200
+    assert Image.open(io.BytesIO(studio.frames_to_gif(frames, boomerang=True))).n_frames == 4
+    with pytest.raises(ValueError):
+        studio.frames_to_gif([])
+
+
+def test_annotate_columns_adds_a_header():
+    grid = np.zeros((20, 40, 3), np.uint8)
+    out = studio.annotate_columns(grid, ["a", "b"], header=12)
+    assert out.shape == (32, 40, 3) and (out[12:] == 0).all() and (out[:12] != 255).any()
+
+
+# ---- generation ------------------------------------------------------------------------------------------
+def test_label_groups_and_make_labels(trained):
+    cfg, spec = trained["cfg"], trained["spec"]
+    groups = studio.label_groups(cfg, spec)
+    assert [g for g, _ in groups] == ["hair", "eye"] and "blue" in groups[0][1]
+    y = studio.make_labels(cfg, spec, 5, [2, None], seed=1)
+    assert y.shape == (5, 2) and (y[:, 0] == 2).all()
+    assert torch.equal(y, studio.make_labels(cfg, spec, 5, [2, None], seed=1))
+    with pytest.raises(ValueError):
+        studio.make_labels(cfg, spec, 5, [2])
+    with pytest.raises(ValueError, match="out of range"):
+        studio.make_labels(cfg, spec, 5, [99, 0])
+    uncond = cfg.replace(model={"arch": "dcgan"})
+    assert studio.label_groups(uncond, spec) == [] and studio.make_labels(uncond, spec, 3) is None
+
+
+def test_sample_grid_is_seeded_and_tags_change_it(trained):
+    G, cfg, spec = trained["G"], trained["cfg"], trained["spec"]
+    a = studio.sample_grid(G, cfg, spec, n=4, seed=0, tags=[0, 0], nrow=2)
+    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3
+    assert np.array_equal(a, studio.sample_grid(G, cfg, spec, n=4, seed=0, tags=[0, 0], nrow=2))
+    assert not np.array_equal(a, studio.sample_grid(G, cfg, spec, n=4, seed=1, tags=[0, 0], nrow=2))
+    assert not np.array_equal(a, studio.sample_grid(G, cfg, spec, n=4, seed=0, tags=[3, 0], nrow=2))
+
+
+def test_tag_sweep(trained):
+    G, cfg, spec = trained["G"], trained["cfg"], trained["spec"]
+    grid, classes = studio.tag_sweep(G, cfg, spec, group=1, rows=2, seed=0, base=[0, 0])
+    assert classes == studio.label_groups(cfg, spec)[1][1]
+    side = 16 + 2  # 16 px tiles with 2 px padding
+    assert grid.shape[1] == len(classes) * side + 2 and grid.shape[0] == 2 * side + 2
+    with pytest.raises(ValueError, match="out of range"):
+        studio.tag_sweep(G, cfg, spec, group=5)
+    with pytest.raises(ValueError, match="unconditional"):
+        studio.tag_sweep(G, cfg.replace(model={"arch": "dcgan"}), spec, group=0)
+
+
+def test_interpolation_frames_and_arithmetic(trained):
+    G, cfg, spec = trained["G"], trained["cfg"], trained["spec"]
+    fr = studio.interpolation_frames(G, cfg, spec, 0, 1, steps=5, method="slerp", tags_a=[0, 0], tags_b=[1, 1])
+    assert len(fr) == 5 and fr[0].shape == (16, 16, 3)
+    again = studio.interpolation_frames(G, cfg, spec, 0, 1, steps=5, method="slerp", tags_a=[0, 0], tags_b=[1, 1])
+    assert all(np.array_equal(x, y) for x, y in zip(fr, again))
+    assert not np.array_equal(fr[0], fr[-1])
+    lerp = studio.interpolation_frames(G, cfg, spec, 0, 1, steps=5, method="lerp", tags_a=[0, 0], tags_b=[1, 1])
+    assert np.array_equal(lerp[0], fr[0]) and not np.array_equal(lerp[2], fr[2])
+    strip = studio.frames_strip(fr, per_row=5)
+    assert strip.shape[1] == 5 * 18 + 2
+    imgs = studio.arithmetic_images(G, cfg, spec, (1, 2, 3), tags=[0, 0])
+    assert len(imgs) == 4 and all(i.shape == (16, 16, 3) for i in imgs)
+    with pytest.raises(ValueError):
+        studio.arithmetic_images(G, cfg, spec, (1, 2))
+
+
+# ---- curves, runs, metrics ---------------------------------------------------------------------------------
+HIST = [{"step": 1, "d_loss": 1.0, "g_loss": 2.0, "extra": {"gp": 0.5}},
+        {"step": 2, "d_loss": float("nan"), "g_loss": 1.5},
+        {"step": 3, "d_loss": 0.5, "g_loss": True, "extra": {"gp": 0.25}}]
+
+
+def test_history_helpers():
+    assert studio.history_keys(HIST) == ["d_loss", "g_loss", "extra.gp"]
+    assert studio.history_series(HIST, "d_loss") == ([1, 3], [1.0, 0.5])  # NaN skipped
+    assert studio.history_series(HIST, "extra.gp") == ([1, 3], [0.5, 0.25])
+    assert studio.curve_label("d_real") == "D(x)" and studio.curve_label("extra.gp") == "gp"
+    rows = list(range(10_000))
+    d = studio.downsample(rows, 100)
+    assert len(d) == 100 and d[0] == 0 and d[-1] == 9999
+    assert studio.smooth([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0])
+    assert studio.smooth([0.0, 10.0], 0.0) == [0.0, 10.0]
+    with pytest.raises(ValueError):
+        studio.smooth([1.0], 1.0)
+
+
+def test_runs_listing_and_metrics(trained, tmp_path):
+    runs = studio.list_runs(trained["run"].parent)
+    assert [r.name for r in runs] == ["r1"]
+    r = runs[0]
+    assert r.step == 3 and r.checkpoint == trained["last"] and r.sample is not None
+    assert "faces/acgan/ns" in r.label
+    rows = studio.load_metrics(r.path)
+    assert [x["step"] for x in rows] == [1, 2, 3]
+    broken = tmp_path / "b"
+    broken.mkdir()
+    (broken / "metrics.jsonl").write_text(json.dumps({"step": 1, "d_loss": 1}) + "\n{\"step\": 2, \"d_lo")
+    assert [x["step"] for x in studio.load_metrics(broken)] == [1]
+    assert studio.list_runs(tmp_path / "none") == []
+
+
+def test_config_differences():
+    a = RunConfig().to_dict()
+    b = RunConfig().replace(loss={"name": "lsgan"}, data={"cache_dir": "elsewhere"}).to_dict()
+    rows = studio.config_differences({"a": a, "b": b})
+    assert rows == [{"field": "loss.name", "a": "ns", "b": "lsgan"}]
+    assert studio.config_differences({"a": a, "b": a}) == []
+
+
+def test_metrics_overview_reads_the_listener_rows():
+    extras = {
+        "metrics": [
+            {"step": 10, "n_real": 64, "n_fake": 64, "features": "faces-classifier", "fid": 100.0, "kid": 0.5,
+             "tag_accuracy": 0.25, "label": "FID 100.00 ..."},
+            {"step": 20, "n_real": 64, "n_fake": 64, "features": "faces-classifier", "fid": 80.0, "kid": 0.4,
+             "tag_accuracy": 0.5, "label": "FID 80.00 ..."},
+        ],
+        "alerts": [{"step": 20, "kind": "mode_collapse", "message": "possible mode collapse at step 20"}],
+        "metrics_status": [{"step": 0, "message": "metrics off: nothing"}],
+    }
+    ov = studio.metrics_overview(extras)
+    assert ov["latest"]["step"] == 20 and ov["previous"]["step"] == 10
+    assert ov["series"] == ["fid", "kid", "tag_accuracy"]
+    assert ov["table"][1] == {"step": 20, "FID": 80.0, "KID": 0.4, "tag accuracy %": 50.0, "real images": 64,
+                              "generated images": 64, "features": "faces-classifier"}
+    assert ov["alerts"][0]["message"].startswith("possible mode collapse")
+    assert ov["status"] == "metrics off: nothing"
+    empty = studio.metrics_overview({})
+    assert empty["latest"] is None and empty["series"] == [] and empty["alerts"] == [] and empty["status"] is None
+    assert studio.format_metric("tag_accuracy", 0.715) == "71.5%"
+    assert studio.format_metric("kid", 0.01234) == "0.0123"
+    assert studio.format_metric("fid", None) == "-"
