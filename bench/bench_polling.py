@@ -3,11 +3,12 @@
     python bench/bench_polling.py                  # emulated polling, CPU
     python bench/bench_polling.py --quick
 
-The app trains in a background thread of the Streamlit server process (gan_core.jobs.JobManager);
-the Train page's polling fragment (pages/train.py ``live_panel``, every ``POLL_S`` = 1 s) takes a
+The app trains through gan_core.jobs.JobManager: by default in a child process (mode "process"; the
+server's Python thread then never holds the trainer's GIL), or in a thread of the server ("thread",
+``GAN_STUDIO_JOB_MODE=thread``; ``--job-mode`` here). The Train page's polling fragment (pages/train.py ``live_panel``, every ``POLL_S`` = 1 s) takes a
 ``job.snapshot()``, builds the plotly figures of the curves (ui/charts.py), which Streamlit
-serialises to JSON, and shows the sample grid upscaled as PNG. This bench runs one training job in
-a JobManager thread of this process and, in alternating windows (A B B A ...), either leaves it
+serialises to JSON, and shows the sample grid upscaled as PNG. This bench runs one training job through a
+JobManager of this process and, in alternating windows (A B B A ...), either leaves it
 alone (headless) or runs that same per-poll work in another thread at the page's rate (polled).
 Throughput in a window comes from the times of the StepEvents inside it (a listener records them in
 the training thread). The ratio is the median over window pairs of polled / headless img/s of the
@@ -26,6 +27,7 @@ small box the browser itself competes with the training for the cores.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -100,7 +102,8 @@ class Poller:
 
 
 class StepClock:
-    """(time, step) of every StepEvent, recorded in the training thread (a JobManager listener)."""
+    """(time, step) of every StepEvent: the wall-clock time the trainer made it (it may run in a child
+    process and reach this listener a little later)."""
 
     def __init__(self) -> None:
         self.marks: list[tuple[float, int]] = []
@@ -109,7 +112,7 @@ class StepClock:
     def __call__(self, job, ev) -> None:
         if isinstance(ev, StepEvent):
             with self._lock:
-                self.marks.append((time.perf_counter(), ev.step))
+                self.marks.append((ev.created, ev.step))
 
     def count(self) -> int:
         with self._lock:
@@ -127,20 +130,14 @@ class StepClock:
 
 def window(clock: StepClock, seconds: float, batch: int, min_events: int = 4) -> float:
     """img/s of the job over the next ``seconds`` (longer until ``min_events`` StepEvents were seen)."""
-    t0, n0 = time.perf_counter(), clock.count()
+    t0, n0 = time.time(), clock.count()
     time.sleep(seconds)
     while clock.count() - n0 < min_events:
         time.sleep(0.05)
-    return clock.rate(t0, time.perf_counter(), batch)
+    return clock.rate(t0, time.time(), batch)
 
 
 # ---- --server: a real streamlit server and a headless browser -----------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sk:
-        sk.bind(("127.0.0.1", 0))
-        return sk.getsockname()[1]
 
 
 def _last_metrics(run_dir: Path) -> Optional[tuple[int, float]]:
@@ -182,16 +179,17 @@ def _proc_cpu(pid: Optional[int] = None, comm: Optional[str] = None) -> float:
 def server_main(args: argparse.Namespace, device: torch.device) -> int:
     import os
     import re
-    import subprocess
-    import urllib.request
 
     from playwright.sync_api import sync_playwright
+
+    from ui.devserver import start_app_server, stop_app_server
 
     root = Path(__file__).resolve().parents[1]
     chromium = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
     base = Path(tempfile.mkdtemp(prefix="bench_polling_server_"))
     runs = base / "runs"
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), PYTHONPATH=str(root), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env["GAN_STUDIO_JOB_MODE"] = args.job_mode
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
     if args.switch_interval:  # experiment: the server's GIL switch interval, via a sitecustomize of our own
@@ -199,26 +197,14 @@ def server_main(args: argparse.Namespace, device: torch.device) -> int:
         site.mkdir()
         (site / "sitecustomize.py").write_text(f"import sys\nsys.setswitchinterval({args.switch_interval!r})\n")
         env["PYTHONPATH"] = str(site) + os.pathsep + env["PYTHONPATH"]
-    port = _free_port()
     log = open(base / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--server.fileWatcherType", "none"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    try:
+        proc, url = start_app_server(env, log, root=root)
+    except RuntimeError as e:
+        sys.exit(str(e))
     polled: list[float] = []
     headless: list[float] = []
     try:
-        t0 = time.time()
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t0 > 120:
-                sys.exit("the streamlit server did not start:\n" + (base / "server.log").read_text()[-3000:])
-            time.sleep(0.3)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, headless=True,
                                          args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
@@ -288,11 +274,7 @@ def server_main(args: argparse.Namespace, device: torch.device) -> int:
                       f"{sp:.2f} / {sh:.2f}, by Chromium {bp:.2f} / {bh:.2f} (polled / headless)", flush=True)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app_server(proc)
         log.close()
         shutil.rmtree(base, ignore_errors=True)
     ratios = [a / max(b, 1e-9) for a, b in zip(polled, headless)]
@@ -318,6 +300,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--clients", type=int, default=1, help="browser sessions polling at once")
     p.add_argument("--poll-s", type=float, default=POLL_S)
     p.add_argument("--log-every", type=int, default=10, help="train.log_every (the app default is 10)")
+    p.add_argument("--job-mode", choices=("process", "thread"), default="process",
+                   help="where the job trains (GAN_STUDIO_JOB_MODE of the app)")
     p.add_argument("--server", action="store_true", help="a real streamlit server + headless Chromium (see above)")
     p.add_argument("--switch-interval", type=float, default=0.0,
                    help="with --server: sys.setswitchinterval in the server process (experiment; python default 0.005)")
@@ -335,7 +319,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         train={"batch_size": args.batch_size, "steps": 10**8, "device": args.device, "log_every": args.log_every,
                "sample_every": 100, "checkpoint_every": 0, "seed": args.seed},
     )
-    mgr = JobManager(runs_dir=runs)
+    if args.threads:  # a "process" job does not inherit torch.set_num_threads, only the environment
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    mgr = JobManager(runs_dir=runs, mode=args.job_mode)
     clock = StepClock()
     mgr.add_listener(clock)
     job = mgr.start(cfg, owner="bench")

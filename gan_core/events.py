@@ -1,6 +1,7 @@
 """Typed events the trainer yields. CLI, job manager and UIs subscribe to these."""
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
@@ -10,6 +11,8 @@ import numpy as np
 @dataclass
 class Event:
     kind = "event"
+    # wall-clock time the event was made (time.time()); it may be handled later, e.g. in another process
+    created: float = field(default_factory=time.time, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if not isinstance(v, np.ndarray)}

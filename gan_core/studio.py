@@ -455,17 +455,20 @@ def curve_help(loss: str) -> dict[str, str]:
 
 
 # ---- pictures ---------------------------------------------------------------------------------------
-def png_bytes(img: np.ndarray) -> bytes:
-    """H x W (x 3) uint8 -> PNG file bytes."""
+def png_bytes(img: np.ndarray, compress_level: int = 1) -> bytes:
+    """H x W (x 3) uint8 -> PNG file bytes (level 1: ~4x faster than the default 6, files a bit larger)."""
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG")
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
+
+
+def _upscale_factor(h: int, w: int, min_size: int, max_factor: int = 8) -> int:
+    return max(1, min(max_factor, -(-min_size // max(min(h, w), 1))))
 
 
 def upscale(img: np.ndarray, min_size: int = 256, max_factor: int = 8) -> np.ndarray:
     """Nearest-neighbour upscale by an integer factor so the shorter side is >= ``min_size`` (crisp pixels)."""
-    short = min(img.shape[0], img.shape[1])
-    f = max(1, min(max_factor, -(-min_size // max(short, 1))))
+    f = _upscale_factor(img.shape[0], img.shape[1], min_size, max_factor)
     if f == 1:
         return img
     return np.repeat(np.repeat(img, f, axis=0), f, axis=1)
@@ -482,7 +485,14 @@ def frames_to_gif(frames: Sequence[np.ndarray], fps: float = 8.0, loop: int = 0,
     seq = list(frames)
     if boomerang and len(seq) > 2:
         seq = seq + seq[-2:0:-1]
-    ims = [Image.fromarray(np.ascontiguousarray(upscale(np.asarray(f, dtype=np.uint8), min_size))) for f in seq]
+    # one shared 256-colour palette, quantised at the native size (cheap), then a nearest upscale of
+    # the palette images: several times faster than quantising every upscaled frame
+    arrs = [np.ascontiguousarray(np.asarray(f, dtype=np.uint8)) for f in seq]
+    mosaic = Image.fromarray(np.concatenate(arrs[:: max(1, len(arrs) // 16)], axis=0))
+    palette = mosaic.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    f = _upscale_factor(arrs[0].shape[0], arrs[0].shape[1], min_size)
+    ims = [Image.fromarray(a).quantize(palette=palette, dither=Image.Dither.NONE).resize(
+        (a.shape[1] * f, a.shape[0] * f), Image.Resampling.NEAREST) for a in arrs]
     buf = io.BytesIO()
     duration = max(20, int(round(1000.0 / max(fps, 0.1))))
     ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=duration, loop=loop,

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from ui.devserver import start_app_server, stop_app_server
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +34,6 @@ if sync_playwright is None:
     pytest.skip("playwright (Python) is not installed", allow_module_level=True)
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (set GAN_STUDIO_CHROMIUM)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tiny_conditional_checkpoint(folder: Path, cache: Path) -> Path:
@@ -69,37 +60,18 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("browser")
     runs, ckpts, cache = base / "runs", base / "checkpoints", base / "cache"
     _tiny_conditional_checkpoint(ckpts, cache)
-    port = _free_port()
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts),
                GAN_STUDIO_EVAL_SAMPLES="32", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO),
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    log = open(base / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        t0 = time.time()
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t0 > 60:
-                pytest.fail("the streamlit server did not start:\n" + (base / "server.log").read_text()[-3000:])
-            time.sleep(0.3)
-        yield {"url": url, "runs": runs, "checkpoints": ckpts, "log": base / "server.log"}
-    finally:
-        proc.terminate()
+    with open(base / "server.log", "wb") as log:
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            proc, url = start_app_server(env, log)
+        except RuntimeError as e:
+            pytest.fail(str(e))
+        try:
+            yield {"url": url, "runs": runs, "checkpoints": ckpts, "log": base / "server.log"}
+        finally:
+            stop_app_server(proc)
 
 
 @pytest.fixture(scope="module")
