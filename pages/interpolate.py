@@ -5,16 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core import studio
-from ui.common import checkpoint_picker, ensure_navigation, png_download, seed_input, show_image, tag_selectors
+from ui.common import generator_page, png_download, seed_input, show_image, tag_selectors
 
-ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
-st.title("Interpolate")
-picked = checkpoint_picker()
-if picked is None:
-    st.stop()
-entry, G, cfg, spec = picked
-groups = studio.label_groups(cfg, spec)
-stem = entry.path.stem if entry.source == "checkpoints" else entry.run
+_, G, cfg, spec, groups, stem = generator_page("Interpolate")
 
 st.subheader("Walk between two points")
 c1, c2, c3, c4 = st.columns(4)

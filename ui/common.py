@@ -96,6 +96,24 @@ def load_generator_cached(path: Path):
     return _cached_generator(str(path), st_.st_mtime_ns, st_.st_size)
 
 
+DEFAULT_GENERATOR = "faces_acgan"
+
+
+def generator_page(title: str):
+    """Top of a page that works on one generator: navigation, title and the checkpoint picker.
+
+    Returns (entry, G, cfg, spec, tag groups, file stem for downloads); stops the page when there is
+    no usable checkpoint (the picker has said why)."""
+    ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+    st.title(title)
+    picked = checkpoint_picker()
+    if picked is None:
+        st.stop()
+    entry, G, cfg, spec = picked
+    stem = entry.path.stem if entry.source == "checkpoints" else entry.run
+    return entry, G, cfg, spec, studio.label_groups(cfg, spec), stem
+
+
 def checkpoint_picker(label: str = "Generator checkpoint", key: str = "picked_checkpoint"):
     """Pick a shipped/uploaded checkpoint or a trained run's last.pt; loads it (cached).
 
@@ -113,7 +131,9 @@ def checkpoint_picker(label: str = "Generator checkpoint", key: str = "picked_ch
     options = list(by_path)
     if st.session_state.get(key) not in by_path:
         st.session_state.pop(key, None)
-    choice = st.selectbox(label, options, key=key, format_func=lambda p: by_path[p].label,
+    # first visit: the shipped faces generator (tags to play with) when it is there
+    default = next((i for i, p in enumerate(options) if by_path[p].path.stem == DEFAULT_GENERATOR), 0)
+    choice = st.selectbox(label, options, index=default, key=key, format_func=lambda p: by_path[p].label,
                           persist_state="session",
                           help="Shipped/uploaded files come from the checkpoints folder; trained runs' "
                                "last.pt from the runs folder.")
