@@ -124,16 +124,21 @@ def export_generator(state: dict[str, Any], path: PathLike, use_ema: bool = True
     return Path(path)
 
 
-def load_generator_safetensors(path: PathLike, device: Union[str, torch.device] = "cpu"):
+def read_safetensors(path: PathLike, error: type[Exception] = CheckpointError) -> tuple[dict[str, str], dict]:
+    """(metadata, tensors) of a safetensors file; ``error`` with a clear message if it is not one."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        weights = load_file(str(path))
+        return meta, load_file(str(path))
     except Exception as e:  # safetensors raises its own error types
-        raise CheckpointError(f"{path} is not a readable safetensors file: {e}") from None
+        raise error(f"{path} is not a readable safetensors file: {e}") from None
+
+
+def load_generator_safetensors(path: PathLike, device: Union[str, torch.device] = "cpu"):
+    meta, weights = read_safetensors(path)
     if meta.get("format") != FORMAT + "-generator":
         raise CheckpointError(f"{path} is a safetensors file but not a GAN Studio generator export")
     state = {"config": meta["config"], "data_spec": json.loads(meta["data_spec"]), "G": weights,

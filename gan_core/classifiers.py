@@ -217,19 +217,13 @@ def save_classifier(model: SmallClassifier, path: Union[str, Path]) -> Path:
 
 def read_classifier(path: Union[str, Path]) -> SmallClassifier:
     """Rebuild a classifier from a safetensors file written by :func:`save_classifier`."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from .checkpoint import read_safetensors
 
     p = Path(path)
     if not p.is_file():
         raise ClassifierUnavailable(
             f"classifier weights {p} are missing; make them with `python scripts/train_classifiers.py`")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-        weights = load_file(str(p))
-    except Exception as e:  # safetensors has its own error types
-        raise ClassifierUnavailable(f"{p} is not a readable safetensors file: {e}") from None
+    meta, weights = read_safetensors(p, ClassifierUnavailable)
     if meta.get("format") != FORMAT:
         raise ClassifierUnavailable(f"{p} is not a GAN Studio classifier")
     model = SmallClassifier(ClassifierInfo.from_metadata(meta))
