@@ -99,6 +99,7 @@ class Job:
             raise ValueError(f"job mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.id, self.owner, self.cfg, self.run_dir, self.resume = job_id, owner, cfg, run_dir, resume
         self.mode = mode
+        self.pid: Optional[int] = None  # of the training process ("process" mode)
         self.control: TrainControl = TrainControl() if mode == "thread" else _ProcessControl()
         self._lock = threading.Lock()
         self._listeners = listeners
@@ -285,8 +286,8 @@ class _ProcessControl(TrainControl):
         with self._lock:
             self._queue = q
             pending, self._pending = self._pending, []
-        for cmd in pending:
-            self._send(*cmd)
+        for name, args in pending:
+            self._send(name, *args)
 
     def _send(self, name: str, *args: Any) -> None:
         with self._lock:

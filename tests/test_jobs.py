@@ -99,3 +99,19 @@ def test_killed_training_process_ends_the_job_with_an_error_not_the_app(tiny_cfg
     assert job2.wait(60)
     s2 = job2.snapshot()
     assert s2.status == "done" and s2.step == snap.step + 2, (s2.status, s2.error, s2.step, snap.step)
+
+
+def test_commands_given_before_the_training_process_is_up_are_replayed_in_order():
+    import queue
+
+    from gan_core.jobs import _ProcessControl
+
+    ctl = _ProcessControl()
+    ctl.set_lr(lr_g=1e-3, lr_d=2e-3)
+    ctl.set_n_critic(3)
+    ctl.stop()
+    q = queue.Queue()
+    ctl.attach(q)
+    sent = [q.get_nowait() for _ in range(q.qsize())]
+    assert sent == [("set_lr", (1e-3, 2e-3)), ("set_n_critic", (3,)), ("stop", ())]
+    assert ctl.stop_requested and ctl.take_updates() == {}  # the parent keeps no stale updates
