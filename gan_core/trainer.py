@@ -160,6 +160,7 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.last_checkpoint: Optional[str] = None
+        self._saved_step = -1  # step of the newest checkpoint written by this run
 
     # ---- setup ---------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -421,7 +422,7 @@ class Trainer:
             olds = sorted(self.out_dir.glob("step_*.pt"))[: -tc.keep_checkpoints]
             for p in olds:
                 p.unlink(missing_ok=True)
-        self.last_checkpoint = str(last)
+        self.last_checkpoint, self._saved_step = str(last), self.step
         return str(last)
 
     def _metrics_path(self) -> Optional[Path]:
@@ -467,7 +468,7 @@ class Trainer:
             yield ErrorEvent(self.step, f"training failed at step {self.step}: {msg}", "exception")
         if reason != "error":
             yield from self._emit_sample()
-            if self.out_dir is not None:
+            if self.out_dir is not None and self._saved_step != self.step:  # not when checkpoint_every just did
                 yield CheckpointEvent(self.step, self._checkpoint())
         yield DoneEvent(self.step, reason, str(self.out_dir) if self.out_dir else None, self.last_checkpoint)
 

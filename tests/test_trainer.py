@@ -173,3 +173,15 @@ def test_ema_warms_up_so_a_short_run_follows_g(tiny_cfg):
     for k in moved:  # with a plain 0.999 decay the average would still sit at 0.2% of the way to G
         frac = float((ema[k] - init[k]).norm() / (g[k] - init[k]).norm())
         assert frac > 0.5, (k, frac)
+
+
+def test_final_checkpoint_is_not_written_twice_when_the_periodic_one_just_was(tiny_cfg, tmp_path, monkeypatch):
+    saved = []
+    real_save = Trainer.save
+    monkeypatch.setattr(Trainer, "save", lambda self, path: saved.append((self.step, path.name)) or real_save(self, path))
+    events = list(Trainer(tiny_cfg(steps=4, train={"checkpoint_every": 2, "keep_checkpoints": 5}), tmp_path).run())
+    assert [e.step for e in events if isinstance(e, CheckpointEvent)] == [2, 4]
+    assert saved == [(2, "last.pt"), (2, "step_0000002.pt"), (4, "last.pt"), (4, "step_0000004.pt")]
+    # a run that stops between periodic checkpoints still saves where it stopped
+    events = list(Trainer(tiny_cfg(steps=5, train={"checkpoint_every": 2}), tmp_path / "b").run())
+    assert [e.step for e in events if isinstance(e, CheckpointEvent)] == [2, 4, 5]
