@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .data.images import to_float
+
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 CLASSIFIER_NAMES: tuple[str, ...] = ("digits", "faces")
 FORMAT = "gan-studio-classifier"
@@ -95,7 +97,7 @@ class SmallClassifier(nn.Module):
         if x.dim() != 4:
             raise ValueError(f"expected images (B, C, H, W), got shape {tuple(x.shape)}")
         if x.dtype == torch.uint8:
-            x = x.float().div(127.5).sub(1.0)
+            x = to_float(x)
         x = x.float()
         c = self.info.channels
         if x.shape[1] != c:

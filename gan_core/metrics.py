@@ -57,7 +57,7 @@ from torch import Tensor, nn
 
 from .classifiers import (CLASSIFIER_NAMES, ClassifierExtractor, ClassifierUnavailable, FeatureExtractor,
                           classifier_for, joint_log_probs, load_classifier)
-from .data.images import to_uint8
+from .data.images import to_float, to_uint8
 
 __all__ = [
     "MetricsUnavailable", "Score", "FeatureExtractor", "load_classifier", "inception_extractor",
@@ -433,7 +433,7 @@ def diversity_within(features: Tensor, labels: Tensor, group: Optional[int] = No
 
 def pixel_features(images: Tensor, size: int = 16) -> Tensor:
     """Images (uint8 or [-1, 1]) -> flattened float pixels at ``size`` px (area-averaged), (N, C*size*size)."""
-    x = images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
+    x = to_float(images) if images.dtype == torch.uint8 else images.float()
     if x.shape[-1] > size:
         x = F.adaptive_avg_pool2d(x, size)
     return x.flatten(1)

@@ -617,7 +617,7 @@ def interpolation_frames(G: torch.nn.Module, cfg: RunConfig, spec: DataSpec, see
 
 def frames_strip(frames: Sequence[np.ndarray], per_row: int = 8, padding: int = 2) -> np.ndarray:
     """Tile frames (H, W, 3) uint8 into rows of ``per_row`` (black gaps)."""
-    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
     return make_grid_uint8(x, nrow=per_row, padding=padding)
 
 

@@ -391,3 +391,13 @@ def test_image_helpers(tmp_path):
     assert save_npz_atomic(tmp_path / "c.npz", a=np.arange(3))
     assert load_npz_cache(tmp_path / "c.npz", {"a": ((3,), np.int64)})["a"].tolist() == [0, 1, 2]
     assert load_npz_cache(tmp_path / "c.npz", {"a": ((4,), np.int64)}) is None
+
+
+def test_make_grid_takes_uint8_images_as_they_are():
+    from gan_core.data.images import make_grid_uint8, to_float
+
+    x = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    grid = make_grid_uint8(x, nrow=3, padding=1)
+    assert grid.shape == (2 * 9 + 1, 3 * 9 + 1, 3)
+    assert (grid[1:9, 1:9] == x[0].permute(1, 2, 0).numpy()).all()
+    assert (grid == make_grid_uint8(to_float(x), nrow=3, padding=1)).all()  # same picture as from floats

@@ -49,13 +49,13 @@ def resize_uint8(x: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
 
 # ---- pictures ----------------------------------------------------------------------------------
 def make_grid_uint8(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: int = 0) -> np.ndarray:
-    """Tile float images in [-1, 1] (B, C, H, W) into one H x W x 3 uint8 picture.
+    """Tile images (B, C, H, W), float in [-1, 1] or uint8, into one H x W x 3 uint8 picture.
 
     ``nrow`` images per row; 1-channel images are shown grey; ``padding`` pixels between tiles.
     """
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images (B, 1|3, H, W), got shape {tuple(images.shape)}")
-    x = to_uint8(images).cpu()
+    x = (images if images.dtype == torch.uint8 else to_uint8(images)).cpu()
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     b, _, h, w = x.shape
