@@ -1,12 +1,16 @@
 """GAN Studio: ``streamlit run app.py``. The entry point only sets the page config, keeps the owner
-token in the URL and routes to the pages in pages/ (st.navigation)."""
+secret in a cookie and routes to the pages in pages/ (st.navigation)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
-from ui.common import owner_token
+from ui.common import admin_login, owner_token, page_chrome
 
-st.set_page_config(page_title="GAN Studio", page_icon=":material/palette:", layout="wide")
+# a local favicon: a Material icon would be fetched from a font host, which fails offline
+st.set_page_config(page_title="GAN Studio", page_icon=str(Path(__file__).parent / "ui" / "favicon.png"),
+                   layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -14,9 +18,12 @@ PAGES = [
     st.Page("pages/generate.py", title="Generate", icon=":material/grid_view:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/animation:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/lab2d.py", title="2D lab", icon=":material/scatter_plot:", url_path="lab2d"),
     st.Page("pages/checkpoints.py", title="Checkpoints", icon=":material/folder_open:"),
 ]
 
 page = st.navigation(PAGES)
-owner_token()  # before the page runs, so every page (and a reload) keeps ?owner= in the URL
+owner_token()  # before the page runs: this browser's owner secret (a cookie, never in the URL)
+admin_login()  # the teacher's admin token box, when $GAN_STUDIO_ADMIN_TOKEN is set
+page_chrome()  # no flickering run indicator while the pages poll
 page.run()

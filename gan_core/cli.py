@@ -6,12 +6,14 @@ does goes through the library API.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .config import ConfigError, RunConfig
+from .recipes import PRESETS, apply_preset, recipe_for
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -54,16 +56,29 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     """Config from --config (JSON file), then the loss's recommended settings, then explicit flags."""
     if args.config:
         try:
-            cfg = RunConfig.from_json(Path(args.config).read_text())
+            cfg = RunConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
         except OSError as e:
-            raise ConfigError("--config", f"cannot be read: {e}") from None
+            raise ConfigError("--config", f"cannot be read: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise ConfigError("--config", "is not UTF-8 text") from None
+        except RecursionError:
+            raise ConfigError("--config", "is nested too deeply to be a config") from None
     else:
         cfg = RunConfig()
+        if args.dataset:
+            cfg = cfg.replace(data={"dataset": args.dataset})
+        if args.preset is None and args.arch is None:  # no architecture given: the recommended recipe
+            cfg = cfg.replace(**recipe_for(cfg.data.dataset, _tagged(args)))
+    if args.preset is not None:
+        cfg = apply_preset(cfg.replace(data={"dataset": args.dataset or cfg.data.dataset}), args.preset,
+                           _tagged(args), with_recipe=args.arch is None and not args.config)
     sections: dict[str, dict[str, Any]] = {}
     for flag, (sec, fld) in _TRAIN_FLAGS.items():
         v = getattr(args, flag, None)
         if v is not None:
             sections.setdefault(sec, {})[fld] = v
+    if args.preset is not None and args.steps is not None and args.seconds is None:  # steps replace the budget
+        sections.setdefault("train", {})["seconds"] = 0.0
     if args.seconds is not None and args.steps is None:  # "--seconds 60" alone means: train for 60 s
         sections.setdefault("train", {})["steps"] = 0
     loss_name = sections.get("loss", {}).get("name", cfg.loss.name)
@@ -78,13 +93,71 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     return cfg.replace(**sections).validate()
 
 
+def _tagged(args: argparse.Namespace) -> Optional[bool]:
+    """Whether the data has tags, as far as the command line tells (a folder: only with a tags CSV)."""
+    if args.dataset == "folder":
+        return bool(args.tags_csv)
+    return None
+
+
+# what a resumed run takes from the command line; everything else comes from its checkpoint
+_RESUME_FLAGS = ("steps", "seconds", "log_every", "sample_every", "checkpoint_every", "device")
+_RESUME_FIELDS = _RESUME_FLAGS + ("keep_checkpoints",)
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    """Refuse what ``--resume`` would silently ignore (a data, model or loss setting that differs from the
+    checkpoint's) and files that cannot be resumed; warn about non-finite weights."""
+    from .checkpoint import CheckpointError, load_checkpoint, nonfinite_tensors
+
+    try:
+        state = load_checkpoint(args.resume)
+    except CheckpointError as e:
+        raise ValueError(str(e)) from None
+    if state.get("generator_only"):
+        raise ValueError(f"{args.resume} is a generator export: it has no discriminator or optimiser state, "
+                         "so training cannot resume from it; resume from a run's last.pt or step_*.pt")
+    saved = state["run_config"].to_dict()
+    given: list[tuple[str, str, str, Any]] = []  # (how it was given, section, field, value)
+    if args.config:
+        try:
+            conf = RunConfig.from_json(Path(args.config).read_text(encoding="utf-8")).to_dict()
+        except (OSError, UnicodeDecodeError, RecursionError) as e:
+            raise ConfigError("--config", f"cannot be read: {e}") from None
+        given += [("--config", sec, f, v) for sec, vals in conf.items() for f, v in vals.items()
+                  if v != getattr(RunConfig(), sec).__dict__[f]]
+    given += [(f"--{flag.replace('_', '-')}", sec, fld, getattr(args, flag)) for flag, (sec, fld) in _TRAIN_FLAGS.items()
+              if getattr(args, flag, None) is not None]
+    given += [(f"--set {sec}.{fld}", sec, fld, v) for sec, vals in _parse_set(args.set or []).items()
+              for fld, v in vals.items()]
+    changed = []
+    for how, sec, fld, v in given:
+        if sec == "train" and fld in _RESUME_FIELDS:
+            continue
+        if sec not in saved or fld not in saved[sec]:
+            raise ConfigError(f"{sec}.{fld}", "is not a known field")
+        old = saved[sec][fld]
+        same = v == old or (isinstance(old, float) and isinstance(v, (int, float)) and float(v) == old)
+        if not same:
+            changed.append(f"{how} {v!r} (the checkpoint has {old!r})")
+    if changed:
+        raise ValueError(f"--resume continues with the checkpoint's data, model and loss, so {'; '.join(changed[:4])} "
+                         "cannot be changed; only --steps, --seconds, --device and the logging / sampling / "
+                         "checkpoint intervals can (start a new run to change the rest)")
+    bad = nonfinite_tensors(state)
+    if bad:
+        sys.stderr.write(f"warning: {args.resume} holds NaN/inf values in {len(bad)} tensor(s) (e.g. {bad[0]}); "
+                         "training from it will diverge at once\n")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .events import CheckpointEvent, DoneEvent, ErrorEvent, StartEvent, StatusEvent, StepEvent
     from .trainer import Trainer
 
     try:
+        if args.resume:
+            _check_resume(args)
         cfg = build_config(args)
         trainer = Trainer(cfg, args.out, resume=args.resume)
     except (ConfigError, ValueError) as e:
@@ -97,6 +170,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
     else:
         bar = tqdm(total=tc.steps or None, unit="step", dynamic_ncols=True, disable=args.quiet, file=sys.stderr)
+    try:
+        return _train_loop(trainer, bar, by_time, args)
+    except OSError as e:  # e.g. a checkpoint that cannot be written (disk full, read-only folder)
+        bar.close()
+        _err(str(e))
+        return EXIT_USAGE
+
+
+def _train_loop(trainer: Any, bar: Any, by_time: bool, args: argparse.Namespace) -> int:
+    from .events import CheckpointEvent, DoneEvent, ErrorEvent, StartEvent, StatusEvent, StepEvent
+
     code = EXIT_OK
     for ev in trainer.run():
         if isinstance(ev, StatusEvent):
@@ -108,16 +192,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                       f"D {ev.params_d:,} params | run dir {ev.run_dir}" +
                       (f" | resumed at step {ev.start_step}" if ev.start_step else ""))
             for n in ev.notes:
-                bar.write(f"note: {n}")
+                bar.write(f"note: {n}", file=sys.stderr)
         elif isinstance(ev, StepEvent):
             bar.n = min(int(ev.elapsed), bar.total) if by_time else ev.step
             bar.set_postfix(step=ev.step, D=f"{ev.d_loss:.3f}", G=f"{ev.g_loss:.3f}", img_s=f"{ev.img_per_s:.0f}", refresh=False)
             bar.refresh()
         elif isinstance(ev, CheckpointEvent) and args.verbose:
-            bar.write(f"checkpoint: {ev.path} (step {ev.step})")
+            bar.write(f"checkpoint: {ev.path} (step {ev.step})", file=sys.stderr)
         elif isinstance(ev, ErrorEvent):
-            bar.write(f"error: {ev.message}")
-            code = EXIT_FAIL
+            bar.write(f"error: {ev.message}", file=sys.stderr)
+            code = EXIT_USAGE if ev.error in ("data", "config") else EXIT_FAIL  # bad input: like other input errors
         elif isinstance(ev, DoneEvent):
             bar.close()
             if ev.reason != "error":
@@ -145,21 +229,52 @@ def _parse_tags_arg(tags: str, spec) -> Any:
     return torch.tensor(values)
 
 
+_IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+
+
+def _warn_nonfinite(path: str, state: dict, keys: Sequence[str] = ("G", "G_ema", "D", "opt_g", "opt_d")) -> int:
+    from .checkpoint import nonfinite_tensors
+
+    bad = nonfinite_tensors({k: state.get(k) for k in keys})
+    if bad:
+        sys.stderr.write(f"warning: {path} holds NaN/inf values in {len(bad)} tensor(s) (e.g. {bad[0]}); "
+                         "it comes from a diverged run\n")
+    return len(bad)
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
+    import io
+
     import numpy as np
     import torch
+    from PIL import Image
     from tqdm import tqdm
 
-    from .checkpoint import CheckpointError, load_generator
-    from .data.images import make_grid_uint8, save_png, scatter_image
+    from .checkpoint import CheckpointError, generator_from_state, load_checkpoint, resolve_device
+    from .data.images import make_grid_uint8, scatter_image
+    from .fileio import atomic_write_bytes
     from .latent import sample_z
     from .models import is_conditional
 
     if args.n < 1 or args.n > 100_000:
         _err("--n must be between 1 and 100000")
         return EXIT_USAGE
+    fmt = None
+    if args.out:
+        fmt = _IMAGE_FORMATS.get(Path(args.out).suffix.lower())
+        if fmt is None:
+            _err(f"--out {args.out}: the file name must end in {', '.join(_IMAGE_FORMATS)} (the image format)")
+            return EXIT_USAGE
+    if args.npy and not args.npy.endswith(".npy"):
+        _err(f"--npy {args.npy}: the file name must end in .npy")
+        return EXIT_USAGE
     try:
-        G, cfg, spec = load_generator(args.checkpoint, device=args.device, use_ema=not args.no_ema)
+        resolve_device(args.device)
+        state = load_checkpoint(args.checkpoint)
+        use_ema = not args.no_ema and state.get("G_ema") is not None
+        _warn_nonfinite(args.checkpoint, state, ("G_ema",) if use_ema else ("G",))
+        G, cfg, spec = generator_from_state(state, device=args.device, use_ema=not args.no_ema)
+        del state
         z = sample_z(args.n, cfg.model.z_dim, seed=args.seed)
         labels = None
         if is_conditional(cfg.model.arch):
@@ -180,12 +295,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
             y = labels[i:i + bs].to(args.device) if labels is not None else None
             out.append(G(z[i:i + bs].to(args.device), y).float().cpu())
     x = torch.cat(out)
-    if args.out:
-        img = scatter_image(x.numpy()) if spec.kind == "points" else make_grid_uint8(x, nrow=args.nrow)
-        save_png(img, args.out)
-    if args.npy:
-        Path(args.npy).parent.mkdir(parents=True, exist_ok=True)
-        np.save(args.npy, x.numpy())
+    try:
+        if args.out:
+            img = scatter_image(x.numpy()) if spec.kind == "points" else make_grid_uint8(x, nrow=args.nrow)
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+            atomic_write_bytes(args.out, lambda f: f.write(buf.getvalue()))
+        if args.npy:
+            atomic_write_bytes(args.npy, lambda f: np.save(f, x.numpy()))
+    except OSError as e:  # fileio.WriteError: one line (read-only folder, a file in the path, disk full)
+        _err(str(e))
+        return EXIT_USAGE
     sys.stdout.write(f"wrote {args.n} samples" + (f" grid {args.out}" if args.out else "") +
                      (f" array {args.npy}" if args.npy else "") + "\n")
     return EXIT_OK
@@ -197,7 +317,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         state = load_checkpoint(args.checkpoint)
         path = export_generator(state, args.out, use_ema=not args.no_ema)
-    except CheckpointError as e:
+    except (CheckpointError, OSError) as e:  # NonFiniteError, WriteError included
         _err(str(e))
         return EXIT_USAGE
     sys.stdout.write(f"exported generator to {path}\n")
@@ -212,7 +332,47 @@ def cmd_info(args: argparse.Namespace) -> int:
     except CheckpointError as e:
         _err(str(e))
         return EXIT_USAGE
-    sys.stdout.write(json.dumps(checkpoint_summary(state), indent=2) + "\n")
+    summary = checkpoint_summary(state)
+    summary["nonfinite_tensors"] = _warn_nonfinite(args.checkpoint, state)
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Judge a generator with the project's classifier: tag accuracy, same-tag diversity, precision /
+    recall / density / coverage and FID, each with its sample sizes."""
+    import torch
+
+    from .checkpoint import CheckpointError, load_generator
+    from .classifiers import ClassifierUnavailable, classifier_for, load_classifier
+    from .data import DataError, load_dataset
+    from . import metrics as M
+
+    if not 8 <= args.n <= 100_000:
+        _err(f"--n must be between 8 and 100000, got {args.n}")
+        return EXIT_USAGE
+    try:
+        G, cfg, spec = load_generator(args.checkpoint)
+        name = classifier_for(cfg.data.dataset, spec)
+        if name is None:
+            raise ValueError(f"no shipped classifier judges dataset '{cfg.data.dataset}' (faces and digits only)")
+        ext = load_classifier(name)
+        ds = load_dataset(cfg.data if args.cache_dir is None else dataclasses.replace(cfg.data, cache_dir=args.cache_dir))
+    except (CheckpointError, ClassifierUnavailable, DataError, ConfigError, ValueError) as e:
+        _err(str(e))
+        return EXIT_USAGE
+    ref = M.real_reference(ds.images, ext, args.n, args.seed, labels=ds.labels)
+    row = M.evaluate_generator(G, spec, ext, ref, args.n, torch.Generator().manual_seed(args.seed + 1), seed=args.seed)
+    keys = ("tag_accuracy", "diversity_ratio", "diversity_ratio_features", "precision", "recall", "density",
+            "coverage", "fid", "kid", "n_real", "n_fake", "features")
+    out = {k: row[k] for k in keys if k in row}
+    out.update({k: v for k, v in row.items() if k.endswith("_accuracy") and k not in out})
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    sys.stderr.write(row["label"] + "\n")
+    ratio = row.get("diversity_ratio")
+    if ratio is not None and ratio < M.ModeCollapseMonitor().min_tag_ratio:
+        sys.stderr.write(f"warning: samples with the same tags differ only {ratio:.2f} times as much as real "
+                         "ones: this generator ignores z\n")
     return EXIT_OK
 
 
@@ -231,6 +391,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--num-samples", type=int)
     t.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     t.add_argument("--rotate", type=float, help="random rotation up to this many degrees")
+    t.add_argument("--preset", help="a time budget and size: " + ", ".join(PRESETS) +
+                   " (with no --arch, tagged data also gets the recommended tag-conditional recipe)")
     t.add_argument("--arch")
     t.add_argument("--z-dim", type=int)
     t.add_argument("--g-width", type=int)
@@ -278,6 +440,13 @@ def make_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="describe a checkpoint")
     i.add_argument("--checkpoint", required=True)
     i.set_defaults(fn=cmd_info)
+
+    v = sub.add_parser("evaluate", help="judge a generator: tag accuracy, same-tag diversity, precision/recall, FID")
+    v.add_argument("--checkpoint", required=True)
+    v.add_argument("--n", type=int, default=1000, help="generated and real samples (default 1000)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--cache-dir", help="dataset cache folder (default: the one in the checkpoint's config)")
+    v.set_defaults(fn=cmd_evaluate)
     return p
 
 

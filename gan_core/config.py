@@ -21,10 +21,12 @@ class ConfigError(ValueError):
 
 
 DATASETS = ("faces", "digits", "mnist", "fashion-mnist", "cifar10", "folder", "toy2d")
-TOY2D_SHAPES = ("8gaussians", "25gaussians", "ring", "spiral")
+TOY2D_SHAPES = ("8gaussians", "25gaussians", "moons", "ring", "spiral")
 OPTIMIZERS = ("adam", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 D_NORMS = ("auto", "batch", "layer", "none")
+G_CONDS = ("concat", "cbn", "both")
+DIFFAUGMENT_OPS = ("color", "translation", "cutout")
 
 
 @dataclass
@@ -33,7 +35,7 @@ class DataConfig:
     image_size: int = 32            # 16, 32 or 64 (ignored for toy2d)
     path: Optional[str] = None      # image folder or .zip (dataset="folder")
     tags_csv: Optional[str] = None  # optional "filename,tags" CSV for dataset="folder"
-    num_samples: int = 4000         # size of procedurally made sets (faces, toy2d)
+    num_samples: int = 20000        # size of procedurally made sets (faces, toy2d): a pool D cannot memorise
     toy_shape: str = "8gaussians"   # one of TOY2D_SHAPES
     augment_flip: bool = False      # random horizontal flip
     augment_rotate: float = 0.0     # max |rotation| in degrees (0 = off, at most 30)
@@ -41,6 +43,8 @@ class DataConfig:
     cache_dir: str = ".cache/gan_studio"
     download: bool = True           # allow torchvision downloads
     max_images: int = 0             # 0 = all; otherwise keep the first N images
+    diffaugment: str = ""           # DiffAugment policy for D's inputs, real and fake: "" (off) or a
+                                    # comma list of color, translation, cutout (Zhao et al. 2020)
 
     def validate(self) -> None:
         _choice("data.dataset", self.dataset, DATASETS)
@@ -55,6 +59,10 @@ class DataConfig:
         _is_bool("data.augment_flip", self.augment_flip)
         _is_bool("data.download", self.download)
         _int_range("data.seed", self.seed, 0, 2**63 - 1)
+        if not isinstance(self.diffaugment, str):
+            raise ConfigError("data.diffaugment", f"must be a string, got {self.diffaugment!r}")
+        for op in filter(None, (o.strip() for o in self.diffaugment.split(","))):
+            _choice("data.diffaugment", op, DIFFAUGMENT_OPS)
 
 
 @dataclass
@@ -70,6 +78,7 @@ class ModelConfig:
     res_blocks: int = 8             # residual blocks (srresnet G / resnet D)
     mlp_hidden: int = 128           # hidden width of the 2D toy MLPs
     embed_dim: int = 32             # label embedding size (conditional archs)
+    g_cond: str = "concat"          # how tags enter a conditional DCGAN G: concat (input) | cbn | both
 
     def validate(self) -> None:
         from .models import ARCHITECTURES  # local import: models imports config
@@ -85,6 +94,7 @@ class ModelConfig:
         _int_range("model.res_blocks", self.res_blocks, 1, 32)
         _int_range("model.mlp_hidden", self.mlp_hidden, 8, 4096)
         _int_range("model.embed_dim", self.embed_dim, 1, 1024)
+        _choice("model.g_cond", self.g_cond, G_CONDS)
 
 
 @dataclass
@@ -102,6 +112,8 @@ class LossConfig:
     aux_weight: float = 1.0         # ACGAN auxiliary classification weight
     aux_on_fake: bool = False       # also train D's tag heads on fakes (original AC-GAN); off = real
                                     # images only, which stops D from learning G's wrong colours
+    ms_weight: float = 0.0          # mode-seeking regulariser (MSGAN, Mao et al. 2019): G is pushed to
+                                    # make two samples with the same tags differ as much as their z do
 
     def validate(self) -> None:
         from .losses import LOSSES
@@ -116,6 +128,7 @@ class LossConfig:
         _num_range("loss.gp_lambda", self.gp_lambda, 0.0, 1000.0)
         _num_range("loss.dragan_c", self.dragan_c, 0.0, 10.0)
         _num_range("loss.aux_weight", self.aux_weight, 0.0, 100.0)
+        _num_range("loss.ms_weight", self.ms_weight, 0.0, 100.0)
 
 
 @dataclass
@@ -136,7 +149,9 @@ class TrainConfig:
     channels_last: bool = True      # channels_last memory format for conv nets
     log_every: int = 10             # steps between StepEvents
     sample_every: int = 100         # steps between sample grids (0 = only at the end)
+    sample_seconds: float = 0.0     # also a grid every this many seconds of training (0 = off)
     checkpoint_every: int = 500     # steps between checkpoints (0 = only at the end)
+    checkpoint_seconds: float = 0.0 # also a checkpoint every this many seconds of training (0 = off)
     keep_checkpoints: int = 3       # step_*.pt files kept besides last.pt
     grid_size: int = 64             # images in the fixed-noise grid
 
@@ -160,6 +175,8 @@ class TrainConfig:
         _int_range("train.log_every", self.log_every, 1, 10**6)
         _int_range("train.sample_every", self.sample_every, 0, 10**7)
         _int_range("train.checkpoint_every", self.checkpoint_every, 0, 10**7)
+        _num_range("train.sample_seconds", self.sample_seconds, 0.0, 10**6)
+        _num_range("train.checkpoint_seconds", self.checkpoint_seconds, 0.0, 10**7)
         _int_range("train.keep_checkpoints", self.keep_checkpoints, 0, 1000)
         _int_range("train.grid_size", self.grid_size, 1, 256)
 

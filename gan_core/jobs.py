@@ -1,8 +1,15 @@
-"""Background training jobs: one process-wide manager, one training job at a time.
+"""Background training jobs: one process-wide manager with a queue.
 
 UIs call :func:`get_manager` and only poll: ``job.snapshot()`` returns a consistent copy of the job's
 state (status, step history, newest sample grid, checkpoints, error), so a page can reattach after
-a reload. Only the owner (the session id that started a job) may stop, pause or steer it.
+a reload. Only the owner (the per-browser secret that started a job) or the admin may stop, pause,
+steer or cancel it.
+
+At most ``max_concurrent`` runs train at once (``$GAN_STUDIO_MAX_CONCURRENT``; default 1 on a CPU, 2
+when a CUDA GPU is present, where several small runs can share it); further runs wait in a
+first-come queue (status ``queued``) with a position and an estimated start time, and each visitor
+may have at most ``max_per_visitor`` runs queued or training (``$GAN_STUDIO_MAX_PER_VISITOR``,
+default 2). ``$GAN_STUDIO_MAX_QUEUE`` (default 50) bounds the queue.
 
 Isolation (``JobManager(mode=...)``, default from the environment variable ``GAN_STUDIO_JOB_MODE``):
 
@@ -17,11 +24,13 @@ Listeners always run in this process, in the job's event thread.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing as mp
 import os
 import queue
 import re
+import sys
 import threading
 import time
 import traceback
@@ -38,16 +47,43 @@ from .trainer import TrainControl, Trainer
 
 RUNS_ENV = "GAN_STUDIO_RUNS"
 MODE_ENV = "GAN_STUDIO_JOB_MODE"
+MAX_CONCURRENT_ENV = "GAN_STUDIO_MAX_CONCURRENT"
+MAX_PER_VISITOR_ENV = "GAN_STUDIO_MAX_PER_VISITOR"
+MAX_QUEUE_ENV = "GAN_STUDIO_MAX_QUEUE"
 MODES = ("process", "thread")
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
+DEFAULT_STEPS_PER_S = 5.0   # ETA guess for queued runs before any run has been measured on this server
 
 
 class JobBusyError(RuntimeError):
-    """A job is already training; the message says which and what to do."""
+    """A run cannot be started or queued (per-visitor cap, full queue, its folder busy); says why."""
 
 
 class NotOwnerError(PermissionError):
-    """Only the session that started a job may steer it."""
+    """Only the browser that started a job (or the admin) may steer it."""
+
+
+def _env_int(name: str, default: int, lo: int, hi: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer between {lo} and {hi}, got {raw!r}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {v}")
+    return v
+
+
+def default_max_concurrent() -> int:
+    try:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    except Exception:  # noqa: BLE001 - no torch CUDA runtime
+        gpu = False
+    return 2 if gpu else 1
 
 
 def runs_root() -> Path:
@@ -71,7 +107,7 @@ class JobSnapshot:
     owner: str
     run_dir: str
     config: dict[str, Any]
-    status: str                              # starting | loading data | running | paused | stopping | done | stopped | error
+    status: str                              # queued | starting | loading data | running | paused | stopping | done | stopped | error | cancelled
     step: int
     total_steps: int
     progress: float
@@ -86,15 +122,22 @@ class JobSnapshot:
     started_at: float
     finished_at: Optional[float]
     extras: dict[str, list[dict[str, Any]]]  # e.g. "metrics" from evaluators
+    queued_at: float = 0.0
+    lr_changes: list[dict[str, Any]] = field(default_factory=list)  # {"step", "lr_g", "lr_d", "n_critic"} set mid-run
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def queued(self) -> bool:
+        return self.status == "queued"
+
 
 class Job:
     def __init__(self, job_id: int, owner: str, cfg: RunConfig, run_dir: Path, resume: Optional[str],
-                 listeners: list[Callable[["Job", Event], None]], mode: str = "thread"):
+                 listeners: list[Callable[["Job", Event], None]], mode: str = "thread",
+                 on_end: Optional[Callable[["Job"], None]] = None):
         if mode not in MODES:
             raise ValueError(f"job mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.id, self.owner, self.cfg, self.run_dir, self.resume = job_id, owner, cfg, run_dir, resume
@@ -103,7 +146,9 @@ class Job:
         self.control: TrainControl = TrainControl() if mode == "thread" else _ProcessControl()
         self._lock = threading.Lock()
         self._listeners = listeners
-        self.status = "starting"
+        self.status = "queued"
+        self._on_end = on_end
+        self.lr_changes: list[dict[str, Any]] = []
         self.step = 0
         self.total_steps = cfg.train.steps
         self.progress, self.eta, self.img_per_s = 0.0, None, 0.0
@@ -114,9 +159,18 @@ class Job:
         self.error: Optional[str] = None
         self.notes: list[str] = []
         self.extras: dict[str, list[dict[str, Any]]] = {}
-        self.started_at = time.time()
+        self.queued_at = self.started_at = time.time()
         self.finished_at: Optional[float] = None
         self.thread = threading.Thread(target=self._run, name=f"gan-job-{job_id}", daemon=True)
+
+    def launch(self) -> None:
+        """Leave the queue and start training (called by the manager when a slot is free)."""
+        with self._lock:
+            if self.status != "queued":
+                return
+            self.status = "starting"
+            self.started_at = time.time()
+        self.thread.start()
 
     # ---- worker --------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -129,6 +183,14 @@ class Job:
                     self._on_event(ev)
         except Exception as e:  # the trainer reports its own errors; this is for bugs / bad resume files
             self._fail(f"{type(e).__name__}: {e}", traceback.format_exc(limit=3))
+        finally:
+            with self._lock:
+                if self.status in ACTIVE:  # ended without a DoneEvent
+                    self.status = "error"
+                    self.error = self.error or "the training ended unexpectedly"
+                    self.finished_at = time.time()
+            if self._on_end is not None:
+                self._on_end(self)
 
     def _fail(self, message: str, detail: Optional[str] = None) -> None:
         with self._lock:
@@ -145,7 +207,8 @@ class Job:
         self.control.attach(commands)
         proc = ctx.Process(target=_child_main, name=f"gan-job-{self.id}", daemon=True,
                            args=(self.cfg.to_json(), str(self.run_dir), self.resume, events, commands))
-        proc.start()
+        with _main_not_reimported():
+            proc.start()
         self.pid = proc.pid
         finished = False
         try:
@@ -228,7 +291,7 @@ class Job:
                 self.id, self.owner, str(self.run_dir), self.cfg.to_dict(), self.status, self.step,
                 self.total_steps, self.progress, self.eta, self.img_per_s, hist, self.sample, self.sample_step,
                 list(self.checkpoints), self.error, list(self.notes), self.started_at, self.finished_at,
-                {k: list(v) for k, v in self.extras.items()},
+                {k: list(v) for k, v in self.extras.items()}, self.queued_at, list(self.lr_changes),
             )
 
     @property
@@ -236,41 +299,79 @@ class Job:
         with self._lock:
             return self.status in ACTIVE
 
-    def _check_owner(self, who: str) -> None:
-        if who != self.owner:
-            raise NotOwnerError("only the session that started this run can control it")
+    @property
+    def queued(self) -> bool:
+        with self._lock:
+            return self.status == "queued"
 
-    def stop(self, who: str) -> None:
-        self._check_owner(who)
+    def can_control(self, who: str, admin: bool = False) -> bool:
+        return admin or who == self.owner
+
+    def _check_owner(self, who: str, admin: bool = False) -> None:
+        if not self.can_control(who, admin):
+            raise NotOwnerError("only the browser that started this run (or the admin) can control it")
+
+    def stop(self, who: str, admin: bool = False) -> None:
+        self._check_owner(who, admin)
+        with self._lock:
+            if self.status == "queued":  # never started: leaves the queue
+                self.status, self.finished_at = "cancelled", time.time()
+                return
         self.control.stop()
         with self._lock:
             if self.status in ("running", "paused", "starting", "loading data"):
                 self.status = "stopping"
 
-    def pause(self, who: str) -> None:
-        self._check_owner(who)
+    def cancel(self, who: str, admin: bool = False) -> None:
+        """Take a queued run out of the queue (a started one is stopped)."""
+        self.stop(who, admin)
+
+    def pause(self, who: str, admin: bool = False) -> None:
+        self._check_owner(who, admin)
         self.control.pause()
         with self._lock:
             if self.status == "running":
                 self.status = "paused"
 
-    def resume_training(self, who: str) -> None:
-        self._check_owner(who)
+    def resume_training(self, who: str, admin: bool = False) -> None:
+        self._check_owner(who, admin)
         self.control.resume()
         with self._lock:
             if self.status == "paused":
                 self.status = "running"
 
-    def set_lr(self, who: str, lr_g: Optional[float] = None, lr_d: Optional[float] = None) -> None:
-        self._check_owner(who)
-        self.control.set_lr(lr_g, lr_d)
+    def _note_change(self, **change: Any) -> None:
+        with self._lock:
+            self.lr_changes.append({"step": self.step, "time": time.time(),
+                                    **{k: v for k, v in change.items() if v is not None}})
 
-    def set_n_critic(self, who: str, n: int) -> None:
-        self._check_owner(who)
+    def set_lr(self, who: str, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
+               admin: bool = False) -> None:
+        self._check_owner(who, admin)
+        self.control.set_lr(lr_g, lr_d)
+        self._note_change(lr_g=lr_g, lr_d=lr_d)
+
+    def set_n_critic(self, who: str, n: int, admin: bool = False) -> None:
+        self._check_owner(who, admin)
         self.control.set_n_critic(n)
+        self._note_change(n_critic=n)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        self.thread.join(timeout)
+        """Wait for the job to end (a queued job first waits for its turn)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                status = self.status
+            if status == "cancelled":
+                return True
+            if status != "queued":
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        while not self.thread.is_alive() and self.thread.ident is None:  # launched, thread starting
+            time.sleep(0.01)
+        self.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.thread.is_alive()
 
 
@@ -323,6 +424,32 @@ class _ProcessControl(TrainControl):
         self._send("set_n_critic", n)
 
 
+_SPAWN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_not_reimported():
+    """While a training process is spawned, hide the parent's ``__main__`` from multiprocessing.
+
+    A spawned child re-imports the parent's main module; under ``streamlit run`` that is Streamlit's
+    own entry point, whose import in a process without a script-run context wrote ~17 "missing
+    ScriptRunContext" / session-state warnings to the server log on every Start (and cost start-up
+    time). The child only needs :func:`_child_main`, which lives in this module."""
+    main = sys.modules.get("__main__")
+    with _SPAWN_LOCK:
+        if main is None:
+            yield
+            return
+        saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+        try:
+            main.__dict__.pop("__file__", None)
+            if "__spec__" in saved:
+                main.__spec__ = None
+            yield
+        finally:
+            main.__dict__.update(saved)
+
+
 def _child_main(cfg_json: str, run_dir: str, resume: Optional[str], events: Any, commands: Any) -> None:
     """Entry point of a training process: run the trainer, send its events, apply steering commands."""
     control = TrainControl()
@@ -351,18 +478,25 @@ def _child_main(cfg_json: str, run_dir: str, resume: Optional[str], events: Any,
 
 
 class JobManager:
-    """Runs at most one training job at a time; keeps finished jobs for reattaching."""
+    """Runs up to ``max_concurrent`` training jobs at once and queues the rest (first come, first
+    served); keeps finished jobs for reattaching."""
 
-    def __init__(self, runs_dir: Optional[Path] = None, mode: Optional[str] = None):
+    def __init__(self, runs_dir: Optional[Path] = None, mode: Optional[str] = None,
+                 max_concurrent: Optional[int] = None, max_per_visitor: Optional[int] = None,
+                 max_queue: Optional[int] = None):
         mode = mode or os.environ.get(MODE_ENV, "process")
         if mode not in MODES:
             raise ValueError(f"{MODE_ENV} must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
-        self._lock = threading.Lock()
+        self.max_concurrent = max_concurrent or _env_int(MAX_CONCURRENT_ENV, default_max_concurrent(), 1, 64)
+        self.max_per_visitor = max_per_visitor or _env_int(MAX_PER_VISITOR_ENV, 2, 1, 1000)
+        self.max_queue = max_queue or _env_int(MAX_QUEUE_ENV, 50, 1, 100_000)
+        self._lock = threading.RLock()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self.runs_dir = runs_dir
         self.listeners: list[Callable[[Job, Event], None]] = []
+        self._steps_per_s: Optional[float] = None  # measured on this server, for queue ETAs
 
     def add_listener(self, fn: Callable[[Job, Event], None]) -> None:
         """Called in the training thread for every event of every job (keep it quick)."""
@@ -371,36 +505,127 @@ class JobManager:
 
     def start(self, cfg: RunConfig, owner: str, run_dir: Optional[str] = None,
               resume: Optional[str] = None) -> Job:
+        """Start a run now if a slot is free, else queue it (``job.status == "queued"``).
+
+        Raises :class:`JobBusyError` when this visitor already has ``max_per_visitor`` runs queued or
+        training, when the queue is full, or when ``run_dir`` belongs to a run that is not finished."""
         cfg.validate()
         with self._lock:
-            busy = self.active_job()
-            if busy is not None:
-                snap = busy.snapshot()
-                who = "you" if busy.owner == owner else "another session"
+            live = [j for j in self._jobs.values() if j.active or j.queued]
+            mine = [j for j in live if j.owner == owner]
+            if len(mine) >= self.max_per_visitor:
                 raise JobBusyError(
-                    f"a run is already training (started by {who}): {Path(snap.run_dir).name}, "
-                    f"step {snap.step}/{snap.total_steps or '?'}. Only one run trains at a time: "
-                    "wait for it to finish" + (" or stop it." if busy.owner == owner else ".")
-                )
+                    f"you already have {len(mine)} run(s) training or queued (at most {self.max_per_visitor} "
+                    "per visitor): wait for one to finish, or cancel a queued one")
+            if run_dir and any(Path(j.run_dir) == Path(run_dir) for j in live):
+                raise JobBusyError(f"run {Path(run_dir).name} is already training or queued")
+            if sum(j.queued for j in live) >= self.max_queue:
+                raise JobBusyError(f"the queue is full ({self.max_queue} runs waiting); try again later")
             rd = Path(run_dir) if run_dir else new_run_dir(cfg, self.runs_dir)
-            job = Job(next(self._ids), owner, cfg, rd, resume, self.listeners, self.mode)
+            while any(Path(j.run_dir) == rd for j in self._jobs.values()) and not run_dir:
+                rd = rd.with_name(rd.name + "-q")  # two runs queued in the same second
+            job = Job(next(self._ids), owner, cfg, rd, resume, self.listeners, self.mode, on_end=self._job_ended)
             self._jobs[job.id] = job
-            job.thread.start()
+            self._dispatch()
             return job
 
-    def active_job(self) -> Optional[Job]:
-        for j in self._jobs.values():
-            if j.active or j.thread.is_alive():
-                return j
+    def _running(self) -> list[Job]:
+        return [j for j in self._jobs.values() if j.active]
+
+    def _dispatch(self) -> None:
+        """Start queued jobs (oldest first) while there are free slots; before each start, make room on
+        disk by pruning the oldest finished runs (never one that is training or queued)."""
+        with self._lock:
+            free = self.max_concurrent - len(self._running())
+            for j in sorted(self._jobs.values(), key=lambda j: j.id):
+                if free <= 0:
+                    break
+                if j.queued:
+                    self._make_room()
+                    j.launch()
+                    free -= 1
+
+    def _make_room(self) -> None:
+        from .sharing import prune_runs
+
+        busy = [j.run_dir for j in self._jobs.values() if j.active or j.queued]
+        try:
+            prune_runs(self.runs_dir or runs_root(), busy=busy)
+        except (OSError, ValueError):  # a bad cap setting or an unreadable folder must not block training
+            pass
+
+    def _job_ended(self, job: Job) -> None:
+        snap = job.snapshot()
+        if snap.finished_at and snap.step and snap.started_at:  # learn this server's speed for ETAs
+            rate = snap.step / max(snap.finished_at - snap.started_at, 1e-3)
+            if rate > 0:
+                self._steps_per_s = rate if self._steps_per_s is None else 0.5 * (self._steps_per_s + rate)
+        self._dispatch()
+
+    # ---- the queue ---------------------------------------------------------------------------------
+    def queued_jobs(self) -> list[Job]:
+        with self._lock:
+            return sorted((j for j in self._jobs.values() if j.queued), key=lambda j: j.id)
+
+    def active_jobs(self) -> list[Job]:
+        with self._lock:
+            return sorted(self._running(), key=lambda j: j.id)
+
+    def queue_position(self, job: Job) -> Optional[int]:
+        """1 for the next run to start; None when the job is not queued."""
+        q = self.queued_jobs()
+        return q.index(job) + 1 if job in q else None
+
+    def _expected_duration(self, cfg: RunConfig) -> float:
+        tc = cfg.train
+        rate = self._steps_per_s or DEFAULT_STEPS_PER_S
+        est = [tc.steps / rate] if tc.steps else []
+        if tc.seconds:
+            est.append(tc.seconds)
+        return min(est) if est else 0.0
+
+    def expected_wait(self, job: Job) -> Optional[float]:
+        """Seconds until a queued job should start: the running jobs' remaining time (their ETA) and the
+        expected length of the runs queued before it, on ``max_concurrent`` slots. An estimate."""
+        with self._lock:
+            queue = self.queued_jobs()
+            if job not in queue:
+                return None
+            slots = []
+            for j in self._running():
+                snap = j.snapshot()
+                slots.append(snap.eta if snap.eta is not None else self._expected_duration(j.cfg))
+            slots += [0.0] * max(0, self.max_concurrent - len(slots))
+            slots.sort()
+            for q in queue:
+                start = slots.pop(0)
+                if q is job:
+                    return start
+                slots.append(start + self._expected_duration(q.cfg))
+                slots.sort()
         return None
 
+    # ---- lookups -------------------------------------------------------------------------------------
+    def active_job(self) -> Optional[Job]:
+        """The oldest job that is training now, if any."""
+        act = self.active_jobs()
+        return act[0] if act else None
+
     def latest(self, owner: Optional[str] = None) -> Optional[Job]:
-        """The active job, else the newest one (of ``owner`` if given)."""
+        """``owner``'s newest job that is training or queued, else the active job, else the newest job
+        (of ``owner`` when it has one, else anyone's)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        if owner is not None:
+            live = [j for j in jobs if j.owner == owner and (j.active or j.queued)]
+            if live:
+                return max(live, key=lambda j: j.id)
         act = self.active_job()
         if act is not None:
             return act
-        jobs = [j for j in self._jobs.values() if owner is None or j.owner == owner]
-        return max(jobs, key=lambda j: j.id) if jobs else None
+        own = [j for j in jobs if j.owner == owner] if owner is not None else []
+        pool = own or jobs
+        return max(pool, key=lambda j: j.id) if pool else None
 
     def get(self, job_id: int) -> Optional[Job]:
         return self._jobs.get(job_id)

@@ -58,6 +58,9 @@ from torch import Tensor, nn
 from .classifiers import (CLASSIFIER_NAMES, ClassifierExtractor, ClassifierUnavailable, FeatureExtractor,
                           classifier_for, joint_log_probs, load_classifier)
 from .data.images import to_float, to_uint8
+from .fidelity import diversity_ratio, prdc
+
+PRDC_K = 5   # neighbours for precision / recall / density / coverage (the papers' default)
 
 __all__ = [
     "MetricsUnavailable", "Score", "FeatureExtractor", "load_classifier", "inception_extractor",
@@ -451,6 +454,8 @@ def _z_dim(G: nn.Module) -> int:
 
 
 def _is_conditional_g(G: nn.Module) -> bool:
+    if isinstance(getattr(G, "num_classes", None), tuple):
+        return bool(G.num_classes)
     cond = getattr(G, "cond", None)
     return cond is not None and getattr(cond, "embed", None) is not None
 
@@ -594,6 +599,8 @@ class RealReference:
     diversity: float
     inception_score: float      # IS of the real images (same n: the ceiling to compare with)
     diversity_within: Optional[float] = None   # mean pixel diversity among images with the same tags
+    labels: Optional[Tensor] = None            # (n, G) tags of the reference images, when labelled
+    pixels: Optional[Tensor] = None            # (n, C*H*W) float pixels in [-1, 1], when labelled
 
 
 def real_reference(images: Tensor, extractor: ExtractorLike, n: Optional[int] = None, seed: int = 0,
@@ -608,8 +615,11 @@ def real_reference(images: Tensor, extractor: ExtractorLike, n: Optional[int] = 
         labels = labels[idx] if labels is not None else None
     f, lg = ext.extract(images)
     is_real = inception_score_from_logits(joint_log_probs(lg), ext.name, seed=seed).value if len(f) >= 2 else float("nan")
-    within = diversity_within(pixel_features(images), labels) if labels is not None and labels.numel() else None
-    return RealReference(f, lg, len(f), ext.name, diversity(f) if len(f) >= 2 else 0.0, is_real, within)
+    labelled = labels is not None and labels.numel() > 0
+    within = diversity_within(pixel_features(images), labels) if labelled else None
+    pixels = pixel_features(images, size=images.shape[-1]) if labelled else None
+    return RealReference(f, lg, len(f), ext.name, diversity(f) if len(f) >= 2 else 0.0, is_real, within,
+                         labels.reshape(len(labels), -1).cpu() if labelled else None, pixels)
 
 
 def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union[RealReference, Tensor],
@@ -641,6 +651,12 @@ def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union
     row.update(diversity=diversity(f), diversity_real=ref.diversity)
     if y is not None:
         row.update(diversity_within=diversity_within(pixel_features(x), y), diversity_within_real=ref.diversity_within)
+        if ref.labels is not None and ref.labels.shape[1] == y.shape[1]:
+            # spread of samples that share tags / that of real images with the same tags
+            row["diversity_ratio"] = diversity_ratio(pixel_features(x, size=x.shape[-1]), y, ref.pixels, ref.labels)
+            row["diversity_ratio_features"] = diversity_ratio(f, y, ref.features, ref.labels)
+    if min(len(f), ref.n) > PRDC_K:
+        row.update(prdc(ref.features, f, PRDC_K).to_dict())
     conf, details = _confidence_details(logits, ext, 0.9)
     row["confidence"] = conf
     row.update({k: v for k, v in details.items() if k != "confidence_threshold"})
@@ -654,6 +670,10 @@ def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union
     text = f"FID {row['fid']:.2f} · KID {row['kid']:.4f} · IS {row['is']:.2f} (real {row['is_real']:.2f})"
     if judged:
         text += f" · tag accuracy {100 * row['tag_accuracy']:.1f}%"
+    if row.get("diversity_ratio") is not None:
+        text += f" · same-tag diversity {row['diversity_ratio']:.2f} of real"
+    if "recall" in row:
+        text += f" · precision {row['precision']:.2f} / recall {row['recall']:.2f}"
     text += f" · {ref.n} real vs {n} generated images, {ext.name} features"
     row["label"] = text
     return row
@@ -669,6 +689,8 @@ class ModeCollapseMonitor:
     * **diversity drops**: sample diversity (mean pairwise feature distance) falls below
       ``drop_fraction`` of its running maximum (the first ``warmup`` observations only start the max:
       a fresh G's noise can look diverse), or below ``min_real_ratio`` x the real data's diversity;
+    * **G ignores z** (conditional G): samples with the same tags spread less than ``min_tag_ratio``
+      times as much as real images with those tags (:meth:`observe_diversity_ratio`);
     * **D saturates** (BCE losses only): D(x) > ``d_real_high`` and D(G(z)) < ``d_fake_low`` for
       ``patience`` log windows in a row: D wins outright and G gets no useful gradient.
 
@@ -676,8 +698,10 @@ class ModeCollapseMonitor:
     """
 
     def __init__(self, drop_fraction: float = 0.5, min_real_ratio: float = 0.25, warmup: int = 1,
-                 patience: int = 3, d_real_high: float = 0.99, d_fake_low: float = 0.01):
+                 patience: int = 3, d_real_high: float = 0.99, d_fake_low: float = 0.01, min_tag_ratio: float = 0.3):
         self.drop_fraction, self.min_real_ratio, self.warmup = drop_fraction, min_real_ratio, warmup
+        self.min_tag_ratio = min_tag_ratio
+        self._ignores_z = False
         self.patience, self.d_real_high, self.d_fake_low = patience, d_real_high, d_fake_low
         self.running_max: Optional[float] = None
         self.seen = 0
@@ -710,6 +734,24 @@ class ModeCollapseMonitor:
                "(wgan-gp, hinge), spectral norm, or an earlier checkpoint.")
         self.alerts.append({"step": step, "kind": "mode_collapse", "message": msg, "diversity": value,
                             "running_max": self.running_max, "diversity_real": real_value})
+        return msg
+
+    def observe_diversity_ratio(self, step: int, ratio: float, what: str = "pixels") -> Optional[str]:
+        """Feed one same-tag diversity ratio (generated spread / real spread among images with the
+        same tags, :func:`gan_core.fidelity.diversity_ratio`); alerts when it is below
+        ``min_tag_ratio``: G draws nearly one image per tag combination and ignores z. No warm-up:
+        the ratio is already relative to real data."""
+        if ratio >= self.min_tag_ratio:
+            self._ignores_z = False
+            return None
+        if self._ignores_z:
+            return None
+        self._ignores_z = True
+        msg = (f"mode collapse at step {step}: samples that share their tags differ only {ratio:.2f} times as "
+               f"much as real images with those tags ({what}), so G ignores z: other seeds and interpolation "
+               "will show the same face. Try the recommended recipe (projection D, hinge loss, spectral norm), "
+               "the mode-seeking term (loss.ms_weight), TAC-GAN instead of ACGAN, or a lower aux_weight.")
+        self.alerts.append({"step": step, "kind": "mode_collapse", "message": msg, "diversity_ratio": ratio})
         return msg
 
     def observe_d(self, step: int, d_real: float, d_fake: float) -> Optional[str]:
@@ -942,7 +984,10 @@ class MetricsListener:
         kept = os.path.join(os.path.dirname(path), f"step_{step:07d}.pt")  # last.pt is overwritten later
         row = {"step": step, "checkpoint": kept if os.path.exists(kept) else path, **row}
         self._publish(job, "metrics", row)
-        if row.get("diversity_within") is not None and row.get("diversity_within_real"):
+        if row.get("diversity_ratio") is not None:
+            # conditional G: spread among samples asked for the same tags vs real ones (a G ignoring z)
+            msg = st.monitor.observe_diversity_ratio(step, row["diversity_ratio"])
+        elif row.get("diversity_within") is not None and row.get("diversity_within_real"):
             # conditional G: diversity among samples asked for the same tags (catches a G ignoring z)
             msg = st.monitor.observe_diversity(step, row["diversity_within"], row["diversity_within_real"],
                                                "the diversity of samples with the same tags")

@@ -39,6 +39,7 @@ from .fileio import atomic_write_bytes
 from .jobs import runs_root
 from .latent import arithmetic, generate, interpolation_path, label_path, lerp, sample_z, same_z_other_tags, slerp
 from .losses import LOSSES
+from .recipes import DEFAULT_PRESET, PRESETS, Preset, merge_sections, recipe_for  # noqa: F401  (re-exported for pages)
 from .models import ARCHITECTURES, DataSpec, is_conditional
 
 PathLike = Union[str, os.PathLike]
@@ -154,18 +155,7 @@ def describe_checkpoint(path: PathLike) -> dict[str, Any]:
     ``weights_only``. Raises :class:`CheckpointError` for unreadable or foreign files.
     """
     p = Path(path)
-    if p.suffix == ".safetensors":
-        meta = _safetensors_meta(p)
-        try:
-            cfg = RunConfig.from_json(meta["config"])
-            spec = DataSpec.from_dict(json.loads(meta["data_spec"]))
-        except (KeyError, ValueError, TypeError) as e:
-            raise CheckpointError(f"{p.name} has broken metadata: {e}") from None
-        out = _summary_from_cfg(cfg, spec, int(meta.get("step", 0) or 0))
-        out["kind"] = "generator export (safetensors)"
-    else:
-        out = checkpoint_summary(load_checkpoint(p))
-        out["kind"] = "training checkpoint (.pt)"
+    out = checkpoint_summary(load_checkpoint(p, load_tensors=False))  # exports: header only, no tensor read
     out["file"] = p.name
     out["size"] = format_bytes(p.stat().st_size)
     return out
@@ -206,17 +196,12 @@ def validate_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -
     if len(data) > max_bytes:
         raise UploadError(f"'{safe}' is {format_bytes(len(data))}; the limit is {format_bytes(max_bytes)}")
     try:
-        if safe.endswith(".safetensors"):
-            with tempfile.TemporaryDirectory(prefix="gan-upload-") as tmp:
-                p = Path(tmp) / safe
-                p.write_bytes(data)
-                meta = _safetensors_meta(p)
-                _, cfg, spec = load_generator_safetensors(p)
-            summary = _summary_from_cfg(cfg, spec, int(meta.get("step", 0) or 0))
-        else:
-            state = load_checkpoint(bytes(data))
-            generator_from_state(state)  # the weights must fit the config they came with
-            summary = checkpoint_summary(state)
+        state = load_checkpoint(bytes(data))  # config, model size and shapes checked before building G
+        if safe.endswith(".safetensors") != bool(state.get("generator_only")):
+            raise CheckpointError("its contents do not match its extension (.pt: training checkpoint, "
+                                  ".safetensors: generator export)")
+        generator_from_state(state)  # the weights must fit the config they came with
+        summary = checkpoint_summary(state)
     except CheckpointError as e:
         raise UploadError(f"'{safe}' was refused: {e}") from None
     except (ConfigError, ValueError, KeyError, TypeError) as e:
@@ -296,39 +281,10 @@ def optimizer_settings(loss: str) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class Preset:
-    title: str
-    description: str
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-PRESETS: dict[str, Preset] = {
-    "tiny": Preset(
-        "Tiny (smoke test, seconds)",
-        "16 px, 256 faces, very narrow networks: shows the whole loop working, not good pictures.",
-        {"data": {"image_size": 16, "num_samples": 256},
-         "model": {"z_dim": 32, "g_width": 8, "d_width": 8, "res_blocks": 1, "embed_dim": 8},
-         "train": {"batch_size": 16, "steps": 300, "seconds": 0.0, "log_every": 2, "sample_every": 5,
-                   "checkpoint_every": 0, "grid_size": 36}},
-    ),
-    "cpu": Preset(
-        "CPU demo (a few minutes)",
-        "32 px, 2000 faces, half-width DCGAN: recognisable faces after ~1000 steps on a laptop CPU.",
-        {"data": {"image_size": 32, "num_samples": 2000},
-         "model": {"z_dim": 64, "g_width": 32, "d_width": 32, "res_blocks": 4, "embed_dim": 16},
-         "train": {"batch_size": 64, "steps": 1500, "seconds": 0.0, "log_every": 5, "sample_every": 25,
-                   "checkpoint_every": 250, "grid_size": 64}},
-    ),
-    "full": Preset(
-        "Full size (GPU recommended)",
-        "The paper-sized defaults: 64-wide networks, 4000 faces, 5000 steps.",
-        {"data": {"image_size": 32, "num_samples": 4000},
-         "model": {"z_dim": 100, "g_width": 64, "d_width": 64, "res_blocks": 8, "embed_dim": 32},
-         "train": {"batch_size": 64, "steps": 5000, "seconds": 0.0, "log_every": 10, "sample_every": 100,
-                   "checkpoint_every": 500, "grid_size": 64}},
-    ),
-}
+def preset_sections(name: str, dataset: str, tagged: Optional[bool] = None) -> dict[str, dict[str, Any]]:
+    """What choosing a preset fills in: its sizes and time budget, plus the recommended recipe for the
+    dataset (the tag-conditional one for tagged data)."""
+    return merge_sections(recipe_for(dataset, tagged), PRESETS[name].sections)
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -367,7 +323,8 @@ def relevant_fields(dataset: str, arch: str, loss: str) -> set[str]:
     if dataset == "toy2d":
         f |= {"data.toy_shape", "data.num_samples"}
     else:
-        f |= {"data.image_size", "data.augment_flip", "data.augment_rotate", "data.max_images"}
+        f |= {"data.image_size", "data.augment_flip", "data.augment_rotate", "data.max_images", "data.diffaugment",
+              "loss.ms_weight"}
     if dataset == "faces":
         f.add("data.num_samples")
     if dataset == "folder":
@@ -381,7 +338,9 @@ def relevant_fields(dataset: str, arch: str, loss: str) -> set[str]:
         f.add("model.res_blocks")
     if a.conditioning != "none":
         f.add("model.embed_dim")
-    if a.conditioning == "acgan":
+        if a.backbone == "dcgan":
+            f.add("model.g_cond")
+    if a.conditioning in ("acgan", "tacgan"):
         f.add("loss.aux_weight")
     spec = LOSSES[loss]
     if spec.uses_targets:
@@ -450,6 +409,11 @@ def curve_help(loss: str) -> dict[str, str]:
         "losses": f"{spec.title}. {spec.explanation}",
         "outputs": outputs,
         "grad_norm": "Gradient norms of D and G: spikes or a steady climb warn of instability.",
+        "terms": "Loss terms: d_adv / g_adv are the adversarial parts alone; aux_d / aux_g the tag-classifier "
+                 "cross-entropies of ACGAN / TAC-GAN (twin_d: the twin heads on fakes; G's aux_g subtracts "
+                 "it); penalty the gradient penalty; ms the mode-seeking ratio mean |G(z1) - G(z2)| / |z1 - z2| "
+                 "for pairs with the same tags: it should stay well above 0; falling towards 0 means G is "
+                 "starting to ignore z.",
         "lr": "Learning rates (they change when you apply new ones during the run).",
     }
 
@@ -694,8 +658,19 @@ def smooth(values: Sequence[float], weight: float = 0.0) -> list[float]:
     return out
 
 
-METRIC_NAMES: dict[str, str] = {"fid": "FID", "kid": "KID", "tag_accuracy": "tag accuracy", "is": "IS",
-                                 "diversity": "diversity"}
+# headline metrics, most telling first (the Train page shows the first four present)
+METRIC_NAMES: dict[str, str] = {"tag_accuracy": "tag accuracy", "diversity_ratio": "same-tag diversity",
+                                 "fid": "FID", "recall": "recall", "precision": "precision", "coverage": "coverage",
+                                 "kid": "KID", "is": "IS", "diversity": "diversity"}
+METRIC_HELP: dict[str, str] = {
+    "tag_accuracy": "share of samples whose tags, as the classifier reads them, are the ones asked for",
+    "diversity_ratio": "how much samples with the same tags differ, as a share of how much real images with "
+                       "those tags differ (pixels): about 1 = as varied as the data, near 0 = G ignores z",
+    "fid": "distance between real and generated feature statistics (lower is better)",
+    "recall": "share of real images with a generated one nearby in feature space (diversity, k = 5)",
+    "precision": "share of generated images with a real one nearby in feature space (fidelity, k = 5)",
+    "coverage": "share of real images whose neighbourhood holds a generated image (diversity, k = 5)",
+}
 LOWER_IS_BETTER = ("fid", "kid")
 
 
@@ -854,4 +829,52 @@ def config_differences(configs: Mapping[str, Optional[Mapping[str, Any]]],
         vals = [f.get(k) for f in flat.values()]
         if any(v != vals[0] for v in vals[1:]):
             rows.append({"field": k, **{name: f.get(k) for name, f in flat.items()}})
+    return rows
+
+
+def quality_rows(runs: Sequence["RunInfo"]) -> list[dict[str, Any]]:
+    """One row per run with its newest evaluation (the metrics listener's ``eval_metrics.jsonl``):
+    tag accuracy, same-tag diversity, FID, precision / recall, and the sample sizes they rest on."""
+    from .metrics import load_eval_metrics
+
+    out = []
+    for r in runs:
+        rows = [m for m in load_eval_metrics(r.path)["metrics"] if isinstance(m, Mapping)]
+        row: dict[str, Any] = {"run": r.name}
+        if not rows:
+            row["evaluated at step"] = None
+            out.append(row)
+            continue
+        m = rows[-1]
+        row["evaluated at step"] = m.get("step")
+        for k in METRIC_NAMES:
+            if k in ("kid", "is", "diversity", "coverage"):
+                continue
+            v = m.get(k)
+            if _is_num(v):
+                row[METRIC_NAMES[k] + (" %" if k == "tag_accuracy" else "")] = round(100.0 * v, 1) if k == "tag_accuracy" else round(v, 3)
+        row["samples (real / generated)"] = f"{m.get('n_real')} / {m.get('n_fake')}"
+        row["features"] = m.get("features")
+        out.append(row)
+    return out
+
+
+def mid_run_changes(history: Sequence[Mapping[str, Any]],
+                    keys: Sequence[str] = ("lr_g", "lr_d", "n_critic")) -> list[dict[str, Any]]:
+    """The optimiser settings changed while a run trained, from its logged steps: one row per change,
+    ``{"step": 400, "lr_g": "2e-04 -> 1e-04"}`` (the config only holds the starting values)."""
+    rows: list[dict[str, Any]] = []
+    prev: dict[str, Any] = {}
+    for h in history:
+        change = {}
+        for k in keys:
+            v = h.get(k)
+            if v is None:
+                continue
+            if k in prev and prev[k] != v:
+                fmt = (lambda x: f"{x:.1e}") if k.startswith("lr") else str
+                change[k] = f"{fmt(prev[k])} -> {fmt(v)}"
+            prev[k] = v
+        if change:
+            rows.append({"step": h.get("step"), **change})
     return rows

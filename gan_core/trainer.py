@@ -13,6 +13,7 @@ and changes learning rates / n_critic while the run goes on.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -27,15 +28,19 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .fileio import atomic_write_text
+from .speed import Option, ProbeResult, candidate_options, load_cached, machine_name, probe, store_cached
+from .fileio import atomic_write_text, remove_stale_temp_files
 from .config import RunConfig
 from .data import ImageDataset, load_dataset
-from .data.augment import augment
+from .data.augment import augment, diff_augment, parse_policy
 from .data.images import make_grid_uint8, save_png, scatter_image
 from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent,
                      StepEvent)
 from .losses import LossSpec, aux_loss, dragan_penalty, get_loss, gradient_penalty, make_targets
 from .models import ARCHITECTURES, DataSpec, build_models, count_params, is_conditional
+
+
+SMALL_DATA = 2000   # fewer training images than this: suggest DiffAugment
 
 
 class TrainControl:
@@ -103,23 +108,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-_NATIVE_BF16: Optional[bool] = None
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 convolutions/matmuls natively (oneDNN: AVX512-BF16 or AMX); on
-    other CPUs bf16 is emulated and slower than fp32."""
-    global _NATIVE_BF16
-    if _NATIVE_BF16 is None:
-        try:
-            cpu = torch.cpu
-            native = cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported()
-            _NATIVE_BF16 = bool(native and torch.backends.mkldnn.is_available())
-        except (AttributeError, RuntimeError):  # private helpers: absent on other builds/versions
-            _NATIVE_BF16 = False
-    return _NATIVE_BF16
-
-
 def fixed_grid_labels(spec: DataSpec, n: int) -> Optional[Tensor]:
     """Labels for the fixed sample grid: group 0 varies along rows, group 1 along columns."""
     if not spec.num_classes:
@@ -172,27 +160,35 @@ class Trainer:
         if len(ds) == 0:
             raise ValueError("the dataset is empty")
         self.spec = DataSpec.from_dataset(ds)
+        tag_notes = [n for n in ds.notes if n.startswith("tags from")]
+        if is_conditional(cfg.model.arch) and not self.spec.num_classes and tag_notes:  # say why
+            raise ValueError(f"model.arch '{cfg.model.arch}' is conditional but the images have no labels: {tag_notes[0]}")
         if self.resume_state is not None:
             saved_spec = DataSpec.from_dict(self.resume_state["data_spec"])
             if (saved_spec.kind, saved_spec.channels, saved_spec.image_size, saved_spec.num_classes) != (
                     self.spec.kind, self.spec.channels, self.spec.image_size, self.spec.num_classes):
                 raise ValueError(f"the checkpoint was trained on data shaped {saved_spec}, but the data is {self.spec}")
         self.conditional = is_conditional(cfg.model.arch)
-        self.acgan = ARCHITECTURES[cfg.model.arch].conditioning == "acgan"
+        conditioning = ARCHITECTURES[cfg.model.arch].conditioning
+        self.acgan = conditioning in ("acgan", "tacgan")   # D has tag heads
+        self.twin = conditioning == "tacgan"                # ... and twin heads trained on fakes
+        self.n_groups = len(self.spec.num_classes)
+        self.diffaug = parse_policy(cfg.data.diffaugment) if self.spec.kind == "image" else ()
         torch.manual_seed(tc.seed)  # init weights + dropout stream
         self.G, self.D = build_models(cfg.model, self.spec, gradient_penalty=self.loss_spec.penalty is not None)
         self.params_g, self.params_d = count_params(self.G), count_params(self.D)
         self.conv = self.spec.kind == "image"
-        self.mem_format = torch.channels_last if (self.conv and tc.channels_last and dev.type == "cpu") else None
+        self.mem_format = None
+        self.amp_dtype: Optional[torch.dtype] = None
+        self.autocast: Callable[[], Any] = nullcontext
+        self.scaler: Optional[torch.amp.GradScaler] = None
         for m in (self.G, self.D):
             m.to(dev)
-            if self.mem_format is not None:
-                m.to(memory_format=self.mem_format)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if tc.ema_decay > 0 else None
+        self.G_ema = None
         self.opt_g = self._make_opt(self.G, tc.lr_g)
         self.opt_d = self._make_opt(self.D, tc.lr_d)
         self.n_critic = tc.n_critic
-        self._stash: Optional[tuple[Tensor, Optional[Tensor]]] = None
+        self._stash: Optional[tuple[Tensor, Optional[Tensor], Tensor]] = None
         # data stays where it is small enough to live: on the GPU when there is one
         on_dev = dev.type != "cpu" and ds.images.numel() * ds.images.element_size() < 2 * 1024**3
         self.data_device = dev if on_dev else torch.device("cpu")
@@ -202,22 +198,69 @@ class Trainer:
         if self._user_generator is None:
             self.gen.manual_seed(tc.seed)
         self.dev_gen = self.gen if self.gen.device == dev else torch.Generator(device=dev).manual_seed(tc.seed + 1)
+        # precision and memory layout: the fastest of the allowed options, timed on this machine
+        self.speed = self._probe_speed()
+        self._use_option(self.speed.chosen)
+        if self.mem_format is not None:
+            for m in (self.G, self.D):
+                m.to(memory_format=self.mem_format)
+            self.opt_g = self._make_opt(self.G, tc.lr_g)   # same parameters, new layout: fresh (empty) state
+            self.opt_d = self._make_opt(self.D, tc.lr_d)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if tc.ema_decay > 0 else None
         g_fixed = torch.Generator().manual_seed(tc.seed + 12345)  # same grid z for every run with this seed
         n_grid = 512 if self.spec.kind == "points" else tc.grid_size
         self.fixed_z = torch.randn(n_grid, cfg.model.z_dim, generator=g_fixed)
         self.fixed_labels = fixed_grid_labels(self.spec, n_grid) if self.conditional else None
-        # mixed precision: CUDA (bf16 where supported, else fp16 with a grad scaler), and bf16 on CPUs
-        # that compute it natively (AVX512-BF16 / AMX) for conv nets, where it is ~1.7x faster
-        self.amp_dtype: Optional[torch.dtype] = None
-        if tc.amp and dev.type == "cuda":
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif tc.amp and dev.type == "cpu" and self.conv and cpu_has_native_bf16():
-            self.amp_dtype = torch.bfloat16
-        amp_dtype = self.amp_dtype
-        self.autocast = (lambda: torch.autocast(dev.type, dtype=amp_dtype)) if amp_dtype is not None else nullcontext
-        self.scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
         if self.resume_state is not None:
             self._load_state(self.resume_state)
+
+    def _use_option(self, opt: Option) -> None:
+        """Switch this trainer to a precision / layout option (autocast, grad scaler, memory format)."""
+        dev = self.device
+        self.mem_format = torch.channels_last if opt.channels_last else None
+        amp_dtype = self.amp_dtype = opt.dtype
+        self.autocast = (lambda: torch.autocast(dev.type, dtype=amp_dtype)) if amp_dtype is not None else nullcontext
+        self.scaler = torch.amp.GradScaler(dev.type) if amp_dtype == torch.float16 else None
+
+    def _probe_speed(self) -> ProbeResult:
+        """Time a few steps of each allowed precision / layout on copies of G and D (own RNG; the run
+        is untouched) and return the fastest; cached per machine and network shape."""
+        tc, dev = self.cfg.train, self.device
+        options = candidate_options(dev, tc.amp, tc.channels_last, self.conv)
+        if len(options) == 1:
+            return ProbeResult(options[0], {}, machine_name(dev), False, 0)
+        shape = json.dumps({"model": dataclasses.asdict(self.cfg.model), "loss": self.cfg.loss.name,
+                            "ms": self.cfg.loss.ms_weight > 0, "n_critic": self.n_critic, "batch": tc.batch_size,
+                            "spec": [self.spec.channels, self.spec.image_size, list(self.spec.num_classes)],
+                            "diffaug": self.cfg.data.diffaugment, "threads": torch.get_num_threads(),
+                            "device": dev.type}, sort_keys=True)
+        cache = Path(self.cfg.data.cache_dir) / "speed_probe.json"
+        cached = load_cached(cache, dev, shape)
+        if cached is not None and cached.chosen in options:
+            return cached
+        clones: dict[str, Trainer] = {}
+        for o in options:
+            p = copy.copy(self)
+            p.G, p.D, p.G_ema, p._stash = copy.deepcopy(self.G), copy.deepcopy(self.D), None, None
+            p._use_option(o)
+            if p.mem_format is not None:
+                p.G.to(memory_format=p.mem_format)
+                p.D.to(memory_format=p.mem_format)
+            p.opt_g, p.opt_d = p._make_opt(p.G, tc.lr_g), p._make_opt(p.D, tc.lr_d)
+            p.gen = torch.Generator(device=self.data_device).manual_seed(1)
+            p.dev_gen = p.gen if p.gen.device == dev else torch.Generator(device=dev).manual_seed(2)
+            clones[o.label] = p
+
+        def one_step(o: Option) -> None:
+            p = clones[o.label]
+            for i in range(p.n_critic):
+                p._d_step(keep_fake=i == p.n_critic - 1)
+            p._g_step()
+
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            result = probe(options, one_step, dev)
+        store_cached(cache, dev, shape, result)
+        return result
 
     def _make_opt(self, m: nn.Module, lr: float) -> torch.optim.Optimizer:
         tc = self.cfg.train
@@ -304,19 +347,42 @@ class Trainer:
             loss.backward()
             opt.step()
 
+    def _D(self, x: Tensor, y: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """D on DiffAugment-ed inputs (plain D when data.diffaugment is off); real and fake alike."""
+        if self.diffaug:
+            x = diff_augment(x, self.diffaug, self.dev_gen)
+        return self.D(x, y)
+
+    def _fake_inputs(self, B: int, y: Optional[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
+        """z (B, z_dim) and the tags to ask G for. With the mode-seeking term on, the second half of
+        the batch repeats the first half's tags, so samples i and i + B/2 differ only by z."""
+        z = self._z(B)
+        if self.cfg.loss.ms_weight > 0 and y is not None and B >= 2:
+            h = B // 2
+            y = torch.cat([y[:h], y[:h], y[2 * h:]])
+        return z, y
+
+    def _mode_seeking(self, fake: Tensor, z: Tensor) -> Tensor:
+        """MSGAN ratio mean_i |G(z_i) - G(z_i')| / |z_i - z_i'| over the pairs (i, i + B/2)."""
+        h = fake.shape[0] // 2
+        dx = (fake[:h].float() - fake[h:2 * h].float()).abs().flatten(1).mean(1)
+        dz = (z[:h] - z[h:2 * h]).abs().mean(1)
+        return (dx / dz).mean()
+
     def _d_step(self, keep_fake: bool = False) -> dict[str, Tensor]:
         """One D update. With ``keep_fake`` the fake batch keeps its graph and is stashed (with its
-        labels) so the following G step reuses it instead of running G again."""
+        labels and z) so the following G step reuses it instead of running G again."""
         lc, spec = self.cfg.loss, self.loss_spec
         x, y = self._batch()
         B = x.shape[0]
+        z, y_fake = self._fake_inputs(B, y)
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.G(self._z(B), y)
-        self._stash = (fake_g, y) if keep_fake else None
+            fake_g = self.G(z, y_fake)
+        self._stash = (fake_g, y_fake, z) if keep_fake else None
         fake = fake_g.detach()
         with self.autocast():
-            real_out, real_aux = self.D(x, y)
-            fake_out, fake_aux = self.D(fake, y)
+            real_out, real_aux = self._D(x, y)
+            fake_out, fake_aux = self._D(fake, y_fake)
         real_out, fake_out = real_out.float(), fake_out.float()
         real_t, fake_t = make_targets(spec, lc, B, self.device, self.dev_gen)
         loss = adv = spec.d_loss(real_out, fake_out, real_t, fake_t)
@@ -324,15 +390,20 @@ class Trainer:
         if spec.penalty is not None:
             with self.autocast():
                 if spec.penalty == "gp":
-                    pen = gradient_penalty(self.D, x, fake, y, self.dev_gen)
+                    pen = gradient_penalty(self._D, x, fake, y, self.dev_gen)  # interpolates carry the real tags
                 else:
-                    pen = dragan_penalty(self.D, x, y, lc.dragan_c, self.dev_gen)
+                    pen = dragan_penalty(self._D, x, y, lc.dragan_c, self.dev_gen)
             loss = loss + lc.gp_lambda * pen.float()
             out["penalty"] = pen.detach()
         if self.acgan:
-            aux = aux_loss(real_aux, y)
+            G = self.n_groups
+            aux = aux_loss(real_aux[:G], y)
             if lc.aux_on_fake:
-                aux = aux + aux_loss(fake_aux, y)
+                aux = aux + aux_loss(fake_aux[:G], y_fake)
+            if self.twin:  # the twin heads learn the tags of fakes (TAC-GAN)
+                twin = aux_loss(fake_aux[G:], y_fake)
+                aux = aux + twin
+                out["twin_d"] = twin.detach()
             loss = loss + lc.aux_weight * aux
             out["aux_d"] = aux.detach()
         self._backward_step(loss, self.opt_d)
@@ -357,16 +428,27 @@ class Trainer:
         self.D.requires_grad_(False)  # no D weight grads needed in the G step
         try:
             with self.autocast():
-                fake = stash[0] if stash is not None else self.G(self._z(B), y)
+                if stash is not None:
+                    fake, z = stash[0], stash[2]
+                else:
+                    z, y = self._fake_inputs(B, y)
+                    fake = self.G(z, y)
                 if self.mem_format is not None:
                     fake = fake.contiguous(memory_format=self.mem_format)
-                out, aux = self.D(fake, y)
+                out, aux = self._D(fake, y)
             loss = self.loss_spec.g_loss(out.float(), lc)
             res = {"g_adv": loss.detach()}
             if self.acgan:
-                a = aux_loss(aux, y)
+                G = self.n_groups
+                a = aux_loss(aux[:G], y)
+                if self.twin:  # TAC-GAN: match the real tag heads, not the twin (fake) heads
+                    a = a - aux_loss(aux[G:], y)
                 loss = loss + lc.aux_weight * a
                 res["aux_g"] = a.detach()
+            if lc.ms_weight > 0 and B >= 2:
+                ms = self._mode_seeking(fake, z)
+                loss = loss + lc.ms_weight / (ms + 1e-5)
+                res["ms"] = ms.detach()
             self._backward_step(loss, self.opt_g)
         finally:
             self.D.requires_grad_(True)
@@ -432,6 +514,7 @@ class Trainer:
         if self.out_dir is None:
             return
         (self.out_dir / "samples").mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self.out_dir)  # of a run killed mid-write (this trainer owns the folder)
         atomic_write_text(self.out_dir / "config.json", self.cfg.to_json())
         mp = self._metrics_path()
         if mp.exists():  # drop lines from after the checkpoint we resume from (or all when starting over)
@@ -455,7 +538,16 @@ class Trainer:
             yield ErrorEvent(self.step, f"could not start training: {e}", "data")
             yield DoneEvent(self.step, "error", str(self.out_dir) if self.out_dir else None)
             return
-        notes = list(self.dataset.notes)
+        notes = list(self.dataset.notes) + [self.speed.describe()]
+        if self.conv and len(self.dataset) < SMALL_DATA and not self.diffaug:
+            notes.append(f"only {len(self.dataset):,} training images: D may memorise them; DiffAugment "
+                         "(data.diffaugment = color,translation,cutout) usually helps such small sets")
+        tc = self.cfg.train
+        if tc.seconds and self.speed.ms_per_step:
+            plan = int(tc.seconds * 1000 / self.speed.best_ms)
+            notes.append(f"time budget {tc.seconds:g} s: about {plan:,} steps at the probed speed "
+                         f"({self.speed.best_ms:.1f} ms per step with n_critic {self.n_critic})"
+                         + (f", capped at {tc.steps:,} steps" if tc.steps else ""))
         yield StartEvent(str(self.out_dir) if self.out_dir else None, self.cfg.to_dict(), self.spec.to_dict(),
                          str(self.device), len(self.dataset), self.params_g, self.params_d, self.step, notes)
         reason = "error"
@@ -466,6 +558,9 @@ class Trainer:
             if "out of memory" in msg.lower():
                 msg = f"out of memory: lower train.batch_size or the model width ({msg.splitlines()[0]})"
             yield ErrorEvent(self.step, f"training failed at step {self.step}: {msg}", "exception")
+        if reason != "error" and not self._weights_finite():  # NaN is only seen in logged steps
+            yield self._nonfinite_error()
+            reason = "error"
         if reason != "error":
             yield from self._emit_sample()
             if self.out_dir is not None and self._saved_step != self.step:  # not when checkpoint_every just did
@@ -492,8 +587,10 @@ class Trainer:
         win_t0, win_imgs = time.perf_counter(), 0
         start_step = self.step
         mfile = open(self._metrics_path(), "a") if self.out_dir is not None else None
+        next_sample = tc.sample_seconds if tc.sample_seconds else math.inf   # run-time marks (s)
+        next_ckpt = tc.checkpoint_seconds if tc.checkpoint_seconds else math.inf
         try:
-            if self.step == 0 and tc.sample_every:
+            if self.step == 0 and (tc.sample_every or tc.sample_seconds):
                 yield from self._emit_sample()
             while True:
                 # --- limits and control ---
@@ -534,24 +631,49 @@ class Trainer:
                         yield ErrorEvent(self.step, (
                             f"training diverged at step {self.step}: the losses became NaN/inf "
                             f"(D {ev.d_loss}, G {ev.g_loss}). The run was stopped; the last good checkpoint "
-                            f"is {self.last_checkpoint or 'none (no checkpoint was saved yet)'}. Try a lower "
+                            f"is {self._last_good() or 'none (no checkpoint was saved yet)'}. Try a lower "
                             "learning rate, another loss (e.g. wgan-gp or hinge) or spectral norm."), "nan")
                         return "error"
                     if mfile is not None:
                         mfile.write(json.dumps(ev.to_dict()) + "\n")
                         mfile.flush()
                     yield ev
-                if tc.sample_every and self.step % tc.sample_every == 0:
+                run_time = time.perf_counter() - t_start - paused_total
+                due_sample = tc.sample_every and self.step % tc.sample_every == 0
+                if run_time >= next_sample:
+                    due_sample, next_sample = True, (run_time // tc.sample_seconds + 1) * tc.sample_seconds
+                if due_sample:
                     yield from self._emit_sample()
-                if self.out_dir is not None and tc.checkpoint_every and self.step % tc.checkpoint_every == 0:
-                    if self._weights_finite():
-                        yield CheckpointEvent(self.step, self._checkpoint())
+                due_ckpt = tc.checkpoint_every and self.step % tc.checkpoint_every == 0
+                if run_time >= next_ckpt:
+                    due_ckpt, next_ckpt = True, (run_time // tc.checkpoint_seconds + 1) * tc.checkpoint_seconds
+                    due_ckpt = due_ckpt and not (tc.seconds and run_time >= tc.seconds)  # the final one follows
+                if self.out_dir is not None and due_ckpt:
+                    if not self._weights_finite():
+                        yield self._nonfinite_error()
+                        return "error"
+                    yield CheckpointEvent(self.step, self._checkpoint())
         finally:
             if mfile is not None:
                 mfile.close()
 
     def _weights_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.G.parameters())
+        """G, D (and EMA) weights all finite: checked before every checkpoint and at the end."""
+        nets = [self.G, self.D] + ([self.G_ema] if self.G_ema is not None else [])
+        return all(bool(torch.isfinite(t).all()) for m in nets for t in m.state_dict().values()
+                   if t.is_floating_point())
+
+    def _last_good(self) -> Optional[str]:
+        """The newest checkpoint of this run, or the one it resumed from (nothing non-finite is ever saved)."""
+        if self.last_checkpoint is None and self.out_dir is not None and (self.out_dir / "last.pt").is_file():
+            return str(self.out_dir / "last.pt")
+        return self.last_checkpoint
+
+    def _nonfinite_error(self) -> ErrorEvent:
+        return ErrorEvent(self.step, (
+            f"training diverged by step {self.step}: the weights became NaN/inf, so no checkpoint was written "
+            f"over the last good one ({self._last_good() or 'none: no checkpoint was saved yet'}). Try a lower learning "
+            "rate, another loss (e.g. wgan-gp or hinge) or spectral norm."), "nan")
 
     def _apply_updates(self) -> None:
         u = self.control.take_updates()
@@ -580,7 +702,7 @@ class Trainer:
             progress = self.step / tc.steps
         if tc.seconds:
             progress = max(progress, min(run_time / tc.seconds, 1.0))
-        extra = {k: v for k, v in means.items() if k in ("penalty", "aux_d", "aux_g", "d_adv", "g_adv")}
+        extra = {k: v for k, v in means.items() if k in ("penalty", "aux_d", "aux_g", "twin_d", "ms", "d_adv", "g_adv")}
         return StepEvent(
             step=self.step, total_steps=tc.steps, d_loss=means["d_loss"], g_loss=means["g_loss"],
             d_real=means["d_real"], d_fake=means["d_fake"], grad_norm_d=self._grad_norm(self.D),

@@ -5,14 +5,18 @@ import time
 
 import streamlit as st
 
-from ui.common import ensure_navigation
+from ui.common import ensure_navigation, is_admin, owner_token
 
-from gan_core import studio
+from gan_core import sharing, studio
 from gan_core.checkpoint import CheckpointError
+from gan_core.fileio import remove_stale_temp_files
 
 ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
 st.title("Checkpoints")
 folder = studio.checkpoints_dir()
+me, admin = owner_token(), is_admin()
+remove_stale_temp_files(folder, min_age_s=3600)  # of uploads/exports killed mid-write
+ORIGIN = {"shipped": "shipped (read-only)", "yours": "yours", "other": "another visitor's"}
 st.caption(f"Folder: `{folder}` (set `{studio.CHECKPOINTS_ENV}` to use another). Full training checkpoints "
            "(`.pt`) and generator exports (`.safetensors`) both work on the Generate and Interpolate pages.")
 
@@ -28,7 +32,8 @@ if files:
     for f in files:
         try:
             d = describe(str(f.path), f.mtime, f.size)
-            rows.append({"file": f.name, "dataset": d["dataset"], "arch": d["arch"], "loss": d["loss"],
+            rows.append({"file": f.name, "from": ORIGIN[sharing.file_origin(folder, f.name, me)],
+                         "dataset": d["dataset"], "arch": d["arch"], "loss": d["loss"],
                          "step": d["step"], "image size": d["image_size"],
                          "tags": ", ".join(d["label_groups"]) or "-", "size": studio.format_bytes(f.size),
                          "modified": time.strftime("%Y-%m-%d %H:%M", time.localtime(f.mtime))})
@@ -46,16 +51,20 @@ if files:
                            mime="application/octet-stream", icon=":material/download:", key="ck.download",
                            on_click="ignore")
     with c2:
-        with st.popover("Delete", icon=":material/delete:"):
-            st.write(f"Delete **{name}** from `{folder}`? This cannot be undone.")
-            if st.button("Delete permanently", type="primary", key="ck.delete"):
-                try:
-                    studio.delete_checkpoint(name, folder)
-                except studio.UploadError as e:
-                    st.error(str(e))
-                else:
-                    st.session_state["ck.flash"] = f"Deleted {name}."
-                    st.rerun()
+        may_delete, why = sharing.can_delete(folder, name, me, admin)
+        if not may_delete:
+            st.caption(f":material/lock: {why}.")
+        else:
+            with st.popover("Delete", icon=":material/delete:"):
+                st.write(f"Delete **{name}** from `{folder}`? This cannot be undone.")
+                if st.button("Delete permanently", type="primary", key="ck.delete"):
+                    try:
+                        sharing.delete_checkpoint_as(name, me, admin, folder)
+                    except (studio.UploadError, sharing.PermissionDenied) as e:
+                        st.error(str(e))
+                    else:
+                        st.session_state["ck.flash"] = f"Deleted {name}."
+                        st.rerun()
 else:
     st.info("No checkpoint files here yet: upload one below or export a trained run.")
 
@@ -63,7 +72,7 @@ if msg := st.session_state.pop("ck.flash", None):
     st.success(msg, icon=":material/check_circle:")
 
 st.subheader("Upload")
-limit_mb = studio.MAX_UPLOAD_BYTES >> 20
+limit_mb = sharing.max_upload_bytes() >> 20
 up = st.file_uploader(f"A GAN Studio checkpoint (.pt or .safetensors, at most {limit_mb} MB)",
                       type=["pt", "safetensors"], key="ck.upload", max_upload_size=limit_mb)
 if up is not None:
@@ -71,8 +80,8 @@ if up is not None:
     if st.session_state.get("ck.last_upload") != token:  # handle each upload once
         st.session_state["ck.last_upload"] = token
         try:
-            dest, summary = studio.save_upload(up.name, up.getvalue(), folder)
-        except studio.UploadError as e:
+            dest, summary = sharing.save_upload_as(up.name, up.getvalue(), me, folder)
+        except (studio.UploadError, sharing.PermissionDenied) as e:
             st.session_state["ck.upload_result"] = ("error", str(e))
         else:
             st.session_state["ck.upload_result"] = (
@@ -87,7 +96,8 @@ if result:
     (st.error if result[0] == "error" else st.success)(result[1])
 st.caption("Uploads are checked before they are saved: `.pt` files are loaded with `weights_only` (a file "
            "with pickled code is refused and never written), and the generator must rebuild from the "
-           "file's own config. File names are cleaned up; an existing file is never overwritten.")
+           "file's own config. File names are cleaned up; an existing file is never overwritten. Shipped "
+           "files are read-only; an upload can be deleted by whoever uploaded it (or the admin).")
 
 st.subheader("Export a trained run")
 runs = studio.list_run_checkpoints()
@@ -99,6 +109,7 @@ if runs:
     if e3.button("Export generator", icon=":material/output:", key="ck.export"):
         try:
             p = studio.export_run_generator(by_run[run].path, out_name, folder)
+            sharing.record_owner(folder, p.name, me)
         except (studio.UploadError, CheckpointError, OSError) as e:
             st.error(str(e))
         else:

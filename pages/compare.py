@@ -76,6 +76,16 @@ for r in sel:
     })
 st.dataframe(summary, hide_index=True)
 
+st.subheader("Quality")
+quality = studio.quality_rows(sel)
+if any(q.get("evaluated at step") is not None for q in quality):
+    st.dataframe(quality, hide_index=True)
+    st.caption("The newest evaluation of each run. " + " ".join(
+        f"**{studio.METRIC_NAMES[k]}**: {h}." for k, h in studio.METRIC_HELP.items()))
+else:
+    st.caption("No quality metrics for these runs (they are computed while a run trains in the app, on "
+               "faces and digits).")
+
 st.subheader("Config differences")
 if len(sel) < 2:
     st.caption("Pick two or more runs to see what differs.")
@@ -86,3 +96,12 @@ else:
                      hide_index=True)
     else:
         st.caption("The configs are identical.")
+
+st.subheader("Changed while training")
+changes = [{"run": name, **row} for name, hist in histories.items() for row in studio.mid_run_changes(hist)]
+if changes:
+    st.dataframe([{k: ("" if v is None else str(v)) for k, v in row.items()} for row in changes], hide_index=True)
+    st.caption("lr and n_critic changed on the Train page while a run trained (the configs above hold the "
+               "starting values).")
+else:
+    st.caption("No lr or n_critic changes while these runs trained.")

@@ -47,6 +47,7 @@ with cols[2]:
     st.subheader("Checkpoints")
     st.markdown("List, download, upload (validated, never unpickled) and delete checkpoint files.")
     st.page_link("pages/checkpoints.py", label="Open Checkpoints", icon=":material/folder_open:")
+    st.page_link("pages/lab2d.py", label="Open the 2D lab: D's surface and G's gradients on 2D points, live", icon=":material/scatter_plot:")
 
 with st.expander("Losses and architectures in this studio"):
     st.markdown("\n".join(f"- **{s.title}** (`{k}`): {s.explanation}" for k, s in LOSSES.items()))

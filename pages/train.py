@@ -8,21 +8,24 @@ from typing import Any
 import streamlit as st
 
 from gan_core import studio
-from gan_core.config import DATASETS, DEVICES, D_NORMS, OPTIMIZERS, TOY2D_SHAPES, ConfigError, RunConfig
+from gan_core.config import (DATASETS, DEVICES, DIFFAUGMENT_OPS, D_NORMS, G_CONDS, OPTIMIZERS, TOY2D_SHAPES,
+                             ConfigError, RunConfig)
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 from ui import charts
-from ui.common import ensure_navigation, install_metrics, owner_token, png_download, show_image
+from ui.common import ensure_navigation, install_metrics, is_admin, owner_token, png_download, show_image
 
 K = "tr."                                   # widget keys: "tr.<section>.<field>"
 FIELDS = list(studio.flatten(RunConfig().to_dict()))
-DEFAULT_PRESET = "cpu"
+DEFAULT_PRESET = studio.DEFAULT_PRESET
+G_COND_LABELS = {"concat": "concat with z at the input", "cbn": "conditional BatchNorm", "both": "both"}
 POLL_S = 1.0
 
 ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
 mgr = get_manager()
 me = owner_token()
+admin = is_admin()
 metrics_every = install_metrics()
 
 
@@ -37,16 +40,21 @@ def _init_form() -> None:
         return
     base = RunConfig()
     _apply(studio.flatten(base.to_dict()))
-    _apply(studio.flatten(studio.PRESETS[DEFAULT_PRESET].sections))
     _apply({f"train.{k}": v for k, v in studio.optimizer_settings(base.loss.name).items()})
+    _apply(studio.flatten(studio.preset_sections(DEFAULT_PRESET, base.data.dataset)))
     st.session_state[K + "_preset"] = DEFAULT_PRESET
+    last = mgr.latest(owner=me)  # after a reload: the running (or my last) run's settings, not the defaults
+    if last is not None:
+        flat = studio.flatten(last.cfg.to_dict())
+        _apply({k: v for k, v in flat.items() if k in FIELDS})
     st.session_state[K + "_init"] = True
 
 
 def _on_preset() -> None:
+    """Sizes and time budget; for tagged data also the recommended tag-conditional recipe."""
     p = st.session_state.get(K + "_preset")
     if p in studio.PRESETS:
-        _apply(studio.flatten(studio.PRESETS[p].sections))
+        _apply(studio.flatten(studio.preset_sections(p, st.session_state.get(K + "data.dataset", "faces"))))
 
 
 def _on_loss() -> None:
@@ -78,7 +86,8 @@ def config_form(expanded: bool) -> None:
         with p1:
             st.selectbox("Preset", list(studio.PRESETS), key=K + "_preset", on_change=_on_preset,
                          format_func=lambda p: studio.PRESETS[p].title, persist_state="session",
-                         help="Fills sizes and step counts; dataset, architecture and loss stay as chosen.")
+                         help="Fills sizes and the time budget. For tagged data (faces, digits) it also picks "
+                              "the recommended recipe: architecture, loss and optimiser.")
         with p2:
             st.caption(studio.PRESETS[st.session_state[K + "_preset"]].description)
         ss = st.session_state
@@ -88,6 +97,8 @@ def config_form(expanded: bool) -> None:
         with c_data:
             st.markdown("**Data**")
             sel("Dataset", "data.dataset", DATASETS)
+            if ss[K + "data.dataset"] == "toy2d":  # 2D points: the 2D lab shows D's surface and G's gradients live
+                st.page_link("pages/lab2d.py", label="Open the 2D lab for toy2d data", icon=":material/scatter_plot:")
             if "data.path" in rel:
                 st.text_input("Image folder or .zip", key=K + "data.path", persist_state="session",
                               help="A folder (searched recursively) or a .zip of images on the server.")
@@ -105,6 +116,11 @@ def config_form(expanded: bool) -> None:
             if "data.augment_flip" in rel:
                 chk("Random horizontal flips", "data.augment_flip")
                 num("Random rotation (degrees)", "data.augment_rotate", 0.0, 30.0, 1.0)
+            if "data.diffaugment" in rel:
+                st.text_input("DiffAugment for D", key=K + "data.diffaugment", persist_state="session",
+                              placeholder="off", help="Comma list of " + ", ".join(DIFFAUGMENT_OPS) + ": "
+                              "differentiable augmentation of real and fake images before D (Zhao et al. "
+                              "2020). Helps a small folder (a few hundred images) that D would memorise.")
         with c_model:
             st.markdown("**Model**")
             sel("Architecture", "model.arch", ARCHITECTURES)
@@ -123,6 +139,10 @@ def config_form(expanded: bool) -> None:
                 num("MLP hidden width", "model.mlp_hidden", 8, 4096, 16)
             if "model.embed_dim" in rel:
                 num("Label embedding size", "model.embed_dim", 1, 1024, 4)
+            if "model.g_cond" in rel:
+                sel("How tags enter G", "model.g_cond", G_CONDS, fmt=lambda v: G_COND_LABELS[v],
+                    help="concat: tags join z at G's input. Conditional BN: the tags set every BatchNorm's "
+                         "gain and bias, so they steer each layer and z keeps the input to itself.")
         with c_loss:
             st.markdown("**Loss**")
             sel("Loss", "loss.name", LOSSES, fmt=lambda k: LOSSES[k].title, on_change=_on_loss,
@@ -148,6 +168,11 @@ def config_form(expanded: bool) -> None:
                 num("Weight clipping c", "loss.clip_value", 1e-6, 10.0, 0.005, fmt="%.4f")
             if "loss.aux_weight" in rel:
                 num("ACGAN aux weight", "loss.aux_weight", 0.0, 100.0, 0.1)
+            if "loss.ms_weight" in rel:
+                num("Mode-seeking weight (MSGAN)", "loss.ms_weight", 0.0, 100.0, 0.5,
+                    help="Adds weight / (|G(z1) - G(z2)| / |z1 - z2|) to G's loss for pairs with the same "
+                         "tags: G is pushed to make different z give different images. Its curve "
+                         "('ms' under Loss terms) is that ratio: it should rise, not sink to 0.")
         with c_train:
             st.markdown("**Optimisation**")
             sel("Optimiser", "train.optimizer", OPTIMIZERS)
@@ -172,7 +197,9 @@ def config_form(expanded: bool) -> None:
             with st.popover("Logging and samples", icon=":material/settings:"):
                 num("Log every N steps", "train.log_every", 1, 10**6, 1)
                 num("Sample grid every N steps (0 = end only)", "train.sample_every", 0, 10**7, 5)
+                num("... and every N seconds (0 = off)", "train.sample_seconds", 0.0, 1e6, 1.0, fmt="%.0f")
                 num("Checkpoint every N steps (0 = end only)", "train.checkpoint_every", 0, 10**7, 50)
+                num("... and every N seconds (0 = off)", "train.checkpoint_seconds", 0.0, 1e7, 10.0, fmt="%.0f")
                 num("Images in the sample grid", "train.grid_size", 1, 256, 1)
         try:
             studio.config_from_flat(form_values())
@@ -257,6 +284,7 @@ def live_panel(job_id: int, polling: bool) -> None:
                 if extra:
                     st.plotly_chart(charts.curves_figure(snap.history, extra, "Loss terms"), key="chart_extra",
                                     config={"displayModeBar": False})
+                    st.caption(help_["terms"])
         else:
             st.info("Waiting for the first logged step...", icon=":material/hourglass_top:")
     with right:
@@ -276,28 +304,79 @@ def live_panel(job_id: int, polling: bool) -> None:
         st.rerun()  # the run ended: redraw controls once, which also stops polling
 
 
-def watch_for_jobs(shown: int | None) -> None:
-    """While nothing trains: notice a run started elsewhere (another tab) and redraw to show it."""
-    j = mgr.active_job()
-    if j is not None and j.id != shown:
+def watch_for_jobs(shown: int | None, shown_status: str | None = None) -> None:
+    """While the shown run is not training: notice a run started elsewhere (another tab), or the shown
+    queued run starting, and redraw to show it."""
+    j = mgr.latest(owner=me)
+    if j is not None and (j.id != shown or (shown_status == "queued" and not j.queued)):
         st.rerun()
+
+
+def _queue_rows() -> None:
+    queued = mgr.queued_jobs()
+    if not queued:
+        return
+    with st.container(border=True):
+        st.markdown(f"**Queue** · {len(queued)} waiting · {mgr.max_concurrent} run(s) train at once")
+        for q in queued:
+            qs = q.snapshot()
+            wait = mgr.expected_wait(q)
+            when = "next" if not wait else f"in about {studio.format_duration(wait)}"
+            who = "your run" if q.owner == me else "another visitor's run"
+            c1, c2 = st.columns([4, 1], vertical_alignment="center")
+            c1.markdown(f"**#{mgr.queue_position(q)}** · {who} · {qs.config['data']['dataset']} · "
+                        f"{qs.config['model']['arch']} · {qs.config['loss']['name']} · "
+                        f"{qs.total_steps or '-'} steps · expected start {when}")
+            if q.can_control(me, admin) and c2.button("Cancel", key=f"cancel.{q.id}", icon=":material/close:"):
+                try:
+                    q.cancel(me, admin=admin)
+                except NotOwnerError as e:
+                    st.error(str(e))
+                st.rerun()
+
+
+def queue_section() -> None:
+    """Queued runs with their position and expected start; their owners (or the admin) can cancel them.
+    Polls while anything waits, and redraws the page once a queued run of mine has started."""
+    note = st.session_state.get("_queued_note")
+    if note is not None:
+        j = mgr.get(note)
+        if j is not None and j.queued:
+            st.info(f"Queued: your run starts when a training slot is free (position {mgr.queue_position(j)}).",
+                    icon=":material/schedule:")
+        else:
+            st.session_state.pop("_queued_note", None)
+    if mgr.queued_jobs():
+        st.fragment(_queue_poll, run_every=2.0)()
+
+
+def _queue_poll() -> None:
+    _queue_rows()
+    mine_waiting = [q.id for q in mgr.queued_jobs() if q.owner == me]
+    key = "_queue_seen"
+    if st.session_state.get(key) is not None and st.session_state[key] != mine_waiting:
+        st.session_state[key] = mine_waiting
+        st.rerun()  # one of my queued runs started (or left the queue): redraw the whole page
+    st.session_state[key] = mine_waiting
 
 
 # ---- page ---------------------------------------------------------------------------------------------
 st.title("Train")
 _init_form()
 
-job = mgr.active_job() or mgr.latest(owner=me)
+job = mgr.latest(owner=me)  # my running or queued run, else the one training, else the newest
 snap0 = job.snapshot() if job is not None else None
 active = bool(snap0 and snap0.active)
-mine = bool(job is not None and job.owner == me)
+mine = bool(job is not None and job.can_control(me, admin))
+queue_section()
 
-config_form(expanded=job is None)
+config_form(expanded=job is None or job.owner != me)  # open for a visitor who has no run of their own
 
 # actions
 with st.container(horizontal=True, vertical_alignment="center"):
     start = st.button("Start training", type="primary", icon=":material/play_arrow:", key="btn_start",
-                      help="One run trains at a time on this server: while one runs, starting another is refused.")
+                      help=f"{mgr.max_concurrent} run(s) train at once on this server; later ones wait in a "
+                           f"queue (at most {mgr.max_per_visitor} per visitor).")
     if active and snap0.status == "paused":
         resume = st.button("Resume", icon=":material/play_circle:", disabled=not mine, key="btn_resume")
         pause = False
@@ -306,13 +385,16 @@ with st.container(horizontal=True, vertical_alignment="center"):
         resume = False
     stop = st.button("Stop", icon=":material/stop:", disabled=not (active and mine), key="btn_stop")
 if active and not mine:
-    st.info("This run was started in another browser session: you can watch it, but only that session "
-            "can pause, stop or change it.", icon=":material/visibility:")
+    st.info("View only: this run was started in another browser session. You can watch it, but only that "
+            "browser (or the admin) can pause, stop or change it; a copied link never gives control.",
+            icon=":material/visibility:")
 
 if start:
     try:
         cfg = studio.config_from_flat(form_values())
         new = mgr.start(cfg, me)
+        if new.queued:
+            st.session_state["_queued_note"] = new.id
     except JobBusyError as e:
         st.error(f"Not started: {e}", icon=":material/block:")
     except (ConfigError, ValueError) as e:
@@ -321,13 +403,13 @@ if start:
         st.rerun()
 try:
     if pause and job is not None:
-        job.pause(me)
+        job.pause(me, admin=admin)
         st.rerun()
     if resume and job is not None:
-        job.resume_training(me)
+        job.resume_training(me, admin=admin)
         st.rerun()
     if stop and job is not None:
-        job.stop(me)
+        job.stop(me, admin=admin)
         st.rerun()
 except NotOwnerError as e:
     st.error(str(e), icon=":material/block:")
@@ -347,8 +429,8 @@ if job is not None:
                                   key=f"steer.{job.id}.n_critic")
             if s4.button("Apply to the running job", icon=":material/published_with_changes:", key="btn_apply"):
                 try:
-                    job.set_lr(me, lr_g=lr_g, lr_d=lr_d)
-                    job.set_n_critic(me, int(n_c))
+                    job.set_lr(me, lr_g=lr_g, lr_d=lr_d, admin=admin)
+                    job.set_n_critic(me, int(n_c), admin=admin)
                     st.toast(f"Applied: lr G {lr_g:.1e}, lr D {lr_d:.1e}, n_critic {int(n_c)}")
                 except (NotOwnerError, ValueError) as e:
                     st.error(str(e))
@@ -368,7 +450,13 @@ if job is not None:
                 else:
                     st.rerun()
 else:
-    st.info("No run yet. Choose a preset or your own settings above and press **Start training**.",
-            icon=":material/info:")
+    finished = studio.list_runs()
+    if finished:  # e.g. after a server restart: the runs on disk are still there
+        st.info(f"No run is training. {len(finished)} earlier run(s) are in `{studio.runs_dir()}` (newest: "
+                f"{finished[0].name}): see them on **Compare**, or start a new one above.", icon=":material/info:")
+    else:
+        st.info("No run yet. Choose a preset or your own settings above and press **Start training**.",
+                icon=":material/info:")
 if not active:
-    st.fragment(watch_for_jobs, run_every=3.0)(job.id if job is not None else None)
+    st.fragment(watch_for_jobs, run_every=3.0)(job.id if job is not None else None,
+                                               snap0.status if snap0 is not None else None)

@@ -117,8 +117,7 @@ def _texts(at: AppTest) -> str:
 
 
 def _owner(at: AppTest) -> str:
-    v = at.query_params["owner"]
-    return v if isinstance(v, str) else v[0]
+    return at.session_state["_owner_token"]  # the per-browser secret (a cookie in a real browser)
 
 
 def _metric(at: AppTest, label: str) -> str:
@@ -263,7 +262,9 @@ def test_pause_resume_live_settings_and_stop(env):
     assert job.snapshot().status == "stopped" and "stopped" in _metric(at, "Status")
 
 
-def test_second_run_refused_and_non_owner_cannot_stop(env):
+def test_second_run_queued_link_is_view_only_and_owner_reload_reattaches(env, monkeypatch):
+    import ui.common as common
+
     alice = page("train")
     _tiny_form(alice, steps=100_000, cache=env["cache"])
     alice.button(key="btn_start").click().run()
@@ -273,13 +274,25 @@ def test_second_run_refused_and_non_owner_cannot_stop(env):
     bob = page("train")
     assert _owner(bob) != _owner(alice)
     assert bob.button(key="btn_stop").disabled and bob.button(key="btn_pause").disabled
-    assert "started in another browser session" in _texts(bob)
+    assert "View only" in _texts(bob) and "started in another browser session" in _texts(bob)
     assert f"steer.{job.id}.lr_g" not in [n.key for n in bob.number_input]
-    # a second run is refused with a clear message; the first keeps training
+    # an old-style link with Alice's token in the URL grants nothing (and the token is dropped from it)
+    mallory = page("train", query={"owner": _owner(alice)})
+    assert _owner(mallory) != _owner(alice) and "owner" not in mallory.query_params
+    assert mallory.button(key="btn_stop").disabled
+    # a second run is queued, with its position; its owner can cancel it, nobody else can
     _tiny_form(bob, steps=5, cache=env["cache"])
     bob.button(key="btn_start").click().run()
-    assert bob.error and "Not started" in bob.error[0].value and "already training" in bob.error[0].value
-    assert get_manager().active_job() is job and len(get_manager().jobs()) >= 1
+    assert not bob.error, [e.value for e in bob.error]
+    queued = get_manager().queued_jobs()
+    assert len(queued) == 1 and queued[0].owner == _owner(bob)
+    assert "Queued" in _texts(bob) and "#1" in _texts(bob) and "your run" in _texts(bob)
+    assert get_manager().active_job() is job
+    alice.run()
+    assert "another visitor's run" in _texts(alice)
+    assert f"cancel.{queued[0].id}" not in [b.key for b in alice.button]
+    bob.button(key=f"cancel.{queued[0].id}").click().run()
+    assert queued[0].snapshot().status == "cancelled" and not get_manager().queued_jobs()
     # AppTest (like the browser) will not click a disabled button; a forged request with Bob's token
     # is refused by the job manager itself
     with pytest.raises(Exception, match="disabled"):
@@ -288,8 +301,10 @@ def test_second_run_refused_and_non_owner_cannot_stop(env):
         job.stop(_owner(bob))
     time.sleep(0.3)
     assert job.active
-    # a reload of Alice's page (a new session with her ?owner= token) reattaches with control
-    alice2 = page("train", query={"owner": _owner(alice)})
+    # a reload of Alice's page (a new session; her browser sends the owner cookie) reattaches with control
+    monkeypatch.setattr(common, "read_owner_cookie", lambda: _owner(alice))
+    alice2 = page("train")
+    assert _owner(alice2) == _owner(alice)
     assert not alice2.button(key="btn_stop").disabled
     assert any(s.value.startswith("Run ") for s in alice2.subheader)
     alice2.button(key="btn_stop").click().run()
@@ -397,11 +412,21 @@ def test_checkpoints_list_upload_refuse_and_delete(env, shared):
     assert (env["checkpoints"] / "my_run.pt").exists()
     assert any("Saved my_run.pt" in s.value for s in at.success)
     assert "my_run.pt" in list(at.dataframe[0].value["file"])
-    # delete
+    table = at.dataframe[0].value
+    assert dict(zip(table["file"], table["from"])) == {"my_run.pt": "yours",
+                                                       "tiny_acgan.safetensors": "shipped (read-only)"}
+    # a shipped file is read-only: no delete button, for anybody
+    at.selectbox(key="ck.pick").set_value("tiny_acgan.safetensors").run()
+    assert "ck.delete" not in [b.key for b in at.button] and "read-only" in _texts(at)
+    # another visitor cannot delete my upload; I can
+    other = page("checkpoints")
+    other.selectbox(key="ck.pick").set_value("my_run.pt").run()
+    assert "ck.delete" not in [b.key for b in other.button] and "another visitor" in _texts(other)
     at.selectbox(key="ck.pick").set_value("my_run.pt").run()
     at.button(key="ck.delete").click().run()
     assert not (env["checkpoints"] / "my_run.pt").exists()
     assert any("Deleted my_run.pt" in s.value for s in at.success)
+    assert (env["checkpoints"] / "tiny_acgan.safetensors").exists()
 
 
 def test_checkpoints_export_a_trained_run(env, shared):

@@ -148,7 +148,9 @@ def test_train_then_generate_in_the_browser(server, page, shots):
     pg.goto(server["url"] + "/train")
     expect(pg.get_by_role("heading", name="Train")).to_be_visible()
     _wait_idle(pg)
-    assert "owner=" in pg.url  # the owner token is kept in the URL so a reload keeps control of the run
+    # the owner secret lives in a cookie, never in the URL (a copied link must not hand over control)
+    assert "owner=" not in pg.url
+    assert any(c["name"] == "gan_studio_owner" for c in pg.context.cookies())
     _choose(pg, "Preset", "Tiny (smoke test, seconds)")
     _set_number(pg, "Steps", 400)
     pg.screenshot(path=str(shots / "01_train_form.png"), full_page=True)

@@ -62,3 +62,18 @@ def test_module_entry_point_shows_progress_bar(tmp_path, cache_dir):
     p = subprocess.run([sys.executable, "-m", "gan_core", *args], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "2/2" in p.stderr and "done: 2 steps" in p.stdout
+
+
+def test_evaluate_reports_diversity_and_warns_on_a_generator_that_ignores_z(tmp_path, capsys):
+    import json as _json
+    from pathlib import Path as _Path
+
+    fixture = _Path(__file__).parent / "fixtures" / "faces_ignores_z.safetensors"
+    assert main(["evaluate", "--checkpoint", str(fixture), "--n", "200", "--cache-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    row = _json.loads(out)
+    assert row["n_real"] == row["n_fake"] == 200
+    assert row["diversity_ratio"] < 0.15 and row["tag_accuracy"] > 0.7
+    assert {"precision", "recall", "density", "coverage", "fid"} <= set(row)
+    assert "ignores z" in err and "200 real vs 200 generated" in err
+    assert main(["evaluate", "--checkpoint", str(fixture), "--n", "3"]) == 2

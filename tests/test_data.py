@@ -401,3 +401,50 @@ def test_make_grid_takes_uint8_images_as_they_are():
     assert grid.shape == (2 * 9 + 1, 3 * 9 + 1, 3)
     assert (grid[1:9, 1:9] == x[0].permute(1, 2, 0).numpy()).all()
     assert (grid == make_grid_uint8(to_float(x), nrow=3, padding=1)).all()  # same picture as from floats
+
+
+# ---- DiffAugment -------------------------------------------------------------------------------------------
+def test_diffaugment_ops_shapes_determinism_and_gradients():
+    from gan_core.data.augment import diff_augment, parse_policy
+
+    assert parse_policy(" color, translation ,cutout") == ("color", "translation", "cutout")
+    assert parse_policy("") == ()
+    with pytest.raises(ValueError, match="unknown DiffAugment op"):
+        parse_policy("colour")
+    x = torch.rand(6, 3, 16, 16, requires_grad=True)
+    out1 = diff_augment(x, ("color", "translation", "cutout"), torch.Generator().manual_seed(3))
+    out2 = diff_augment(x, ("color", "translation", "cutout"), torch.Generator().manual_seed(3))
+    assert out1.shape == x.shape and torch.equal(out1, out2)            # randomness from the generator only
+    out1.sum().backward()                                                 # differentiable: G learns through it
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert diff_augment(x, (), torch.Generator()) is x
+
+
+def test_diffaugment_translation_and_cutout_by_hand(monkeypatch):
+    from gan_core.data import augment as A
+
+    x = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4) + 1
+    # translation ratio 0.25 on 4 px: shifts of -1..1; force dy = +1 (rows move up), dx = -1 (columns move right)
+    draws = iter([torch.tensor([[[0.99]]]), torch.tensor([[[0.0]]])])
+    monkeypatch.setattr(A, "_rand", lambda shape, g, like: next(draws))
+    out = A._translation(x, torch.Generator(), ratio=0.25)
+    expect = torch.tensor([[0, 5, 6, 7], [0, 9, 10, 11], [0, 13, 14, 15], [0, 0, 0, 0]], dtype=torch.float32)
+    assert torch.equal(out[0, 0], expect)
+    # cutout ratio 0.5 on 4 px: a 2x2 square of zeros centred at (cy, cx) = (2, 1)
+    draws = iter([torch.tensor([[[0.5]]]), torch.tensor([[[0.3]]])])
+    monkeypatch.setattr(A, "_rand", lambda shape, g, like: next(draws))
+    cut = A._cutout(x, torch.Generator(), ratio=0.5)
+    zeros = (cut[0, 0] == 0).nonzero().tolist()
+    assert zeros == [[1, 0], [1, 1], [2, 0], [2, 1]]
+
+
+def test_diffaugment_in_config_and_training(tiny_cfg):
+    from gan_core.config import ConfigError
+    from gan_core.trainer import Trainer
+
+    with pytest.raises(ConfigError, match="data.diffaugment"):
+        tiny_cfg(data={"diffaugment": "color,zoom"}).validate()
+    cfg = tiny_cfg(steps=2, data={"diffaugment": "color,translation,cutout"})
+    t = Trainer(cfg, None)
+    events = list(t.run())
+    assert t.diffaug == ("color", "translation", "cutout") and events[-1].reason == "steps"

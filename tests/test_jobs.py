@@ -41,8 +41,8 @@ def test_second_run_refused_and_only_owner_controls(tiny_cfg, tmp_path, mode):
     job = mgr.start(tiny_cfg(steps=100000), owner="alice")
     try:
         assert _wait(lambda: job.snapshot().step >= 1)
-        with pytest.raises(JobBusyError, match="already training \\(started by another session\\)"):
-            mgr.start(tiny_cfg(steps=5), owner="bob")
+        queued = mgr.start(tiny_cfg(steps=5), owner="bob")  # queued behind alice's run, not refused
+        assert queued.snapshot().status == "queued" and mgr.queue_position(queued) == 1
         with pytest.raises(NotOwnerError):
             job.stop("bob")
         with pytest.raises(NotOwnerError):
@@ -64,9 +64,8 @@ def test_second_run_refused_and_only_owner_controls(tiny_cfg, tmp_path, mode):
         assert job.wait(60)
     snap = job.snapshot()
     assert snap.status == "stopped" and snap.checkpoints  # stopped runs keep their last checkpoint
-    # after it ends another session may start
-    job2 = mgr.start(tiny_cfg(steps=1), owner="bob")
-    assert job2.wait(60) and job2.snapshot().status == "done"
+    # after it ends the queued run starts by itself
+    assert queued.wait(120) and queued.snapshot().status == "done", queued.snapshot().error
 
 
 @MODES
@@ -115,3 +114,64 @@ def test_commands_given_before_the_training_process_is_up_are_replayed_in_order(
     sent = [q.get_nowait() for _ in range(q.qsize())]
     assert sent == [("set_lr", (1e-3, 2e-3)), ("set_n_critic", (3,)), ("stop", ())]
     assert ctl.stop_requested and ctl.take_updates() == {}  # the parent keeps no stale updates
+
+
+def test_queue_positions_eta_cancel_cap_and_admin(tiny_cfg, tmp_path):
+    mgr = JobManager(runs_dir=tmp_path, mode="thread", max_concurrent=1, max_per_visitor=1)
+    alice = mgr.start(tiny_cfg(steps=100000), owner="alice")
+    try:
+        assert _wait(lambda: alice.snapshot().step >= 2)
+        bob = mgr.start(tiny_cfg(steps=3), owner="bob")
+        carol = mgr.start(tiny_cfg(steps=3), owner="carol")
+        assert [mgr.queue_position(j) for j in (alice, bob, carol)] == [None, 1, 2]
+        assert bob.snapshot().status == carol.snapshot().status == "queued"
+        w_bob, w_carol = mgr.expected_wait(bob), mgr.expected_wait(carol)
+        assert w_bob is not None and w_carol is not None and w_carol > w_bob >= 0
+        with pytest.raises(JobBusyError, match="at most 1 per visitor"):
+            mgr.start(tiny_cfg(steps=3), owner="bob")
+        with pytest.raises(NotOwnerError):
+            carol.cancel("bob")
+        bob.cancel("bob")  # a visitor takes their own run out of the queue
+        assert bob.snapshot().status == "cancelled" and bob.wait(1)
+        assert mgr.queue_position(carol) == 1 and not bob.thread.is_alive()
+        with pytest.raises(NotOwnerError):
+            alice.stop("carol")
+        alice.set_lr("alice", lr_g=1e-3)
+        assert alice.snapshot().lr_changes[-1]["lr_g"] == 1e-3  # mid-run changes are kept (Compare shows them)
+        alice.stop("teacher", admin=True)  # the admin stops anything
+    finally:
+        alice.stop("alice")
+        assert alice.wait(60)
+    assert alice.snapshot().status == "stopped"
+    assert carol.wait(120) and carol.snapshot().status == "done"  # the queued run started when the first ended
+    assert carol.snapshot().started_at >= alice.snapshot().finished_at
+    # the cancelled run never trained
+    assert bob.snapshot().step == 0 and not (tmp_path / bob.run_dir.name / "last.pt").exists()
+
+
+def test_max_concurrent_runs_train_side_by_side(tiny_cfg, tmp_path):
+    mgr = JobManager(runs_dir=tmp_path, mode="thread", max_concurrent=2)
+    a = mgr.start(tiny_cfg(steps=100000), owner="a")
+    b = mgr.start(tiny_cfg(steps=100000), owner="b")
+    c = mgr.start(tiny_cfg(steps=2), owner="c")
+    try:
+        assert _wait(lambda: a.snapshot().step >= 1 and b.snapshot().step >= 1)
+        assert c.snapshot().status == "queued" and len(mgr.active_jobs()) == 2
+        a.stop("a")
+        assert c.wait(120) and c.snapshot().status == "done"
+    finally:
+        for j, who in ((a, "a"), (b, "b")):
+            j.stop(who)
+            assert j.wait(60)
+
+
+def test_queue_settings_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_MAX_CONCURRENT", "3")
+    monkeypatch.setenv("GAN_STUDIO_MAX_PER_VISITOR", "4")
+    mgr = JobManager(runs_dir=tmp_path, mode="thread")
+    assert (mgr.max_concurrent, mgr.max_per_visitor) == (3, 4)
+    monkeypatch.setenv("GAN_STUDIO_MAX_CONCURRENT", "zero")
+    with pytest.raises(ValueError, match="GAN_STUDIO_MAX_CONCURRENT must be an integer"):
+        JobManager(runs_dir=tmp_path, mode="thread")
+    monkeypatch.delenv("GAN_STUDIO_MAX_CONCURRENT")
+    assert JobManager(runs_dir=tmp_path, mode="thread").max_concurrent >= 1

@@ -23,6 +23,8 @@ def test_image_archs_shapes(arch, size, channels):
     assert adv.shape == (3,)
     if ARCHITECTURES[arch].conditioning == "acgan":
         assert [a.shape for a in aux] == [(3, 12), (3, 11)]
+    elif ARCHITECTURES[arch].conditioning == "tacgan":  # real-tag heads, then twin (fake-tag) heads
+        assert [a.shape for a in aux] == [(3, 12), (3, 11), (3, 12), (3, 11)]
     else:
         assert aux == []
 
@@ -63,3 +65,30 @@ def test_g_dropout_at_test_time():
     G2, _ = build_models(ModelConfig(arch="dcgan", z_dim=8, g_width=8, g_dropout=0.5), spec)
     G2.eval()
     assert torch.equal(G2(z), G2(z))
+
+
+@pytest.mark.parametrize("g_cond", ["cbn", "both"])
+def test_conditional_batchnorm_generator_uses_tags_and_z(g_cond):
+    spec = DataSpec("image", 3, 32, (12, 11), ("hair", "eye"))
+    G, _ = build_models(ModelConfig(arch="cgan", z_dim=8, g_width=8, g_cond=g_cond), spec)
+    assert any(type(m).__name__ == "ConditionalBatchNorm2d" for m in G.modules())
+    G.eval()
+    z = torch.randn(4, 8)
+    y = torch.tensor([[0, 0], [1, 1], [0, 0], [1, 1]])
+    with torch.no_grad():
+        # train a little so the tag-dependent gains move away from their init
+        for m in G.modules():
+            if type(m).__name__ == "ConditionalBatchNorm2d":
+                torch.nn.init.normal_(m.gain.weight, 0, 0.5)
+        a, b = G(z, y), G(z, y.flip(0))
+    assert a.shape == (4, 3, 32, 32)
+    assert not torch.allclose(a, b)                       # other tags, same z: another image
+    assert not torch.allclose(a[0], a[2])                 # same tags, other z: another image
+    with pytest.raises(ValueError, match="pass labels"):
+        G(z)
+
+
+def test_g_cond_other_than_concat_needs_the_dcgan_generator():
+    spec = DataSpec("image", 3, 32, (12, 11), ("hair", "eye"))
+    with pytest.raises(ValueError, match="only built for the DCGAN generator"):
+        build_models(ModelConfig(arch="srresnet-acgan", g_cond="cbn", res_blocks=1), spec)

@@ -166,8 +166,16 @@ def test_config_from_flat_and_checks():
 def test_presets_are_valid_configs():
     for key, p in studio.PRESETS.items():
         cfg = studio.config_from_flat(studio.flatten(p.sections))
-        assert cfg.train.steps > 0, key
+        assert cfg.train.steps > 0 or cfg.train.seconds > 0, key
     assert studio.PRESETS["tiny"].sections["data"]["image_size"] == 16
+    # the time presets are time budgets named for their length, with a grid every few seconds
+    for key, seconds in (("1min", 60), ("5min", 300)):
+        cfg = studio.config_from_flat(studio.flatten(studio.preset_sections(key, "faces")))
+        assert cfg.train.seconds == seconds and cfg.train.steps == 0 and 0 < cfg.train.sample_seconds <= 5
+        assert cfg.model.arch == studio.recipe_for("faces")["model"]["arch"]      # tagged data: the recipe
+        assert cfg.data.num_samples >= 20000                                     # a pool D cannot memorise
+    plain = studio.config_from_flat(studio.flatten(studio.preset_sections("1min", "cifar10")))
+    assert plain.model.arch == "dcgan" and plain.train.seconds == 60
 
 
 def test_relevant_fields():
@@ -324,16 +332,17 @@ def test_metrics_overview_reads_the_listener_rows():
             {"step": 10, "n_real": 64, "n_fake": 64, "features": "faces-classifier", "fid": 100.0, "kid": 0.5,
              "tag_accuracy": 0.25, "label": "FID 100.00 ..."},
             {"step": 20, "n_real": 64, "n_fake": 64, "features": "faces-classifier", "fid": 80.0, "kid": 0.4,
-             "tag_accuracy": 0.5, "label": "FID 80.00 ..."},
+             "tag_accuracy": 0.5, "diversity_ratio": 0.12, "label": "FID 80.00 ..."},
         ],
         "alerts": [{"step": 20, "kind": "mode_collapse", "message": "possible mode collapse at step 20"}],
         "metrics_status": [{"step": 0, "message": "metrics off: nothing"}],
     }
     ov = studio.metrics_overview(extras)
     assert ov["latest"]["step"] == 20 and ov["previous"]["step"] == 10
-    assert ov["series"] == ["fid", "kid", "tag_accuracy"]
-    assert ov["table"][1] == {"step": 20, "FID": 80.0, "KID": 0.4, "tag accuracy %": 50.0, "real images": 64,
-                              "generated images": 64, "features": "faces-classifier"}
+    assert ov["series"] == ["tag_accuracy", "diversity_ratio", "fid", "kid"]   # most telling first
+    assert ov["table"][1] == {"step": 20, "FID": 80.0, "KID": 0.4, "tag accuracy %": 50.0,
+                              "same-tag diversity": 0.12, "real images": 64, "generated images": 64,
+                              "features": "faces-classifier"}
     assert ov["alerts"][0]["message"].startswith("possible mode collapse")
     assert ov["status"] == "metrics off: nothing"
     empty = studio.metrics_overview({})

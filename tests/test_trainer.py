@@ -142,7 +142,58 @@ def test_train_helper_calls_back_and_channels_last(tiny_cfg):
     t = Trainer(tiny_cfg(steps=1), None)
     list(t.run())
     conv = next(m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[-1] > 1)
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    # the layout the timed probe chose is the one the networks train in
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) == t.speed.chosen.channels_last
+    assert t.speed.chosen.label in t.speed.ms_per_step
+
+
+def test_speed_probe_picks_the_fastest_option_and_caches_it(tiny_cfg, tmp_path, monkeypatch):
+    import time as _time
+
+    import gan_core.speed as speed
+    from gan_core.speed import Option, probe
+
+    monkeypatch.setattr(speed, "MAX_SPREAD", 1e9)   # tiny steps jitter: caching itself is what is tested here
+
+    opts = [Option("fp32", False), Option("bf16", True)]
+    slow = {"fp32": 0.004, "bf16": 0.0}
+    calls = []
+    res = probe(opts, lambda o: (calls.append(o.label), _time.sleep(slow[o.precision])), torch.device("cpu"),
+                warmup=1, rounds=3)
+    assert res.chosen == Option("bf16", True) and res.ms_per_step["fp32"] >= 4.0
+    assert calls.count("fp32") == calls.count("bf16 + channels_last") == 4     # interleaved, same count
+    cfg = tiny_cfg(steps=1, data={"cache_dir": str(tmp_path)})
+    first = Trainer(cfg, None)
+    list(first.run())
+    assert not first.speed.cached and (tmp_path / "speed_probe.json").is_file()
+    second = Trainer(cfg, None)
+    list(second.run())
+    assert second.speed.cached and second.speed.chosen == first.speed.chosen
+    assert "cached for this machine" in second.speed.describe()
+    fp32 = Trainer(tiny_cfg(steps=1, train={"amp": False, "channels_last": False}), None)
+    list(fp32.run())
+    assert fp32.speed.chosen == Option("fp32", False) and fp32.amp_dtype is None and fp32.mem_format is None
+
+
+def test_time_cadence_gives_grids_and_checkpoints_by_the_clock(tiny_cfg, tmp_path, monkeypatch):
+    import gan_core.trainer as T
+
+    clock = [0.0]
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock[0])
+    orig = T.Trainer._g_step
+
+    def tick(self):  # every step takes 0.5 s of (fake) time
+        clock[0] += 0.5
+        return orig(self)
+
+    monkeypatch.setattr(T.Trainer, "_g_step", tick)
+    cfg = tiny_cfg(steps=0, train={"seconds": 5.0, "sample_every": 0, "sample_seconds": 2.0,
+                                   "checkpoint_every": 0, "checkpoint_seconds": 2.5, "log_every": 100})
+    events = list(Trainer(cfg, tmp_path / "run").run())
+    samples = [e.step for e in events if isinstance(e, SampleEvent)]
+    ckpts = [e.step for e in events if isinstance(e, CheckpointEvent)]
+    assert samples == [0, 4, 8, 10]          # at start, at 2 s and 4 s of training, and the final grid at 5 s
+    assert ckpts == [5, 10]                  # at 2.5 s, then the end-of-run one (not twice at 5 s)
 
 
 @pytest.mark.parametrize("on_fake", [False, True])
@@ -185,3 +236,21 @@ def test_final_checkpoint_is_not_written_twice_when_the_periodic_one_just_was(ti
     # a run that stops between periodic checkpoints still saves where it stopped
     events = list(Trainer(tiny_cfg(steps=5, train={"checkpoint_every": 2}), tmp_path / "b").run())
     assert [e.step for e in events if isinstance(e, CheckpointEvent)] == [2, 4, 5]
+
+
+def test_speed_probe_on_a_busy_machine_is_not_cached(tmp_path):
+    import itertools
+
+    from gan_core.speed import Option, load_cached, probe, store_cached
+
+    opts = [Option("fp32", False), Option("bf16", False)]
+    fake_times = itertools.cycle([0.0, 0.0])
+    res = probe(opts, lambda o: next(fake_times), torch.device("cpu"), warmup=0, rounds=2)
+    res.ms_per_step = {"fp32": 10.0, "bf16": 5.0}
+    res.stable = False                                   # e.g. one round took 3x another
+    store_cached(tmp_path / "p.json", torch.device("cpu"), "shape", res)
+    assert not (tmp_path / "p.json").exists() and "not cached" in res.describe()
+    res.stable = True
+    store_cached(tmp_path / "p.json", torch.device("cpu"), "shape", res)
+    back = load_cached(tmp_path / "p.json", torch.device("cpu"), "shape")
+    assert back is not None and back.cached and back.chosen == res.chosen

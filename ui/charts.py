@@ -13,6 +13,12 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#17becf")
 
 
+def _mode(n_points: int) -> str:
+    """Markers for short curves: a line through one point draws nothing (a one-step run was invisible,
+    though it still set the axis range)."""
+    return "lines" if n_points > 30 else "lines+markers"
+
+
 def _layout(fig: go.Figure, title: str, height: int = 300, y_title: str = "", log_y: bool = False) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=14)), height=height,
@@ -33,7 +39,7 @@ def curves_figure(history: Sequence[Mapping[str, Any]], keys: Sequence[str], tit
     for k in keys:
         xs, ys = studio.history_series(rows, k)
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=studio.curve_label(k),
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode=_mode(len(xs)), name=studio.curve_label(k),
                                      line=dict(color=COLOURS.get(k))))
     return _layout(fig, title, log_y=log_y)
 
@@ -45,7 +51,7 @@ def compare_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], key: str, sm
     for i, (name, hist) in enumerate(runs.items()):
         xs, ys = studio.history_series(studio.downsample(hist, max_points), key)
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=studio.smooth(ys, smoothing), mode="lines", name=name,
+            fig.add_trace(go.Scatter(x=xs, y=studio.smooth(ys, smoothing), mode=_mode(len(xs)), name=name,
                                      line=dict(color=PALETTE[i % len(PALETTE)])))
     return _layout(fig, studio.curve_label(key), height=340, log_y=log_y)
 

@@ -1,6 +1,8 @@
-"""Streamlit-specific helpers: the owner token, cached generators, checkpoint and tag pickers, downloads."""
+"""Streamlit-specific helpers: the owner secret (a cookie) and admin mode, cached generators, checkpoint and tag pickers, downloads."""
 from __future__ import annotations
 
+import hmac
+import json
 import os
 import re
 import secrets
@@ -13,9 +15,13 @@ import streamlit as st
 from gan_core import studio
 from gan_core.checkpoint import CheckpointError, load_generator
 
-OWNER_PARAM = "owner"
+OWNER_PARAM = "owner"             # legacy: an owner token in the URL is removed and never trusted
+OWNER_COOKIE = "gan_studio_owner"
 _OWNER_KEY = "_owner_token"
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_ADMIN_KEY = "_is_admin"
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+ADMIN_ENV = "GAN_STUDIO_ADMIN_TOKEN"
+COOKIE_DAYS = 30
 RANDOM = "random"
 
 
@@ -44,17 +50,84 @@ def ensure_navigation() -> None:
         st.rerun()
 
 
+def read_owner_cookie() -> Optional[str]:
+    """The owner secret this browser sent with the page request (``st.context.cookies``), if valid."""
+    try:
+        v = st.context.cookies.get(OWNER_COOKIE)
+    except Exception:  # noqa: BLE001 - no client context (e.g. a bare script run)
+        return None
+    return v if isinstance(v, str) and _TOKEN_RE.match(v) else None
+
+
+def _set_cookie_js(token: str) -> str:
+    return ("<script>document.cookie = " + json.dumps(f"{OWNER_COOKIE}={token}; path=/; "
+                                                       f"max-age={COOKIE_DAYS * 86400}; SameSite=Strict")
+            + " + (location.protocol === 'https:' ? '; Secure' : '');</script>")
+
+
 def owner_token() -> str:
-    """This browser's identity for the job manager, kept in the URL (``?owner=...``) so that a page
-    reload (a new Streamlit session) still owns the run it started. Generated once per browser tab."""
+    """This browser's identity for the job manager: a random secret kept in a cookie (never in the URL).
+
+    A reload (a new Streamlit session) sends the cookie back, so the browser that started a run keeps
+    control of it; a copied link carries no secret, so whoever opens it only watches (view-only).
+    The first visit draws a secret and has the browser store it (``SameSite=Strict``, 30 days)."""
     tok = st.session_state.get(_OWNER_KEY)
     if not tok:
-        q = st.query_params.get(OWNER_PARAM)
-        tok = q if isinstance(q, str) and _TOKEN_RE.match(q) else secrets.token_urlsafe(12)
+        tok = read_owner_cookie()
+        st.session_state["_owner_cookie_known"] = tok is not None
+        tok = tok or secrets.token_urlsafe(24)
         st.session_state[_OWNER_KEY] = tok
-    if st.query_params.get(OWNER_PARAM) != tok:
-        st.query_params[OWNER_PARAM] = tok
+    if OWNER_PARAM in st.query_params:  # an old-style link: the token in it grants nothing
+        del st.query_params[OWNER_PARAM]
+    if not st.session_state.get("_owner_cookie_known"):
+        with st.sidebar:  # stores the secret in this browser (sent again on every reload)
+            st.html(_set_cookie_js(tok), unsafe_allow_javascript=True, width="content")
     return tok
+
+
+_CHROME_CSS = """<style>
+/* Streamlit's own running indicator (with a second "Stop") would flicker at the top right on every
+   poll of the live panels: keep it in the page (tests wait on it) but invisible and unclickable. */
+[data-testid="stStatusWidget"] { opacity: 0; pointer-events: none; }
+</style>"""
+
+
+def page_chrome() -> None:
+    """Page-wide CSS: no flickering run indicator while the pages poll."""
+    st.html(_CHROME_CSS)
+
+
+def admin_token_configured() -> bool:
+    return bool(os.environ.get(ADMIN_ENV, "").strip())
+
+
+def is_admin() -> bool:
+    """Whether this session has given the admin token (``$GAN_STUDIO_ADMIN_TOKEN``)."""
+    return bool(st.session_state.get(_ADMIN_KEY)) and admin_token_configured()
+
+
+def admin_login() -> None:
+    """A sidebar box for the teacher's admin token (only when ``$GAN_STUDIO_ADMIN_TOKEN`` is set): the
+    admin may stop any run and delete any uploaded checkpoint. Kept for this browser session only."""
+    if not admin_token_configured():
+        return
+    with st.sidebar:
+        if is_admin():
+            st.caption(":material/shield_person: Admin: you can stop any run and delete any upload.")
+            if st.button("Leave admin mode", key="admin_logout"):
+                st.session_state[_ADMIN_KEY] = False
+                st.rerun()
+            return
+        with st.expander("Admin", icon=":material/shield_person:"):
+            tok = st.text_input("Admin token", type="password", key="admin_token_input")
+            if st.button("Sign in", key="admin_login"):
+                expected = os.environ.get(ADMIN_ENV, "").strip()
+                if tok and hmac.compare_digest(tok.strip().encode(), expected.encode()):
+                    st.session_state[_ADMIN_KEY] = True
+                    st.session_state.pop("admin_token_input", None)
+                    st.rerun()
+                else:
+                    st.error("Wrong admin token.")
 
 
 # ---- quality metrics ------------------------------------------------------------------------------
@@ -96,7 +169,7 @@ def load_generator_cached(path: Path):
     return _cached_generator(str(path), st_.st_mtime_ns, st_.st_size)
 
 
-DEFAULT_GENERATOR = "faces_acgan"
+DEFAULT_GENERATOR = "faces"
 
 
 def generator_page(title: str):

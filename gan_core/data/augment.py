@@ -33,3 +33,64 @@ def augment(x: torch.Tensor, flip: bool, rotate_deg: float, generator: torch.Gen
     grid = F.affine_grid(theta.to(xf.dtype), list(xf.shape), align_corners=False)
     out = F.grid_sample(xf, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.to(x.dtype)
+
+
+# ---- DiffAugment (Zhao et al. 2020): differentiable augmentations of D's inputs, real and fake ----------
+def _rand(shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    return torch.rand(shape, generator=generator, device=generator.device).to(like.device, like.dtype)
+
+
+def _color(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random brightness (+-0.5), saturation (x0..2) and contrast (x0.5..1.5), per image."""
+    b = x.shape[0]
+    x = x + (_rand((b, 1, 1, 1), g, x) - 0.5)
+    mean_c = x.mean(dim=1, keepdim=True)                              # (B, 1, H, W) grey
+    x = (x - mean_c) * (_rand((b, 1, 1, 1), g, x) * 2) + mean_c
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_rand((b, 1, 1, 1), g, x) + 0.5) + mean
+
+
+def _translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+    """Shift each image by up to ratio * size pixels in x and y; uncovered pixels become 0."""
+    b, _, h, w = x.shape
+    max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    dy = (_rand((b, 1, 1), g, x) * (2 * max_dy + 1)).floor().long() - max_dy   # (B, 1, 1) in [-m, m]
+    dx = (_rand((b, 1, 1), g, x) * (2 * max_dx + 1)).floor().long() - max_dx
+    ys = torch.arange(h, device=x.device).view(1, h, 1) + dy                    # source row of each output row
+    xs = torch.arange(w, device=x.device).view(1, 1, w) + dx
+    valid = ((ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)).unsqueeze(1)          # (B, 1, H, W)
+    idx = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).view(b, 1, h * w).expand(-1, x.shape[1], -1)
+    out = x.flatten(2).gather(2, idx).view_as(x)
+    return out * valid.to(x.dtype)
+
+
+def _cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one square of side ratio * size at a random place in each image."""
+    b, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    cy = (_rand((b, 1, 1), g, x) * (h + 1 - ch % 2)).floor().long()           # centre
+    cx = (_rand((b, 1, 1), g, x) * (w + 1 - cw % 2)).floor().long()
+    ys = torch.arange(h, device=x.device).view(1, h, 1)
+    xs = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (ys >= cy - ch // 2) & (ys < cy - ch // 2 + ch) & (xs >= cx - cw // 2) & (xs < cx - cw // 2 + cw)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+DIFFAUGMENT: dict[str, "callable"] = {"color": _color, "translation": _translation, "cutout": _cutout}
+
+
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """"color, translation" -> ("color", "translation"); "" -> ()."""
+    ops = tuple(o.strip() for o in policy.split(",") if o.strip())
+    for o in ops:
+        if o not in DIFFAUGMENT:
+            raise ValueError(f"unknown DiffAugment op {o!r}; choose from {', '.join(DIFFAUGMENT)}")
+    return ops
+
+
+def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
+    """Apply the ops of ``policy`` in order to a float batch (B, C, H, W); differentiable in x, so G
+    learns through it. Randomness from ``generator`` only."""
+    for op in policy:
+        x = DIFFAUGMENT[op](x, generator)
+    return x

@@ -34,7 +34,10 @@ from .images import Ticker, report
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 TAGS_NAME = "tags.csv"
-MAX_PIXELS = 50_000_000              # width * height of one image
+MAX_PIXELS = 4096 * 4096             # width * height of one image (decoded: 48 MiB as RGB)
+MAX_TOTAL_PIXELS = 1_000_000_000     # all images of a dataset together (bounds the decoding time)
+_BATCH_PIXELS = 48_000_000           # pixels decoded at once by the thread pool (bounds memory)
+MAX_CSV_FIELD = 4096                 # characters in one field of a tags CSV
 MAX_FILE_BYTES = 64 * 2**20          # one file / archive member
 MAX_ARCHIVE_BYTES = 2 * 2**30        # everything in a zip, uncompressed
 MAX_COMPRESSION_RATIO = 100.0        # uncompressed / compressed size of a whole zip ...
@@ -46,6 +49,7 @@ _BATCH_BYTES = 64 * 2**20            # ... or fewer, to bound the raw bytes held
 # reasons a file is skipped (the notes group skipped files by reason)
 UNREADABLE = "unreadable, corrupt or truncated"
 TOO_MANY_PIXELS = "too many pixels (possible decompression bomb)"
+PIXEL_BUDGET = "over the decoded-pixel budget of the whole dataset"
 TOO_BIG = "file too large"
 UNSAFE_PATH = "unsafe path in the archive (absolute or with '..')"
 ENCRYPTED = "encrypted archive member"
@@ -239,17 +243,24 @@ def _to_square_rgb(im: Image.Image, size: int) -> Union[np.ndarray, _Skip]:
 def _opened_batches(source: _Source, names: list[str], log: _SkipLog) -> Iterator[tuple[list[tuple[str, Image.Image]], int]]:
     """Read and open images in batches; yields (batch, number of names handled so far)."""
     batch: list[tuple[str, Image.Image]] = []
-    nbytes = 0
+    nbytes = npix = total = 0
     for k, name in enumerate(names):
         try:
             data = source.read(name)
-            batch.append((name, _open_image(data)))
+            im = _open_image(data)
+            px = im.width * im.height
+            if total + px > MAX_TOTAL_PIXELS:
+                im.close()
+                raise _Skip(PIXEL_BUDGET)
+            batch.append((name, im))
             nbytes += len(data)
+            npix += px
+            total += px
         except _Skip as s:
             log.add(s.reason, name)
-        if len(batch) >= _BATCH_FILES or nbytes >= _BATCH_BYTES or k == len(names) - 1:
+        if len(batch) >= _BATCH_FILES or nbytes >= _BATCH_BYTES or npix >= _BATCH_PIXELS or k == len(names) - 1:
             yield batch, k + 1
-            batch, nbytes = [], 0
+            batch, nbytes, npix = [], 0, 0
 
 
 def _decode_all(source: _Source, names: list[str], size: int, limit: int, log: _SkipLog,
@@ -281,18 +292,37 @@ def _norm_name(name: str) -> str:
 
 def _parse_tags_csv(text: str) -> dict[str, str]:
     """``filename -> tags`` from CSV text with a ``filename,tags`` header (an unquoted tags column
-    with commas, e.g. ``a.png,blue hair, red eyes``, is accepted when tags is the last column)."""
+    with commas, e.g. ``a.png,blue hair, red eyes``, is accepted when tags is the last column).
+    Raises ValueError saying what is wrong (missing column, oversized field, malformed line)."""
     rows = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(rows, [])]
-    if "filename" not in header or "tags" not in header:
-        raise ValueError("its first line must be the header 'filename,tags'")
-    fi, ti = header.index("filename"), header.index("tags")
-    table: dict[str, str] = {}
-    for row in rows:
-        if len(row) > max(fi, ti):
-            tags = ",".join(row[ti:]) if ti == len(header) - 1 else row[ti]
-            table[_norm_name(row[fi])] = tags
+    try:
+        header = [h.strip().lower() for h in next(rows, [])]
+        missing = [c for c in ("filename", "tags") if c not in header]
+        if missing:
+            got = ", ".join(repr(h[:30]) for h in header[:4]) or "nothing"
+            raise ValueError(f"its first line must be the header 'filename,tags' (no {' or '.join(missing)} "
+                             f"column; found {got})")
+        fi, ti = header.index("filename"), header.index("tags")
+        table: dict[str, str] = {}
+        for row in rows:
+            long = next((f for f in row if len(f) > MAX_CSV_FIELD), None)
+            if long is not None:
+                raise ValueError(f"line {rows.line_num} has a field of {len(long)} characters "
+                                 f"(at most {MAX_CSV_FIELD})")
+            if len(row) > max(fi, ti):
+                tags = ",".join(row[ti:]) if ti == len(header) - 1 else row[ti]
+                table[_norm_name(row[fi])] = tags
+    except csv.Error as e:  # e.g. "field larger than field limit", NUL bytes
+        raise ValueError(f"line {rows.line_num} is not valid CSV ({e})") from None
     return table
+
+
+def _decode_csv(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"it is not UTF-8 text (byte 0x{data[e.start]:02x} at position {e.start}); "
+                         "save it as UTF-8") from None
 
 
 def _tag_labels(names: list[str], table: dict[str, str], prefix: str, where: str) -> tuple[Optional[torch.Tensor], list[str]]:
@@ -321,19 +351,19 @@ def _tag_labels(names: list[str], table: dict[str, str], prefix: str, where: str
     return None, [note]
 
 
-def _read_tags(cfg: DataConfig, source: _Source, found: Optional[str]) -> Optional[tuple[str, str, str]]:
-    """(CSV text, folder prefix its names are relative to, where it came from), or None."""
+def _read_tags(cfg: DataConfig, source: _Source, found: Optional[str]) -> Optional[tuple[bytes, str, str]]:
+    """(CSV bytes, folder prefix its names are relative to, where it came from), or None."""
     try:
         if cfg.tags_csv:
             path = Path(cfg.tags_csv).expanduser()
             if not path.is_file():
                 raise DataError(f"tags file {path} does not exist")
             with open(path, "rb") as f:
-                return _read_capped(f, MAX_FILE_BYTES).decode("utf-8-sig", "replace"), "", str(path)
+                return _read_capped(f, MAX_FILE_BYTES), "", str(path)
         if found is None:
             return None
         prefix = found.rsplit("/", 1)[0] + "/" if "/" in found else ""
-        return source.read(found).decode("utf-8-sig", "replace"), prefix, found
+        return source.read(found), prefix, found
     except (_Skip, OSError) as e:
         raise DataError(f"could not read the tags file: {e}") from e
 
@@ -367,11 +397,13 @@ def load_folder(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> Image
                         f"skipped {log.count}{why}")
     labels, tag_notes = None, []
     if tags is not None:
-        text, prefix, where = tags
+        data, prefix, where = tags
         try:
-            labels, tag_notes = _tag_labels(kept, _parse_tags_csv(text), prefix, where)
+            labels, tag_notes = _tag_labels(kept, _parse_tags_csv(_decode_csv(data, where)), prefix, where)
         except ValueError as e:
             tag_notes = [f"tags from {where} not used: {e}"]
+        if tag_notes and cfg.tags_csv:  # tags asked for explicitly: say what is wrong instead of going on
+            raise DataError(tag_notes[0].replace("not used:", "cannot be used:", 1))
     tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     return ImageDataset(f"folder:{root.name}", tensor, labels, faces_label_groups() if labels is not None else [],
                         skipped=log.count, notes=log.notes() + notes + tag_notes)

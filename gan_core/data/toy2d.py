@@ -38,12 +38,41 @@ def _spiral(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.stack([r * np.cos(t), r * np.sin(t)], 1) + rng.normal(0.0, 0.04, (n, 2))
 
 
+def _two_moons(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Two interleaved half circles (as scikit-learn's make_moons), centred and scaled to about [-2.3, 2.3]."""
+    upper = rng.random(n) < 0.5
+    t = rng.uniform(0.0, np.pi, n)
+    x = np.where(upper, np.cos(t), 1.0 - np.cos(t))
+    y = np.where(upper, np.sin(t), 0.5 - np.sin(t))
+    return 1.5 * (np.stack([x - 0.5, y - 0.25], 1) + rng.normal(0.0, 0.05, (n, 2)))
+
+
 TOY2D_SAMPLERS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
     "8gaussians": _eight_gaussians,
     "25gaussians": _twenty_five_gaussians,
+    "moons": _two_moons,
     "ring": _ring,
     "spiral": _spiral,
 }
+
+
+def toy2d_modes(shape: str) -> Optional[tuple[np.ndarray, float]]:
+    """(centres (K, 2), std) of a Gaussian-mixture shape, for mode-coverage metrics; None for the others."""
+    if shape == "8gaussians":
+        angles = np.arange(8) * (np.pi / 4)
+        return 2.0 * np.stack([np.cos(angles), np.sin(angles)], 1), 0.02 * 2.0
+    if shape == "25gaussians":
+        g = np.arange(-2.0, 2.5, 1.0)
+        return np.stack(np.meshgrid(g, g), -1).reshape(-1, 2), 0.05
+    return None
+
+
+def sample_around(centers: np.ndarray, n: int, seed: int, std: float = 0.05) -> np.ndarray:
+    """``n`` float32 points (n, 2) from Gaussians of ``std`` around user-drawn ``centers`` (K, 2), K >= 1."""
+    centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+    if len(centers) == 0:
+        raise DataError("no points drawn: add at least one point")
+    return _gaussians(np.random.default_rng(seed), n, centers, std).astype(np.float32)
 
 
 def sample_toy2d(shape: str, n: int, seed: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from ..config import ModelConfig
 @dataclass(frozen=True)
 class ArchSpec:
     backbone: str          # "dcgan" | "srresnet" | "mlp"
-    conditioning: str      # "none" | "cgan" (label embedding / projection D) | "acgan" (aux heads)
+    conditioning: str      # "none" | "cgan" (projection D) | "acgan" (aux heads) | "tacgan" (aux + twin heads)
     description: str
 
 
@@ -28,6 +28,8 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "dcgan": ArchSpec("dcgan", "none", "DCGAN: ConvTranspose+BN+ReLU generator, strided conv+LeakyReLU(0.2) discriminator."),
     "cgan": ArchSpec("dcgan", "cgan", "Conditional DCGAN: label embeddings fed to G, projection discriminator."),
     "acgan": ArchSpec("dcgan", "acgan", "ACGAN: conditional G, D with auxiliary classifiers for each tag group."),
+    "tacgan": ArchSpec("dcgan", "tacgan", "TAC-GAN: ACGAN plus twin tag classifiers trained on fakes, which "
+                       "cancel ACGAN's pull towards easy-to-classify, alike samples (Gong et al. 2019)."),
     "srresnet": ArchSpec("srresnet", "none", "SRResNet-style generator (residual blocks + PixelShuffle), ResNet discriminator."),
     "srresnet-acgan": ArchSpec("srresnet", "acgan", "SRResNet G + ResNet D with auxiliary tag classifiers (Jin et al. 2017)."),
     "mlp": ArchSpec("mlp", "none", "Small MLP generator and discriminator for 2D toy data."),
@@ -85,6 +87,9 @@ def build_models(cfg: ModelConfig, spec: DataSpec, gradient_penalty: bool = Fals
             "use 'dcgan' or 'srresnet', or give the images tags"
         )
     num_classes = spec.num_classes if arch.conditioning != "none" else ()
+    if cfg.g_cond != "concat" and arch.backbone != "dcgan" and num_classes:
+        raise ValueError(f"model.g_cond '{cfg.g_cond}' is only built for the DCGAN generator; use 'concat' "
+                         f"with '{cfg.arch}'")
     d_norm = cfg.d_norm
     if d_norm == "auto":
         d_norm = "none" if gradient_penalty else "batch"
@@ -117,8 +122,8 @@ def apply_spectral_norm(module: nn.Module) -> None:
     for name, child in list(module.named_children()):
         if isinstance(child, (nn.Conv2d, nn.Linear)):
             setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
-        elif isinstance(child, nn.Embedding):
-            continue
+        elif isinstance(child, nn.Embedding):  # the projection D's class embeddings (Miyato & Koyama 2018)
+            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
         else:
             apply_spectral_norm(child)
 

@@ -39,9 +39,11 @@ class ConditionedLatent(nn.Module):
 class DHead(nn.Module):
     """D output head on flat features h (B, F).
 
-    none:  adv = w.h
-    cgan:  adv = w.h + sum_g <embed_g(y_g), h>   (projection discriminator, Miyato & Koyama 2018)
-    acgan: adv = w.h, aux_g = W_g h               (auxiliary classifiers)
+    none:   adv = w.h
+    cgan:   adv = w.h + sum_g <embed_g(y_g), h>   (projection discriminator, Miyato & Koyama 2018)
+    acgan:  adv = w.h, aux_g = W_g h               (auxiliary classifiers)
+    tacgan: adv = w.h, aux = [W_g h ..., V_g h ...] (auxiliary + twin classifiers, Gong et al. 2019:
+            the first G heads learn the tags of real images, the last G those of fakes)
     """
 
     def __init__(self, feat_dim: int, num_classes: tuple[int, ...], conditioning: str):
@@ -49,7 +51,8 @@ class DHead(nn.Module):
         self.conditioning = conditioning
         self.adv = nn.Linear(feat_dim, 1)
         self.proj = nn.ModuleList(nn.Embedding(n, feat_dim) for n in num_classes) if conditioning == "cgan" else None
-        self.aux = nn.ModuleList(nn.Linear(feat_dim, n) for n in num_classes) if conditioning == "acgan" else None
+        heads = {"acgan": 1, "tacgan": 2}.get(conditioning, 0)
+        self.aux = nn.ModuleList(nn.Linear(feat_dim, n) for _ in range(heads) for n in num_classes) if heads else None
 
     def forward(self, h: torch.Tensor, labels: Optional[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
         adv = self.adv(h).squeeze(1)  # (B,)
@@ -60,6 +63,23 @@ class DHead(nn.Module):
                 adv = adv + (emb(labels[:, i]) * h).sum(dim=1)
         aux = [head(h) for head in self.aux] if self.aux is not None else []
         return adv, aux
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose per-channel gain and bias come from a condition vector c (B, cond_dim):
+    BN(x) * (1 + W_g c) + W_b c  (as in BigGAN's class-conditional BN). Starts as plain BN."""
+
+    def __init__(self, ch: int, cond_dim: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(ch, affine=False)
+        self.gain = nn.Linear(cond_dim, ch, bias=False)
+        self.bias = nn.Linear(cond_dim, ch, bias=False)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        g = 1.0 + self.gain(c)[:, :, None, None]        # (B, ch, 1, 1)
+        return self.bn(x) * g + self.bias(c)[:, :, None, None]
 
 
 class GDropout(nn.Module):
@@ -90,7 +110,7 @@ def dcgan_init(m: nn.Module) -> None:
         nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+    elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) and m.affine:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 

@@ -31,6 +31,7 @@ class SRResNetGenerator(nn.Module):
         super().__init__()
         w, s0 = cfg.g_width, spec.image_size // 4
         self.w, self.s0 = w, s0
+        self.z_dim, self.num_classes = cfg.z_dim, tuple(num_classes)
         self.cond = ConditionedLatent(cfg.z_dim, num_classes, cfg.embed_dim)
         self.fc = nn.Linear(self.cond.out_dim, w * s0 * s0)
         self.stem = nn.Sequential(nn.BatchNorm2d(w), nn.ReLU(True))

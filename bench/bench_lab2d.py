@@ -1,0 +1,177 @@
+"""2D lab: steps/s headless vs with the view open in Chromium, the refresh rate seen in the browser,
+the cost and size of one frame, and the presets' metric checks with their wall time.
+
+    PYTHONPATH=. python bench/bench_lab2d.py [--quick] [--seconds 20] [--no-browser] [--seeds 0,1]
+
+Headless: ``Lab2D.train_step`` in a loop (1 torch thread, as the app server runs with
+OMP_NUM_THREADS=1), then the same config in a ``LabRunner`` thread that publishes a frame every
+0.25 s. With the view: the real ``streamlit run app.py`` server and Debian Chromium on /lab2d, the
+same config started from the page; steps/s read from the page's Step metric over the window, and
+the refresh rate = distinct heatmap pictures Chromium drew per second.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import ROOT, add_common_args, machine_info, setup  # noqa: F401  (sets sys.path)
+
+import torch
+
+from gan_core.lab2d import LAB_PRESETS, Lab2D, LabConfig, LabRunner, run_preset
+
+CHROMIUM = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
+
+
+def bench_config() -> LabConfig:
+    """What the page starts with the "Custom" preset and default widgets: NS loss, 8 Gaussians,
+    the LabConfig defaults (batch 128, MLP width 64, z_dim 2), Adam 1e-3, n_critic 1."""
+    return LabConfig().replace(**{"loss.name": "ns", "train.steps": 100_000_000})
+
+
+def headless(seconds: float) -> dict:
+    lab = Lab2D(bench_config())
+    for _ in range(50):
+        lab.train_step()
+    s0, t0 = lab.step, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(20):
+            lab.train_step()
+    loop = (lab.step - s0) / (time.perf_counter() - t0)
+    fr_t = []
+    for _ in range(20):
+        t = time.perf_counter()
+        lab.frame()
+        fr_t.append(time.perf_counter() - t)
+    fr_t.sort()
+    from ui.lab2d_view import lab_figure
+
+    fig = lab_figure(lab.frame())
+    t = time.perf_counter()
+    payload = fig.to_json()
+    fig_ms = (time.perf_counter() - t) * 1000
+    r = LabRunner(bench_config()).start()
+    time.sleep(1.0)
+    s0, t0 = r.lab.step, time.perf_counter()
+    f0 = r.frames_published
+    time.sleep(seconds)
+    runner = (r.lab.step - s0) / (time.perf_counter() - t0)
+    frames = (r.frames_published - f0) / (time.perf_counter() - t0)
+    r.stop()
+    return {"loop_steps_per_s": loop, "runner_steps_per_s": runner, "runner_frames_per_s": frames,
+            "frame_ms_median": fr_t[len(fr_t) // 2] * 1000, "figure_json_kb": len(payload) / 1024,
+            "figure_to_json_ms": fig_ms}
+
+
+def with_browser(seconds: float) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from ui.devserver import start_app_server, stop_app_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_lab2d_"))
+    env = dict(os.environ, GAN_STUDIO_RUNS=str(tmp / "runs"), GAN_STUDIO_CHECKPOINTS=str(tmp / "ck"),
+               OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    with open(tmp / "server.log", "wb") as log:
+        proc, url = start_app_server(env, log)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+                pg = browser.new_page(viewport={"width": 1500, "height": 1300})
+                pg.set_default_timeout(90_000)
+                pg.goto(url + "/lab2d")
+                pg.get_by_role("heading", name="2D lab").wait_for()
+                pg.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+                pg.get_by_role("combobox", name="Preset", exact=True).click()
+                pg.get_by_role("option", name="Custom (runs until stopped)").click()
+                pg.wait_for_timeout(500)
+                pg.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+                pg.get_by_role("combobox", name="Loss", exact=True).click()
+                pg.get_by_role("option", name="Non-saturating GAN", exact=True).click()
+                pg.wait_for_timeout(500)
+                pg.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+                pg.get_by_role("button", name="Start").click()
+                heat = pg.locator(".js-plotly-plot .heatmaplayer image")
+                heat.first.wait_for(state="attached")
+
+                def step() -> int:
+                    return int(pg.locator('[data-testid="stMetric"]').filter(has_text=re.compile(r"^Step\s*\d")).locator(
+                        '[data-testid="stMetricValue"]').last.inner_text())
+
+                def src() -> str:
+                    try:
+                        return heat.first.get_attribute("href") or ""
+                    except Exception:
+                        return ""
+
+                pg.wait_for_timeout(2000)
+                s0, t0, last, changes = step(), time.perf_counter(), src(), 0
+                while time.perf_counter() - t0 < seconds:
+                    pg.wait_for_timeout(50)
+                    s = src()
+                    if s and s != last:
+                        changes, last = changes + 1, s
+                s1, t1 = step(), time.perf_counter()
+                pg.screenshot(path=str(tmp / "bench_view.png"), full_page=True)
+                browser.close()
+        finally:
+            stop_app_server(proc)
+    return {"view_steps_per_s": (s1 - s0) / (t1 - t0), "browser_refresh_per_s": changes / (t1 - t0),
+            "window_s": t1 - t0, "screenshot": str(tmp / "bench_view.png")}
+
+
+def presets(seeds: list[int]) -> list[dict]:
+    out = []
+    for name in LAB_PRESETS:
+        for seed in seeds:
+            r = run_preset(name, seed=seed)
+            row = {"preset": name, "seed": seed, "steps": r.steps, "seconds": round(r.seconds, 2),
+                   "passed": r.passed, "failures": r.failures, **{k: round(v, 6) for k, v in r.values.items()}}
+            out.append(row)
+            print(f"preset {name:18s} seed {seed}: {r.steps} steps in {r.seconds:5.1f} s  "
+                  f"{json.dumps({k: round(v, 4) for k, v in r.values.items()})}  {'ok' if r.passed else r.failures}",
+                  flush=True)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    add_common_args(p)
+    p.add_argument("--seconds", type=float, default=20.0, help="measuring window of each speed figure")
+    p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--no-presets", action="store_true")
+    p.add_argument("--seeds", default="0,1", help="seeds for each preset")
+    args = p.parse_args()
+    args.threads = args.threads or 1
+    dev = setup(args)
+    secs = 2.0 if args.quick else args.seconds
+    res: dict = {"machine": machine_info(dev), "window_s": secs}
+    h = headless(secs)
+    res.update(h)
+    print(f"headless loop: {h['loop_steps_per_s']:.0f} steps/s; in the runner thread with frames: "
+          f"{h['runner_steps_per_s']:.0f} steps/s, {h['runner_frames_per_s']:.1f} frames/s; one frame "
+          f"{h['frame_ms_median']:.1f} ms; figure JSON {h['figure_json_kb']:.0f} KiB ({h['figure_to_json_ms']:.0f} ms)",
+          flush=True)
+    if not args.no_browser and Path(CHROMIUM).exists():
+        b = with_browser(secs)
+        res.update(b)
+        ratio = b["view_steps_per_s"] / h["runner_steps_per_s"]
+        res["view_vs_headless"] = ratio
+        print(f"with the view open in Chromium: {b['view_steps_per_s']:.0f} steps/s = {ratio:.2f} of headless "
+              f"(runner); refresh seen in Chromium {b['browser_refresh_per_s']:.2f}/s over {b['window_s']:.0f} s",
+              flush=True)
+    if not args.no_presets:
+        res["presets"] = presets([0] if args.quick else [int(s) for s in args.seeds.split(",")])
+    print("RESULT " + json.dumps(res))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Tag-conditional recipes at equal seconds, and the learning targets of the time presets.
+
+    python bench/bench_recipes.py --compare              # every recipe for --seconds (default 60) each
+    python bench/bench_recipes.py --targets              # 1min + 5min faces presets, digits in 30 s
+    python bench/bench_recipes.py --judge checkpoints/faces.safetensors --judge checkpoints/digits.safetensors
+    python bench/bench_recipes.py --compare --quick      # smoke test: tiny sizes, numbers mean nothing
+
+Every run trains in this process on the CPU (or --device), stopped by the clock, then its generator
+(EMA weights when on) is judged on ``--n`` samples (fixed z, tags drawn uniformly at random) against
+``--n`` real training images with the project's classifier (gan_core/assets):
+
+* tag accuracy: both tags (faces) / the digit read as asked;
+* same-tag diversity: spread of samples that share tags / spread of real images with those tags, in
+  pixels and in classifier features (gan_core.fidelity.diversity_ratio; ~1 = as varied as the data);
+* precision / recall / density / coverage (k = 5) and FID on the classifier's features.
+
+Run it on a quiet machine: the recipes are compared at equal training seconds, so another job on
+the same cores changes the figures. It prints the CPU model with every table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_common_args, emit, machine_info, setup  # noqa: E402
+
+import torch  # noqa: E402
+
+from gan_core import metrics as M  # noqa: E402
+from gan_core.checkpoint import load_generator  # noqa: E402
+from gan_core.classifiers import classifier_for, load_classifier  # noqa: E402
+from gan_core.config import RunConfig  # noqa: E402
+from gan_core.data import load_dataset  # noqa: E402
+from gan_core.events import ErrorEvent, SampleEvent  # noqa: E402
+from gan_core.recipes import PRESETS, TAGGED_RECIPE, apply_preset, merge_sections  # noqa: E402
+from gan_core.trainer import Trainer  # noqa: E402
+
+_HINGE_OPT = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.9}
+_NS_OPT = {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}
+
+# name -> (what it is, config sections on top of the 1min preset's sizes)
+RECIPES: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "acgan": ("ACGAN, NS loss, tags concatenated to z (the old shipped recipe)",
+              {"model": {"arch": "acgan", "g_cond": "concat", "spectral_norm": False},
+               "loss": {"name": "ns", "ms_weight": 0.0}, "train": _NS_OPT}),
+    "tacgan": ("TAC-GAN (twin tag heads on fakes), NS, concat",
+               {"model": {"arch": "tacgan", "g_cond": "concat", "spectral_norm": False},
+                "loss": {"name": "ns", "ms_weight": 0.0}, "train": _NS_OPT}),
+    "proj-hinge-sn": ("projection D + hinge + spectral norm (Miyato & Koyama), concat",
+                      {"model": {"arch": "cgan", "g_cond": "concat", "spectral_norm": True},
+                       "loss": {"name": "hinge", "ms_weight": 0.0}, "train": _HINGE_OPT}),
+    "proj-hinge-sn-cbn": ("projection D + hinge + spectral norm, conditional BN in G",
+                          {"model": {"arch": "cgan", "g_cond": "cbn", "spectral_norm": True},
+                           "loss": {"name": "hinge", "ms_weight": 0.0}, "train": _HINGE_OPT}),
+    "proj-ns-cbn": ("projection D, NS, conditional BN in G",
+                    {"model": {"arch": "cgan", "g_cond": "cbn", "spectral_norm": False},
+                     "loss": {"name": "ns", "ms_weight": 0.0}, "train": _NS_OPT}),
+    "acgan-cbn": ("ACGAN, NS, conditional BN in G",
+                  {"model": {"arch": "acgan", "g_cond": "cbn", "spectral_norm": False},
+                   "loss": {"name": "ns", "ms_weight": 0.0}, "train": _NS_OPT}),
+    "acgan-ms": ("ACGAN, NS, concat + mode-seeking term (MSGAN, weight 1)",
+                 {"model": {"arch": "acgan", "g_cond": "concat", "spectral_norm": False},
+                  "loss": {"name": "ns", "ms_weight": 1.0}, "train": _NS_OPT}),
+    "proj-hinge-sn-cbn-ms": ("projection D + hinge + spectral norm, conditional BN + mode-seeking, lr 2e-4",
+                             {"model": {"arch": "cgan", "g_cond": "cbn", "spectral_norm": True},
+                              "loss": {"name": "hinge", "ms_weight": 1.0}, "train": _NS_OPT}),
+    "tacgan-cbn-ms": ("TAC-GAN, NS, conditional BN + mode-seeking",
+                      {"model": {"arch": "tacgan", "g_cond": "cbn", "spectral_norm": False},
+                       "loss": {"name": "ns", "ms_weight": 1.0}, "train": _NS_OPT}),
+    "acgan-cbn-ms": ("ACGAN, NS, conditional BN + mode-seeking: the recommended recipe (TAGGED_RECIPE)",
+                     TAGGED_RECIPE),
+}
+
+
+class Judge:
+    """Real reference features for one dataset, reused for every generator."""
+
+    def __init__(self, cfg: RunConfig, n: int, seed: int = 0):
+        ds = load_dataset(cfg.data)
+        name = classifier_for(cfg.data.dataset)
+        if name is None:
+            raise SystemExit(f"error: no shipped classifier judges {cfg.data.dataset}")
+        self.ext = load_classifier(name)
+        self.n = n
+        self.ref = M.real_reference(ds.images, self.ext, n, seed, labels=ds.labels)
+
+    def __call__(self, G, spec) -> dict[str, Any]:
+        G.eval()
+        g = torch.Generator().manual_seed(1)
+        row = M.evaluate_generator(G, spec, self.ext, self.ref, self.n, g, seed=0)
+        keep = ("tag_accuracy", "diversity_ratio", "diversity_ratio_features", "precision", "recall", "density",
+                "coverage", "fid", "n_real", "n_fake")
+        out = {k: row.get(k) for k in keep}
+        out.update({k: v for k, v in row.items() if k.endswith("_accuracy") and k != "tag_accuracy"})
+        return out
+
+
+def train_for(cfg: RunConfig, device: torch.device, out_dir: Optional[Path] = None) -> tuple[Trainer, dict[str, Any]]:
+    t0 = time.perf_counter()
+    tr = Trainer(cfg, out_dir, device=device)
+    first_grid = None
+    error = None
+    for ev in tr.run():
+        if isinstance(ev, SampleEvent) and first_grid is None:
+            first_grid = time.perf_counter() - t0
+        if isinstance(ev, ErrorEvent):
+            error = ev.message
+    info = {"steps": tr.step, "train_s": round(tr.elapsed, 1), "wall_s": round(time.perf_counter() - t0, 1),
+            "first_grid_s": round(first_grid, 2) if first_grid is not None else None,
+            "precision_layout": tr.speed.chosen.label, "error": error}
+    return tr, info
+
+
+def fmt_row(name: str, info: dict[str, Any], q: dict[str, Any]) -> str:
+    def f(k: str, pct: bool = False) -> str:
+        v = q.get(k)
+        if v is None:
+            return "-"
+        return f"{100 * v:.1f} %" if pct else f"{v:.3f}" if k != "fid" else f"{v:.2f}"
+
+    return (f"| {name} | {info['steps']} | {info['train_s']} | {f('tag_accuracy', True)} | {f('diversity_ratio')} | "
+            f"{f('diversity_ratio_features')} | {f('precision')} | {f('recall')} | {f('density')} | "
+            f"{f('coverage')} | {f('fid')} |")
+
+
+HEADER = ("| recipe | steps | train s | tag accuracy | same-tag diversity (pixels) | (classifier features) | "
+          "precision | recall | density | coverage | FID (classifier) |\n" + "|---" * 11 + "|")
+
+
+def base_config(args: argparse.Namespace, dataset: str = "faces", preset: str = "1min") -> RunConfig:
+    cfg = RunConfig().replace(data={"dataset": dataset, "cache_dir": args.cache_dir},
+                              train={"seed": args.seed, "device": args.device})
+    cfg = apply_preset(cfg, preset)
+    if args.quick:
+        cfg = cfg.replace(data={"num_samples": 512, "image_size": 16},
+                          model={"g_width": 8, "d_width": 8, "z_dim": 16, "embed_dim": 4})
+    return cfg
+
+
+def compare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    seconds = 3.0 if args.quick else args.seconds
+    base = base_config(args)
+    judge = Judge(base, 64 if args.quick else args.n)
+    names = args.recipe or list(RECIPES)
+    print(f"# recipes at equal seconds: {seconds:g} s of training each, faces 32 px (1min preset sizes), "
+          f"judged on {judge.n} samples vs {judge.n} real; {machine_info(device).get('cpu', '')}")
+    print(HEADER)
+    results = {}
+    for name in names:
+        what, sections = RECIPES[name]
+        cfg = base.replace(**merge_sections(sections, {"train": {"seconds": seconds, "steps": 0,
+                                                                  "sample_every": 0, "sample_seconds": 0.0}}))
+        tr, info = train_for(cfg, device)
+        q = judge(tr.G_ema if tr.G_ema is not None else tr.G, tr.spec)
+        print(fmt_row(name, info, q), flush=True)
+        results[name] = {"what": what, **info, **q}
+    return results
+
+
+def targets(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    runs = [("faces 1min", "faces", "1min", None), ("faces 5min", "faces", "5min", None),
+            ("digits 30 s", "digits", "1min", 30.0)]
+    for label, dataset, preset, seconds in runs:
+        if args.only and label.split()[0] + "-" + label.split()[1] not in args.only:
+            continue
+        cfg = base_config(args, dataset, preset)
+        if seconds is not None:
+            cfg = cfg.replace(train={"seconds": seconds})
+        if args.quick:
+            cfg = cfg.replace(train={"seconds": 3.0})
+        judge = Judge(cfg, 64 if args.quick else args.n)
+        tr, info = train_for(cfg, device)
+        q = judge(tr.G_ema if tr.G_ema is not None else tr.G, tr.spec)
+        print(f"# {label}: preset {preset}, {cfg.train.seconds:g} s budget, {info['steps']} steps "
+              f"({info['precision_layout']}), first grid {info['first_grid_s']} s after the trainer started")
+        print(HEADER)
+        print(fmt_row(label, info, q), flush=True)
+        out[label] = {**info, **q}
+    return out
+
+
+def first_grid(args: argparse.Namespace, device: torch.device, repeats: int = 3) -> dict[str, Any]:
+    """Seconds from Start (the job manager's start(), as the Train page calls it; the trainer in its own
+    process) to the first sample grid and to the next ones, for the 1min faces preset."""
+    import tempfile
+
+    from gan_core.jobs import JobManager
+
+    cfg = base_config(args).replace(train={"seconds": 12.0})
+    out: dict[str, Any] = {"first_grid_s": [], "grid_gaps_s": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        mgr = JobManager(runs_dir=Path(tmp), mode="process")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            job = mgr.start(cfg, owner="bench")
+            seen: list[float] = []
+            last_step = -1
+            while job.active or job.queued:
+                snap = job.snapshot()
+                if snap.sample is not None and snap.sample_step != last_step:
+                    seen.append(time.perf_counter() - t0)
+                    last_step = snap.sample_step
+                time.sleep(0.05)
+            job.wait(30)
+            out["first_grid_s"].append(round(seen[0], 2) if seen else None)
+            out["grid_gaps_s"].append([round(b - a, 1) for a, b in zip(seen, seen[1:])])
+    print(f"# Start -> first sample grid, 1min faces preset, trainer process spawned by the job manager: "
+          f"{out['first_grid_s']} s ({repeats} starts); gaps between the next grids: {out['grid_gaps_s'][0]} s")
+    return out
+
+
+def judge_files(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    out = {}
+    for path in args.judge:
+        G, cfg, spec = load_generator(path, device)
+        cfg = cfg.replace(data={"cache_dir": args.cache_dir})
+        judge = Judge(cfg, args.n)
+        q = judge(G, spec)
+        print(f"# {path}: {args.n} samples (tags uniformly at random) vs {args.n} real")
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in q.items()}))
+        out[path] = q
+    return out
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(p)
+    p.add_argument("--compare", action="store_true")
+    p.add_argument("--targets", action="store_true")
+    p.add_argument("--only", action="append", help="with --targets: faces-1min, faces-5min, digits-30")
+    p.add_argument("--first-grid", action="store_true", help="Start -> first grid through the job manager")
+    p.add_argument("--judge", action="append", default=[], help="a generator file to judge")
+    p.add_argument("--recipe", action="append", choices=list(RECIPES), help="with --compare: only these")
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--n", type=int, default=1000, help="generated and real samples for every figure")
+    args = p.parse_args(argv)
+    device = setup(args)
+    res: dict[str, Any] = {}
+    if args.compare:
+        res["compare"] = compare(args, device)
+    if args.targets:
+        res["targets"] = targets(args, device)
+    if args.first_grid:
+        res["first_grid"] = first_grid(args, device)
+    if args.judge:
+        res["judge"] = judge_files(args, device)
+    if not (args.compare or args.targets or args.judge or args.first_grid):
+        p.error("give --compare, --targets, --first-grid or --judge")
+    emit(args, "recipes", res, device)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

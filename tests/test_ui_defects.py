@@ -1,0 +1,30 @@
+"""UI defects of issue 8 that can be checked without a browser."""
+from __future__ import annotations
+
+from ui import charts, common
+
+
+def test_one_point_curves_are_drawn_with_markers():
+    one = [{"step": 1, "d_loss": 1.2, "g_loss": 0.7}]
+    fig = charts.curves_figure(one, ["d_loss", "g_loss"], "Losses")
+    assert [t.mode for t in fig.data] == ["lines+markers"] * 2 and list(fig.data[0].x) == [1]
+    cmp = charts.compare_figure({"a": one, "b": [{"step": s, "d_loss": 1.0} for s in range(1, 200)]}, "d_loss")
+    assert cmp.data[0].mode == "lines+markers" and cmp.data[1].mode == "lines"
+
+
+def test_owner_cookie_script_and_token_shape():
+    js = common._set_cookie_js("A" * 32)
+    assert "gan_studio_owner=" + "A" * 32 in js and "SameSite=Strict" in js and "max-age=" in js
+    assert common._TOKEN_RE.match("x" * 32) and not common._TOKEN_RE.match("short")
+    assert not common._TOKEN_RE.match("a" * 20 + "; path=/")  # nothing but the token itself
+
+
+def test_compare_lists_mid_run_lr_and_n_critic_changes():
+    from gan_core.studio import mid_run_changes
+
+    hist = [{"step": 10, "lr_g": 2e-4, "lr_d": 2e-4, "n_critic": 1},
+            {"step": 20, "lr_g": 2e-4, "lr_d": 2e-4, "n_critic": 1},
+            {"step": 30, "lr_g": 1e-4, "lr_d": 2e-4, "n_critic": 3},
+            {"step": 40, "lr_g": 1e-4, "lr_d": 2e-4, "n_critic": 3}]
+    assert mid_run_changes(hist) == [{"step": 30, "lr_g": "2.0e-04 -> 1.0e-04", "n_critic": "1 -> 3"}]
+    assert mid_run_changes(hist[:2]) == []
