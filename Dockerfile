@@ -17,11 +17,16 @@ ENV HOME=/home/user \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
 WORKDIR /home/user/app
 
-# torch/torchvision pinned (CPU wheels: a Space without a GPU; set TORCH_INDEX to the default PyPI
-# index, https://pypi.org/simple, for CUDA wheels), then the rest of requirements.txt. Copying only
-# requirements.txt first keeps this layer cached when the code changes.
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-RUN pip install --user --index-url ${TORCH_INDEX} torch==2.14.1 torchvision==0.29.1
+# torch/torchvision pinned, then the rest of requirements.txt. By default they come from the default
+# index (CUDA-enabled wheels, large); for a CPU-only Space pass the PyTorch project's CPU wheel index:
+# docker build --build-arg TORCH_INDEX=<that index URL> . Copying only requirements.txt first keeps this
+# layer cached when the code changes.
+ARG TORCH_INDEX=
+RUN if [ -n "$TORCH_INDEX" ]; then \
+        pip install --user --index-url "$TORCH_INDEX" torch==2.14.1 torchvision==0.29.1; \
+    else \
+        pip install --user torch==2.14.1 torchvision==0.29.1; \
+    fi
 COPY --chown=user:user requirements.txt .
 RUN pip install --user -r requirements.txt
 

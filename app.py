@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import admin_login, owner_token, page_chrome
+from ui.common import owner_token, page_chrome
 
 # a local favicon: a Material icon would be fetched from a font host, which fails offline
 st.set_page_config(page_title="GAN Studio", page_icon=str(Path(__file__).parent / "ui" / "favicon.png"),
@@ -24,6 +24,5 @@ PAGES = [
 
 page = st.navigation(PAGES)
 owner_token()  # before the page runs: this browser's owner secret (a cookie, never in the URL)
-admin_login()  # the teacher's admin token box, when $GAN_STUDIO_ADMIN_TOKEN is set
 page_chrome()  # no flickering run indicator while the pages poll
 page.run()

@@ -28,8 +28,10 @@ A "metrics" row: ``step``, ``n_real``, ``n_fake`` (sample sizes: show them), ``f
 "faces-classifier"), ``fid``, ``kid`` ± ``kid_std``, ``is`` ± ``is_std`` (``is_real``: the real
 images' IS, the ceiling), ``diversity`` / ``diversity_real``, ``confidence``, for conditional runs
 ``tag_accuracy`` plus ``<group>_accuracy`` (``hair_accuracy``, ``eye_accuracy``, ``digit_accuracy``),
-``label_confidence`` and ``diversity_within`` / ``diversity_within_real`` (pixel diversity among
-samples with the same tags: the mode-collapse signal), and ``label``: one ready-made line such as "FID 3.1 · KID 0.0123 · IS 40.2 (real 80.1) · tag accuracy
+``label_confidence``, ``diversity_ratio`` (spread of samples with the same tags / that of real
+images with those tags, in pixels: the "G ignores z" signal; ``diversity_ratio_features`` the same in
+classifier features), ``precision`` / ``recall`` / ``density`` / ``coverage`` (k = 5, classifier
+features), and ``label``: one ready-made line such as "FID 3.1 · KID 0.0123 · IS 40.2 (real 80.1) · tag accuracy
 71.5% · 256 real vs 256 generated images, faces-classifier features". An "alerts" row: ``step``,
 ``kind`` ("mode_collapse" | "d_saturation"), ``message``. Evaluations happen at checkpoints, so a
 run is evaluated every max(``every_n_steps``, ``train.checkpoint_every``) steps (rounded up to a
@@ -629,7 +631,8 @@ def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union
 
         {"n_real", "n_fake", "features", "fid", "kid", "kid_std", "kid_subset_size", "is", "is_std",
          "is_splits", "is_real", "diversity", "diversity_real", ["diversity_within",
-         "diversity_within_real" when G is conditional], "confidence", "confident_fraction",
+         "diversity_within_real", "diversity_ratio", "diversity_ratio_features" when G is conditional],
+         "precision", "recall", "density", "coverage", "prdc_k", "confidence", "confident_fraction",
          "<group>_classes_seen", and for a conditional G judged by its classifier: "tag_accuracy",
          "<group>_accuracy", "label_confidence"; "eval_seconds", "label" (one line of text with the sample sizes)}.
 

@@ -393,8 +393,9 @@ def format_duration(seconds: Optional[float]) -> str:
     return f"{h} h {m:02d} min"
 
 
-def curve_help(loss: str) -> dict[str, str]:
-    """What each training curve means for a loss (the loss explanation comes from its LossSpec)."""
+def curve_help(loss: str, arch: Optional[str] = None) -> dict[str, str]:
+    """What each training curve means for a loss (the loss explanation comes from its LossSpec); with
+    ``arch`` also what an architecture adds to the D and G losses (ACGAN's tag term)."""
     spec = LOSSES[loss]
     probs = spec.uses_targets and spec.target_range == "bce"
     if probs:
@@ -405,8 +406,13 @@ def curve_help(loss: str) -> dict[str, str]:
         outputs = ("D(x) and D(G(z)) are D's raw mean scores on real and generated images. The gap "
                    "between them is what D measures: a gap that shrinks over training means G is "
                    "catching up.")
+    losses = f"{spec.title}. {spec.explanation}"
+    if arch in ARCHITECTURES and ARCHITECTURES[arch].conditioning in ("acgan", "tacgan"):
+        losses += (" Here D's and G's losses also hold the tag classifiers' cross-entropy (aux_d, aux_g "
+                   "under Loss terms), so the D loss starts far above those landmarks (about 6 for 12 hair "
+                   "and 11 eye colours); the real-vs-fake part alone is d_adv.")
     return {
-        "losses": f"{spec.title}. {spec.explanation}",
+        "losses": losses,
         "outputs": outputs,
         "grad_norm": "Gradient norms of D and G: spikes or a steady climb warn of instability.",
         "terms": "Loss terms: d_adv / g_adv are the adversarial parts alone; aux_d / aux_g the tag-classifier "
@@ -735,8 +741,17 @@ class RunInfo:
     mtime: float
 
     @property
+    def sample_step(self) -> Optional[int]:
+        """Step of the newest sample grid (from its name, ``step_0000049.png``)."""
+        m = re.match(r"step_(\d+)$", self.sample.stem) if self.sample is not None else None
+        return int(m.group(1)) if m else None
+
+    @property
     def step(self) -> int:
-        return int(self.last["step"]) if self.last else 0
+        """The run's newest step: its last logged step, or a later sample grid (the final grid and
+        checkpoint come after the last logged window), so every label of a run names the same step."""
+        logged = int(self.last["step"]) if self.last else 0
+        return max(logged, self.sample_step or 0)
 
     @property
     def label(self) -> str:

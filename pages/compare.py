@@ -59,7 +59,7 @@ for i, r in enumerate(sel):
     with gcols[i % len(gcols)]:
         if r.sample is not None:
             img = np.asarray(Image.open(r.sample).convert("RGB"))
-            st.image(studio.upscale(img, min_size=256), caption=f"{r.name} · {r.sample.stem}", output_format="PNG")
+            st.image(studio.upscale(img, min_size=256), caption=f"{r.name} · step {r.sample_step if r.sample_step is not None else r.sample.stem}", output_format="PNG")
         else:
             st.caption(f"{r.name}: no sample grid yet")
 

@@ -145,10 +145,10 @@ def config_form(expanded: bool) -> None:
                          "gain and bias, so they steer each layer and z keeps the input to itself.")
         with c_loss:
             st.markdown("**Loss**")
-            sel("Loss", "loss.name", LOSSES, fmt=lambda k: LOSSES[k].title, on_change=_on_loss,
+            sel("Loss", "loss.name", LOSSES, on_change=_on_loss,
                 help="Choosing a loss fills in the optimiser settings its paper recommends.")
             spec = LOSSES[loss]
-            st.caption(spec.explanation)
+            st.caption(f"**{spec.title}.** {spec.explanation}")
             no_t = not spec.uses_targets
             why = " (not used by this loss: it has no real/fake targets)" if no_t else ""
             num("Real label (soft labels)", "loss.real_label", 0.0, 1.0, 0.05, disabled=no_t,
@@ -231,11 +231,11 @@ def metrics_section(snap) -> None:
             delta = f"{d * 100:+.1f} pts" if name == "tag_accuracy" else f"{d:+.4g}"
         col.metric(studio.METRIC_NAMES[name], studio.format_metric(name, latest.get(name)), delta,
                    delta_color="inverse" if name in studio.LOWER_IS_BETTER else "normal",
-                   help=f"At step {latest.get('step')}: {latest.get('n_real')} real vs "
-                        f"{latest.get('n_fake')} generated images, {latest.get('features')} features.")
-    st.caption(f"Quality at step {latest.get('step')}: {latest.get('label', '')}. FID and KID: lower is "
-               "better (distance between real and generated feature statistics); tag accuracy: how often a "
-               "classifier reads the requested tags in the generated images.")
+                   help=f"{studio.METRIC_HELP.get(name, '')}. At step {latest.get('step')}: "
+                        f"{latest.get('n_real')} real vs {latest.get('n_fake')} generated images, "
+                        f"{latest.get('features')} features.")
+    st.caption(f"Quality at step {latest.get('step')}: {latest.get('label', '')}. " + " ".join(
+        f"**{studio.METRIC_NAMES[k]}**: {h}." for k, h in studio.METRIC_HELP.items() if k in ov["series"]))
     if len(ov["table"]) > 1:
         with st.expander(f"Metrics history ({len(ov['table'])} evaluations)"):
             st.plotly_chart(charts.metrics_figure(snap.extras.get("metrics") or [], ov["series"][:4]),
@@ -261,7 +261,7 @@ def live_panel(job_id: int, polling: bool) -> None:
                 text=f"{snap.progress:.0%} · {snap.img_per_s:.0f} img/s · {tail}")
     if snap.error:
         st.error(snap.error, icon=":material/error:")
-    help_ = studio.curve_help(cfg["loss"]["name"])
+    help_ = studio.curve_help(cfg["loss"]["name"], cfg["model"]["arch"])
     left, right = st.columns([3, 2], gap="medium")
     with left:
         if snap.history:

@@ -2,9 +2,10 @@
 # Re-create the pretrained generators shipped in checkpoints/ with the project's own CLI (CPU is fine).
 # Usage: bash scripts/make_pretrained.sh
 #
-# Both use the recommended tag-conditional recipe (gan_core.recipes.TAGGED_RECIPE: ACGAN with tag heads
-# trained on real images, conditional BatchNorm in G, the MSGAN mode-seeking term, EMA of G), which
-# `--preset` picks for tagged data when no --arch is given. The step counts are fixed (not --seconds),
+# Both use the recommended tag-conditional recipe that `--preset` picks when no --arch is given
+# (gan_core/recipes.py): faces: ACGAN with tag heads trained on real images, conditional BatchNorm in G,
+# the MSGAN mode-seeking term, EMA of G; digits: projection D with the tags concatenated to z, plus the
+# mode-seeking term and EMA of G. The step counts are fixed (not --seconds),
 # so a run is reproducible on the same machine. Made 2026-11-25 on a 2-vCPU AMD EPYC (torch 2.14.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -152,7 +152,7 @@ def test_train_then_generate_in_the_browser(server, page, shots):
     assert "owner=" not in pg.url
     assert any(c["name"] == "gan_studio_owner" for c in pg.context.cookies())
     _choose(pg, "Preset", "Tiny (smoke test, seconds)")
-    _set_number(pg, "Steps", 400)
+    _set_number(pg, "Steps", 5000)  # long enough to be seen running (then stopped below)
     pg.screenshot(path=str(shots / "01_train_form.png"), full_page=True)
 
     pg.get_by_role("button", name="Start training").click()
@@ -182,7 +182,9 @@ def test_train_then_generate_in_the_browser(server, page, shots):
         stop.click()
     _wait_for_text(pg.locator('[data-testid="stMetric"]').filter(has_text="Status"), re.compile("stopped|done"))
     _wait_idle(pg)
+    pg.wait_for_timeout(4000)   # the live fragment's last poll and the page's rerun have settled
     pg.screenshot(path=str(shots / "04_training_finished.png"), full_page=True)
+    assert pg.locator('[data-testid="stMetric"]').filter(has_text="Status").count() == 1, "status shown twice"
     assert list(server["runs"].glob("*/last.pt")), "the run wrote no checkpoint"
 
     # Generate: the shipped (fixture) conditional checkpoint comes first; change a tag, the image changes

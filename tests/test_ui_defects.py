@@ -28,3 +28,18 @@ def test_compare_lists_mid_run_lr_and_n_critic_changes():
             {"step": 40, "lr_g": 1e-4, "lr_d": 2e-4, "n_critic": 3}]
     assert mid_run_changes(hist) == [{"step": 30, "lr_g": "2.0e-04 -> 1.0e-04", "n_critic": "1 -> 3"}]
     assert mid_run_changes(hist[:2]) == []
+
+
+def test_run_labels_name_the_same_step_as_the_sample_grid(tmp_path):
+    import json
+
+    from gan_core.studio import list_runs
+
+    run = tmp_path / "r1"
+    (run / "samples").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"data": {"dataset": "faces"}, "model": {"arch": "dcgan"},
+                                                 "loss": {"name": "ns"}}))
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "d_loss": 1.0}) + "\n" for s in (15, 30, 45)))
+    (run / "samples" / "step_0000049.png").write_bytes(b"")
+    (info,) = list_runs(tmp_path)
+    assert info.step == 49 and info.sample_step == 49 and "step 49" in info.label

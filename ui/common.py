@@ -39,6 +39,7 @@ def ensure_navigation() -> None:
     """
     from streamlit import config as st_config
 
+    admin_login()  # every page: the sidebar's admin box (when $GAN_STUDIO_ADMIN_TOKEN is set)
     if st_config.get_option("global.appTest"):
         return
     try:
