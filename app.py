@@ -2,15 +2,13 @@
 secret in a cookie and routes to the pages in pages/ (st.navigation)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from ui.common import owner_token, page_chrome
+from ui.common import FAVICON, owner_token, page_chrome
 
-# a local favicon: a Material icon would be fetched from a font host, which fails offline
-st.set_page_config(page_title="GAN Studio", page_icon=str(Path(__file__).parent / "ui" / "favicon.png"),
-                   layout="wide")
+# a local favicon: a Material icon would be fetched from a font host, which fails offline. Its path comes
+# from an imported module: app.py's own __file__ is not defined on every rerun of the main script.
+st.set_page_config(page_title="GAN Studio", page_icon=str(FAVICON), layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

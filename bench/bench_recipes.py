@@ -37,7 +37,7 @@ from gan_core.classifiers import classifier_for, load_classifier  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
 from gan_core.data import load_dataset  # noqa: E402
 from gan_core.events import ErrorEvent, SampleEvent  # noqa: E402
-from gan_core.recipes import PRESETS, TAGGED_RECIPE, apply_preset, merge_sections  # noqa: E402
+from gan_core.recipes import TAGGED_RECIPE, apply_preset, merge_sections  # noqa: E402
 from gan_core.trainer import Trainer  # noqa: E402
 
 _HINGE_OPT = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.9}

@@ -12,13 +12,13 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Optional, Union
+from typing import Any, BinaryIO, Union
 
 import torch
 from torch import nn
 
 from .config import ConfigError, RunConfig
-from .fileio import atomic_write_bytes, atomic_write_text
+from .fileio import atomic_write_bytes
 from .models import DataSpec, build_models, is_conditional
 
 FORMAT = "gan-studio-checkpoint"

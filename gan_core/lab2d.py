@@ -25,13 +25,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .config import OPTIMIZERS, TOY2D_SHAPES, ConfigError, LossConfig, ModelConfig, TrainConfig
+from .config import TOY2D_SHAPES, ConfigError, LossConfig, ModelConfig, TrainConfig
 from .data.toy2d import sample_around, sample_toy2d, toy2d_modes
 from .losses import LOSSES, LossSpec, dragan_penalty, get_loss, gradient_penalty, make_targets
 from .models import DataSpec, apply_spectral_norm, build_models

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.devserver import start_app_server, stop_app_server
+from browser_helpers import choose as _choose, screenshots_dir, serve_app, set_number as _set_number, wait_idle as _wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -42,41 +42,18 @@ def server(tmp_path_factory):
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts), GAN_STUDIO_METRICS="0",
                GAN_STUDIO_MAX_CONCURRENT="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO),
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    with open(base / "server.log", "wb") as log:
-        try:
-            proc, url = start_app_server(env, log)
-        except RuntimeError as e:
-            pytest.fail(str(e))
-        try:
-            yield {"url": url, "runs": runs, "log": base / "server.log"}
-        finally:
-            stop_app_server(proc)
+    yield from serve_app(base, env, runs=runs)
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
-    d = Path(os.environ.get("GAN_STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    d.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {d}")
-    return d
+    return screenshots_dir(tmp_path_factory)
 
 
-def _wait_idle(pg, timeout: float = 60.0) -> None:
-    pg.wait_for_timeout(300)
-    pg.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout * 1000)
 
 
-def _choose(pg, label: str, option: str) -> None:
-    pg.get_by_role("combobox", name=label, exact=True).click()
-    pg.get_by_role("option", name=option, exact=True).first.click()
-    _wait_idle(pg)
 
 
-def _set_number(pg, label: str, value) -> None:
-    inp = pg.get_by_label(label, exact=True)
-    inp.fill(str(value))
-    inp.press("Enter")
-    _wait_idle(pg)
 
 
 def _button(pg, name: str):

@@ -171,6 +171,7 @@ def load_generator_cached(path: Path):
 
 
 DEFAULT_GENERATOR = "faces"
+FAVICON = Path(__file__).resolve().parent / "favicon.png"
 
 
 def generator_page(title: str):

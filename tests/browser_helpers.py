@@ -1,0 +1,52 @@
+"""Playwright steps shared by the browser tests (a module, not a test file)."""
+from __future__ import annotations
+
+
+def wait_idle(pg, timeout: float = 60.0) -> None:
+    """Until Streamlit's "Running..." indicator is gone (the script run finished)."""
+    pg.wait_for_timeout(300)
+    pg.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout * 1000)
+
+
+def choose(pg, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    pg.get_by_role("combobox", name=label, exact=True).click()
+    pg.get_by_role("option", name=option, exact=True).first.click()
+    wait_idle(pg)
+
+
+def set_number(pg, label: str, value) -> None:
+    """Type ``value`` into the number input labelled ``label`` and submit it."""
+    inp = pg.get_by_label(label, exact=True)
+    inp.fill(str(value))
+    inp.press("Enter")
+    wait_idle(pg)
+
+
+def screenshots_dir(tmp_path_factory):
+    """$GAN_STUDIO_SCREENSHOTS, or a fresh temporary folder; printed so a person can look."""
+    import os
+    from pathlib import Path
+
+    d = Path(os.environ.get("GAN_STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {d}")
+    return d
+
+
+def serve_app(base, env: dict, **info):
+    """Run the real app server with ``env`` (its log in ``base/server.log``) and yield
+    ``{"url", "log", **info}``; fails the test when it does not come up. Use with ``yield from``."""
+    import pytest
+
+    from ui.devserver import start_app_server, stop_app_server
+
+    with open(base / "server.log", "wb") as log:
+        try:
+            proc, url = start_app_server(env, log)
+        except RuntimeError as e:
+            pytest.fail(str(e))
+        try:
+            yield {"url": url, "log": base / "server.log", **info}
+        finally:
+            stop_app_server(proc)
