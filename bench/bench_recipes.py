@@ -33,9 +33,7 @@ import torch  # noqa: E402
 
 from gan_core import metrics as M  # noqa: E402
 from gan_core.checkpoint import load_generator  # noqa: E402
-from gan_core.classifiers import classifier_for, load_classifier  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
-from gan_core.data import load_dataset  # noqa: E402
 from gan_core.events import ErrorEvent, SampleEvent  # noqa: E402
 from gan_core.recipes import TAGGED_RECIPE, apply_preset, merge_sections  # noqa: E402
 from gan_core.trainer import Trainer  # noqa: E402
@@ -81,23 +79,16 @@ class Judge:
     """Real reference features for one dataset, reused for every generator."""
 
     def __init__(self, cfg: RunConfig, n: int, seed: int = 0):
-        ds = load_dataset(cfg.data)
-        name = classifier_for(cfg.data.dataset)
-        if name is None:
-            raise SystemExit(f"error: no shipped classifier judges {cfg.data.dataset}")
-        self.ext = load_classifier(name)
+        try:
+            self.ext, self.ref = M.classifier_reference(cfg.data, n, seed)
+        except ValueError as e:
+            raise SystemExit(f"error: {e}") from None
         self.n = n
-        self.ref = M.real_reference(ds.images, self.ext, n, seed, labels=ds.labels)
 
     def __call__(self, G, spec) -> dict[str, Any]:
         G.eval()
         g = torch.Generator().manual_seed(1)
-        row = M.evaluate_generator(G, spec, self.ext, self.ref, self.n, g, seed=0)
-        keep = ("tag_accuracy", "diversity_ratio", "diversity_ratio_features", "precision", "recall", "density",
-                "coverage", "fid", "n_real", "n_fake")
-        out = {k: row.get(k) for k in keep}
-        out.update({k: v for k, v in row.items() if k.endswith("_accuracy") and k != "tag_accuracy"})
-        return out
+        return M.judged_fields(M.evaluate_generator(G, spec, self.ext, self.ref, self.n, g, seed=0))
 
 
 def train_for(cfg: RunConfig, device: torch.device, out_dir: Optional[Path] = None) -> tuple[Trainer, dict[str, Any]]:

@@ -65,13 +65,13 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             raise ConfigError("--config", "is nested too deeply to be a config") from None
     else:
         cfg = RunConfig()
-        if args.dataset:
-            cfg = cfg.replace(data={"dataset": args.dataset})
-        if args.preset is None and args.arch is None:  # no architecture given: the recommended recipe
-            cfg = cfg.replace(**recipe_for(cfg.data.dataset, _tagged(args)))
+    if args.dataset:  # the recipe and the preset depend on it
+        cfg = cfg.replace(data={"dataset": args.dataset})
+    recipe = args.arch is None and not args.config  # no architecture given: the recommended recipe
     if args.preset is not None:
-        cfg = apply_preset(cfg.replace(data={"dataset": args.dataset or cfg.data.dataset}), args.preset,
-                           _tagged(args), with_recipe=args.arch is None and not args.config)
+        cfg = apply_preset(cfg, args.preset, _tagged(args), with_recipe=recipe)
+    elif recipe:
+        cfg = cfg.replace(**recipe_for(cfg.data.dataset, _tagged(args)))
     sections: dict[str, dict[str, Any]] = {}
     for flag, (sec, fld) in _TRAIN_FLAGS.items():
         v = getattr(args, flag, None)
@@ -344,8 +344,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoint import CheckpointError, load_generator
-    from .classifiers import ClassifierUnavailable, classifier_for, load_classifier
-    from .data import DataError, load_dataset
+    from .classifiers import ClassifierUnavailable
+    from .data import DataError
     from . import metrics as M
 
     if not 8 <= args.n <= 100_000:
@@ -353,21 +353,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         G, cfg, spec = load_generator(args.checkpoint)
-        name = classifier_for(cfg.data.dataset, spec)
-        if name is None:
-            raise ValueError(f"no shipped classifier judges dataset '{cfg.data.dataset}' (faces and digits only)")
-        ext = load_classifier(name)
-        ds = load_dataset(cfg.data if args.cache_dir is None else dataclasses.replace(cfg.data, cache_dir=args.cache_dir))
+        data = cfg.data if args.cache_dir is None else dataclasses.replace(cfg.data, cache_dir=args.cache_dir)
+        ext, ref = M.classifier_reference(data, args.n, args.seed, spec)
     except (CheckpointError, ClassifierUnavailable, DataError, ConfigError, ValueError) as e:
         _err(str(e))
         return EXIT_USAGE
-    ref = M.real_reference(ds.images, ext, args.n, args.seed, labels=ds.labels)
     row = M.evaluate_generator(G, spec, ext, ref, args.n, torch.Generator().manual_seed(args.seed + 1), seed=args.seed)
-    keys = ("tag_accuracy", "diversity_ratio", "diversity_ratio_features", "precision", "recall", "density",
-            "coverage", "fid", "kid", "n_real", "n_fake", "features")
-    out = {k: row[k] for k in keys if k in row}
-    out.update({k: v for k, v in row.items() if k.endswith("_accuracy") and k not in out})
-    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    sys.stdout.write(json.dumps(M.judged_fields(row), indent=2) + "\n")
     sys.stderr.write(row["label"] + "\n")
     ratio = row.get("diversity_ratio")
     if ratio is not None and ratio < M.ModeCollapseMonitor().min_tag_ratio:

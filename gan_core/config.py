@@ -59,10 +59,7 @@ class DataConfig:
         _is_bool("data.augment_flip", self.augment_flip)
         _is_bool("data.download", self.download)
         _int_range("data.seed", self.seed, 0, 2**63 - 1)
-        if not isinstance(self.diffaugment, str):
-            raise ConfigError("data.diffaugment", f"must be a string, got {self.diffaugment!r}")
-        for op in filter(None, (o.strip() for o in self.diffaugment.split(","))):
-            _choice("data.diffaugment", op, DIFFAUGMENT_OPS)
+        parse_diffaugment(self.diffaugment)
 
 
 @dataclass
@@ -276,6 +273,19 @@ def _coerce(name: str, v: Any, default: Any) -> Any:
             raise ConfigError(name, f"must be a string, got {v!r}")
         return v
     return v
+
+
+def parse_diffaugment(policy: Any) -> tuple[str, ...]:
+    """``"color, translation"`` -> ``("color", "translation")``; ``""`` -> ``()``. ConfigError on an op
+    not in DIFFAUGMENT_OPS (the one list of them; gan_core.data.augment implements each)."""
+    if not isinstance(policy, str):
+        raise ConfigError("data.diffaugment", f"must be a string, got {policy!r}")
+    ops = tuple(o.strip() for o in policy.split(",") if o.strip())
+    for op in ops:
+        if op not in DIFFAUGMENT_OPS:
+            raise ConfigError("data.diffaugment", f"has an unknown DiffAugment op {op!r}; choose from "
+                              f"{', '.join(DIFFAUGMENT_OPS)}")
+    return ops
 
 
 def _choice(name: str, v: Any, choices: tuple) -> None:

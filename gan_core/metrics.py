@@ -682,6 +682,32 @@ def evaluate_generator(G: nn.Module, spec, extractor: ExtractorLike, real: Union
     return row
 
 
+JUDGED_KEYS = ("tag_accuracy", "diversity_ratio", "diversity_ratio_features", "precision", "recall", "density",
+               "coverage", "fid", "kid", "n_real", "n_fake", "features")
+
+
+def classifier_reference(data_cfg, n: int, seed: int = 0, spec=None, device: Union[str, torch.device] = "cpu"
+                         ) -> tuple[ClassifierExtractor, RealReference]:
+    """The shipped classifier for a dataset and the reference features of ``n`` of its real images
+    (with their tags): what judging a faces or digits generator needs. ValueError when no shipped
+    classifier judges that dataset."""
+    from .data import load_dataset
+
+    name = classifier_for(data_cfg.dataset, spec)
+    if name is None:
+        raise ValueError(f"no shipped classifier judges dataset '{data_cfg.dataset}' (faces and digits only)")
+    ext = load_classifier(name, device)
+    ds = load_dataset(data_cfg)
+    return ext, real_reference(ds.images, ext, n, seed, labels=ds.labels)
+
+
+def judged_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The headline fields of an :func:`evaluate_generator` row (plus each tag group's accuracy)."""
+    out = {k: row[k] for k in JUDGED_KEYS if k in row}
+    out.update({k: v for k, v in row.items() if k.endswith("_accuracy") and k not in out})
+    return out
+
+
 # ---- mode collapse ----------------------------------------------------------------------------------
 BCE_LOSSES = ("minimax", "ns", "dragan")   # losses whose D outputs are probabilities (StepEvent d_real/d_fake)
 

@@ -847,6 +847,9 @@ def config_differences(configs: Mapping[str, Optional[Mapping[str, Any]]],
     return rows
 
 
+QUALITY_KEYS = ("tag_accuracy", "diversity_ratio", "fid", "recall", "precision")   # Compare's Quality table
+
+
 def quality_rows(runs: Sequence["RunInfo"]) -> list[dict[str, Any]]:
     """One row per run with its newest evaluation (the metrics listener's ``eval_metrics.jsonl``):
     tag accuracy, same-tag diversity, FID, precision / recall, and the sample sizes they rest on."""
@@ -862,9 +865,7 @@ def quality_rows(runs: Sequence["RunInfo"]) -> list[dict[str, Any]]:
             continue
         m = rows[-1]
         row["evaluated at step"] = m.get("step")
-        for k in METRIC_NAMES:
-            if k in ("kid", "is", "diversity", "coverage"):
-                continue
+        for k in QUALITY_KEYS:
             v = m.get(k)
             if _is_num(v):
                 row[METRIC_NAMES[k] + (" %" if k == "tag_accuracy" else "")] = round(100.0 * v, 1) if k == "tag_accuracy" else round(v, 3)

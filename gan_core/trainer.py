@@ -108,6 +108,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _due(step: int, every_steps: int, run_time: float, mark: float, every_s: float,
+         end: float = 0.0) -> tuple[bool, float]:
+    """Whether a periodic action (grid, checkpoint) is due after ``step``: every ``every_steps`` steps,
+    and each time the run time passes ``mark`` (then the next mark is the following multiple of
+    ``every_s``). A clock mark reached at the time limit ``end`` is left to the end-of-run action.
+    Returns (due, next mark)."""
+    due = bool(every_steps) and step % every_steps == 0
+    if run_time >= mark:
+        mark = (run_time // every_s + 1) * every_s
+        due = not (end and run_time >= end)
+    return due, mark
+
+
 def fixed_grid_labels(spec: DataSpec, n: int) -> Optional[Tensor]:
     """Labels for the fixed sample grid: group 0 varies along rows, group 1 along columns."""
     if not spec.num_classes:
@@ -173,11 +186,11 @@ class Trainer:
         self.acgan = conditioning in ("acgan", "tacgan")   # D has tag heads
         self.twin = conditioning == "tacgan"                # ... and twin heads trained on fakes
         self.n_groups = len(self.spec.num_classes)
-        self.diffaug = parse_policy(cfg.data.diffaugment) if self.spec.kind == "image" else ()
         torch.manual_seed(tc.seed)  # init weights + dropout stream
         self.G, self.D = build_models(cfg.model, self.spec, gradient_penalty=self.loss_spec.penalty is not None)
         self.params_g, self.params_d = count_params(self.G), count_params(self.D)
         self.conv = self.spec.kind == "image"
+        self.diffaug = parse_policy(cfg.data.diffaugment) if self.conv else ()
         self.mem_format = None
         self.amp_dtype: Optional[torch.dtype] = None
         self.autocast: Callable[[], Any] = nullcontext
@@ -185,8 +198,6 @@ class Trainer:
         for m in (self.G, self.D):
             m.to(dev)
         self.G_ema = None
-        self.opt_g = self._make_opt(self.G, tc.lr_g)
-        self.opt_d = self._make_opt(self.D, tc.lr_d)
         self.n_critic = tc.n_critic
         self._stash: Optional[tuple[Tensor, Optional[Tensor], Tensor]] = None
         # data stays where it is small enough to live: on the GPU when there is one
@@ -204,8 +215,8 @@ class Trainer:
         if self.mem_format is not None:
             for m in (self.G, self.D):
                 m.to(memory_format=self.mem_format)
-            self.opt_g = self._make_opt(self.G, tc.lr_g)   # same parameters, new layout: fresh (empty) state
-            self.opt_d = self._make_opt(self.D, tc.lr_d)
+        self.opt_g = self._make_opt(self.G, tc.lr_g)   # after the layout change: it may replace the parameters
+        self.opt_d = self._make_opt(self.D, tc.lr_d)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if tc.ema_decay > 0 else None
         g_fixed = torch.Generator().manual_seed(tc.seed + 12345)  # same grid z for every run with this seed
         n_grid = 512 if self.spec.kind == "points" else tc.grid_size
@@ -639,15 +650,11 @@ class Trainer:
                         mfile.flush()
                     yield ev
                 run_time = time.perf_counter() - t_start - paused_total
-                due_sample = tc.sample_every and self.step % tc.sample_every == 0
-                if run_time >= next_sample:
-                    due_sample, next_sample = True, (run_time // tc.sample_seconds + 1) * tc.sample_seconds
+                due_sample, next_sample = _due(self.step, tc.sample_every, run_time, next_sample, tc.sample_seconds)
                 if due_sample:
                     yield from self._emit_sample()
-                due_ckpt = tc.checkpoint_every and self.step % tc.checkpoint_every == 0
-                if run_time >= next_ckpt:
-                    due_ckpt, next_ckpt = True, (run_time // tc.checkpoint_seconds + 1) * tc.checkpoint_seconds
-                    due_ckpt = due_ckpt and not (tc.seconds and run_time >= tc.seconds)  # the final one follows
+                due_ckpt, next_ckpt = _due(self.step, tc.checkpoint_every, run_time, next_ckpt,
+                                           tc.checkpoint_seconds, end=tc.seconds)
                 if self.out_dir is not None and due_ckpt:
                     if not self._weights_finite():
                         yield self._nonfinite_error()

@@ -1,6 +1,28 @@
 """Playwright steps shared by the browser tests (a module, not a test file)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+CHROMIUM = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def require_browser():
+    """Playwright's ``(expect, sync_playwright)``; skips the calling test module (at import) when
+    Python Playwright or Debian's Chromium is missing. Assertions wait up to 60 s: on a loaded 2-core
+    CPU the first script runs import torch."""
+    import pytest
+
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:  # pragma: no cover - depends on the machine
+        pytest.skip("playwright (Python) is not installed", allow_module_level=True)
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (set GAN_STUDIO_CHROMIUM)", allow_module_level=True)
+    expect.set_options(timeout=60_000)
+    return expect, sync_playwright
+
 
 def wait_idle(pg, timeout: float = 60.0) -> None:
     """Until Streamlit's "Running..." indicator is gone (the script run finished)."""
@@ -25,9 +47,6 @@ def set_number(pg, label: str, value) -> None:
 
 def screenshots_dir(tmp_path_factory):
     """$GAN_STUDIO_SCREENSHOTS, or a fresh temporary folder; printed so a person can look."""
-    import os
-    from pathlib import Path
-
     d = Path(os.environ.get("GAN_STUDIO_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     d.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {d}")

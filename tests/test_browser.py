@@ -15,25 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import choose as _choose, screenshots_dir, serve_app, set_number as _set_number, wait_idle as _wait_idle
+from browser_helpers import CHROMIUM, REPO, require_browser, screenshots_dir, serve_app
+from browser_helpers import choose as _choose, set_number as _set_number, wait_idle as _wait_idle
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[1]
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-if sync_playwright is not None:
-    expect.set_options(timeout=60_000)  # a loaded 2-core CPU: first script runs import torch
-
-if sync_playwright is None:
-    pytest.skip("playwright (Python) is not installed", allow_module_level=True)
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (set GAN_STUDIO_CHROMIUM)", allow_module_level=True)
+expect, sync_playwright = require_browser()
 
 
 def _tiny_conditional_checkpoint(folder: Path, cache: Path) -> Path:

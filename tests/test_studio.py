@@ -350,3 +350,23 @@ def test_metrics_overview_reads_the_listener_rows():
     assert studio.format_metric("tag_accuracy", 0.715) == "71.5%"
     assert studio.format_metric("kid", 0.01234) == "0.0123"
     assert studio.format_metric("fid", None) == "-"
+
+
+def test_quality_rows_show_the_newest_evaluation_with_its_sample_sizes(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    run = tmp_path / "r1"
+    run.mkdir()
+    rows = [{"step": 10, "tag_accuracy": 0.5, "diversity_ratio": 0.1, "fid": 9.0, "n_real": 64, "n_fake": 64,
+             "features": "faces-classifier"},
+            {"step": 20, "tag_accuracy": 0.925, "diversity_ratio": 0.957, "fid": 3.07, "recall": 0.99,
+             "precision": 0.79, "coverage": 0.6, "n_real": 256, "n_fake": 256, "features": "faces-classifier"}]
+    (run / "eval_metrics.jsonl").write_text("".join(json.dumps({"extra": "metrics", "row": r}) + "\n" for r in rows))
+    empty = tmp_path / "r2"
+    empty.mkdir()
+    got = studio.quality_rows([SimpleNamespace(name="r1", path=run), SimpleNamespace(name="r2", path=empty)])
+    assert got[0] == {"run": "r1", "evaluated at step": 20, "tag accuracy %": 92.5, "same-tag diversity": 0.957,
+                      "FID": 3.07, "recall": 0.99, "precision": 0.79, "samples (real / generated)": "256 / 256",
+                      "features": "faces-classifier"}
+    assert got[1] == {"run": "r2", "evaluated at step": None}

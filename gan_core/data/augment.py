@@ -1,10 +1,14 @@
-"""Batch augmentation on the training device: random horizontal flips and small rotations."""
+"""Batch augmentation on the training device: random horizontal flips and small rotations, and
+DiffAugment of D's inputs."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from ..config import DIFFAUGMENT_OPS, parse_diffaugment
 
 
 def augment(x: torch.Tensor, flip: bool, rotate_deg: float, generator: torch.Generator) -> torch.Tensor:
@@ -76,16 +80,10 @@ def _cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5) -> torch.Te
     return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
-DIFFAUGMENT: dict[str, "callable"] = {"color": _color, "translation": _translation, "cutout": _cutout}
-
-
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """"color, translation" -> ("color", "translation"); "" -> ()."""
-    ops = tuple(o.strip() for o in policy.split(",") if o.strip())
-    for o in ops:
-        if o not in DIFFAUGMENT:
-            raise ValueError(f"unknown DiffAugment op {o!r}; choose from {', '.join(DIFFAUGMENT)}")
-    return ops
+DIFFAUGMENT: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+    "color": _color, "translation": _translation, "cutout": _cutout}
+assert tuple(DIFFAUGMENT) == DIFFAUGMENT_OPS
+parse_policy = parse_diffaugment   # "color, translation" -> ("color", "translation"); ConfigError if unknown
 
 
 def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
