@@ -43,6 +43,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
+from gan_core.checks import check_config  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
 from gan_core.data import load_dataset  # noqa: E402
 from gan_core.events import DoneEvent, ErrorEvent, StepEvent  # noqa: E402
@@ -193,7 +194,7 @@ class VariantTrainer(Trainer):
 
 def make_cfg(args: argparse.Namespace, channels_last: bool = True, steps: Optional[int] = None,
              amp: bool = True) -> RunConfig:
-    return RunConfig().replace(
+    return check_config(RunConfig().replace(
         data={"dataset": args.dataset, "image_size": args.image_size, "num_samples": args.num_samples,
               "cache_dir": args.cache_dir},
         model={"arch": args.arch, "z_dim": args.z_dim, "g_width": args.width, "d_width": args.width},
@@ -201,7 +202,7 @@ def make_cfg(args: argparse.Namespace, channels_last: bool = True, steps: Option
         train={"batch_size": args.batch_size, "steps": steps or 10**8, "device": args.device,
                "sample_every": 0, "checkpoint_every": 0, "log_every": args.log_every, "channels_last": channels_last,
                "amp": amp},
-    ).validate()
+    ))
 
 
 class TrainerContender:

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Union
 import torch
 from torch import nn
 
+from .checks import check_config
 from .config import ConfigError, RunConfig
 from .fileio import atomic_write_bytes
 from .models import DataSpec, build_models, is_conditional
@@ -90,7 +91,7 @@ def _parse_config(raw: Any, name: str) -> RunConfig:
     if len(raw) > MAX_CONFIG_CHARS:
         raise CheckpointError(f"{name} holds an invalid config: {len(raw)} characters is too long")
     try:
-        return RunConfig.from_json(raw).validate()
+        return check_config(RunConfig.from_json(raw))
     except ConfigError as e:
         raise CheckpointError(f"{name} holds an invalid config: {e}") from None
     except RecursionError:
@@ -368,17 +369,12 @@ def generator_from_state(state: dict[str, Any], device: Union[str, torch.device]
 
 def resolve_device(device: Union[str, torch.device]) -> torch.device:
     """A torch device for sampling; :class:`CheckpointError` (one line) for unknown or absent devices."""
+    from .control import resolve_device as resolve
+
     try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise CheckpointError(f"unknown device {str(device)[:40]!r}; use cpu, cuda or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CheckpointError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise CheckpointError("device 'mps' was asked for but Apple MPS is not available; use --device cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise CheckpointError(f"device {str(device)[:40]!r} is not supported; use cpu, cuda or mps")
-    return dev
+        return resolve(device)
+    except ValueError as e:
+        raise CheckpointError(str(e).replace("'auto'", "--device auto")) from None
 
 
 def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu",

@@ -258,7 +258,7 @@ def classifier_for(dataset: str, spec: Optional[Any] = None) -> Optional[str]:
 
     With a :class:`~gan_core.models.DataSpec`, the spec's label groups / channels must match too (a
     folder of images with other tags gets None)."""
-    name = {"faces": "faces", "digits": "digits"}.get(dataset)
+    name = {"faces": "faces", "faces-edges": "faces", "digits": "digits"}.get(dataset)
     if name is None or spec is None:
         return name
     want = {"faces": (3, ("hair", "eye"), (12, 11)), "digits": (1, ("digit",), (10,))}[name]

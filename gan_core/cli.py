@@ -1,7 +1,12 @@
-"""Command line: ``python -m gan_core train|sample|export|info``.
+"""Command line: ``python -m gan_core train|sample|export|info|evaluate|stylize|translate``.
 
-The only module of gan_core that talks to a terminal (argparse, tqdm, stderr messages); everything it
-does goes through the library API.
+* ``train``: train a GAN (flags generated from the config's metadata); ``sample``: images from a checkpoint;
+  ``export``: the generator to safetensors; ``info``: describe a checkpoint; ``evaluate``: judge a generator.
+* ``stylize`` (Gatys style transfer) and ``translate`` (pix2pix: an edge image or a photo's edges to a
+  picture) live in :mod:`gan_core.cli_images`.
+
+The only modules of gan_core that talk to a terminal (argparse, tqdm, stderr messages) are this one and
+gan_core.cli_images; everything they do goes through the library API.
 """
 from __future__ import annotations
 
@@ -12,24 +17,31 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .config import ConfigError, RunConfig
+from .checks import check_config
+from .config import ConfigError, RunConfig, all_fields
 from .recipes import PRESETS, apply_preset, recipe_for
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
-# flag -> (section, field)
-_TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    "dataset": ("data", "dataset"), "image_size": ("data", "image_size"), "data_path": ("data", "path"),
-    "tags_csv": ("data", "tags_csv"), "num_samples": ("data", "num_samples"), "flip": ("data", "augment_flip"),
-    "rotate": ("data", "augment_rotate"), "arch": ("model", "arch"), "z_dim": ("model", "z_dim"),
-    "g_width": ("model", "g_width"), "d_width": ("model", "d_width"), "spectral_norm": ("model", "spectral_norm"),
-    "g_dropout": ("model", "g_dropout"), "loss": ("loss", "name"), "steps": ("train", "steps"),
-    "seconds": ("train", "seconds"), "batch_size": ("train", "batch_size"), "lr_g": ("train", "lr_g"),
-    "lr_d": ("train", "lr_d"), "n_critic": ("train", "n_critic"), "ema": ("train", "ema_decay"),
-    "seed": ("train", "seed"), "device": ("train", "device"), "optimizer": ("train", "optimizer"),
-    "sample_every": ("train", "sample_every"), "checkpoint_every": ("train", "checkpoint_every"),
-    "log_every": ("train", "log_every"),
-}
+def _config_flags() -> dict[str, tuple[str, str]]:
+    """``--lr-g`` style flags of ``train``, from the config fields' metadata: flag -> (section, field)."""
+    return {f.metadata["flag"]: tuple(key.split(".", 1)) for key, f in all_fields() if f.metadata["flag"]}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field that declares one (gan_core.config.setting(..., flag=...)): its type,
+    and its label and help as the flag's help. Every other field is reachable with ``--set``."""
+    for key, f in all_fields():
+        md = f.metadata
+        if not md["flag"]:
+            continue
+        text = (md["label"] + (f": {md['help']}" if md["help"] else "") + f" [{key}]").replace("%", "%%")
+        opt = "--" + md["flag"].replace("_", "-")
+        if isinstance(f.default, bool):
+            parser.add_argument(opt, dest=md["flag"], action="store_true", default=None, help=text)
+        else:
+            typ = int if isinstance(f.default, int) else float if isinstance(f.default, float) else str
+            parser.add_argument(opt, dest=md["flag"], type=typ, help=text)
 
 
 def _err(msg: str) -> None:
@@ -73,7 +85,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     elif recipe:
         cfg = cfg.replace(**recipe_for(cfg.data.dataset, _tagged(args)))
     sections: dict[str, dict[str, Any]] = {}
-    for flag, (sec, fld) in _TRAIN_FLAGS.items():
+    for flag, (sec, fld) in _config_flags().items():
         v = getattr(args, flag, None)
         if v is not None:
             sections.setdefault(sec, {})[fld] = v
@@ -90,13 +102,17 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             cfg = cfg.replace(train=rec)
     for sec, vals in _parse_set(args.set or []).items():
         sections.setdefault(sec, {}).update(vals)
-    return cfg.replace(**sections).validate()
+    return check_config(cfg.replace(**sections))
 
 
 def _tagged(args: argparse.Namespace) -> Optional[bool]:
-    """Whether the data has tags, as far as the command line tells (a folder: only with a tags CSV)."""
+    """Whether the data has tags, as far as the command line tells (a folder: only with a tags CSV; a
+    Hugging Face dataset: only with label columns)."""
     if args.dataset == "folder":
         return bool(args.tags_csv)
+    if args.dataset == "hf":
+        sets = _parse_set(args.set or []).get("data", {})
+        return bool(str(sets.get("hf_label_columns", "")).strip())
     return None
 
 
@@ -126,7 +142,7 @@ def _check_resume(args: argparse.Namespace) -> None:
             raise ConfigError("--config", f"cannot be read: {e}") from None
         given += [("--config", sec, f, v) for sec, vals in conf.items() for f, v in vals.items()
                   if v != getattr(RunConfig(), sec).__dict__[f]]
-    given += [(f"--{flag.replace('_', '-')}", sec, fld, getattr(args, flag)) for flag, (sec, fld) in _TRAIN_FLAGS.items()
+    given += [(f"--{flag.replace('_', '-')}", sec, fld, getattr(args, flag)) for flag, (sec, fld) in _config_flags().items()
               if getattr(args, flag, None) is not None]
     given += [(f"--set {sec}.{fld}", sec, fld, v) for sec, vals in _parse_set(args.set or []).items()
               for fld, v in vals.items()]
@@ -214,19 +230,9 @@ def _parse_tags_arg(tags: str, spec) -> Any:
 
     if not spec.num_classes:
         raise ValueError("this generator is unconditional: --tags cannot be used")
-    if spec.group_names == ("hair", "eye"):
-        from .tags import parse_tags
+    from .tags import parse_tags_for
 
-        return torch.tensor(parse_tags(tags))
-    values = []
-    names = [t.strip() for t in tags.split(",")]
-    if len(names) != len(spec.num_classes):
-        raise ValueError(f"give one value for each of {', '.join(spec.group_names)}")
-    for name, classes, group in zip(names, spec.class_names, spec.group_names):
-        if name not in classes:
-            raise ValueError(f"unknown {group} {name!r}; choose from {', '.join(classes)}")
-        values.append(classes.index(name))
-    return torch.tensor(values)
+    return torch.tensor(parse_tags_for(zip(spec.group_names, spec.class_names), tags))
 
 
 _IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
@@ -246,15 +252,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import io
 
     import numpy as np
-    import torch
     from PIL import Image
     from tqdm import tqdm
 
+    from . import latent
     from .checkpoint import CheckpointError, generator_from_state, load_checkpoint, resolve_device
     from .data.images import make_grid_uint8, scatter_image
     from .fileio import atomic_write_bytes
-    from .latent import sample_z
-    from .models import is_conditional
 
     if args.n < 1 or args.n > 100_000:
         _err("--n must be between 1 and 100000")
@@ -275,26 +279,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         _warn_nonfinite(args.checkpoint, state, ("G_ema",) if use_ema else ("G",))
         G, cfg, spec = generator_from_state(state, device=args.device, use_ema=not args.no_ema)
         del state
-        z = sample_z(args.n, cfg.model.z_dim, seed=args.seed)
-        labels = None
-        if is_conditional(cfg.model.arch):
-            if args.tags:
-                labels = _parse_tags_arg(args.tags, spec).repeat(args.n, 1)
-            else:  # random tags, seeded
-                g = torch.Generator().manual_seed(args.seed + 1)
-                labels = torch.stack([torch.randint(n, (args.n,), generator=g) for n in spec.num_classes], 1)
-        elif args.tags:
-            raise ValueError("this generator is unconditional: --tags cannot be used")
+        labels = _parse_tags_arg(args.tags, spec).repeat(args.n, 1) if args.tags else None
     except (CheckpointError, ValueError) as e:
         _err(str(e))
         return EXIT_USAGE
-    out = []
-    bs = 256
-    with torch.no_grad():
-        for i in tqdm(range(0, args.n, bs), desc="sampling", unit="batch", disable=args.quiet, file=sys.stderr):
-            y = labels[i:i + bs].to(args.device) if labels is not None else None
-            out.append(G(z[i:i + bs].to(args.device), y).float().cpu())
-    x = torch.cat(out)
+    with tqdm(total=args.n, desc="sampling", unit="img", disable=args.quiet, file=sys.stderr) as bar:
+        x = latent.sample(G, args.n, seed=args.seed, labels=labels,
+                          progress=lambda done, total: bar.update(done - bar.n)).images
     try:
         if args.out:
             img = scatter_image(x.numpy()) if spec.kind == "points" else make_grid_uint8(x, nrow=args.nrow)
@@ -341,8 +332,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Judge a generator with the project's classifier: tag accuracy, same-tag diversity, precision /
     recall / density / coverage and FID, each with its sample sizes."""
-    import torch
-
+    from . import latent
     from .checkpoint import CheckpointError, load_generator
     from .classifiers import ClassifierUnavailable
     from .data import DataError
@@ -358,7 +348,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except (CheckpointError, ClassifierUnavailable, DataError, ConfigError, ValueError) as e:
         _err(str(e))
         return EXIT_USAGE
-    row = M.evaluate_generator(G, spec, ext, ref, args.n, torch.Generator().manual_seed(args.seed + 1), seed=args.seed)
+    row = M.evaluate_generator(G, spec, ext, ref, args.n, latent.rng(args.seed, latent.EVAL_SEED_OFFSET), seed=args.seed)
     sys.stdout.write(json.dumps(M.judged_fields(row), indent=2) + "\n")
     sys.stderr.write(row["label"] + "\n")
     ratio = row.get("diversity_ratio")
@@ -376,35 +366,9 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="JSON config file (fields not given keep defaults)")
     t.add_argument("--out", required=True, help="run directory (checkpoints, samples, metrics.jsonl)")
     t.add_argument("--resume", help="checkpoint to resume from (e.g. runs/x/last.pt)")
-    t.add_argument("--dataset")
-    t.add_argument("--image-size", type=int)
-    t.add_argument("--data-path", help="image folder or .zip for --dataset folder")
-    t.add_argument("--tags-csv")
-    t.add_argument("--num-samples", type=int)
-    t.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
-    t.add_argument("--rotate", type=float, help="random rotation up to this many degrees")
     t.add_argument("--preset", help="a time budget and size: " + ", ".join(PRESETS) +
                    " (with no --arch, tagged data also gets the recommended tag-conditional recipe)")
-    t.add_argument("--arch")
-    t.add_argument("--z-dim", type=int)
-    t.add_argument("--g-width", type=int)
-    t.add_argument("--d-width", type=int)
-    t.add_argument("--spectral-norm", action="store_true", default=None)
-    t.add_argument("--g-dropout", type=float)
-    t.add_argument("--loss")
-    t.add_argument("--steps", type=int)
-    t.add_argument("--seconds", type=float)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr-g", type=float)
-    t.add_argument("--lr-d", type=float)
-    t.add_argument("--n-critic", type=int)
-    t.add_argument("--ema", type=float, help="EMA decay of G (e.g. 0.999)")
-    t.add_argument("--optimizer")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--device")
-    t.add_argument("--sample-every", type=int)
-    t.add_argument("--checkpoint-every", type=int)
-    t.add_argument("--log-every", type=int)
+    _add_config_flags(t)
     t.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="any other config field")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--verbose", action="store_true")
@@ -439,6 +403,10 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--cache-dir", help="dataset cache folder (default: the one in the checkpoint's config)")
     v.set_defaults(fn=cmd_evaluate)
+
+    from .cli_images import add_image_commands   # stylize, translate
+
+    add_image_commands(sub)
     return p
 
 

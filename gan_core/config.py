@@ -1,8 +1,10 @@
 """Typed run configuration: four dataclasses (data, model, loss, train) that round-trip to JSON.
 
-Every field is validated in ``validate()``; a bad value raises :class:`ConfigError` whose message
-names the offending field (``train.batch_size must be >= 1, got 0``), so UIs and the CLI can show it
-as-is.
+Each field is declared once with :func:`setting`: default, label, help, range or choices, form group.
+``validate()``, the forms of both front ends (gan_core.studio.form) and the CLI flags are generated from
+that metadata. A bad value raises :class:`ConfigError` whose message names the offending field
+(``train.batch_size must be between 1 and 65536, got 0``), so UIs and the CLI can show it as-is.
+This module imports nothing from gan_core: registry names are checked in gan_core.checks.
 """
 from __future__ import annotations
 
@@ -20,162 +22,259 @@ class ConfigError(ValueError):
         self.field = field_name
 
 
-DATASETS = ("faces", "digits", "mnist", "fashion-mnist", "cifar10", "folder", "toy2d")
+DATASETS = ("faces", "faces-edges", "digits", "mnist", "fashion-mnist", "cifar10", "folder", "hf", "toy2d")
+PAIRS = ("", "ab", "edges")   # data.pairs: a plain folder, A|B side-by-side pictures, edges of a plain folder
 TOY2D_SHAPES = ("8gaussians", "25gaussians", "moons", "ring", "spiral")
 OPTIMIZERS = ("adam", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 D_NORMS = ("auto", "batch", "layer", "none")
 G_CONDS = ("concat", "cbn", "both")
 DIFFAUGMENT_OPS = ("color", "translation", "cutout")
+SEED_MAX = 2**63 - 1
+
+
+def setting(default: Any, label: str, help: str = "", *, lo: Any = None, hi: Any = None, step: Any = None,
+            choices: Optional[tuple] = None, registry: Optional[str] = None, names: Optional[dict] = None,
+            fmt: Optional[str] = None, group: str = "", live: bool = False, flag: Optional[str] = None,
+            advanced: bool = False) -> Any:
+    """A config field and everything said about it, in one place. ``validate()``, the UI forms
+    (gan_core.studio.form) and the CLI flags are all generated from this metadata.
+
+    lo/hi: inclusive range of a number; choices: allowed values; registry: the values are the keys of a
+    registry ("architectures", "losses"), checked by gan_core.checks since config imports no registry;
+    names: display names of choices; step/fmt: widget step and printf format; group: the form's column;
+    live: can be changed while a run trains; flag: the short CLI flag (``--lr_g``); advanced: shown in
+    the form's "Logging and samples" popover.
+    """
+    md = dict(label=label, help=help, lo=lo, hi=hi, step=step, choices=choices, registry=registry,
+              names=names or {}, fmt=fmt, group=group, live=live, flag=flag, advanced=advanced)
+    return field(default=default, metadata=md)
+
+
+class _Section:
+    """Generic validation from the fields' metadata; ``_check`` adds rules that involve several fields."""
+    PREFIX = ""
+    CONDITIONAL: tuple[str, ...] = ()   # fields whose choices are enforced by ``_check`` only
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            if f.name not in self.CONDITIONAL:
+                check_value(f"{self.PREFIX}.{f.name}", getattr(self, f.name), f)
+        self._check()
+
+    def _check(self) -> None:
+        pass
+
+
+def check_value(name: str, v: Any, f: dataclasses.Field) -> None:
+    """Type, range and choices of one value, from its field's default and metadata."""
+    md, default = f.metadata, f.default
+    if md.get("choices") is not None:
+        _choice(name, v, md["choices"])
+    elif isinstance(default, bool):
+        _is_bool(name, v)
+    elif isinstance(default, int):
+        _int_range(name, v, md["lo"], md["hi"])
+    elif isinstance(default, float):
+        _num_range(name, v, md["lo"], md["hi"])
+    elif isinstance(default, str) and not isinstance(v, str):
+        raise ConfigError(name, f"must be a string, got {v!r}")
+    elif default is None and v is not None and not isinstance(v, str):
+        raise ConfigError(name, f"must be a string or empty, got {v!r}")
 
 
 @dataclass
-class DataConfig:
-    dataset: str = "faces"          # one of DATASETS
-    image_size: int = 32            # 16, 32 or 64 (ignored for toy2d)
-    path: Optional[str] = None      # image folder or .zip (dataset="folder")
-    tags_csv: Optional[str] = None  # optional "filename,tags" CSV for dataset="folder"
-    num_samples: int = 20000        # size of procedurally made sets (faces, toy2d): a pool D cannot memorise
-    toy_shape: str = "8gaussians"   # one of TOY2D_SHAPES
-    augment_flip: bool = False      # random horizontal flip
-    augment_rotate: float = 0.0     # max |rotation| in degrees (0 = off, at most 30)
-    seed: int = 0                   # seed for procedural data
-    cache_dir: str = ".cache/gan_studio"
-    download: bool = True           # allow torchvision downloads
-    max_images: int = 0             # 0 = all; otherwise keep the first N images
-    diffaugment: str = ""           # DiffAugment policy for D's inputs, real and fake: "" (off) or a
-                                    # comma list of color, translation, cutout (Zhao et al. 2020)
+class DataConfig(_Section):
+    PREFIX = "data"
+    CONDITIONAL = ("image_size",)
+    dataset: str = setting("faces", "Dataset", choices=DATASETS, group="data", flag="dataset")
+    image_size: int = setting(32, "Image size (px)", "Ignored for toy2d points.", choices=(16, 32, 64),
+                              group="data", flag="image_size")
+    path: Optional[str] = setting(None, "Image folder, .zip or dataset name",
+                                  "A folder (searched recursively) or a .zip of images on the server; for "
+                                  "dataset 'hf' a Hugging Face dataset OWNER/NAME or a local saved copy.",
+                                  group="data", flag="data_path")
+    pairs: str = setting("", "Pairs for pix2pix",
+                         "Dataset 'folder' as image-to-image pairs: 'ab' reads A|B pictures (input left, target "
+                         "right, the pix2pix format), 'edges' pairs each image with its Canny edges; empty: "
+                         "plain images.", choices=PAIRS, group="data", flag="pairs",
+                         names={"": "no (plain images)", "ab": "A|B side-by-side pictures",
+                                "edges": "edges of each image"})
+    tags_csv: Optional[str] = setting(None, "Tags CSV (optional)",
+                                      "'filename,tags' lines such as 'a.png,blue hair red eyes'.",
+                                      group="data", flag="tags_csv")
+    hf_split: str = setting("train", "Split", "Which split of the Hugging Face dataset to train on.",
+                            group="data")
+    hf_image_column: str = setting("", "Image column", "Empty: the first column of images.", group="data")
+    hf_label_columns: str = setting("", "Label columns as tags",
+                                    "Comma list of class-label or text columns; each becomes a tag group "
+                                    "(e.g. 'hair,eye' or 'label'). Empty: unconditional.", group="data")
+    num_samples: int = setting(20000, "Samples to draw",
+                               "Size of the procedurally made set (faces, toy2d): a pool D cannot memorise.",
+                               lo=16, hi=1_000_000, step=256, group="data", flag="num_samples")
+    toy_shape: str = setting("8gaussians", "2D shape", choices=TOY2D_SHAPES, group="data")
+    augment_flip: bool = setting(False, "Random horizontal flips", group="data", flag="flip")
+    augment_rotate: float = setting(0.0, "Random rotation (degrees)", "Largest |rotation|; 0 = off.",
+                                    lo=0.0, hi=30.0, step=1.0, group="data", flag="rotate")
+    seed: int = setting(0, "Data seed", "Seed of the procedurally made data.", lo=0, hi=SEED_MAX, step=1,
+                        group="data", advanced=True)
+    cache_dir: str = setting(".cache/gan_studio", "Cache folder", "Where decoded data sets are cached.",
+                             group="data", advanced=True)
+    download: bool = setting(True, "Allow downloads", "Let torchvision or Hugging Face download data.",
+                             group="data", advanced=True)
+    max_images: int = setting(0, "Use at most N images (0 = all)", "Keep the first N images.", lo=0,
+                              hi=10_000_000, step=1000, group="data", flag="max_images")
+    diffaugment: str = setting("", "DiffAugment for D",
+                               "Comma list of " + ", ".join(DIFFAUGMENT_OPS) + ": differentiable "
+                               "augmentation of real and fake images before D (Zhao et al. 2020). Helps a "
+                               "small folder (a few hundred images) that D would memorise.",
+                               group="data", flag="diffaugment")
 
-    def validate(self) -> None:
-        _choice("data.dataset", self.dataset, DATASETS)
+    def _check(self) -> None:
         if self.dataset != "toy2d" and self.image_size not in (16, 32, 64):
             raise ConfigError("data.image_size", f"must be 16, 32 or 64, got {self.image_size!r}")
-        if self.dataset == "folder" and not self.path:
-            raise ConfigError("data.path", "is required when data.dataset is 'folder'")
-        _int_range("data.num_samples", self.num_samples, 16, 1_000_000)
-        _choice("data.toy_shape", self.toy_shape, TOY2D_SHAPES)
-        _num_range("data.augment_rotate", self.augment_rotate, 0.0, 30.0)
-        _int_range("data.max_images", self.max_images, 0, 10_000_000)
-        _is_bool("data.augment_flip", self.augment_flip)
-        _is_bool("data.download", self.download)
-        _int_range("data.seed", self.seed, 0, 2**63 - 1)
+        if self.pairs and self.dataset != "folder":
+            raise ConfigError("data.pairs", f"applies to dataset 'folder' only, not '{self.dataset}'")
+        if self.dataset in ("folder", "hf") and not self.path:
+            raise ConfigError("data.path", f"is required when data.dataset is '{self.dataset}'")
         parse_diffaugment(self.diffaugment)
 
 
 @dataclass
-class ModelConfig:
-    arch: str = "dcgan"             # a key of gan_core.models.ARCHITECTURES
-    z_dim: int = 100
-    g_width: int = 64               # base channel width of G (ngf)
-    d_width: int = 64               # base channel width of D (ndf)
-    d_norm: str = "auto"            # auto: batch norm, none for gradient-penalty losses
-    spectral_norm: bool = False     # spectral norm on D layers
-    g_dropout: float = 0.0          # dropout probability inside G
-    dropout_at_test: bool = False   # keep G dropout active when sampling
-    res_blocks: int = 8             # residual blocks (srresnet G / resnet D)
-    mlp_hidden: int = 128           # hidden width of the 2D toy MLPs
-    embed_dim: int = 32             # label embedding size (conditional archs)
-    g_cond: str = "concat"          # how tags enter a conditional DCGAN G: concat (input) | cbn | both
-
-    def validate(self) -> None:
-        from .models import ARCHITECTURES  # local import: models imports config
-
-        _choice("model.arch", self.arch, tuple(ARCHITECTURES))
-        _int_range("model.z_dim", self.z_dim, 1, 4096)
-        _int_range("model.g_width", self.g_width, 4, 1024)
-        _int_range("model.d_width", self.d_width, 4, 1024)
-        _choice("model.d_norm", self.d_norm, D_NORMS)
-        _is_bool("model.spectral_norm", self.spectral_norm)
-        _num_range("model.g_dropout", self.g_dropout, 0.0, 0.9)
-        _is_bool("model.dropout_at_test", self.dropout_at_test)
-        _int_range("model.res_blocks", self.res_blocks, 1, 32)
-        _int_range("model.mlp_hidden", self.mlp_hidden, 8, 4096)
-        _int_range("model.embed_dim", self.embed_dim, 1, 1024)
-        _choice("model.g_cond", self.g_cond, G_CONDS)
+class ModelConfig(_Section):
+    PREFIX = "model"
+    arch: str = setting("dcgan", "Architecture", registry="architectures", group="model", flag="arch")
+    z_dim: int = setting(100, "z dimension", lo=1, hi=4096, step=8, group="model", flag="z_dim")
+    g_width: int = setting(64, "G width (ngf)", "Base channel width of G.", lo=4, hi=1024, step=4,
+                           group="model", flag="g_width")
+    d_width: int = setting(64, "D width (ndf)", "Base channel width of D.", lo=4, hi=1024, step=4,
+                           group="model", flag="d_width")
+    d_norm: str = setting("auto", "D normalisation", "auto: batch norm, none for gradient-penalty losses.",
+                          choices=D_NORMS, group="model")
+    spectral_norm: bool = setting(False, "Spectral norm on D", group="model", flag="spectral_norm")
+    g_dropout: float = setting(0.0, "G dropout", "Dropout probability inside G.", lo=0.0, hi=0.9, step=0.05,
+                               group="model", flag="g_dropout")
+    dropout_at_test: bool = setting(False, "Keep G dropout when sampling", group="model")
+    res_blocks: int = setting(8, "Residual blocks", "SRResNet G / ResNet D.", lo=1, hi=32, step=1,
+                              group="model")
+    mlp_hidden: int = setting(128, "MLP hidden width", "Hidden width of the 2D toy MLPs.", lo=8, hi=4096,
+                              step=16, group="model")
+    embed_dim: int = setting(32, "Label embedding size", lo=1, hi=1024, step=4, group="model")
+    g_cond: str = setting("concat", "How tags enter G",
+                          "concat: tags join z at G's input. Conditional BN: the tags set every BatchNorm's "
+                          "gain and bias, so they steer each layer and z keeps the input to itself.",
+                          choices=G_CONDS, group="model",
+                          names={"concat": "concat with z at the input", "cbn": "conditional BatchNorm",
+                                 "both": "both"})
 
 
 @dataclass
-class LossConfig:
-    name: str = "ns"                # a key of gan_core.losses.LOSSES
-    real_label: float = 1.0         # soft labels: e.g. 0.9 (one-sided smoothing)
-    fake_label: float = 0.0
-    label_noise: float = 0.0        # probability of flipping each D target (noisy labels)
-    lsgan_a: float = 0.0            # LSGAN target for fake in D
-    lsgan_b: float = 1.0            # LSGAN target for real in D
-    lsgan_c: float = 1.0            # LSGAN target G wants D to give fakes
-    clip_value: float = 0.01        # WGAN weight clipping c
-    gp_lambda: float = 10.0         # WGAN-GP / DRAGAN penalty weight
-    dragan_c: float = 0.5           # DRAGAN perturbation scale (x std)
-    aux_weight: float = 1.0         # ACGAN auxiliary classification weight
-    aux_on_fake: bool = False       # also train D's tag heads on fakes (original AC-GAN); off = real
-                                    # images only, which stops D from learning G's wrong colours
-    ms_weight: float = 0.0          # mode-seeking regulariser (MSGAN, Mao et al. 2019): G is pushed to
-                                    # make two samples with the same tags differ as much as their z do
-
-    def validate(self) -> None:
-        from .losses import LOSSES
-
-        _choice("loss.name", self.name, tuple(LOSSES))
-        _num_range("loss.real_label", self.real_label, 0.0, 1.0)
-        _num_range("loss.fake_label", self.fake_label, 0.0, 1.0)
-        _num_range("loss.label_noise", self.label_noise, 0.0, 0.5)
-        for f in ("lsgan_a", "lsgan_b", "lsgan_c"):
-            _num_range(f"loss.{f}", getattr(self, f), -10.0, 10.0)
-        _num_range("loss.clip_value", self.clip_value, 1e-6, 10.0)
-        _num_range("loss.gp_lambda", self.gp_lambda, 0.0, 1000.0)
-        _num_range("loss.dragan_c", self.dragan_c, 0.0, 10.0)
-        _num_range("loss.aux_weight", self.aux_weight, 0.0, 100.0)
-        _num_range("loss.ms_weight", self.ms_weight, 0.0, 100.0)
+class LossConfig(_Section):
+    PREFIX = "loss"
+    name: str = setting("ns", "Loss", "Choosing a loss fills in the optimiser settings its paper recommends.",
+                        registry="losses", group="loss", flag="loss")
+    real_label: float = setting(1.0, "Real label (soft labels)",
+                                "Target for real images, e.g. 0.9 for one-sided label smoothing.",
+                                lo=0.0, hi=1.0, step=0.05, group="loss")
+    fake_label: float = setting(0.0, "Fake label", "Target for fakes.", lo=0.0, hi=1.0, step=0.05, group="loss")
+    label_noise: float = setting(0.0, "Label noise (flip probability)",
+                                 "Probability of swapping each sample's real/fake target.",
+                                 lo=0.0, hi=0.5, step=0.01, group="loss")
+    lsgan_a: float = setting(0.0, "LSGAN a (fake target)", lo=-10.0, hi=10.0, step=0.1, group="loss")
+    lsgan_b: float = setting(1.0, "LSGAN b (real target)", lo=-10.0, hi=10.0, step=0.1, group="loss")
+    lsgan_c: float = setting(1.0, "LSGAN c (G's target)", lo=-10.0, hi=10.0, step=0.1, group="loss")
+    clip_value: float = setting(0.01, "Weight clipping c", lo=1e-6, hi=10.0, step=0.005, fmt="%.4f", group="loss")
+    gp_lambda: float = setting(10.0, "Penalty weight (lambda)", "WGAN-GP / DRAGAN penalty weight.",
+                               lo=0.0, hi=1000.0, step=1.0, group="loss")
+    dragan_c: float = setting(0.5, "DRAGAN perturbation c", "Perturbation scale (x std of the data).",
+                              lo=0.0, hi=10.0, step=0.1, group="loss")
+    aux_weight: float = setting(1.0, "ACGAN aux weight", "Weight of the tag classifiers' cross-entropy.",
+                                lo=0.0, hi=100.0, step=0.1, group="loss")
+    aux_on_fake: bool = setting(False, "Train D's tag heads on fakes too",
+                                "Original AC-GAN. Off: real images only, which stops D from learning G's "
+                                "wrong colours.", group="loss")
+    l1_weight: float = setting(100.0, "L1 weight (pix2pix lambda)",
+                               "pix2pix: G's loss adds lambda * mean |G(x) - y|, the distance to the true "
+                               "picture (Isola et al. 2017 use 100); the GAN term sharpens what L1 blurs. Its "
+                               "curve is 'l1' under Loss terms.", lo=0.0, hi=10000.0, step=10.0, group="loss",
+                               flag="l1_weight")
+    ms_weight: float = setting(0.0, "Mode-seeking weight (MSGAN)",
+                               "Adds weight / (|G(z1) - G(z2)| / |z1 - z2|) to G's loss for pairs with the "
+                               "same tags (Mao et al. 2019): G is pushed to make different z give different "
+                               "images. Its curve ('ms' under Loss terms) is that ratio: it should rise, not "
+                               "sink to 0.", lo=0.0, hi=100.0, step=0.5, group="loss")
 
 
 @dataclass
-class TrainConfig:
-    batch_size: int = 64
-    steps: int = 1000               # generator steps (0 = until `seconds` runs out)
-    seconds: float = 0.0            # wall-clock budget (0 = no limit)
-    optimizer: str = "adam"         # adam | rmsprop
-    lr_g: float = 2e-4              # TTUR: G and D have their own learning rates
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    n_critic: int = 1               # D steps per G step
-    ema_decay: float = 0.0          # EMA of G weights (0 = off, e.g. 0.999)
-    seed: int = 0
-    device: str = "auto"            # auto | cpu | cuda | mps
-    amp: bool = True                # autocast: CUDA (bf16 if supported, else fp16); bf16 on CPUs with native bf16
-    channels_last: bool = True      # channels_last memory format for conv nets
-    log_every: int = 10             # steps between StepEvents
-    sample_every: int = 100         # steps between sample grids (0 = only at the end)
-    sample_seconds: float = 0.0     # also a grid every this many seconds of training (0 = off)
-    checkpoint_every: int = 500     # steps between checkpoints (0 = only at the end)
-    checkpoint_seconds: float = 0.0 # also a checkpoint every this many seconds of training (0 = off)
-    keep_checkpoints: int = 3       # step_*.pt files kept besides last.pt
-    grid_size: int = 64             # images in the fixed-noise grid
+class TrainConfig(_Section):
+    PREFIX = "train"
+    batch_size: int = setting(64, "Batch size", lo=1, hi=65536, step=8, group="train", flag="batch_size")
+    steps: int = setting(1000, "Steps", "G steps (0 = until the time limit).", lo=0, hi=100_000_000, step=100,
+                         group="train", flag="steps")
+    seconds: float = setting(0.0, "Time limit (s)", "Wall-clock budget; 0 = no limit.", lo=0.0, hi=1e7,
+                             step=30.0, fmt="%.0f", group="train", flag="seconds")
+    optimizer: str = setting("adam", "Optimiser", choices=OPTIMIZERS, group="train", flag="optimizer")
+    lr_g: float = setting(2e-4, "lr G", "TTUR: G and D have their own learning rates.", lo=1e-8, hi=1.0,
+                          step=1e-5, fmt="%.1e", group="train", live=True, flag="lr_g")
+    lr_d: float = setting(2e-4, "lr D", lo=1e-8, hi=1.0, step=1e-5, fmt="%.1e", group="train", live=True,
+                          flag="lr_d")
+    beta1: float = setting(0.5, "beta1", "Adam only.", lo=0.0, hi=0.9999, step=0.1, group="train")
+    beta2: float = setting(0.999, "beta2", "Adam only.", lo=0.0, hi=0.99999, step=0.001, fmt="%.3f",
+                           group="train")
+    n_critic: int = setting(1, "n_critic", "D steps per G step.", lo=1, hi=100, step=1, group="train",
+                            live=True, flag="n_critic")
+    ema_decay: float = setting(0.0, "EMA of G (0 = off)", "Exponential moving average of G's weights, e.g. 0.999.",
+                               lo=0.0, hi=0.99999, step=0.001, fmt="%.3f", group="train", flag="ema")
+    seed: int = setting(0, "Seed", lo=0, hi=SEED_MAX, step=1, group="train", flag="seed")
+    device: str = setting("auto", "Device", choices=DEVICES, group="train", flag="device")
+    amp: bool = setting(True, "Mixed precision (autocast)",
+                        "CUDA: bf16 if supported, else fp16; CPU: bf16 where a timed probe finds it faster.",
+                        group="train", advanced=True)
+    channels_last: bool = setting(True, "channels_last memory format", "For conv nets, where it is faster.",
+                                  group="train", advanced=True)
+    log_every: int = setting(10, "Log every N steps", lo=1, hi=10**6, step=1, group="train", advanced=True,
+                             flag="log_every")
+    sample_every: int = setting(100, "Sample grid every N steps (0 = end only)", lo=0, hi=10**7, step=5,
+                                group="train", advanced=True, flag="sample_every")
+    sample_seconds: float = setting(0.0, "... and every N seconds (0 = off)", lo=0.0, hi=1e6, step=1.0,
+                                    fmt="%.0f", group="train", advanced=True)
+    checkpoint_every: int = setting(500, "Checkpoint every N steps (0 = end only)", lo=0, hi=10**7, step=50,
+                                    group="train", advanced=True, flag="checkpoint_every")
+    checkpoint_seconds: float = setting(0.0, "... and every N seconds (0 = off)", lo=0.0, hi=1e7, step=10.0,
+                                        fmt="%.0f", group="train", advanced=True)
+    keep_checkpoints: int = setting(3, "Checkpoints kept", "step_*.pt files kept besides last.pt.", lo=0,
+                                    hi=1000, step=1, group="train", advanced=True)
+    grid_size: int = setting(64, "Images in the sample grid", lo=1, hi=256, step=1, group="train",
+                             advanced=True)
 
-    def validate(self) -> None:
-        _int_range("train.batch_size", self.batch_size, 1, 65536)
-        _int_range("train.steps", self.steps, 0, 100_000_000)
-        _num_range("train.seconds", self.seconds, 0.0, 10**7)
+    def _check(self) -> None:
         if self.steps == 0 and self.seconds == 0:
             raise ConfigError("train.steps", "and train.seconds are both 0: set at least one limit")
-        _choice("train.optimizer", self.optimizer, OPTIMIZERS)
-        _num_range("train.lr_g", self.lr_g, 1e-8, 1.0)
-        _num_range("train.lr_d", self.lr_d, 1e-8, 1.0)
-        _num_range("train.beta1", self.beta1, 0.0, 0.9999)
-        _num_range("train.beta2", self.beta2, 0.0, 0.99999)
-        _int_range("train.n_critic", self.n_critic, 1, 100)
-        _num_range("train.ema_decay", self.ema_decay, 0.0, 0.99999)
-        _int_range("train.seed", self.seed, 0, 2**63 - 1)
-        _choice("train.device", self.device, DEVICES)
-        _is_bool("train.amp", self.amp)
-        _is_bool("train.channels_last", self.channels_last)
-        _int_range("train.log_every", self.log_every, 1, 10**6)
-        _int_range("train.sample_every", self.sample_every, 0, 10**7)
-        _int_range("train.checkpoint_every", self.checkpoint_every, 0, 10**7)
-        _num_range("train.sample_seconds", self.sample_seconds, 0.0, 10**6)
-        _num_range("train.checkpoint_seconds", self.checkpoint_seconds, 0.0, 10**7)
-        _int_range("train.keep_checkpoints", self.keep_checkpoints, 0, 1000)
-        _int_range("train.grid_size", self.grid_size, 1, 256)
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "train": TrainConfig}
+
+
+def field_info(key: str) -> dataclasses.Field:
+    """The dataclass field of ``"section.field"`` (its metadata says all that is known about it)."""
+    sec, _, name = key.partition(".")
+    if sec not in SECTIONS:
+        raise ConfigError(key, "is not a section.field name")
+    for f in dataclasses.fields(SECTIONS[sec]):
+        if f.name == name:
+            return f
+    raise ConfigError(key, "is not a known field")
+
+
+def bounds(key: str) -> tuple[Any, Any]:
+    """(lo, hi) of a numeric setting, e.g. ``bounds("train.lr_g") == (1e-8, 1.0)``."""
+    md = field_info(key).metadata
+    return md["lo"], md["hi"]
+
+
+def all_fields() -> list[tuple[str, dataclasses.Field]]:
+    """Every ``("section.field", Field)`` in form order."""
+    return [(f"{sec}.{f.name}", f) for sec, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
 
 
 @dataclass
@@ -186,19 +285,10 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> "RunConfig":
-        self.data.validate()
-        self.model.validate()
-        self.loss.validate()
-        self.train.validate()
-        from .models import ARCHITECTURES
-
-        point_arch = ARCHITECTURES[self.model.arch].backbone == "mlp"
-        if point_arch != (self.data.dataset == "toy2d"):
-            raise ConfigError(
-                "model.arch",
-                f"'{self.model.arch}' does not fit dataset '{self.data.dataset}': "
-                "the 'mlp' arch is for 'toy2d' data and image archs are for image data",
-            )
+        """Types and ranges of every field (names of losses and architectures, and whether the
+        architecture fits the data, are checked by gan_core.checks, next to the registries)."""
+        for sec in SECTIONS:
+            getattr(self, sec).validate()
         return self
 
     # ---- JSON round trip -------------------------------------------------------------------
@@ -216,7 +306,7 @@ class RunConfig:
         if unknown:
             raise ConfigError(sorted(unknown)[0], "is not a config section (data, model, loss, train)")
         parts = {}
-        for name, sub in (("data", DataConfig), ("model", ModelConfig), ("loss", LossConfig), ("train", TrainConfig)):
+        for name, sub in SECTIONS.items():
             parts[name] = _sub_from_dict(sub, d.get(name, {}), name)
         return cls(**parts)
 

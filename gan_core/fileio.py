@@ -162,8 +162,8 @@ def remove_stale_temp_files(directory: PathLike, min_age_s: float = 0.0) -> list
         if not _TEMP_RE.match(p.name):
             continue
         try:
-            st = p.lstat()
-            if not os.path.isfile(p) or os.path.islink(p) or now - st.st_mtime < min_age_s:
+            info = p.lstat()
+            if not os.path.isfile(p) or os.path.islink(p) or now - info.st_mtime < min_age_s:
                 continue
             p.unlink()
             removed.append(p)

@@ -24,43 +24,29 @@ Listeners always run in this process, in the job's event thread.
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
-import multiprocessing as mp
 import os
-import queue
-import re
-import sys
 import threading
-import time
-import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
-import numpy as np
-
+from . import rundir
+from .checks import check_config
 from .config import RunConfig
-from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent,
-                     StepEvent)
-from .trainer import TrainControl, Trainer
+from .events import Event
+from .job import ACTIVE, MODES, Job, JobSnapshot, NotOwnerError  # noqa: F401  (re-exported: the UIs' API)
+from .rundir import runs_root
+from .slots import shared_limiter
 
-RUNS_ENV = "GAN_STUDIO_RUNS"
 MODE_ENV = "GAN_STUDIO_JOB_MODE"
 MAX_CONCURRENT_ENV = "GAN_STUDIO_MAX_CONCURRENT"
 MAX_PER_VISITOR_ENV = "GAN_STUDIO_MAX_PER_VISITOR"
 MAX_QUEUE_ENV = "GAN_STUDIO_MAX_QUEUE"
-MODES = ("process", "thread")
-ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
 DEFAULT_STEPS_PER_S = 5.0   # ETA guess for queued runs before any run has been measured on this server
 
 
 class JobBusyError(RuntimeError):
     """A run cannot be started or queued (per-visitor cap, full queue, its folder busy); says why."""
-
-
-class NotOwnerError(PermissionError):
-    """Only the browser that started a job (or the admin) may steer it."""
 
 
 def _env_int(name: str, default: int, lo: int, hi: int) -> int:
@@ -86,395 +72,8 @@ def default_max_concurrent() -> int:
     return 2 if gpu else 1
 
 
-def runs_root() -> Path:
-    return Path(os.environ.get(RUNS_ENV, "runs"))
-
-
 def new_run_dir(cfg: RunConfig, root: Optional[Path] = None) -> Path:
-    root = root or runs_root()
-    stem = time.strftime("%Y%m%d-%H%M%S") + f"-{cfg.data.dataset}-{cfg.model.arch}-{cfg.loss.name}"
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
-    for i in itertools.count():
-        p = root / (stem if i == 0 else f"{stem}-{i}")
-        if not p.exists():
-            return p
-    raise AssertionError("unreachable")
-
-
-@dataclass
-class JobSnapshot:
-    id: int
-    owner: str
-    run_dir: str
-    config: dict[str, Any]
-    status: str                              # queued | starting | loading data | running | paused | stopping | done | stopped | error | cancelled
-    step: int
-    total_steps: int
-    progress: float
-    eta: Optional[float]
-    img_per_s: float
-    history: list[dict[str, Any]]            # StepEvent dicts, oldest first
-    sample: Optional[np.ndarray]             # newest fixed-noise grid (H, W, 3) uint8
-    sample_step: int
-    checkpoints: list[str]
-    error: Optional[str]
-    notes: list[str]
-    started_at: float
-    finished_at: Optional[float]
-    extras: dict[str, list[dict[str, Any]]]  # e.g. "metrics" from evaluators
-    queued_at: float = 0.0
-    lr_changes: list[dict[str, Any]] = field(default_factory=list)  # {"step", "lr_g", "lr_d", "n_critic"} set mid-run
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-    @property
-    def queued(self) -> bool:
-        return self.status == "queued"
-
-
-class Job:
-    def __init__(self, job_id: int, owner: str, cfg: RunConfig, run_dir: Path, resume: Optional[str],
-                 listeners: list[Callable[["Job", Event], None]], mode: str = "thread",
-                 on_end: Optional[Callable[["Job"], None]] = None):
-        if mode not in MODES:
-            raise ValueError(f"job mode must be one of {', '.join(MODES)}, got {mode!r}")
-        self.id, self.owner, self.cfg, self.run_dir, self.resume = job_id, owner, cfg, run_dir, resume
-        self.mode = mode
-        self.pid: Optional[int] = None  # of the training process ("process" mode)
-        self.control: TrainControl = TrainControl() if mode == "thread" else _ProcessControl()
-        self._lock = threading.Lock()
-        self._listeners = listeners
-        self.status = "queued"
-        self._on_end = on_end
-        self.lr_changes: list[dict[str, Any]] = []
-        self.step = 0
-        self.total_steps = cfg.train.steps
-        self.progress, self.eta, self.img_per_s = 0.0, None, 0.0
-        self.history: list[dict[str, Any]] = []
-        self.sample: Optional[np.ndarray] = None
-        self.sample_step = -1
-        self.checkpoints: list[str] = []
-        self.error: Optional[str] = None
-        self.notes: list[str] = []
-        self.extras: dict[str, list[dict[str, Any]]] = {}
-        self.queued_at = self.started_at = time.time()
-        self.finished_at: Optional[float] = None
-        self.thread = threading.Thread(target=self._run, name=f"gan-job-{job_id}", daemon=True)
-
-    def launch(self) -> None:
-        """Leave the queue and start training (called by the manager when a slot is free)."""
-        with self._lock:
-            if self.status != "queued":
-                return
-            self.status = "starting"
-            self.started_at = time.time()
-        self.thread.start()
-
-    # ---- worker --------------------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            if self.mode == "process":
-                self._run_process()
-            else:
-                trainer = Trainer(self.cfg, self.run_dir, resume=self.resume, control=self.control)
-                for ev in trainer.run():
-                    self._on_event(ev)
-        except Exception as e:  # the trainer reports its own errors; this is for bugs / bad resume files
-            self._fail(f"{type(e).__name__}: {e}", traceback.format_exc(limit=3))
-        finally:
-            with self._lock:
-                if self.status in ACTIVE:  # ended without a DoneEvent
-                    self.status = "error"
-                    self.error = self.error or "the training ended unexpectedly"
-                    self.finished_at = time.time()
-            if self._on_end is not None:
-                self._on_end(self)
-
-    def _fail(self, message: str, detail: Optional[str] = None) -> None:
-        with self._lock:
-            self.error = message
-            if detail:
-                self.notes.append(detail)
-            self.status = "error"
-            self.finished_at = time.time()
-
-    def _run_process(self) -> None:
-        ctx = mp.get_context("spawn")  # never fork a multi-threaded server
-        events, commands = ctx.Queue(), ctx.Queue()
-        assert isinstance(self.control, _ProcessControl)
-        self.control.attach(commands)
-        proc = ctx.Process(target=_child_main, name=f"gan-job-{self.id}", daemon=True,
-                           args=(self.cfg.to_json(), str(self.run_dir), self.resume, events, commands))
-        with _main_not_reimported():
-            proc.start()
-        self.pid = proc.pid
-        finished = False
-        try:
-            while not finished:
-                try:
-                    msg = events.get(timeout=0.25)
-                except queue.Empty:
-                    if not proc.is_alive():
-                        try:  # the last messages may still be in the pipe
-                            msg = events.get(timeout=1.0)
-                        except queue.Empty:
-                            code = proc.exitcode
-                            how = f"was killed by signal {-code}" if code and code < 0 else f"exited with code {code}"
-                            self._fail(f"the training process {how} without finishing (out of memory?); "
-                                       "the newest checkpoint in the run directory can be resumed")
-                            return
-                    else:
-                        continue
-                kind, payload = msg
-                if kind == "event":
-                    self._on_event(payload)
-                    finished = isinstance(payload, DoneEvent)
-                elif kind == "crash":
-                    self._fail(payload[0], payload[1])
-                    finished = True
-        finally:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=5)
-            self.control.attach(None)
-            events.close()
-            commands.close()
-
-    def _on_event(self, ev: Event) -> None:
-        with self._lock:
-            if isinstance(ev, StatusEvent):
-                self.status = ev.status if ev.status != "running" else "running"
-            elif isinstance(ev, StartEvent):
-                self.status = "running"
-                self.step = ev.start_step
-                self.notes.extend(ev.notes)
-            elif isinstance(ev, StepEvent):
-                self.step, self.progress, self.eta, self.img_per_s = ev.step, ev.progress, ev.eta, ev.img_per_s
-                self.history.append(ev.to_dict())
-            elif isinstance(ev, SampleEvent):
-                self.sample, self.sample_step = ev.image, ev.step
-            elif isinstance(ev, CheckpointEvent):
-                if ev.path not in self.checkpoints:
-                    self.checkpoints.append(ev.path)
-            elif isinstance(ev, ErrorEvent):
-                self.error = ev.message
-            elif isinstance(ev, DoneEvent):
-                self.step = ev.step
-                self.status = {"error": "error", "stopped": "stopped"}.get(ev.reason, "done")
-                if ev.reason in ("steps", "time"):
-                    self.progress = 1.0
-                self.eta = 0.0
-                self.finished_at = time.time()
-            if self.control.stop_requested and self.status in ("running", "paused"):
-                self.status = "stopping"
-        for fn in self._listeners:
-            try:
-                fn(self, ev)
-            except Exception as e:  # a broken listener must not kill training
-                with self._lock:
-                    self.notes.append(f"listener failed: {e}")
-
-    def add_extra(self, key: str, row: dict[str, Any]) -> None:
-        """Listeners (e.g. metric evaluators) attach rows shown next to the curves."""
-        with self._lock:
-            self.extras.setdefault(key, []).append(row)
-
-    # ---- polling and steering -----------------------------------------------------------------------
-    def snapshot(self, since: int = 0) -> JobSnapshot:
-        """Consistent copy of the state; ``since`` drops history entries with step <= since."""
-        with self._lock:
-            hist = [h for h in self.history if h["step"] > since] if since else list(self.history)
-            return JobSnapshot(
-                self.id, self.owner, str(self.run_dir), self.cfg.to_dict(), self.status, self.step,
-                self.total_steps, self.progress, self.eta, self.img_per_s, hist, self.sample, self.sample_step,
-                list(self.checkpoints), self.error, list(self.notes), self.started_at, self.finished_at,
-                {k: list(v) for k, v in self.extras.items()}, self.queued_at, list(self.lr_changes),
-            )
-
-    @property
-    def active(self) -> bool:
-        with self._lock:
-            return self.status in ACTIVE
-
-    @property
-    def queued(self) -> bool:
-        with self._lock:
-            return self.status == "queued"
-
-    def can_control(self, who: str, admin: bool = False) -> bool:
-        return admin or who == self.owner
-
-    def _check_owner(self, who: str, admin: bool = False) -> None:
-        if not self.can_control(who, admin):
-            raise NotOwnerError("only the browser that started this run (or the admin) can control it")
-
-    def stop(self, who: str, admin: bool = False) -> None:
-        self._check_owner(who, admin)
-        with self._lock:
-            if self.status == "queued":  # never started: leaves the queue
-                self.status, self.finished_at = "cancelled", time.time()
-                return
-        self.control.stop()
-        with self._lock:
-            if self.status in ("running", "paused", "starting", "loading data"):
-                self.status = "stopping"
-
-    def cancel(self, who: str, admin: bool = False) -> None:
-        """Take a queued run out of the queue (a started one is stopped)."""
-        self.stop(who, admin)
-
-    def pause(self, who: str, admin: bool = False) -> None:
-        self._check_owner(who, admin)
-        self.control.pause()
-        with self._lock:
-            if self.status == "running":
-                self.status = "paused"
-
-    def resume_training(self, who: str, admin: bool = False) -> None:
-        self._check_owner(who, admin)
-        self.control.resume()
-        with self._lock:
-            if self.status == "paused":
-                self.status = "running"
-
-    def _note_change(self, **change: Any) -> None:
-        with self._lock:
-            self.lr_changes.append({"step": self.step, "time": time.time(),
-                                    **{k: v for k, v in change.items() if v is not None}})
-
-    def set_lr(self, who: str, lr_g: Optional[float] = None, lr_d: Optional[float] = None,
-               admin: bool = False) -> None:
-        self._check_owner(who, admin)
-        self.control.set_lr(lr_g, lr_d)
-        self._note_change(lr_g=lr_g, lr_d=lr_d)
-
-    def set_n_critic(self, who: str, n: int, admin: bool = False) -> None:
-        self._check_owner(who, admin)
-        self.control.set_n_critic(n)
-        self._note_change(n_critic=n)
-
-    def wait(self, timeout: Optional[float] = None) -> bool:
-        """Wait for the job to end (a queued job first waits for its turn)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                status = self.status
-            if status == "cancelled":
-                return True
-            if status != "queued":
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        while not self.thread.is_alive() and self.thread.ident is None:  # launched, thread starting
-            time.sleep(0.01)
-        self.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not self.thread.is_alive()
-
-
-class _ProcessControl(TrainControl):
-    """TrainControl whose commands are also forwarded to the trainer in a child process."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._queue: Any = None
-        self._pending: list[tuple[str, tuple]] = []
-
-    def attach(self, q: Any) -> None:
-        with self._lock:
-            self._queue = q
-            pending, self._pending = self._pending, []
-        for name, args in pending:
-            self._send(name, *args)
-
-    def _send(self, name: str, *args: Any) -> None:
-        with self._lock:
-            if self._queue is None:
-                self._pending.append((name, args))
-                return
-            q = self._queue
-        try:
-            q.put((name, args))
-        except (ValueError, OSError):  # queue closed: the run has ended
-            pass
-
-    def stop(self) -> None:
-        super().stop()
-        self._send("stop")
-
-    def pause(self) -> None:
-        super().pause()
-        self._send("pause")
-
-    def resume(self) -> None:
-        super().resume()
-        self._send("resume")
-
-    def set_lr(self, lr_g: Optional[float] = None, lr_d: Optional[float] = None) -> None:
-        super().set_lr(lr_g, lr_d)  # validates
-        self.take_updates()
-        self._send("set_lr", lr_g, lr_d)
-
-    def set_n_critic(self, n: int) -> None:
-        super().set_n_critic(n)
-        self.take_updates()
-        self._send("set_n_critic", n)
-
-
-_SPAWN_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _main_not_reimported():
-    """While a training process is spawned, hide the parent's ``__main__`` from multiprocessing.
-
-    A spawned child re-imports the parent's main module; under ``streamlit run`` that is Streamlit's
-    own entry point, whose import in a process without a script-run context wrote ~17 "missing
-    ScriptRunContext" / session-state warnings to the server log on every Start (and cost start-up
-    time). The child only needs :func:`_child_main`, which lives in this module."""
-    main = sys.modules.get("__main__")
-    with _SPAWN_LOCK:
-        if main is None:
-            yield
-            return
-        saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
-        try:
-            main.__dict__.pop("__file__", None)
-            if "__spec__" in saved:
-                main.__spec__ = None
-            yield
-        finally:
-            main.__dict__.update(saved)
-
-
-def _child_main(cfg_json: str, run_dir: str, resume: Optional[str], events: Any, commands: Any) -> None:
-    """Entry point of a training process: run the trainer, send its events, apply steering commands."""
-    control = TrainControl()
-
-    def pump_commands() -> None:
-        while True:
-            try:
-                name, args = commands.get()
-            except (EOFError, OSError, ValueError):
-                return
-            try:
-                getattr(control, name)(*args)
-            except Exception:  # validated in the parent already
-                pass
-
-    threading.Thread(target=pump_commands, name="gan-job-commands", daemon=True).start()
-    try:
-        trainer = Trainer(RunConfig.from_json(cfg_json), run_dir, resume=resume, control=control)
-        for ev in trainer.run():
-            events.put(("event", ev))
-    except BaseException as e:  # noqa: BLE001 - reported to the parent, which decides
-        events.put(("crash", (f"{type(e).__name__}: {e}", traceback.format_exc(limit=3))))
-    finally:
-        events.close()
-        events.join_thread()  # flush everything to the pipe before exiting
+    return rundir.new_run_dir(f"{cfg.data.dataset}-{cfg.model.arch}-{cfg.loss.name}", root)
 
 
 class JobManager:
@@ -495,6 +94,9 @@ class JobManager:
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self.runs_dir = runs_dir
+        # machine-wide slots: a Streamlit and a Gradio server on one machine share the limit
+        self.slots = shared_limiter(self.max_concurrent, runs_dir or runs_root())
+        self._retry: Optional[threading.Timer] = None
         self.listeners: list[Callable[[Job, Event], None]] = []
         self._steps_per_s: Optional[float] = None  # measured on this server, for queue ETAs
 
@@ -509,7 +111,7 @@ class JobManager:
 
         Raises :class:`JobBusyError` when this visitor already has ``max_per_visitor`` runs queued or
         training, when the queue is full, or when ``run_dir`` belongs to a run that is not finished."""
-        cfg.validate()
+        check_config(cfg)
         with self._lock:
             live = [j for j in self._jobs.values() if j.active or j.queued]
             mine = [j for j in live if j.owner == owner]
@@ -541,9 +143,28 @@ class JobManager:
                 if free <= 0:
                     break
                 if j.queued:
+                    cfg = j.cfg
+                    slot = self.slots.try_acquire(f"{cfg.data.dataset} / {cfg.model.arch} / {cfg.loss.name}")
+                    if slot is None:  # another server on this machine holds the slots: look again soon
+                        self._retry_soon()
+                        break
+                    j.slot = slot
                     self._make_room()
                     j.launch()
                     free -= 1
+
+    def _retry_soon(self, delay: float = 1.0) -> None:
+        """A slot freed by another process sends no signal: try the queue again after ``delay``."""
+        with self._lock:
+            if self._retry is None:
+                self._retry = threading.Timer(delay, self._retry_now)
+                self._retry.daemon = True
+                self._retry.start()
+
+    def _retry_now(self) -> None:
+        with self._lock:
+            self._retry = None
+        self._dispatch()
 
     def _make_room(self) -> None:
         from .sharing import prune_runs
@@ -555,6 +176,9 @@ class JobManager:
             pass
 
     def _job_ended(self, job: Job) -> None:
+        slot = getattr(job, "slot", None)
+        if slot is not None:
+            slot.release()
         snap = job.snapshot()
         if snap.finished_at and snap.step and snap.started_at:  # learn this server's speed for ETAs
             rate = snap.step / max(snap.finished_at - snap.started_at, 1e-3)

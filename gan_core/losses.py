@@ -11,9 +11,9 @@ from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from .config import LossConfig
+from .config import ConfigError, LossConfig
 
 # ---- one-line losses ---------------------------------------------------------------------------
 
@@ -58,6 +58,14 @@ def d_hinge(real: Tensor, fake: Tensor) -> Tensor:
     return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
 
+def mode_seeking_ratio(fake: Tensor, z: Tensor) -> Tensor:
+    """MSGAN (Mao et al. 2019): mean_i |G(z_i) - G(z_i')| / |z_i - z_i'| over the pairs (i, i + B/2);
+    G's loss adds ``ms_weight / (ratio + 1e-5)``."""
+    h = fake.shape[0] // 2
+    dx = (fake[:h].float() - fake[h:2 * h].float()).abs().flatten(1).mean(1)
+    return (dx / (z[:h] - z[h:2 * h]).abs().mean(1)).mean()
+
+
 # ---- penalties -----------------------------------------------------------------------------------
 
 DFn = Callable[[Tensor, Optional[Tensor]], tuple[Tensor, list[Tensor]]]
@@ -95,19 +103,70 @@ def dragan_penalty(D: DFn, real: Tensor, labels: Optional[Tensor] = None, c: flo
 
 # ---- registry ------------------------------------------------------------------------------------
 
+PenaltyFn = Callable[[DFn, Tensor, Tensor, Optional[Tensor], LossConfig, Optional[torch.Generator]], Tensor]
+
+
+def gp_term(D: DFn, real: Tensor, fake: Tensor, labels: Optional[Tensor], cfg: LossConfig,
+            generator: Optional[torch.Generator] = None) -> Tensor:
+    """WGAN-GP's penalty (interpolates carry the real tags); weighted by ``cfg.gp_lambda``."""
+    return gradient_penalty(D, real, fake, labels, generator)
+
+
+def dragan_term(D: DFn, real: Tensor, fake: Tensor, labels: Optional[Tensor], cfg: LossConfig,
+                generator: Optional[torch.Generator] = None) -> Tensor:
+    """DRAGAN's penalty around real data with perturbation scale ``cfg.dragan_c``."""
+    return dragan_penalty(D, real, labels, cfg.dragan_c, generator)
+
+
+@torch.no_grad()
+def clip_weights(D: nn.Module, cfg: LossConfig) -> None:
+    """WGAN's constraint after each D step: every weight clamped to [-c, c]."""
+    for p in D.parameters():
+        p.clamp_(-cfg.clip_value, cfg.clip_value)
+
 
 @dataclass(frozen=True)
 class LossSpec:
+    """What a loss is: its D and G terms, the penalty and constraint that go with it, how to read its
+    curves, which ``loss.*`` settings it reads and the optimiser settings its paper recommends."""
     name: str
     title: str
     d_loss: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]   # (real, fake, real_t, fake_t)
     g_loss: Callable[[Tensor, LossConfig], Tensor]                # (fake, cfg)
-    explanation: str                                              # what the curves mean
-    uses_targets: bool = True              # soft / noisy labels apply
+    curve_help: str                                               # what its D and G curves mean
+    uses_targets: bool = True              # D is trained towards targets: soft / noisy labels apply
     target_range: str = "bce"              # "bce" (0..1) or "lsgan" (a..b)
-    penalty: Optional[str] = None          # None | "gp" | "dragan"
-    clip_weights: bool = False
+    penalty: Optional[PenaltyFn] = None    # (D, real, fake, labels, cfg, generator) -> unweighted penalty
+    d_constraint: Optional[Callable[[nn.Module, LossConfig], None]] = None   # after each D step
     recommended: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides from the paper
+
+    @property
+    def d_outputs_probs(self) -> bool:
+        """D's outputs are logits of "real": show them as probabilities (sigmoid)."""
+        return self.uses_targets and self.target_range == "bce"
+
+    def penalty_weight(self, cfg: LossConfig) -> float:
+        return cfg.gp_lambda if self.penalty is not None else 0.0
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The ``loss.*`` settings this loss reads (a form hides the others)."""
+        f: list[str] = []
+        if self.uses_targets:
+            f += ["real_label", "fake_label", "label_noise"]
+        if self.target_range == "lsgan":
+            f += ["lsgan_a", "lsgan_b", "lsgan_c"]
+        if self.penalty is not None:
+            f.append("gp_lambda")
+        if self.penalty is dragan_term:
+            f.append("dragan_c")
+        if self.d_constraint is clip_weights:
+            f.append("clip_value")
+        return tuple(f)
+
+    def output_summary(self, out: Tensor) -> Tensor:
+        """Mean of D's outputs as shown in the curves: probability for BCE losses, raw score otherwise."""
+        return (torch.sigmoid(out) if self.d_outputs_probs else out).mean()
 
 
 LOSSES: dict[str, LossSpec] = {
@@ -132,7 +191,7 @@ LOSSES: dict[str, LossSpec] = {
         lambda f, c: g_wasserstein(f),
         "-D loss estimates the Wasserstein distance between real and generated data (up to a scale set "
         "by the clipping): it should fall as samples improve, so this curve tracks quality.",
-        uses_targets=False, clip_weights=True,
+        uses_targets=False, d_constraint=clip_weights,
         recommended={"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "n_critic": 5},
     ),
     "wgan-gp": LossSpec(
@@ -140,14 +199,14 @@ LOSSES: dict[str, LossSpec] = {
         lambda f, c: g_wasserstein(f),
         "-D loss (without the penalty) estimates the Wasserstein distance and should shrink as G "
         "improves; the gradient penalty keeps the critic 1-Lipschitz (lambda = 10).",
-        uses_targets=False, penalty="gp",
+        uses_targets=False, penalty=gp_term,
         recommended={"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},
     ),
     "dragan": LossSpec(
         "dragan", "DRAGAN", d_bce, lambda f, c: g_nonsaturating(f),
         "Non-saturating GAN plus a gradient penalty around real data that prevents sharp D gradients "
         "(mode collapse); read D and G curves as for the non-saturating GAN.",
-        penalty="dragan",
+        penalty=dragan_term,
     ),
     "hinge": LossSpec(
         "hinge", "Hinge loss", lambda r, f, rt, ft: d_hinge(r, f), lambda f, c: g_wasserstein(f),
@@ -157,6 +216,12 @@ LOSSES: dict[str, LossSpec] = {
         recommended={"lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.9},
     ),
 }
+
+
+def check_loss_config(cfg: LossConfig) -> None:
+    """The loss is a registered one (ConfigError naming ``loss.name`` otherwise)."""
+    if cfg.name not in LOSSES:
+        raise ConfigError("loss.name", f"must be one of {', '.join(LOSSES)}; got {cfg.name!r}")
 
 
 def get_loss(name: str) -> LossSpec:

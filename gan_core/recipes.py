@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 
 from .config import RunConfig
 
-__all__ = ["Preset", "PRESETS", "TAGGED_RECIPE", "DIGITS_RECIPE", "TAGGED_RECIPES", "UNTAGGED_RECIPE", "TAGGED_DATASETS", "apply_preset",
+__all__ = ["Preset", "PRESETS", "PIX2PIX_RECIPE", "TAGGED_RECIPE", "DIGITS_RECIPE", "TAGGED_RECIPES", "UNTAGGED_RECIPE", "TAGGED_DATASETS", "apply_preset",
            "recipe_for", "merge_sections"]
 
 Sections = dict[str, dict[str, Any]]
@@ -47,6 +47,13 @@ UNTAGGED_RECIPE: Sections = {
     "train": {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1},
 }
 TAGGED_DATASETS = ("faces", "digits")
+# Paired data (faces-edges, a folder with data.pairs): pix2pix with the paper's settings (Isola et al. 2017:
+# cGAN + 100 * L1, Adam 2e-4, beta1 0.5).
+PIX2PIX_RECIPE: Sections = {
+    "model": {"arch": "pix2pix", "spectral_norm": False},
+    "loss": {"name": "ns", "ms_weight": 0.0, "l1_weight": 100.0},
+    "train": {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1},
+}
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ def merge_sections(*parts: Mapping[str, Mapping[str, Any]]) -> Sections:
 def recipe_for(dataset: str, tagged: Optional[bool] = None) -> Sections:
     """The recommended architecture / loss / optimiser for a dataset: the tag-conditional recipe for
     tagged data, a plain DCGAN otherwise (``tagged`` overrides the guess, e.g. a folder with tags)."""
+    if dataset == "faces-edges":
+        return PIX2PIX_RECIPE
     if tagged is None:
         tagged = dataset in TAGGED_DATASETS
     if not tagged:
@@ -126,6 +135,8 @@ def apply_preset(cfg: RunConfig, name: str, tagged: Optional[bool] = None, with_
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     parts: list[Mapping[str, Mapping[str, Any]]] = []
     if with_recipe:
-        parts.append(recipe_for(cfg.data.dataset, tagged))
+        from .data import dataset_is_paired
+
+        parts.append(PIX2PIX_RECIPE if dataset_is_paired(cfg.data) else recipe_for(cfg.data.dataset, tagged))
     parts.append(PRESETS[name].sections)
     return cfg.replace(**merge_sections(*parts))

@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from . import rundir
 from .fileio import atomic_write_text
 
 PathLike = Union[str, os.PathLike]
@@ -107,7 +108,7 @@ def can_delete(directory: PathLike, filename: str, who: str, admin: bool = False
 
 def delete_checkpoint_as(filename: str, who: str, admin: bool = False, directory: Optional[PathLike] = None) -> Path:
     """Delete an uploaded checkpoint if this visitor may (see :func:`can_delete`)."""
-    from . import studio
+    from .studio import files as studio
 
     d = Path(directory) if directory is not None else studio.checkpoints_dir()
     ok, why = can_delete(d, filename, who, admin)
@@ -142,7 +143,7 @@ def check_upload_room(directory: PathLike, size: int) -> None:
 
 def save_upload_as(name: str, data: bytes, who: str, directory: Optional[PathLike] = None):
     """Validate and save an upload within the caps, recording ``who`` as its owner. Returns (path, summary)."""
-    from . import studio
+    from .studio import files as studio
 
     d = Path(directory) if directory is not None else studio.checkpoints_dir()
     check_upload_room(d, len(data))
@@ -174,7 +175,7 @@ def prune_runs(root: PathLike, max_bytes: Optional[int] = None, busy: Iterable[P
     busy_set = {Path(b).resolve() for b in busy}
     runs = []
     for p in r.iterdir():
-        if p.is_dir() and not p.is_symlink() and (p / "config.json").is_file():
+        if p.is_dir() and not p.is_symlink() and (p / rundir.CONFIG).is_file():
             try:
                 runs.append((p.stat().st_mtime, p, _tree_bytes(p)))
             except OSError:

@@ -8,13 +8,15 @@ cached per machine and network shape in ``<data.cache_dir>/speed_probe.json``.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
@@ -157,3 +159,45 @@ def probe(options: Sequence[Option], step_fn: Callable[[Option], None], device: 
     best = min(options, key=lambda o: med[o.label])
     stable = all(max(v) <= MAX_SPREAD * min(v) for v in times.values())
     return ProbeResult(best, med, machine_name(device), False, rounds, stable)
+
+
+def probe_trainer(trainer: Any) -> ProbeResult:
+    """Time a few steps of a gan_core.trainer.Trainer in each allowed precision / layout, on copies of G
+    and D (own RNG; the run is untouched), and return the fastest; cached per machine and network shape."""
+    self = trainer
+    tc, dev = self.cfg.train, self.device
+    options = candidate_options(dev, tc.amp, tc.channels_last, self.conv)
+    if len(options) == 1:
+        return ProbeResult(options[0], {}, machine_name(dev), False, 0)
+    shape = json.dumps({"model": dataclasses.asdict(self.cfg.model), "loss": self.cfg.loss.name,
+                        "ms": self.cfg.loss.ms_weight > 0, "n_critic": self.n_critic, "batch": tc.batch_size,
+                        "spec": [self.spec.channels, self.spec.image_size, list(self.spec.num_classes)],
+                        "diffaug": self.cfg.data.diffaugment, "threads": torch.get_num_threads(),
+                        "device": dev.type}, sort_keys=True)
+    cache = Path(self.cfg.data.cache_dir) / "speed_probe.json"
+    cached = load_cached(cache, dev, shape)
+    if cached is not None and cached.chosen in options:
+        return cached
+    clones: dict[str, Any] = {}
+    for o in options:
+        p = copy.copy(self)
+        p.G, p.D, p.ema, p._stash = copy.deepcopy(self.G), copy.deepcopy(self.D), None, None
+        p._use_option(o)
+        if p.mem_format is not None:
+            p.G.to(memory_format=p.mem_format)
+            p.D.to(memory_format=p.mem_format)
+        p.opt_g, p.opt_d = p._make_opt(p.G, tc.lr_g), p._make_opt(p.D, tc.lr_d)
+        p.gen = torch.Generator(device=self.data_device).manual_seed(1)
+        p.dev_gen = p.gen if p.gen.device == dev else torch.Generator(device=dev).manual_seed(2)
+        clones[o.label] = p
+
+    def one_step(o: Option) -> None:
+        p = clones[o.label]
+        for i in range(p.n_critic):
+            p._d_step(keep_fake=i == p.n_critic - 1)
+        p._g_step()
+
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        result = probe(options, one_step, dev)
+    store_cached(cache, dev, shape, result)
+    return result

@@ -50,7 +50,7 @@ with cols[2]:
     st.page_link("pages/lab2d.py", label="Open the 2D lab: D's surface and G's gradients on 2D points, live", icon=":material/scatter_plot:")
 
 with st.expander("Losses and architectures in this studio"):
-    st.markdown("\n".join(f"- **{s.title}** (`{k}`): {s.explanation}" for k, s in LOSSES.items()))
+    st.markdown("\n".join(f"- **{s.title}** (`{k}`): {s.curve_help}" for k, s in LOSSES.items()))
     st.markdown("\n".join(f"- **`{k}`**: {s.description}" for k, s in ARCHITECTURES.items()))
 
 st.caption(f"Checkpoints folder: `{studio.checkpoints_dir()}` (env `{studio.CHECKPOINTS_ENV}`) · "

@@ -13,10 +13,11 @@ from gan_core.lab2d import DRAWN, LAB_PRESETS, LAB_SHAPES, LabBusyError, LabConf
 from gan_core.losses import LOSSES
 from ui import charts
 from ui.common import ensure_navigation, owner_token
-from ui.lab2d_view import drawing_figure, lab_figure
+from ui.lab2d_view import drawing_figure, freeze_gc_once, lab_figure
 
 K = "lab."
-POLL_S = 0.3   # the fragment's period: >= 2 refreshes/s seen in the browser, including the rerun's own time
+POLL_S = 0.4   # the plane's period: >= 2 refreshes/s seen in the browser, including the rerun's own time
+CURVES_S = 2.0  # the curves' period
 CUSTOM = "custom"
 SHAPE_NAMES = {"8gaussians": "8 Gaussians on a ring", "25gaussians": "25 Gaussians on a grid", "moons": "Two moons",
                "ring": "Ring", "spiral": "Spiral", DRAWN: "Your points (click to add)"}
@@ -77,8 +78,7 @@ def _live(widget: str) -> None:
 
 def _on_preset() -> None:
     p = LAB_PRESETS.get(ss[K + "preset"])
-    if p is not None:
-        _set_form(p.config())
+    _set_form(p.config() if p is not None else LabConfig())   # Custom starts from the lab's defaults
 
 
 def start(cfg: LabConfig) -> None:
@@ -156,7 +156,8 @@ if ss[K + "shape"] == DRAWN:
         c2.caption(f"{len(ss[K + 'drawn'])} points drawn.")
 
 
-def live_view(polling: bool) -> None:
+def plane_view(polling: bool) -> None:
+    """The metrics and the plane (surface, points, arrows): redrawn every POLL_S seconds."""
     r = runner()
     fr = r.frame() if r is not None else None
     if fr is None:
@@ -177,27 +178,38 @@ def live_view(polling: bool) -> None:
         m[4].metric("Mean |dL_G/dx|", f"{fr.grad_norm:.3g}")
     if fr.error:
         st.error(fr.error, icon=":material/error:")
-    left, right = st.columns([3, 2], gap="small")
-    with left:
-        st.plotly_chart(lab_figure(fr, show_arrows=show_arrows, drawn=fr.settings and
-                                   (r.lab.cfg.drawn if fr.shape == DRAWN else None)),
-                        key="lab_plane", config={"displayModeBar": False})
-        st.caption(f"{lab2d.SCALE_NOTES[fr.scale]} Arrows: relative lengths within this frame; mean "
-                   f"|dL_G/dx| = {fr.grad_norm:.3g} (near 0 = G gets no signal).")
-    with right:
-        if fr.history:
-            st.plotly_chart(charts.curves_figure(fr.history, ["d_loss", "g_loss"], "Losses", max_points=300), key="lab_losses",
-                            config={"displayModeBar": False})
-            st.plotly_chart(charts.curves_figure(fr.history, ["d_real", "d_fake"], "D outputs", max_points=300), key="lab_outputs",
-                            config={"displayModeBar": False})
-        s = fr.settings
-        st.caption(f"Now: {LOSSES[s['loss']].title}, lr G {s['lr_g']:.1e}, lr D {s['lr_d']:.1e}, "
-                   f"n_critic {s['n_critic']}, batch {s['batch_size']}, {SHAPE_NAMES.get(s['shape'], s['shape'])}.")
+    st.plotly_chart(lab_figure(fr, show_arrows=show_arrows, drawn=r.cfg.drawn if fr.shape == DRAWN else None),
+                    key="lab_plane", config={"displayModeBar": False})
+    st.caption(f"{lab2d.SCALE_NOTES[fr.scale]} Arrows: relative lengths within this frame; mean "
+               f"|dL_G/dx| = {fr.grad_norm:.3g} (near 0 = G gets no signal).")
+    freeze_gc_once()   # after the first figures: plotly's lazily imported classes are loaded by now
     if polling and not r.active:
-        st.rerun()  # finished: redraw the buttons once, which also stops polling
+        st.rerun()  # finished: redraw the buttons and the curves once, which also stops polling
+
+
+def curves_view() -> None:
+    """The loss and D-output curves: redrawn every CURVES_S seconds (they change slowly; each redraw
+    costs the browser as much as the plane)."""
+    r = runner()
+    fr = r.frame() if r is not None else None
+    if fr is None:
+        return
+    if fr.history:
+        st.plotly_chart(charts.curves_figure(fr.history, ["d_loss", "g_loss"], "Losses", max_points=300),
+                        key="lab_losses", config={"displayModeBar": False})
+        st.plotly_chart(charts.curves_figure(fr.history, ["d_real", "d_fake"], "D outputs", max_points=300),
+                        key="lab_outputs", config={"displayModeBar": False})
+    s = fr.settings
+    st.caption(f"Now: {LOSSES[s['loss']].title}, lr G {s['lr_g']:.1e}, lr D {s['lr_d']:.1e}, "
+               f"n_critic {s['n_critic']}, batch {s['batch_size']}, {SHAPE_NAMES.get(s['shape'], s['shape'])}. "
+               f"Curves refresh every {CURVES_S:g} s.")
 
 
 with view:
     r = runner()
     active = r is not None and r.active
-    st.fragment(live_view, run_every=POLL_S if active else None)(active)
+    left, right = st.columns([3, 2], gap="small")
+    with left:
+        st.fragment(plane_view, run_every=POLL_S if active else None)(active)
+    with right:
+        st.fragment(curves_view, run_every=CURVES_S if active else None)()

@@ -7,19 +7,19 @@ from typing import Any
 
 import streamlit as st
 
-from gan_core import studio
-from gan_core.config import (DATASETS, DEVICES, DIFFAUGMENT_OPS, D_NORMS, G_CONDS, OPTIMIZERS, TOY2D_SHAPES,
-                             ConfigError, RunConfig)
+from gan_core import rundir, studio
+from gan_core.config import ConfigError, RunConfig
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 from ui import charts
+from ui.hf_preview import hf_preview_panel
 from ui.common import ensure_navigation, install_metrics, is_admin, owner_token, png_download, show_image
 
-K = "tr."                                   # widget keys: "tr.<section>.<field>"
+KEY = "tr."                                 # widget keys: "tr.<section>.<field>"
+MAX_WIDGET_INT = 2**53 - 1                  # largest integer a browser's number input holds exactly
 FIELDS = list(studio.flatten(RunConfig().to_dict()))
 DEFAULT_PRESET = studio.DEFAULT_PRESET
-G_COND_LABELS = {"concat": "concat with z at the input", "cbn": "conditional BatchNorm", "both": "both"}
 POLL_S = 1.0
 
 ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
@@ -32,179 +32,103 @@ metrics_every = install_metrics()
 # ---- form state ---------------------------------------------------------------------------------------
 def _apply(values: dict[str, Any]) -> None:
     for k, v in values.items():
-        st.session_state[K + k] = v
+        st.session_state[KEY + k] = v
 
 
 def _init_form() -> None:
-    if st.session_state.get(K + "_init"):
+    if st.session_state.get(KEY + "_init"):
         return
     base = RunConfig()
     _apply(studio.flatten(base.to_dict()))
     _apply({f"train.{k}": v for k, v in studio.optimizer_settings(base.loss.name).items()})
     _apply(studio.flatten(studio.preset_sections(DEFAULT_PRESET, base.data.dataset)))
-    st.session_state[K + "_preset"] = DEFAULT_PRESET
+    st.session_state[KEY + "_preset"] = DEFAULT_PRESET
     last = mgr.latest(owner=me)  # after a reload: the running (or my last) run's settings, not the defaults
     if last is not None:
         flat = studio.flatten(last.cfg.to_dict())
         _apply({k: v for k, v in flat.items() if k in FIELDS})
-    st.session_state[K + "_init"] = True
+    st.session_state[KEY + "_init"] = True
 
 
 def _on_preset() -> None:
     """Sizes and time budget; for tagged data also the recommended tag-conditional recipe."""
-    p = st.session_state.get(K + "_preset")
+    p = st.session_state.get(KEY + "_preset")
     if p in studio.PRESETS:
-        _apply(studio.flatten(studio.preset_sections(p, st.session_state.get(K + "data.dataset", "faces"))))
+        _apply(studio.flatten(studio.preset_sections(p, st.session_state.get(KEY + "data.dataset", "faces"))))
 
 
 def _on_loss() -> None:
     """Pre-fill the paper's optimiser settings for the chosen loss (the user can still change them)."""
-    _apply({f"train.{k}": v for k, v in studio.optimizer_settings(st.session_state[K + "loss.name"]).items()})
+    _apply({f"train.{k}": v for k, v in studio.optimizer_settings(st.session_state[KEY + "loss.name"]).items()})
 
 
 def form_values() -> dict[str, Any]:
-    return {f: st.session_state[K + f] for f in FIELDS if K + f in st.session_state}
+    return {f: st.session_state[KEY + f] for f in FIELDS if KEY + f in st.session_state}
 
 
-def num(label: str, field: str, lo, hi, step, fmt=None, help=None, disabled: bool = False):
-    return st.number_input(label, min_value=lo, max_value=hi, step=step, format=fmt, key=K + field, help=help,
-                           disabled=disabled, persist_state="session")
-
-
-def sel(label: str, field: str, options, fmt=str, help=None, on_change=None):
-    return st.selectbox(label, list(options), key=K + field, format_func=fmt, help=help, on_change=on_change,
-                        persist_state="session")
-
-
-def chk(label: str, field: str, help=None):
-    return st.checkbox(label, key=K + field, help=help, persist_state="session")
+def widget(fs: studio.FieldSpec, on_change=None) -> Any:
+    """The Streamlit widget for one generated form field (label, help, range and step from its metadata)."""
+    key = KEY + fs.key
+    if fs.kind == "choice":
+        return st.selectbox(fs.label, list(fs.choices), key=key, format_func=fs.display, help=fs.help or None,
+                            on_change=on_change, persist_state="session")
+    if fs.kind == "bool":
+        return st.checkbox(fs.label, key=key, help=fs.help or None, persist_state="session")
+    if fs.kind == "text":
+        return st.text_input(fs.label, key=key, help=fs.help or None, placeholder="empty" if fs.optional else "off",
+                             persist_state="session")
+    hi = min(fs.hi, MAX_WIDGET_INT) if fs.kind == "int" else fs.hi   # the browser's numbers are doubles
+    return st.number_input(fs.label, min_value=fs.lo, max_value=hi, step=fs.step, format=fs.fmt, key=key,
+                           help=fs.help or None, persist_state="session")
 
 
 def config_form(expanded: bool) -> None:
     with st.expander("Run configuration", expanded=expanded, icon=":material/tune:"):
         p1, p2 = st.columns([1, 2])
         with p1:
-            st.selectbox("Preset", list(studio.PRESETS), key=K + "_preset", on_change=_on_preset,
+            st.selectbox("Preset", list(studio.PRESETS), key=KEY + "_preset", on_change=_on_preset,
                          format_func=lambda p: studio.PRESETS[p].title, persist_state="session",
                          help="Fills sizes and the time budget. For tagged data (faces, digits) it also picks "
                               "the recommended recipe: architecture, loss and optimiser.")
         with p2:
-            st.caption(studio.PRESETS[st.session_state[K + "_preset"]].description)
-        ss = st.session_state
-        dataset, arch, loss = ss[K + "data.dataset"], ss[K + "model.arch"], ss[K + "loss.name"]
-        rel = studio.relevant_fields(dataset, arch, loss)
-        c_data, c_model, c_loss, c_train = st.columns(4, gap="medium")
-        with c_data:
-            st.markdown("**Data**")
-            sel("Dataset", "data.dataset", DATASETS)
-            if ss[K + "data.dataset"] == "toy2d":  # 2D points: the 2D lab shows D's surface and G's gradients live
-                st.page_link("pages/lab2d.py", label="Open the 2D lab for toy2d data", icon=":material/scatter_plot:")
-            if "data.path" in rel:
-                st.text_input("Image folder or .zip", key=K + "data.path", persist_state="session",
-                              help="A folder (searched recursively) or a .zip of images on the server.")
-                st.text_input("Tags CSV (optional)", key=K + "data.tags_csv", persist_state="session",
-                              help="'filename,tags' lines such as 'a.png,blue hair red eyes'.")
-            if "data.image_size" in rel:
-                sel("Image size (px)", "data.image_size", (16, 32, 64))
-            if "data.toy_shape" in rel:
-                sel("2D shape", "data.toy_shape", TOY2D_SHAPES)
-            if "data.num_samples" in rel:
-                num("Samples to draw", "data.num_samples", 16, 1_000_000, 256,
-                    help="Size of the procedurally made set.")
-            if "data.max_images" in rel:
-                num("Use at most N images (0 = all)", "data.max_images", 0, 10_000_000, 1000)
-            if "data.augment_flip" in rel:
-                chk("Random horizontal flips", "data.augment_flip")
-                num("Random rotation (degrees)", "data.augment_rotate", 0.0, 30.0, 1.0)
-            if "data.diffaugment" in rel:
-                st.text_input("DiffAugment for D", key=K + "data.diffaugment", persist_state="session",
-                              placeholder="off", help="Comma list of " + ", ".join(DIFFAUGMENT_OPS) + ": "
-                              "differentiable augmentation of real and fake images before D (Zhao et al. "
-                              "2020). Helps a small folder (a few hundred images) that D would memorise.")
-        with c_model:
-            st.markdown("**Model**")
-            sel("Architecture", "model.arch", ARCHITECTURES)
-            st.caption(ARCHITECTURES[arch].description)
-            num("z dimension", "model.z_dim", 1, 4096, 8)
-            if "model.g_width" in rel:
-                num("G width (ngf)", "model.g_width", 4, 1024, 4)
-                num("D width (ndf)", "model.d_width", 4, 1024, 4)
-                sel("D normalisation", "model.d_norm", D_NORMS,
-                    help="auto: batch norm, none for gradient-penalty losses.")
-                chk("Spectral norm on D", "model.spectral_norm")
-                num("G dropout", "model.g_dropout", 0.0, 0.9, 0.05)
-            if "model.res_blocks" in rel:
-                num("Residual blocks", "model.res_blocks", 1, 32, 1)
-            if "model.mlp_hidden" in rel:
-                num("MLP hidden width", "model.mlp_hidden", 8, 4096, 16)
-            if "model.embed_dim" in rel:
-                num("Label embedding size", "model.embed_dim", 1, 1024, 4)
-            if "model.g_cond" in rel:
-                sel("How tags enter G", "model.g_cond", G_CONDS, fmt=lambda v: G_COND_LABELS[v],
-                    help="concat: tags join z at G's input. Conditional BN: the tags set every BatchNorm's "
-                         "gain and bias, so they steer each layer and z keeps the input to itself.")
-        with c_loss:
-            st.markdown("**Loss**")
-            sel("Loss", "loss.name", LOSSES, on_change=_on_loss,
-                help="Choosing a loss fills in the optimiser settings its paper recommends.")
-            spec = LOSSES[loss]
-            st.caption(f"**{spec.title}.** {spec.explanation}")
-            no_t = not spec.uses_targets
-            why = " (not used by this loss: it has no real/fake targets)" if no_t else ""
-            num("Real label (soft labels)", "loss.real_label", 0.0, 1.0, 0.05, disabled=no_t,
-                help="Target for real images, e.g. 0.9 for one-sided label smoothing" + why)
-            num("Fake label", "loss.fake_label", 0.0, 1.0, 0.05, disabled=no_t, help="Target for fakes" + why)
-            num("Label noise (flip probability)", "loss.label_noise", 0.0, 0.5, 0.01, disabled=no_t,
-                help="Probability of swapping each sample's real/fake target" + why)
-            if "loss.lsgan_a" in rel:
-                num("LSGAN a (fake target)", "loss.lsgan_a", -10.0, 10.0, 0.1)
-                num("LSGAN b (real target)", "loss.lsgan_b", -10.0, 10.0, 0.1)
-                num("LSGAN c (G's target)", "loss.lsgan_c", -10.0, 10.0, 0.1)
-            if "loss.gp_lambda" in rel:
-                num("Penalty weight (lambda)", "loss.gp_lambda", 0.0, 1000.0, 1.0)
-            if "loss.dragan_c" in rel:
-                num("DRAGAN perturbation c", "loss.dragan_c", 0.0, 10.0, 0.1)
-            if "loss.clip_value" in rel:
-                num("Weight clipping c", "loss.clip_value", 1e-6, 10.0, 0.005, fmt="%.4f")
-            if "loss.aux_weight" in rel:
-                num("ACGAN aux weight", "loss.aux_weight", 0.0, 100.0, 0.1)
-            if "loss.ms_weight" in rel:
-                num("Mode-seeking weight (MSGAN)", "loss.ms_weight", 0.0, 100.0, 0.5,
-                    help="Adds weight / (|G(z1) - G(z2)| / |z1 - z2|) to G's loss for pairs with the same "
-                         "tags: G is pushed to make different z give different images. Its curve "
-                         "('ms' under Loss terms) is that ratio: it should rise, not sink to 0.")
-        with c_train:
-            st.markdown("**Optimisation**")
-            sel("Optimiser", "train.optimizer", OPTIMIZERS)
-            a, b = st.columns(2)
-            with a:
-                num("lr G", "train.lr_g", 1e-8, 1.0, 1e-5, fmt="%.1e")
-                num("beta1", "train.beta1", 0.0, 0.9999, 0.1, disabled=ss[K + "train.optimizer"] != "adam")
-            with b:
-                num("lr D", "train.lr_d", 1e-8, 1.0, 1e-5, fmt="%.1e")
-                num("beta2", "train.beta2", 0.0, 0.99999, 0.001, fmt="%.3f",
-                    disabled=ss[K + "train.optimizer"] != "adam")
-            a, b = st.columns(2)
-            with a:
-                num("n_critic", "train.n_critic", 1, 100, 1, help="D steps per G step")
-                num("Steps", "train.steps", 0, 100_000_000, 100, help="G steps (0 = until the time limit)")
-                num("Seed", "train.seed", 0, 2**31 - 1, 1)
-            with b:
-                num("Batch size", "train.batch_size", 1, 65536, 8)
-                num("Time limit (s)", "train.seconds", 0.0, 1e7, 30.0, fmt="%.0f", help="0 = no limit")
-                sel("Device", "train.device", DEVICES)
-            num("EMA of G (0 = off)", "train.ema_decay", 0.0, 0.99999, 0.001, fmt="%.3f")
+            st.caption(studio.PRESETS[st.session_state[KEY + "_preset"]].description)
+        state = st.session_state
+        dataset, arch, loss = state[KEY + "data.dataset"], state[KEY + "model.arch"], state[KEY + "loss.name"]
+        fields = studio.form_fields(dataset, arch, loss)
+        columns = dict(zip(studio.GROUPS, st.columns(len(studio.GROUPS), gap="medium")))
+        for group, title in studio.GROUPS.items():
+            with columns[group]:
+                st.markdown(f"**{title}**")
+                for fs in fields:
+                    if fs.group == group and not fs.advanced:
+                        widget(fs, on_change=_on_loss if fs.key == "loss.name" else None)
+                        _notes_after(fs.key, dataset, arch, loss)
+        with columns["train"]:
             with st.popover("Logging and samples", icon=":material/settings:"):
-                num("Log every N steps", "train.log_every", 1, 10**6, 1)
-                num("Sample grid every N steps (0 = end only)", "train.sample_every", 0, 10**7, 5)
-                num("... and every N seconds (0 = off)", "train.sample_seconds", 0.0, 1e6, 1.0, fmt="%.0f")
-                num("Checkpoint every N steps (0 = end only)", "train.checkpoint_every", 0, 10**7, 50)
-                num("... and every N seconds (0 = off)", "train.checkpoint_seconds", 0.0, 1e7, 10.0, fmt="%.0f")
-                num("Images in the sample grid", "train.grid_size", 1, 256, 1)
+                for fs in fields:
+                    if fs.advanced:
+                        widget(fs)
         try:
             studio.config_from_flat(form_values())
         except (ConfigError, ValueError) as e:
             st.error(f"This configuration cannot train: {e}", icon=":material/error:")
+
+
+def _notes_after(key: str, dataset: str, arch: str, loss: str) -> None:
+    """What a choice means, right under its widget: the arch's and the loss's descriptions, a link to the
+    2D lab for toy2d data, and a preview of a Hugging Face dataset."""
+    if key == "data.dataset" and dataset == "toy2d":  # 2D points: the 2D lab shows D's surface and G's gradients live
+        st.page_link("pages/lab2d.py", label="Open the 2D lab for toy2d data", icon=":material/scatter_plot:")
+    elif key == "data.hf_label_columns":
+        state = st.session_state
+        hf_preview_panel(state.get(KEY + "data.path") or "", state[KEY + "data.hf_split"],
+                         state[KEY + "data.hf_image_column"], state[KEY + "data.hf_label_columns"],
+                         key="train.hf_preview", cache_dir=state.get(KEY + "data.cache_dir"))
+    elif key == "model.arch":
+        st.caption(ARCHITECTURES[arch].description)
+    elif key == "loss.name":
+        spec = LOSSES[loss]
+        st.caption(f"**{spec.title}.** {spec.curve_help}")
 
 
 # ---- live view ---------------------------------------------------------------------------------------
@@ -420,14 +344,15 @@ if job is not None:
         hist = snap0.history[-1] if snap0.history else {}
         tc = snap0.config["train"]
         with st.container(border=True):
-            s1, s2, s3, s4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-            lr_g = s1.number_input("lr G (live)", 1e-8, 1.0, float(hist.get("lr_g", tc["lr_g"])), 1e-5,
-                                   format="%.1e", key=f"steer.{job.id}.lr_g")
-            lr_d = s2.number_input("lr D (live)", 1e-8, 1.0, float(hist.get("lr_d", tc["lr_d"])), 1e-5,
-                                   format="%.1e", key=f"steer.{job.id}.lr_d")
-            n_c = s3.number_input("n_critic (live)", 1, 100, int(hist.get("n_critic", tc["n_critic"])), 1,
-                                  key=f"steer.{job.id}.n_critic")
-            if s4.button("Apply to the running job", icon=":material/published_with_changes:", key="btn_apply"):
+            cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+            live = {}
+            for col, key in zip(cols, ("train.lr_g", "train.lr_d", "train.n_critic")):  # ranges from the config
+                fs, name = studio.field_spec(key), key.split(".")[1]
+                current = type(fs.default)(hist.get(name, tc[name]))
+                live[name] = col.number_input(f"{fs.label} (live)", fs.lo, fs.hi, current, fs.step, format=fs.fmt,
+                                              key=f"steer.{job.id}.{name}")
+            lr_g, lr_d, n_c = live["lr_g"], live["lr_d"], live["n_critic"]
+            if cols[3].button("Apply to the running job", icon=":material/published_with_changes:", key="btn_apply"):
                 try:
                     job.set_lr(me, lr_g=lr_g, lr_d=lr_d, admin=admin)
                     job.set_n_critic(me, int(n_c), admin=admin)
@@ -442,7 +367,7 @@ if job is not None:
             if c2.button("Continue this run from its last checkpoint", icon=":material/resume:", key="btn_continue"):
                 cfg = RunConfig.from_dict(snap0.config).replace(train={"steps": snap0.step + int(more),
                                                                        "seconds": 0.0})
-                last = str(Path(snap0.run_dir) / "last.pt")
+                last = str(Path(snap0.run_dir) / rundir.LAST)
                 try:
                     mgr.start(cfg, me, run_dir=snap0.run_dir, resume=last)
                 except (JobBusyError, ConfigError, ValueError) as e:

@@ -188,7 +188,7 @@ def test_train_form_is_built_from_the_registries(env):
     at.selectbox(key="tr.loss.name").set_value("wgan-gp").run()
     rec = LOSSES["wgan-gp"].recommended
     assert at.number_input(key="tr.train.n_critic").value == rec.get("n_critic", 1)
-    assert LOSSES["wgan-gp"].explanation in _texts(at)
+    assert LOSSES["wgan-gp"].curve_help in _texts(at)
     assert LOSSES["wgan-gp"].title in _texts(at)
     # a configuration that cannot train says why
     at.selectbox(key="tr.data.dataset").set_value("toy2d").run()

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from gan_core.config import ConfigError, RunConfig
+from gan_core.checks import check_config
+from gan_core.config import ConfigError, RunConfig, all_fields, bounds
 
 
 def test_json_round_trip_preserves_every_field():
@@ -26,7 +27,7 @@ def test_json_round_trip_preserves_every_field():
 ])
 def test_bad_values_name_the_field(section, field, value, expect):
     with pytest.raises(ConfigError) as e:
-        RunConfig.from_dict({section: {field: value}}).validate()
+        check_config(RunConfig.from_dict({section: {field: value}}))
     assert expect in str(e.value)
     assert e.value.field == f"{section}.{field}"
 
@@ -42,7 +43,11 @@ def test_unknown_field_and_section_are_refused():
 
 def test_cross_field_checks():
     with pytest.raises(ConfigError, match="'mlp' arch is for 'toy2d'"):
-        RunConfig().replace(model={"arch": "mlp"}).validate()
+        check_config(RunConfig().replace(model={"arch": "mlp"}))
+    with pytest.raises(ConfigError, match="conditional and needs labelled data"):
+        check_config(RunConfig().replace(data={"dataset": "hf", "path": "owner/name"}, model={"arch": "acgan"}))
+    with pytest.raises(ConfigError, match="data.path is required"):
+        RunConfig().replace(data={"dataset": "hf"}).validate()
     with pytest.raises(ConfigError, match="data.path is required"):
         RunConfig().replace(data={"dataset": "folder"}).validate()
     with pytest.raises(ConfigError, match="both 0"):
@@ -53,3 +58,32 @@ def test_ints_accepted_for_floats_and_json_is_plain():
     cfg = RunConfig.from_dict({"train": {"lr_g": 1, "seconds": 5}})
     assert isinstance(cfg.train.lr_g, float) and cfg.train.seconds == 5.0
     assert json.loads(cfg.to_json())["train"]["lr_g"] == 1.0
+
+
+def test_every_field_declares_its_form_metadata():
+    """One home for each setting: label, range or choices come from the field's metadata, and the
+    generated validate() enforces exactly that range."""
+    for key, f in all_fields():
+        md = f.metadata
+        assert md["label"], key
+        if isinstance(f.default, (int, float)) and not isinstance(f.default, bool) and md["choices"] is None:
+            lo, hi = bounds(key)
+            assert lo is not None and hi is not None and lo <= f.default <= hi, key
+            sec, name = key.split(".")
+            for bad in (lo - 1, hi * 2 + 1):
+                with pytest.raises(ConfigError) as e:
+                    RunConfig().replace(**{sec: {name: type(f.default)(bad)}}).validate()
+                assert e.value.field == key
+
+
+def test_live_settings_share_the_config_range():
+    from gan_core.control import TrainControl
+    c = TrainControl()
+    lo, hi = bounds("train.lr_g")
+    c.set_lr(lr_g=lo)
+    c.set_lr(lr_g=hi)
+    for bad in (lo / 10, hi * 2):
+        with pytest.raises(ValueError, match="between"):
+            c.set_lr(lr_g=bad)
+    with pytest.raises(ValueError, match="between"):
+        c.set_n_critic(bounds("train.n_critic")[1] + 1)

@@ -25,7 +25,8 @@ from gan_core.checkpoint import (FORMAT, VERSION, CheckpointError, NonFiniteErro
 from gan_core.cli import main
 from gan_core.config import RunConfig
 from gan_core.events import CheckpointEvent, DoneEvent, ErrorEvent
-from gan_core.trainer import TrainControl, Trainer
+from gan_core.control import TrainControl
+from gan_core.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "checkpoints").glob("*.safetensors"))

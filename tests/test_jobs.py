@@ -103,7 +103,7 @@ def test_killed_training_process_ends_the_job_with_an_error_not_the_app(tiny_cfg
 def test_commands_given_before_the_training_process_is_up_are_replayed_in_order():
     import queue
 
-    from gan_core.jobs import _ProcessControl
+    from gan_core.job import _ProcessControl
 
     ctl = _ProcessControl()
     ctl.set_lr(lr_g=1e-3, lr_d=2e-3)
@@ -175,3 +175,23 @@ def test_queue_settings_from_the_environment(tmp_path, monkeypatch):
         JobManager(runs_dir=tmp_path, mode="thread")
     monkeypatch.delenv("GAN_STUDIO_MAX_CONCURRENT")
     assert JobManager(runs_dir=tmp_path, mode="thread").max_concurrent >= 1
+
+
+def test_two_servers_on_one_machine_share_the_training_slots(tiny_cfg, tmp_path):
+    """A Streamlit and a Gradio server each have a JobManager; with one slot between them, the second
+    server's run waits until the first server's run ends, then starts by itself."""
+    streamlit_side = JobManager(runs_dir=tmp_path, mode="thread", max_concurrent=1)
+    gradio_side = JobManager(runs_dir=tmp_path, mode="thread", max_concurrent=1)
+    first = streamlit_side.start(tiny_cfg(steps=100000), owner="alice")
+    try:
+        assert _wait(lambda: first.snapshot().step >= 1)
+        second = gradio_side.start(tiny_cfg(steps=3), owner="bob")
+        time.sleep(1.5)   # the retry timer has looked at least once
+        assert second.snapshot().status == "queued" and gradio_side.slots.in_use() == 1
+        first.stop("alice")
+        assert first.wait(60)
+        assert second.wait(60) and second.snapshot().status == "done"
+        assert gradio_side.slots.in_use() == 0
+    finally:
+        first.stop("alice")
+        first.wait(60)

@@ -40,12 +40,26 @@ def test_registry_forms_match_functions():
     assert close(LOSSES["wgan-clip"].d_loss(REAL, FAKE, rt, ft), -1.0)
     assert close(LOSSES["wgan-gp"].g_loss(FAKE, cfg), 0.5)
     assert close(LOSSES["hinge"].d_loss(REAL, FAKE, rt, ft), 1.75)
-    assert LOSSES["wgan-clip"].clip_weights and LOSSES["wgan-gp"].penalty == "gp"
-    assert LOSSES["dragan"].penalty == "dragan"
+    # behaviour, not flags: the penalty is a callable, the constraint clamps D's weights
+    steep = lambda x, y: (3.0 * x.sum(1), [])  # noqa: E731  |grad| = 3 * sqrt(D) = 3 for D = 1
+    real, fake = torch.randn(4, 1), torch.randn(4, 1)
+    assert close(LOSSES["wgan-gp"].penalty(steep, real, fake, None, cfg), 4.0)   # (3 - 1)^2
+    assert close(LOSSES["dragan"].penalty(steep, real, fake, None, cfg), 4.0)
+    assert LOSSES["ns"].penalty is None and LOSSES["wgan-gp"].penalty_weight(cfg) == cfg.gp_lambda
+    lin = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        lin.weight.fill_(5.0)
+    LOSSES["wgan-clip"].d_constraint(lin, cfg)
+    assert close(lin.weight.abs().max(), cfg.clip_value)
+    assert [n for n, s in LOSSES.items() if s.d_outputs_probs] == ["minimax", "ns", "dragan"]
+    assert "clip_value" in LOSSES["wgan-clip"].fields and "dragan_c" in LOSSES["dragan"].fields
+    assert "real_label" not in LOSSES["hinge"].fields and "lsgan_c" in LOSSES["lsgan"].fields
+    assert close(LOSSES["ns"].output_summary(torch.zeros(3)), 0.5)
+    assert close(LOSSES["hinge"].output_summary(torch.full((3,), 2.0)), 2.0)
     assert LOSSES["wgan-clip"].recommended == {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "n_critic": 5}
     assert set(LOSSES) == {"minimax", "ns", "lsgan", "wgan-clip", "wgan-gp", "dragan", "hinge"}
     for spec in LOSSES.values():
-        assert spec.title and len(spec.explanation) > 40
+        assert spec.title and len(spec.curve_help) > 40
 
 
 def test_soft_labels_and_lsgan_targets():

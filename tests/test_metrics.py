@@ -12,7 +12,7 @@ from gan_core import metrics as M
 from gan_core.classifiers import FeatureExtractor, load_classifier
 from gan_core.config import DataConfig
 from gan_core.data import load_dataset
-from gan_core.data.images import to_float
+from gan_core.data.images import to_float, to_uint8
 from gan_core.models.common import ConditionedLatent
 
 
@@ -98,7 +98,7 @@ def test_compute_fid_kid_is_pass_the_extractor_to_torchmetrics():
     ext = PixelProjection(64)
     fid = M.compute_fid(real, fake, ext, batch_size=64)
     # the reference on the features of exactly what torchmetrics saw (fakes quantised to uint8)
-    ref = reference_fid(ext.features(real).numpy(), ext.features(M.to_uint8(fake)).numpy())
+    ref = reference_fid(ext.features(real).numpy(), ext.features(to_uint8(fake)).numpy())
     assert abs(fid.value - ref) < 1e-3
     assert (fid.n_real, fid.n_fake, fid.features) == (200, 150, "pixel-projection")
     assert "200 real" in fid.describe() and "150 generated" in fid.describe()
@@ -107,7 +107,7 @@ def test_compute_fid_kid_is_pass_the_extractor_to_torchmetrics():
     # KID is an unbiased MMD^2 estimate: ~0 (within its subset spread) for two halves of one distribution,
     # and the mean over random subsets agrees with the full-set estimate (independent reference)
     assert abs(kid_same.value) < 3 * kid_same.std
-    ref_kid = reference_kid(ext.features(real).numpy(), ext.features(M.to_uint8(fake)).numpy())
+    ref_kid = reference_kid(ext.features(real).numpy(), ext.features(to_uint8(fake)).numpy())
     assert ref_kid > 0.1 and abs(kid_diff.value - ref_kid) < 0.1 * ref_kid, (kid_diff.value, ref_kid)
     assert kid_diff.value > 10 * max(abs(kid_same.value), kid_same.std)
     assert kid_diff.to_dict()["n_fake"] == 150 and kid_diff.details["kid_subset_size"] == 75
@@ -202,10 +202,12 @@ def test_classifier_accuracy_on_real_data_high_and_on_noise_low(faces_val, digit
 
 class LookupGenerator(nn.Module):
     """A "perfect" conditional generator: returns a real face with the requested tags (or, with
-    ``wrong=True``, one with other tags). Shaped like the project's generators (z_dim, cond)."""
+    ``wrong=True``, one with other tags). Shaped like the project's generators: it exposes z_dim and
+    num_classes (what gan_core.latent.sample reads) and has parameters."""
 
     def __init__(self, images, labels, wrong=False):
         super().__init__()
+        self.z_dim, self.num_classes = 8, (12, 11)
         self.cond = ConditionedLatent(8, (12, 11), 2)
         self.images, self.labels, self.wrong = to_float(images), labels, wrong
 

@@ -197,7 +197,7 @@ def test_format_helpers():
 def test_curve_help_uses_the_loss_explanations():
     for name, spec in LOSSES.items():
         h = studio.curve_help(name)
-        assert spec.explanation in h["losses"] and h["outputs"]
+        assert spec.curve_help in h["losses"] and h["outputs"]
     assert "probabilities" in studio.curve_help("ns")["outputs"]
     assert "raw" in studio.curve_help("wgan-gp")["outputs"]
 

@@ -8,7 +8,8 @@ from gan_core.checkpoint import load_checkpoint
 from gan_core.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StatusEvent, StepEvent
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
-from gan_core.trainer import TrainControl, Trainer, train
+from gan_core.control import TrainControl
+from gan_core.trainer import Trainer
 
 
 def _steps(events):
@@ -20,7 +21,7 @@ COMBOS = [(arch, loss) for arch in ARCHITECTURES for loss in LOSSES]
 
 @pytest.mark.parametrize("arch,loss", COMBOS, ids=[f"{a}-{l}" for a, l in COMBOS])
 def test_every_loss_and_arch_trains(tiny_cfg, tmp_path, arch, loss):
-    dataset = "toy2d" if arch == "mlp" else "faces"
+    dataset = "toy2d" if arch == "mlp" else "faces-edges" if arch == "pix2pix" else "faces"
     cfg = tiny_cfg(dataset=dataset, arch=arch, loss=loss, steps=2)
     trainer = Trainer(cfg, tmp_path)
     events = list(trainer.run())
@@ -30,12 +31,14 @@ def test_every_loss_and_arch_trains(tiny_cfg, tmp_path, arch, loss):
     assert all(math.isfinite(s.d_loss) and math.isfinite(s.g_loss) for s in steps)
     assert all(s.grad_norm_g > 0 and s.img_per_s > 0 for s in steps)
     assert isinstance(events[-1], DoneEvent) and events[-1].reason == "steps"
-    if LOSSES[loss].clip_weights:
+    if LOSSES[loss].d_constraint is not None:  # weight clipping
         assert max(p.abs().max().item() for p in trainer.D.parameters()) <= cfg.loss.clip_value + 1e-7
     if LOSSES[loss].penalty:
         assert "penalty" in steps[-1].extra
     if ARCHITECTURES[arch].conditioning == "acgan":
         assert "aux_d" in steps[-1].extra and "aux_g" in steps[-1].extra
+    if ARCHITECTURES[arch].conditioning == "image":  # pix2pix: the GAN term and the L1 term of G
+        assert {"g_adv", "l1"} <= set(steps[-1].extra) and steps[-1].extra["l1"] > 0
     sample = [e for e in events if isinstance(e, SampleEvent)][-1]
     assert sample.image.dtype.name == "uint8" and sample.image.shape[2] == 3
     assert (tmp_path / "last.pt").exists() and (tmp_path / "metrics.jsonl").exists()
@@ -59,6 +62,8 @@ RESUME_CASES = {  # name: (tiny_cfg kwargs, config sections)
                              train={"ema_decay": 0.9}, data={"augment_flip": True, "augment_rotate": 5.0})),
     "dcgan-wgan-gp": (dict(arch="dcgan", loss="wgan-gp"), dict(train={"n_critic": 2})),
     "mlp-dragan": (dict(arch="mlp", loss="dragan", dataset="toy2d"), {}),
+    "pix2pix-ns-flips": (dict(arch="pix2pix", loss="ns", dataset="faces-edges"),   # dropout is G's noise
+                         dict(data={"augment_flip": True}, train={"ema_decay": 0.9})),
 }
 
 
@@ -135,10 +140,9 @@ def test_bad_data_gives_error_event_not_exception(tiny_cfg, tmp_path):
     assert events[-1].reason == "error"
 
 
-def test_train_helper_calls_back_and_channels_last(tiny_cfg):
-    seen = []
-    events = train(tiny_cfg(steps=2), None, callback=seen.append)
-    assert len(seen) >= len(events) and any(isinstance(e, SampleEvent) for e in seen)
+def test_run_yields_samples_and_trains_channels_last(tiny_cfg):
+    seen = list(Trainer(tiny_cfg(steps=2), None).run())
+    assert any(isinstance(e, SampleEvent) for e in seen) and isinstance(seen[-1], DoneEvent)
     t = Trainer(tiny_cfg(steps=1), None)
     list(t.run())
     conv = next(m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.shape[-1] > 1)

@@ -151,9 +151,10 @@ def install_metrics() -> int:
     """
     if os.environ.get(METRICS_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
         return 0
+    from gan_core.jobs import get_manager
     from gan_core.metrics import install_default_listeners
 
-    listener = install_default_listeners(every_n_steps=_env_int(EVAL_EVERY_ENV, 250, 1),
+    listener = install_default_listeners(get_manager(), every_n_steps=_env_int(EVAL_EVERY_ENV, 250, 1),
                                          n_samples=_env_int(EVAL_SAMPLES_ENV, 256, 8))
     return listener.every_n_steps
 

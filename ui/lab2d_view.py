@@ -2,13 +2,27 @@
 besides scaling the arrows for display)."""
 from __future__ import annotations
 
+import gc
 from typing import Optional, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 SCALE_TITLES = {"probability": "D(x) (probability real)", "score": "D(x) (LSGAN score)", "critic": "critic D(x)"}
+_GC_FROZEN = False
 ARROW_LEN = 0.45     # display length of the longest arrows (95th percentile), in plane units
+
+
+def freeze_gc_once() -> None:
+    """Move the objects alive now (imported modules: torch, plotly, streamlit) out of the garbage
+    collector's sight, once per server process. Streamlit runs ``gc.collect(2)`` after every script
+    run (``runner.postScriptGC``); with those libraries loaded that full collection cost ~150 ms per
+    refresh of the lab's view, half a core at 3 refreshes a second."""
+    global _GC_FROZEN
+    if not _GC_FROZEN:
+        gc.collect()
+        gc.freeze()
+        _GC_FROZEN = True
 
 
 def arrow_segments(at: np.ndarray, vec: np.ndarray, max_len: float = ARROW_LEN) -> tuple[list, list, list]:
@@ -39,9 +53,9 @@ def lab_figure(frame, show_arrows: bool = True, drawn: Optional[Sequence[Sequenc
         zmin=0.0 if probs else None, zmax=1.0 if probs else None, opacity=0.85, name="D",
         colorbar=dict(title=dict(text=SCALE_TITLES.get(frame.scale, "D(x)"), side="right"), thickness=12),
         hovertemplate="x %{x:.2f}, y %{y:.2f}<br>D %{z:.3f}<extra></extra>"))
-    fig.add_trace(go.Scattergl(x=frame.real[:, 0].round(3), y=frame.real[:, 1].round(3), mode="markers",
+    fig.add_trace(go.Scatter(x=frame.real[:, 0].round(3), y=frame.real[:, 1].round(3), mode="markers",
                                name="real", marker=dict(size=4, color="#111111", opacity=0.55), hoverinfo="skip"))
-    fig.add_trace(go.Scattergl(x=frame.fake[:, 0].round(3), y=frame.fake[:, 1].round(3), mode="markers",
+    fig.add_trace(go.Scatter(x=frame.fake[:, 0].round(3), y=frame.fake[:, 1].round(3), mode="markers",
                                name="generated", marker=dict(size=5, color="#ff9f1c", line=dict(width=0.5, color="#333")),
                                hoverinfo="skip"))
     if show_arrows and len(frame.arrows):

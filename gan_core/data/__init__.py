@@ -7,58 +7,44 @@ so there is no DataLoader in the hot loop.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional
-
-import torch
+from typing import Optional
 
 from ..config import DataConfig
+from .base import DataError, ImageDataset, LabelGroup, ProgressFn  # noqa: F401  (the package's API)
 
-ProgressFn = Callable[[float, str], None]  # (fraction 0..1, message)
-
-
-class DataError(ValueError):
-    """The data could not be loaded (missing folder, offline download, no readable images ...)."""
-
-
-@dataclass
-class LabelGroup:
-    name: str                    # "hair", "eye", "digit", "class"
-    classes: tuple[str, ...]     # human names of the classes
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
+def dataset_is_labelled(cfg: DataConfig) -> Optional[bool]:
+    """Whether the data has class labels: False for 2D toy data, True for the built-in image sets;
+    a folder has labels with a tags CSV, a Hugging Face dataset with label columns."""
+    if cfg.dataset == "toy2d":
+        return False
+    if cfg.dataset == "faces-edges":
+        return True
+    if cfg.dataset == "folder":
+        return True if cfg.tags_csv else None
+    if cfg.dataset == "hf":
+        return bool(cfg.hf_label_columns.strip())
+    return True
 
 
-@dataclass
-class ImageDataset:
-    name: str
-    images: torch.Tensor                     # uint8 (N, C, H, W), or float32 (N, 2) points for toy2d
-    labels: Optional[torch.Tensor] = None    # long (N, G) or None
-    label_groups: list[LabelGroup] = field(default_factory=list)
-    skipped: int = 0                         # unreadable / refused files skipped while loading
-    notes: list[str] = field(default_factory=list)  # human-readable remarks (e.g. skipped files)
-
-    @property
-    def is_points(self) -> bool:
-        return self.images.dtype != torch.uint8
-
-    @property
-    def channels(self) -> int:
-        return 0 if self.is_points else int(self.images.shape[1])
-
-    @property
-    def image_size(self) -> int:
-        return 0 if self.is_points else int(self.images.shape[-1])
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
+def dataset_is_paired(cfg: DataConfig) -> bool:
+    """Whether the data are (input, target) image pairs for pix2pix: 'faces-edges', or 'folder' with
+    ``data.pairs`` set ('ab' pictures or 'edges' of plain images)."""
+    return cfg.dataset == "faces-edges" or (cfg.dataset == "folder" and bool(cfg.pairs))
 
 
 def load_dataset(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> ImageDataset:
-    """Load (and cache) the dataset a DataConfig names."""
+    """Load (and cache) the dataset a DataConfig names. Paired data (:func:`dataset_is_paired`) come as a
+    :class:`~gan_core.data.edges.PairedDataset`: ``images`` are the targets, ``inputs`` the inputs."""
     cfg.validate()
+    if dataset_is_paired(cfg):
+        from .edges import load_paired
+
+        ds = load_paired(cfg, "faces-edges" if cfg.dataset == "faces-edges" else
+                         {"ab": "pairs", "edges": "edges"}[cfg.pairs], progress)
+        if cfg.max_images and len(ds) > cfg.max_images:
+            ds.images, ds.inputs = ds.images[: cfg.max_images], ds.inputs[: cfg.max_images]
+            ds.labels = ds.labels[: cfg.max_images] if ds.labels is not None else None
+        return ds
     if cfg.dataset == "faces":
         from .faces import load_faces as fn
     elif cfg.dataset == "digits":
@@ -69,6 +55,8 @@ def load_dataset(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> Imag
         from .folder import load_folder as fn
     elif cfg.dataset == "toy2d":
         from .toy2d import load_toy2d as fn
+    elif cfg.dataset == "hf":
+        from .hf import load_hf as fn
     else:  # pragma: no cover - validate() already refuses
         raise DataError(f"unknown dataset {cfg.dataset!r}")
     ds = fn(cfg, progress)

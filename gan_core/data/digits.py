@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
-from . import ImageDataset, LabelGroup, ProgressFn
+from .base import ImageDataset, LabelGroup, ProgressFn
 from .images import report, resize_uint8
 
 DIGIT_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))

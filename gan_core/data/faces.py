@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from ..config import DataConfig
 from ..tags import EYE_COLORS, HAIR_COLORS
-from . import ImageDataset, LabelGroup, ProgressFn
+from .base import ImageDataset, LabelGroup, ProgressFn
 from .images import Ticker, load_npz_cache, report, save_npz_atomic
 
 FACES_VERSION = 1   # bump when the drawing changes: old caches are then ignored

@@ -28,7 +28,7 @@ from PIL import Image, ImageOps
 
 from ..config import DataConfig
 from ..tags import parse_tags
-from . import DataError, ImageDataset, ProgressFn
+from .base import DataError, ImageDataset, ProgressFn
 from .faces import faces_label_groups
 from .images import Ticker, report
 
@@ -120,10 +120,10 @@ class _DirSource:
     def read(self, name: str) -> bytes:
         path = self.root / name
         try:
-            st = path.stat()
-            if not stat.S_ISREG(st.st_mode):  # e.g. a link to a FIFO or device: never open it
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):  # e.g. a link to a FIFO or device: never open it
                 raise _Skip(UNREADABLE)
-            if st.st_size > MAX_FILE_BYTES:
+            if info.st_size > MAX_FILE_BYTES:
                 raise _Skip(TOO_BIG)
             with open(path, "rb") as f:
                 return _read_capped(f, MAX_FILE_BYTES)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from ..fileio import PathLike, atomic_write_bytes
-from . import ProgressFn
+from .base import ProgressFn
 
 
 # ---- pixel conversions -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
-from . import DataError, ImageDataset, LabelGroup, ProgressFn
+from .base import DataError, ImageDataset, LabelGroup, ProgressFn
 from .digits import DIGIT_CLASSES
 from .images import report, resize_uint8
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..config import DataConfig
-from . import DataError, ImageDataset, ProgressFn
+from .base import DataError, ImageDataset, ProgressFn
 from .images import report
 
 

@@ -5,6 +5,9 @@ Networks map tensors to tensors:
 * ``G(z: (B, z_dim), labels: (B, G) long | None) -> x: (B, C, H, W)`` in [-1, 1]  (or (B, 2) points)
 * ``D(x, labels | None) -> (adv: (B,), aux: list[(B, n_classes_g)])``; ``aux`` is empty unless the
   arch is ACGAN, which has one classification head per label group.
+
+The image-to-image arch ``pix2pix`` (conditioning "image") differs: ``G(edges (B, 1, S, S)) -> x`` and
+``D(edges, x) -> patch logits (B, 1, P, P)``; gan_core.pix2pix_step trains them on paired data.
 """
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import ConfigError, ModelConfig
 
 
 @dataclass(frozen=True)
 class ArchSpec:
-    backbone: str          # "dcgan" | "srresnet" | "mlp"
+    backbone: str          # "dcgan" | "srresnet" | "mlp" | "pix2pix"
     conditioning: str      # "none" | "cgan" (projection D) | "acgan" (aux heads) | "tacgan" (aux + twin heads)
+    #                        | "image" (G translates an input image; D judges (input, output) pairs)
     description: str
 
 
@@ -33,6 +37,10 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "srresnet": ArchSpec("srresnet", "none", "SRResNet-style generator (residual blocks + PixelShuffle), ResNet discriminator."),
     "srresnet-acgan": ArchSpec("srresnet", "acgan", "SRResNet G + ResNet D with auxiliary tag classifiers (Jin et al. 2017)."),
     "mlp": ArchSpec("mlp", "none", "Small MLP generator and discriminator for 2D toy data."),
+    "pix2pix": ArchSpec("pix2pix", "image", "pix2pix (Isola et al. 2017): a U-Net G turns an edge image into a "
+                        "picture (dropout is its noise), a PatchGAN D judges (edges, picture) pairs patch by "
+                        "patch; G's loss adds lambda * L1 to the true picture. Needs paired data: faces-edges, "
+                        "or a folder with data.pairs."),
 }
 
 
@@ -71,7 +79,37 @@ class DataSpec:
 
 
 def is_conditional(arch: str) -> bool:
-    return ARCHITECTURES[arch].conditioning != "none"
+    """G takes tags (cgan, acgan, tacgan ...); not the unconditional and image-to-image archs."""
+    return ARCHITECTURES[arch].conditioning not in ("none", "image")
+
+
+def is_translator(arch: str) -> bool:
+    """G turns an input image into a picture (pix2pix): trained on pairs, used through gan_core.translate."""
+    return ARCHITECTURES[arch].conditioning == "image"
+
+
+def check_model_config(cfg: ModelConfig, dataset: str, labelled: Optional[bool], paired: bool = False) -> None:
+    """The architecture is a known one and fits the data: 'mlp' for toy2d points, image archs for
+    images, a conditional arch only where the data has labels (``labelled`` None: not known yet), and
+    'pix2pix' exactly for paired data (``paired``: faces-edges, or a folder with data.pairs)."""
+    if cfg.arch not in ARCHITECTURES:
+        raise ConfigError("model.arch", f"must be one of {', '.join(ARCHITECTURES)}; got {cfg.arch!r}")
+    if is_translator(cfg.arch) != paired:
+        if paired:
+            raise ConfigError("model.arch", f"'{cfg.arch}' does not fit paired data ('{dataset}' pairs inputs "
+                              "with targets): use 'pix2pix', or a plain dataset such as 'faces'")
+        raise ConfigError("model.arch", f"'{cfg.arch}' needs paired images: dataset 'faces-edges', or 'folder' "
+                          f"with data.pairs 'ab' or 'edges'; '{dataset}' is not paired")
+    if (ARCHITECTURES[cfg.arch].backbone == "mlp") != (dataset == "toy2d"):
+        raise ConfigError("model.arch", f"'{cfg.arch}' does not fit dataset '{dataset}': the 'mlp' arch is "
+                          "for 'toy2d' data and image archs are for image data")
+    if is_conditional(cfg.arch) and labelled is False:
+        plain = [a for a, s in ARCHITECTURES.items() if s.conditioning == "none"]
+        raise ConfigError(
+            "model.arch",
+            f"'{cfg.arch}' is conditional and needs labelled data, but '{dataset}' has no labels; "
+            f"choose an unconditional arch ({', '.join(plain)}) or a labelled dataset",
+        )
 
 
 def build_models(cfg: ModelConfig, spec: DataSpec, gradient_penalty: bool = False) -> tuple[nn.Module, nn.Module]:
@@ -81,6 +119,15 @@ def build_models(cfg: ModelConfig, spec: DataSpec, gradient_penalty: bool = Fals
     no batch norm (per-sample gradients must not mix across the batch).
     """
     arch = ARCHITECTURES[cfg.arch]
+    if arch.backbone == "pix2pix":   # one-channel edges in, spec.channels out; no tags
+        from .pix2pix import build_pix2pix
+
+        g, d = build_pix2pix(spec.image_size, 1, spec.channels, cfg.g_width, cfg.d_width,
+                             dropout_at_test=cfg.dropout_at_test,
+                             d_norm=cfg.d_norm == "batch" or (cfg.d_norm == "auto" and not gradient_penalty))
+        if cfg.spectral_norm:
+            apply_spectral_norm(d)
+        return g, d
     if arch.conditioning != "none" and not spec.num_classes:
         raise ValueError(
             f"model.arch '{cfg.arch}' is conditional but the dataset has no labels; "

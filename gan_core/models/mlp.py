@@ -16,6 +16,7 @@ class MLPGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         h = cfg.mlp_hidden
+        self.z_dim, self.num_classes = cfg.z_dim, ()
         drop = GDropout(cfg.g_dropout, cfg.dropout_at_test)
         self.net = nn.Sequential(
             nn.Linear(cfg.z_dim, h), nn.ReLU(True), drop,

@@ -1,0 +1,20 @@
+"""One call that says whether a RunConfig can train: ``check_config(cfg)``.
+
+``RunConfig.validate()`` checks types and ranges from the fields' metadata; the registries check what
+only they know (gan_core.losses: the loss name; gan_core.models: the arch name and whether it fits the
+data). config.py imports none of them, so there is no import circle.
+"""
+from __future__ import annotations
+
+from .config import RunConfig
+from .data import dataset_is_labelled, dataset_is_paired
+from .losses import check_loss_config
+from .models import check_model_config
+
+
+def check_config(cfg: RunConfig) -> RunConfig:
+    """Validate every field, then the registry checks; returns ``cfg`` (ConfigError on the first fault)."""
+    cfg.validate()
+    check_loss_config(cfg.loss)
+    check_model_config(cfg.model, cfg.data.dataset, dataset_is_labelled(cfg.data), dataset_is_paired(cfg.data))
+    return cfg

@@ -1,0 +1,180 @@
+"""The pix2pix side of the trainer (Isola et al. 2017): paired batches, the D and G steps with the L1 term,
+and the input | output | target sample grid.
+
+:class:`gan_core.trainer.Trainer` calls :func:`adopt` once in its setup; for an image-to-image arch
+(conditioning "image") the trainer's class becomes a subclass with :class:`Pix2PixSteps` in front, so
+everything else (control, logging, checkpoints, resume, the speed probe's copies) stays the trainer's own.
+
+* Data: a :class:`~gan_core.data.edges.PairedDataset`; ``images`` are the targets y, ``inputs`` the edges x.
+  The last :func:`held_out_count` pairs are never trained on: the sample grid and the metrics
+  (:mod:`gan_core.metrics.paired`) use them.
+* D step: D sees (x, y) as real and (x, G(x)) as fake, one logit per patch; the loss's D term is averaged
+  over patches (each patch gets the sample's target).
+* G step: the loss's G term on D(x, G(x)) plus ``loss.l1_weight`` * mean |G(x) - y|. The logged extras are
+  ``g_adv`` (the GAN term) and ``l1`` (the unweighted mean absolute error, in [-1, 1] pixel units).
+* Noise: dropout in G (the paper's only noise), drawn from the global torch RNG that checkpoints save, so a
+  resumed run repeats the uninterrupted one bit for bit.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .data.augment import augment, diff_augment
+from .data.images import make_grid_uint8, to_float
+from .losses import make_targets
+
+GRID_PAIRS = 16     # pairs in the sample grid (fewer when train.grid_size is smaller)
+MAX_HELD_OUT = 500  # pairs kept out of training for the grid and the metrics
+
+
+def held_out_count(n: int) -> int:
+    """Pairs kept out of training from a set of ``n``: a tenth, at most 500; none below 20 pairs."""
+    return 0 if n < 20 else min(MAX_HELD_OUT, n // 10)
+
+
+def split(n: int) -> tuple[slice, slice]:
+    """(training pairs, held-out pairs) of a paired set of ``n``: the held-out ones are the last."""
+    h = held_out_count(n)
+    return slice(0, n - h), slice(n - h, n)
+
+
+def grid_indices(n: int, k: int) -> Tensor:
+    """Indices of the ``k`` pairs in the sample grid: held-out pairs first, training pairs if too few."""
+    train, held = split(n)
+    idx = list(range(held.start, held.stop))[:k]
+    idx += list(range(train.start, train.stop))[:k - len(idx)]
+    return torch.tensor(idx, dtype=torch.long)
+
+
+def triptych(inputs: Tensor, outputs: Tensor, targets: Tensor) -> np.ndarray:
+    """A grid of (input | output | target) triples, uint8 (k, C, S, S) each: one triple per cell, about
+    as many cells across as down. (H, W, 3) uint8."""
+    k = len(outputs)
+    rgb = lambda t: t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t  # noqa: E731
+    tiles = torch.stack([rgb(inputs), rgb(outputs), rgb(targets)], 1).reshape(3 * k, 3, *outputs.shape[-2:])
+    return make_grid_uint8(tiles, nrow=3 * max(1, int(math.ceil(math.sqrt(k)))))
+
+
+def adopt(trainer: Any) -> None:
+    """Make ``trainer`` a pix2pix trainer when its arch is image-to-image (else leave it as it is): its class
+    gets :class:`Pix2PixSteps` in front; the paired inputs, the training split and the grid pairs are set."""
+    from .models import is_translator
+
+    if not is_translator(trainer.cfg.model.arch):
+        return
+    ds = trainer.dataset
+    if getattr(ds, "inputs", None) is None:
+        raise ValueError(f"model.arch '{trainer.cfg.model.arch}' needs paired images (inputs and targets), "
+                         f"but dataset '{ds.name}' has targets only")
+    trainer.__class__ = _with_steps(type(trainer))
+    trainer.inputs = ds.inputs.to(trainer.data_device)
+    trainer.n_train = split(len(ds))[0].stop
+    idx = grid_indices(len(ds), min(GRID_PAIRS, trainer.cfg.train.grid_size, len(ds)))
+    trainer.grid_pairs = (ds.inputs[idx], ds.images[idx])
+    note = (f"pix2pix: {trainer.n_train:,} training pairs; the last {len(ds) - trainer.n_train:,} are held out "
+            "for the sample grid (input | output | target) and the metrics")
+    if note not in ds.notes:
+        ds.notes.append(note)
+
+
+@lru_cache(maxsize=None)
+def _with_steps(base: type) -> type:
+    return type(f"Pix2Pix{base.__name__}", (Pix2PixSteps, base), {})
+
+
+class Pix2PixSteps:
+    """The methods a pix2pix trainer uses in place of the Trainer's (see the module docstring)."""
+
+    inputs: Tensor
+    n_train: int
+    grid_pairs: tuple[Tensor, Tensor]
+
+    def _batch(self) -> tuple[Tensor, Tensor]:
+        """A random batch of training pairs (with replacement): targets y and edges x, float in [-1, 1];
+        flips and rotations move both alike."""
+        B = self.cfg.train.batch_size
+        idx = torch.randint(self.n_train, (B,), generator=self.gen, device=self.data_device)
+        y = to_float(self.images[idx].to(self.device, non_blocking=True))
+        x = to_float(self.inputs[idx].to(self.device, non_blocking=True))
+        dc = self.cfg.data
+        if dc.augment_flip or dc.augment_rotate > 0:
+            both = augment(torch.cat([x, y], 1), dc.augment_flip, dc.augment_rotate, self.dev_gen)
+            x, y = both[:, :x.shape[1]], both[:, x.shape[1]:]
+        if self.mem_format is not None:
+            x, y = x.contiguous(memory_format=self.mem_format), y.contiguous(memory_format=self.mem_format)
+        return y, x
+
+    def _D(self, y: Tensor, x: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """D on the pair (edges x, picture y): patch logits flattened to (B, P*P), no tag heads. The
+        DiffAugment ops, when on, move the pair alike. The signature of the Trainer's ``_D``, so the
+        losses' penalties (which differentiate with respect to y) work unchanged."""
+        if self.diffaug:
+            both = diff_augment(torch.cat([x, y], 1), self.diffaug, self.dev_gen)
+            x, y = both[:, :x.shape[1]], both[:, x.shape[1]:]
+        return self.D(x, y).flatten(1), []
+
+    def _d_step(self, keep_fake: bool = False) -> dict[str, Tensor]:
+        lc, spec = self.cfg.loss, self.loss_spec
+        y, x = self._batch()
+        with torch.set_grad_enabled(keep_fake), self.autocast():
+            fake_g = self.G(x)
+        self._stash = (fake_g, x, y) if keep_fake else None
+        fake = fake_g.detach()
+        with self.autocast():
+            real_out, _ = self._D(y, x)
+            fake_out, _ = self._D(fake, x)
+        real_out, fake_out = real_out.float(), fake_out.float()
+        real_t, fake_t = make_targets(spec, lc, y.shape[0], self.device, self.dev_gen)
+        real_t, fake_t = real_t[:, None].expand_as(real_out), fake_t[:, None].expand_as(fake_out)
+        loss = adv = spec.d_loss(real_out, fake_out, real_t, fake_t)
+        out = {"d_adv": adv.detach()}
+        if spec.penalty is not None:
+            with self.autocast():
+                pen = spec.penalty(self._D, y, fake, x, lc, self.dev_gen)
+            loss = loss + spec.penalty_weight(lc) * pen.float()
+            out["penalty"] = pen.detach()
+        self._backward_step(loss, self.opt_d)
+        if spec.d_constraint is not None:
+            spec.d_constraint(self.D, lc)
+        out.update(d_loss=loss.detach(), d_real=spec.output_summary(real_out.detach()),
+                   d_fake=spec.output_summary(fake_out.detach()))
+        return out
+
+    def _g_step(self) -> dict[str, Tensor]:
+        lc = self.cfg.loss
+        stash, self._stash = self._stash, None
+        self.D.requires_grad_(False)  # no D weight grads needed in the G step
+        try:
+            with self.autocast():
+                if stash is not None:
+                    fake, x, y = stash
+                else:
+                    y, x = self._batch()
+                    fake = self.G(x)
+                out, _ = self._D(fake, x)
+            adv = self.loss_spec.g_loss(out.float(), lc)
+            l1 = (fake.float() - y.float()).abs().mean()
+            loss = adv + lc.l1_weight * l1
+            self._backward_step(loss, self.opt_g)
+        finally:
+            self.D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.G, self.step)
+        return {"g_adv": adv.detach(), "l1": l1.detach(), "g_loss": loss.detach()}
+
+    def sample_image(self) -> np.ndarray:
+        """(input | output | target) triples of the grid pairs (held-out ones first) as (H, W, 3) uint8;
+        G's dropout noise is fixed by ``train.seed`` and the global RNG is left as it was."""
+        from .translate import translate
+
+        g = self.G_ema if self.G_ema is not None else self.G
+        inputs, targets = self.grid_pairs
+        with self.autocast():
+            out = translate(g, inputs, seed=self.cfg.train.seed)
+        return triptych(inputs, out, targets)

@@ -1,0 +1,46 @@
+"""The studio's logic behind the pages of both front ends (Streamlit and Gradio), free of any UI
+toolkit so it can be tested. By topic:
+
+* :mod:`.files`: where checkpoints live, listing, describing, uploading, deleting, exporting them;
+* :mod:`.form`: the training form generated from the config's metadata, presets, relevant settings;
+* :mod:`.pictures`: PNG/GIF bytes, grids, tag sweeps, interpolation and arithmetic (via latent.sample);
+* :mod:`.runs`: curves, the metrics overview, runs on disk and what differs between them;
+* :mod:`.views`: cached generators and their captions, tag text, a job's status, queue rows, the Compare
+  summary and Checkpoints table, the admin token check, the metrics evaluator's settings.
+
+The names below are re-exported so pages write ``studio.sample_grid(...)``.
+"""
+from ..recipes import DEFAULT_PRESET, PRESETS, Preset, recipe_for
+from .files import (CHECKPOINT_EXTS, CHECKPOINTS_ENV, MAX_UPLOAD_BYTES, CheckpointFile, UploadError, checkpoints_dir,
+                    delete_checkpoint, describe_checkpoint, export_run_generator, format_bytes, list_checkpoints,
+                    list_generators, list_run_checkpoints, runs_dir, sanitize_filename, save_upload, validate_upload)
+from .form import (GROUPS, OPTIMIZER_FIELDS, OPTIONAL_FIELDS, SERVER_ONLY, FieldSpec, config_from_flat, field_spec,
+                   flatten, form_fields, optimizer_settings, preset_sections, relevant_fields)
+from .pictures import (annotate_columns, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
+                       label_groups, make_labels, png_bytes, render, sample_grid, tag_sweep, upscale)
+from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, QUALITY_KEYS, RunInfo,
+                   config_differences, curve_help, curve_label, downsample, format_duration, format_metric,
+                   history_keys, history_series, list_runs, load_metrics, metrics_overview, mid_run_changes,
+                   newest_sample, quality_rows, smooth)
+from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, check_admin_token, checkpoint_rows,
+                    default_generator, find_generator, generator_caption, generator_key, initial_form_values,
+                    install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
+                    parse_tag_text, progress_text, queue_rows, rows_to_table, run_summary_rows, tags_caption)
+
+__all__ = [
+    "DEFAULT_PRESET", "PRESETS", "Preset", "recipe_for", "CHECKPOINT_EXTS", "CHECKPOINTS_ENV", "MAX_UPLOAD_BYTES",
+    "CheckpointFile", "UploadError", "checkpoints_dir", "delete_checkpoint", "describe_checkpoint",
+    "export_run_generator", "format_bytes", "list_checkpoints", "list_generators", "list_run_checkpoints",
+    "runs_dir", "sanitize_filename", "save_upload", "validate_upload", "GROUPS", "OPTIMIZER_FIELDS",
+    "OPTIONAL_FIELDS", "SERVER_ONLY", "FieldSpec", "config_from_flat", "field_spec", "flatten", "form_fields",
+    "optimizer_settings", "preset_sections", "relevant_fields", "annotate_columns", "arithmetic_images",
+    "frames_strip", "frames_to_gif", "interpolation_frames", "label_groups", "make_labels", "png_bytes", "render",
+    "sample_grid", "tag_sweep", "upscale", "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
+    "METRIC_NAMES", "QUALITY_KEYS", "RunInfo", "config_differences", "curve_help", "curve_label", "downsample",
+    "format_duration", "format_metric", "history_keys", "history_series", "list_runs", "load_metrics",
+    "metrics_overview", "mid_run_changes", "newest_sample", "quality_rows", "smooth",
+    "DEFAULT_GENERATOR", "GeneratorCache", "admin_token_configured", "check_admin_token", "checkpoint_rows",
+    "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",
+    "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",
+    "progress_text", "queue_rows", "rows_to_table", "run_summary_rows", "tags_caption",
+]

@@ -1,0 +1,269 @@
+"""What both front ends show about generators, runs, jobs and checkpoints, as plain text, dicts and
+rows (no UI toolkit): generator loading (cached) and captions, tag text, the live run's status line,
+the queue's rows, the Compare summary, the Checkpoints table, the admin token check and the metrics
+evaluator's settings.
+
+The Streamlit pages compute several of these inline today; the Gradio front end (``gradio_app.py``)
+uses this module, and the pages can switch to it one by one.
+"""
+from __future__ import annotations
+
+import hmac
+import os
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from ..checkpoint import CheckpointError, load_generator
+from ..config import RunConfig
+from ..models import DataSpec
+from ..tags import parse_tags_for
+from .files import CheckpointFile, checkpoints_dir, describe_checkpoint, format_bytes, list_generators
+from .form import flatten, optimizer_settings, preset_sections
+from .pictures import label_groups
+from .runs import RunInfo, format_duration
+
+ADMIN_ENV = "GAN_STUDIO_ADMIN_TOKEN"
+METRICS_ENV = "GAN_STUDIO_METRICS"            # "0" turns the evaluator off
+EVAL_EVERY_ENV = "GAN_STUDIO_EVAL_EVERY"      # steps between evaluations (default 250)
+EVAL_SAMPLES_ENV = "GAN_STUDIO_EVAL_SAMPLES"  # images per evaluation (default 256)
+DEFAULT_GENERATOR = "faces"                   # the generator a first visit shows (tags to play with)
+ORIGIN_LABELS = {"shipped": "shipped (read-only)", "yours": "yours", "other": "another visitor's"}
+
+
+# ---- generators -----------------------------------------------------------------------------------------
+class GeneratorCache:
+    """(G, cfg, spec) per checkpoint file, keyed by (path, mtime, size) so a retrained file is reloaded;
+    at most ``max_entries`` kept (least recently used dropped). Thread-safe."""
+
+    def __init__(self, max_entries: int = 8):
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple[str, int, int], tuple[Any, RunConfig, DataSpec]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, path: os.PathLike | str):
+        info = Path(path).stat()
+        key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        item = load_generator(path, device="cpu")
+        with self._lock:
+            self._items[key] = item
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return item
+
+
+_CACHE = GeneratorCache()
+
+
+def load_generator_cached(path: os.PathLike | str):
+    """(G, cfg, spec) of a checkpoint through the process-wide :class:`GeneratorCache`."""
+    return _CACHE.load(path)
+
+
+def default_generator(entries: Sequence[CheckpointFile]) -> Optional[CheckpointFile]:
+    """The shipped faces generator when it is there, else the first entry (None when there is none)."""
+    return next((e for e in entries if e.source == "checkpoints" and e.path.stem == DEFAULT_GENERATOR),
+                entries[0] if entries else None)
+
+
+def generator_key(entry: CheckpointFile) -> str:
+    """The name scripts use for a generator: the file name in the checkpoints folder
+    (``faces.safetensors``), ``<run>/last.pt`` for a trained run."""
+    return entry.name if entry.source == "checkpoints" else f"{entry.run}/{entry.name}"
+
+
+def find_generator(name: str, entries: Optional[Sequence[CheckpointFile]] = None) -> CheckpointFile:
+    """The generator called ``name``: a file name or stem in the checkpoints folder (``faces`` or
+    ``faces.safetensors``) or ``<run>/last.pt`` of a trained run; empty = the default generator.
+    Only listed files can be named (no paths). Raises ValueError listing the names."""
+    entries = list_generators() if entries is None else list(entries)
+    name = (name or "").strip()
+    if not name:
+        d = default_generator(entries)
+        if d is None:
+            raise ValueError(f"there are no checkpoints in {checkpoints_dir()}: upload one or train a model")
+        return d
+    for e in entries:
+        if name == generator_key(e) or (e.source == "checkpoints" and name == e.path.stem) or \
+                (e.source == "run" and name == e.run):
+            return e
+    known = ", ".join(generator_key(e) for e in entries[:20]) or "none"
+    raise ValueError(f"no checkpoint called {name!r}; available: {known}")
+
+
+def generator_caption(cfg: RunConfig, spec: DataSpec) -> str:
+    """``faces · acgan · ns loss · 32 px · tags: hair, eye``."""
+    groups = label_groups(cfg, spec)
+    tags = ", ".join(g for g, _ in groups) or "none (unconditional)"
+    size = f"{spec.image_size} px" if spec.kind == "image" else "2D points"
+    return f"{cfg.data.dataset} · {cfg.model.arch} · {cfg.loss.name} loss · {size} · tags: {tags}"
+
+
+def parse_tag_text(groups: Sequence[tuple[str, Sequence[str]]], text: str) -> Optional[list[Optional[int]]]:
+    """Tag text (``"blue hair, red eyes"``, ``"hair=blue"``, ``"cat"``) -> one class index per group, None
+    for a group left out (random per sample); None for an unconditional generator with no text.
+    Raises ValueError (tags given to an unconditional generator, unknown names)."""
+    text = (text or "").strip()
+    if not groups:
+        if text:
+            raise ValueError("this generator is unconditional: it takes no tags (leave them empty)")
+        return None
+    if not text:
+        return [None] * len(groups)
+    return list(parse_tags_for(groups, text, require_all=False))
+
+
+def tags_caption(groups: Sequence[tuple[str, Sequence[str]]], tags: Optional[Sequence[Optional[int]]]) -> str:
+    """``"blue hair, random eye"`` for the chosen tags ('' for an unconditional generator)."""
+    if not groups:
+        return ""
+    tags = list(tags) if tags is not None else [None] * len(groups)
+    return ", ".join(f"{cl[t]} {g}" if t is not None else f"random {g}" for (g, cl), t in zip(groups, tags))
+
+
+# ---- the training form ---------------------------------------------------------------------------------
+def initial_form_values(preset: str, dataset: Optional[str] = None) -> dict[str, Any]:
+    """The form's starting ``section.field`` values: the config defaults, the default loss's optimiser
+    settings, then the preset (with the recommended recipe for the dataset)."""
+    base = RunConfig()
+    values = flatten(base.to_dict())
+    values.update({f"train.{k}": v for k, v in optimizer_settings(base.loss.name).items()})
+    values.update(flatten(preset_sections(preset, dataset or base.data.dataset)))
+    return values
+
+
+# ---- the live run --------------------------------------------------------------------------------------
+def job_status(snap: Any, queue_position: Optional[int] = None, expected_wait: Optional[float] = None,
+               include_history: bool = False) -> dict[str, Any]:
+    """A job snapshot as plain JSON (no owner secret): what ``/train_status`` returns and the live
+    panel's numbers are read from."""
+    last = snap.history[-1] if snap.history else {}
+    out: dict[str, Any] = {
+        "job": snap.id, "run": Path(snap.run_dir).name, "status": snap.status, "step": int(snap.step),
+        "total_steps": int(snap.total_steps or 0), "progress": round(float(snap.progress), 4),
+        "img_per_s": round(float(snap.img_per_s), 1),
+        "eta_s": None if snap.eta is None or not snap.active else round(float(snap.eta), 1),
+        "logged_steps": len(snap.history), "sample_step": int(snap.sample_step), "error": snap.error,
+        "dataset": snap.config["data"]["dataset"], "arch": snap.config["model"]["arch"],
+        "loss": snap.config["loss"]["name"],
+        "last": {k: last.get(k) for k in ("step", "d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d", "n_critic")
+                 if k in last},
+        "queue_position": queue_position, "expected_wait_s": None if expected_wait is None else round(expected_wait, 1),
+    }
+    if include_history:
+        out["history"] = [{k: h.get(k) for k in ("step", "d_loss", "g_loss", "d_real", "d_fake")} for h in snap.history]
+    return out
+
+
+def progress_text(snap: Any) -> str:
+    """``Step 120 / 400 · 30% · 85 img/s · ETA 1 min 02 s`` (or the final status)."""
+    step = f"Step {snap.step} / {snap.total_steps}" if snap.total_steps else f"Step {snap.step}"
+    tail = f"ETA {format_duration(snap.eta)}" if snap.active else snap.status
+    return f"{step} · {snap.progress:.0%} · {snap.img_per_s:.0f} img/s · {tail}"
+
+
+def live_settings(snap: Any) -> dict[str, Any]:
+    """The lr G, lr D and n_critic the run uses now (its newest logged step, else its config)."""
+    hist = snap.history[-1] if snap.history else {}
+    tc = snap.config["train"]
+    return {"lr_g": float(hist.get("lr_g", tc["lr_g"])), "lr_d": float(hist.get("lr_d", tc["lr_d"])),
+            "n_critic": int(hist.get("n_critic", tc["n_critic"]))}
+
+
+def queue_rows(mgr: Any, me: Optional[str]) -> list[dict[str, Any]]:
+    """The runs waiting in a job manager's queue: position, whose, what, steps and expected start."""
+    rows = []
+    for q in mgr.queued_jobs():
+        c = q.snapshot().config
+        wait = mgr.expected_wait(q)
+        rows.append({"position": mgr.queue_position(q), "whose": "yours" if q.owner == me else "another visitor's",
+                     "dataset": c["data"]["dataset"], "arch": c["model"]["arch"], "loss": c["loss"]["name"],
+                     "steps": c["train"]["steps"] or "-",
+                     "expected start": "next" if not wait else f"in about {format_duration(wait)}", "job": q.id})
+    return rows
+
+
+# ---- runs and checkpoints -------------------------------------------------------------------------------
+def run_summary_rows(runs: Sequence[RunInfo]) -> list[dict[str, Any]]:
+    """Compare's summary: one row per run with its newest logged losses and D outputs."""
+    out = []
+    for r in runs:
+        c = r.config or {}
+        last = r.last or {}
+        out.append({
+            "run": r.name, "dataset": c.get("data", {}).get("dataset"), "arch": c.get("model", {}).get("arch"),
+            "loss": c.get("loss", {}).get("name"), "step": r.step,
+            "D loss": last.get("d_loss"), "G loss": last.get("g_loss"), "D(x)": last.get("d_real"),
+            "D(G(z))": last.get("d_fake"), "train time": format_duration(last.get("elapsed")),
+        })
+    return out
+
+
+def checkpoint_rows(files: Sequence[CheckpointFile], folder: os.PathLike | str, who: Optional[str]) -> list[dict[str, Any]]:
+    """The Checkpoints table: what each file holds and whose it is (unreadable files say why)."""
+    from .. import sharing
+
+    rows = []
+    for f in files:
+        try:
+            d = describe_checkpoint(f.path)
+            rows.append({"file": f.name, "from": ORIGIN_LABELS[sharing.file_origin(folder, f.name, who)],
+                         "dataset": d["dataset"], "arch": d["arch"], "loss": d["loss"], "step": d["step"],
+                         "image size": d["image_size"], "tags": ", ".join(d["label_groups"]) or "-",
+                         "size": format_bytes(f.size),
+                         "modified": time.strftime("%Y-%m-%d %H:%M", time.localtime(f.mtime))})
+        except (CheckpointError, OSError, ValueError) as e:
+            rows.append({"file": f.name, "from": "", "dataset": f"unreadable: {e}", "arch": "", "loss": "",
+                         "step": None, "image size": None, "tags": "", "size": format_bytes(f.size), "modified": ""})
+    return rows
+
+
+# ---- server settings ------------------------------------------------------------------------------------
+def admin_token_configured() -> bool:
+    return bool(os.environ.get(ADMIN_ENV, "").strip())
+
+
+def check_admin_token(token: Optional[str]) -> bool:
+    """Whether ``token`` is ``$GAN_STUDIO_ADMIN_TOKEN`` (constant-time; False when none is set)."""
+    expected = os.environ.get(ADMIN_ENV, "").strip()
+    given = (token or "").strip()
+    return bool(expected and given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _env_int(name: str, default: int, lo: int) -> int:
+    try:
+        return max(lo, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def metrics_enabled() -> bool:
+    return os.environ.get(METRICS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def install_metrics(manager: Any = None) -> int:
+    """Attach the quality-metrics evaluator to the job manager (once). Returns its interval in steps,
+    or 0 when metrics are off (``GAN_STUDIO_METRICS=0``)."""
+    if not metrics_enabled():
+        return 0
+    from ..metrics import install_default_listeners
+
+    listener = install_default_listeners(manager, every_n_steps=_env_int(EVAL_EVERY_ENV, 250, 1),
+                                         n_samples=_env_int(EVAL_SAMPLES_ENV, 256, 8))
+    return listener.every_n_steps
+
+
+def rows_to_table(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """(headers, values) of dict rows (every key of any row, in first-seen order; missing -> None)."""
+    headers: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            headers.setdefault(str(k), None)
+    cols = list(headers)
+    return cols, [[r.get(c) for c in cols] for r in rows]

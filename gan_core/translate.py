@@ -1,0 +1,190 @@
+"""Image-to-image translation with a pix2pix generator: edges in, picture out.
+
+* :func:`translate`: ``G`` (a :class:`~gan_core.models.pix2pix.UNetGenerator`) applied to uint8 edge
+  images, black lines on white as made by :func:`~gan_core.data.edges.canny`: uint8 pictures out.
+* :func:`edges_of_photo`: a picture (PIL image, (H, W, 3) array or uint8 tensor) -> its Canny edges at the
+  generator's size, the ``--from-photo`` path of the ``translate`` command.
+* :func:`sketch_to_edges`: a drawing (any size, any colours, e.g. from a canvas) -> a one-channel edge
+  image of the generator's size.
+* :func:`load_translator`: a pix2pix generator from a checkpoint or export, with a one-line error otherwise.
+* View helpers for the Sketch pages of both front ends (no UI toolkit here): :func:`random_face_edges`
+  (a starting point), :func:`compose_drawing` (canvas strokes over a background), :func:`sketch_view`
+  (drawing -> edges and picture, enlarged for the screen) and :func:`png_bytes`.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch import nn
+
+from .data.edges import canny
+from .data.images import resize_uint8, to_float, to_uint8
+
+PictureLike = Union[np.ndarray, torch.Tensor, Image.Image]
+
+
+def _as_batch(x: torch.Tensor, channels: tuple[int, ...]) -> tuple[torch.Tensor, bool]:
+    """uint8 (H, W), (C, H, W) or (N, C, H, W) -> (N, C, H, W) and whether the input had a batch axis."""
+    if x.dtype != torch.uint8:
+        raise ValueError(f"expected uint8 pixels, got {x.dtype}")
+    batched = x.dim() == 4
+    if x.dim() == 2:
+        x = x[None]
+    if x.dim() == 3:
+        x = x[None]
+    if x.dim() != 4 or x.shape[1] not in channels:
+        raise ValueError(f"expected images (N, {'|'.join(map(str, channels))}, H, W), got shape {tuple(x.shape)}")
+    return x, batched
+
+
+def _square(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Center-crop (N, C, H, W) to a square and resize to ``size``."""
+    h, w = x.shape[-2:]
+    s = min(h, w)
+    x = x[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    return resize_uint8(x.contiguous(), size)
+
+
+@torch.no_grad()
+def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = None,
+              batch_size: int = 256) -> torch.Tensor:
+    """Pictures for edge images: uint8 (N, 1, H, W) (or (1, H, W), (H, W)) -> uint8 (N, 3, S, S) (same batch
+    axis as the input). Edges of another size are center-cropped and resized to G's ``image_size``;
+    3-channel edges are made grey for a 1-channel G. G's dropout is its noise: ``seed`` fixes it."""
+    x, batched = _as_batch(edges_uint8, (1, 3))
+    cin = getattr(G, "in_channels", x.shape[1])
+    size = getattr(G, "image_size", x.shape[-1])
+    if x.shape[1] != cin:
+        x = (x.float().mean(1, keepdim=True).round().to(torch.uint8) if cin == 1 else x.expand(-1, cin, -1, -1))
+    x = _square(x, size)
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    outs = []
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for i in range(0, x.shape[0], batch_size):
+                outs.append(to_uint8(G(to_float(x[i:i + batch_size]).to(device))).cpu())
+    finally:
+        G.train(was_training)
+    out = torch.cat(outs)
+    return out if batched else out[0]
+
+
+def _picture_tensor(img: PictureLike) -> tuple[torch.Tensor, bool]:
+    """A picture as uint8 (N, 3, H, W) and whether it had a batch axis."""
+    if isinstance(img, Image.Image):
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        img = np.asarray(img.convert("RGB"))
+    if isinstance(img, np.ndarray):
+        if img.dtype != np.uint8:
+            raise ValueError(f"expected uint8 pixels, got {img.dtype}")
+        if img.ndim == 2:
+            img = img[..., None]
+        if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
+            raise ValueError(f"expected an image (H, W, 1|3|4), got shape {img.shape}")
+        img = torch.from_numpy(np.array(img[..., :3])).permute(2, 0, 1)
+    x, batched = _as_batch(img, (1, 3))
+    return (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x), batched
+
+
+def edges_of_photo(img: PictureLike, size: Optional[int] = None, **canny_kw) -> torch.Tensor:
+    """Canny edges of a picture, black on white: uint8 (1, S, S) for one picture ((N, 1, S, S) for a batch
+    (N, 3, H, W)). With ``size`` the picture is center-cropped to a square and resized first (to the size
+    of the generator); ``canny_kw``: low, high, sigma of :func:`~gan_core.data.edges.canny`."""
+    x, batched = _picture_tensor(img)
+    if size is not None:
+        x = _square(x, size)
+    e = canny(x.contiguous(), **canny_kw)
+    return e if batched else e[0]
+
+
+def sketch_to_edges(img: PictureLike, size: int, threshold: int = 128) -> torch.Tensor:
+    """A drawing (dark strokes on a light background, any size) -> uint8 (1, size, size), 0 on the strokes
+    and 255 elsewhere: grey, center-cropped, shrunk with area averaging (thin strokes survive), thresholded."""
+    x, _ = _picture_tensor(img)
+    x = x[:1].float().mean(1, keepdim=True)
+    h, w = x.shape[-2:]
+    s = min(h, w)
+    x = x[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    x = torch.nn.functional.adaptive_avg_pool2d(x, size) if s >= size else \
+        torch.nn.functional.interpolate(x, size=(size, size), mode="nearest")
+    # a stroke that covers part of a pixel still darkens it: keep pixels noticeably darker than paper
+    return torch.where(x < threshold + (255 - threshold) * 0.5, 0, 255).to(torch.uint8)[0]
+
+
+class TranslateError(ValueError):
+    """A checkpoint or picture cannot be used for translation; the message is one line."""
+
+
+def load_translator(path, device: str = "cpu") -> nn.Module:
+    """The pix2pix generator of a ``.pt`` checkpoint or ``.safetensors`` export (eval mode).
+    :class:`TranslateError` (one line) when it is missing, unreadable or not an image-to-image generator."""
+    from .checkpoint import CheckpointError, load_generator
+
+    try:
+        G, cfg, _ = load_generator(path, device=device)
+    except CheckpointError as e:
+        raise TranslateError(str(e)) from None
+    if not getattr(G, "takes_image", False):
+        raise TranslateError(f"{path} holds a '{cfg.model.arch}' generator, which draws from noise; translate "
+                             "needs an image-to-image one (arch 'pix2pix', e.g. checkpoints/faces_pix2pix.safetensors)")
+    return G
+
+
+def random_face_edges(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """A procedural face of ``seed`` and its Canny edges: uint8 (3, size, size) and (1, size, size)."""
+    from .data.faces import generate_faces
+
+    images, _ = generate_faces(1, size, int(seed))
+    face = torch.from_numpy(images)
+    return face[0], canny(face)[0]
+
+
+def enlarge(img: torch.Tensor, scale: int) -> np.ndarray:
+    """uint8 (C, H, W) -> (H*scale, W*scale, 3) uint8 array, nearest neighbour (crisp pixels on screen)."""
+    x = img.expand(3, -1, -1) if img.shape[0] == 1 else img
+    return np.ascontiguousarray(x.repeat_interleave(scale, 1).repeat_interleave(scale, 2).permute(1, 2, 0).numpy())
+
+
+def compose_drawing(background: Optional[np.ndarray], strokes: Optional[np.ndarray]) -> np.ndarray:
+    """What the user sees on a canvas: RGBA ``strokes`` (H, W, 4) laid over ``background`` (H, W, 3 or
+    None = white paper). White strokes erase, dark ones draw. (H, W, 3) uint8."""
+    if strokes is None and background is None:
+        raise ValueError("nothing to compose: no background and no strokes")
+    ref = strokes if strokes is not None else background
+    base = (np.full(ref.shape[:2] + (3,), 255, np.float32) if background is None
+            else np.asarray(Image.fromarray(background).resize(ref.shape[1::-1], Image.NEAREST)
+                            if background.shape[:2] != ref.shape[:2] else background, np.float32)[..., :3])
+    if strokes is None:
+        return base.astype(np.uint8)
+    a = strokes[..., 3:4].astype(np.float32) / 255.0
+    return (strokes[..., :3].astype(np.float32) * a + base * (1 - a)).round().astype(np.uint8)
+
+
+def sketch_view(G: nn.Module, drawing: PictureLike, seed: int = 0, scale: int = 8) -> dict[str, np.ndarray]:
+    """A drawing (dark lines on light paper, any size) through G: ``edges`` (S, S) uint8 as G sees them,
+    ``picture`` (S, S, 3) uint8, and both enlarged ``scale`` times for the screen (``edges_big``,
+    ``picture_big``). G's dropout noise is fixed by ``seed``."""
+    size = int(getattr(G, "image_size", 32))
+    edges = sketch_to_edges(drawing, size)
+    pic = translate(G, edges, seed=seed)
+    return {"edges": edges[0].numpy(), "picture": pic.permute(1, 2, 0).numpy(),
+            "edges_big": enlarge(edges, scale), "picture_big": enlarge(pic, scale)}
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """PNG bytes of a (H, W) or (H, W, 3) uint8 array (downloads)."""
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()

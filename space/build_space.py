@@ -1,0 +1,122 @@
+"""Assemble a Hugging Face **Gradio Space** for GAN Studio in a folder (then push that folder to the
+Space's git repository).
+
+    python space/build_space.py --out /tmp/gan-studio-space [--torch-index URL] [--title "GAN Studio"]
+
+The folder gets ``gradio_app.py`` (the Space's ``app_file``), the ``gan_core`` package, the two
+Streamlit-free ``ui`` modules the Gradio app draws with (``charts.py``, ``lab2d_view.py``), the
+shipped checkpoints, a ``requirements.txt`` with the project's pins (torch / torchvision exactly;
+gradio itself comes from the Space's ``sdk_version``) and a ``README.md`` whose front matter makes it a
+Gradio Space. ``--torch-index`` names a wheel index for torch (e.g. the PyTorch project's CPU wheel
+index: CPU-only wheels are several times smaller than the default CUDA ones); it is written as
+``--extra-index-url`` into requirements.txt. Only the standard library is used.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+UI_FILES = ("__init__.py", "charts.py", "lab2d_view.py", "favicon.png")
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".cache")
+SPACE_ENV = {  # CPU-basic: 2 vCPU, 16 GB RAM, ephemeral disk
+    "GAN_STUDIO_MAX_CONCURRENT": "1", "GAN_STUDIO_MAX_PER_VISITOR": "1", "GAN_STUDIO_MAX_RUNS_MB": "2048",
+    "GAN_STUDIO_EVAL_SAMPLES": "128",
+}
+
+
+def gradio_version() -> str:
+    """The gradio release this checkout was tested with (requirements.txt's lower bound)."""
+    text = (REPO / "requirements.txt").read_text(encoding="utf-8")
+    m = re.search(r"^gradio>=([0-9][0-9.]*)", text, re.M)
+    if not m:
+        raise SystemExit("error: requirements.txt has no 'gradio>=X' line")
+    return m.group(1) if m.group(1).count(".") == 2 else m.group(1) + ".0"
+
+
+def space_requirements(torch_index: str = "") -> str:
+    """requirements.txt without gradio (the Space's sdk_version installs it) and without comments."""
+    lines = []
+    if torch_index:
+        lines.append(f"--extra-index-url {torch_index}")
+    for raw in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line and not re.match(r"^gradio\b", line):
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def front_matter(title: str, version: str) -> str:
+    return "\n".join([
+        "---", f"title: {title}", "emoji: 🎨", "colorFrom: indigo", "colorTo: pink", "sdk: gradio",
+        f"sdk_version: {version}", "python_version: '3.11'", "app_file: gradio_app.py", "pinned: false",
+        "short_description: Train and explore GANs in the browser", "---", ""])
+
+
+README_BODY = """
+# GAN Studio (Gradio)
+
+Train and explore GANs in the browser: pick a loss and an architecture, start a short training run,
+watch loss curves and sample grids live, change hair / eye tags of a conditional generator,
+interpolate latent vectors, compare runs, and play with a 2D GAN lab.
+
+This Space runs `gradio_app.py` on **CPU basic** hardware (2 vCPU, 16 GB RAM, a disk that is wiped
+when the Space restarts or sleeps):
+
+* one run trains at a time (`GAN_STUDIO_MAX_CONCURRENT=1`); further **Start**s wait in Gradio's
+  queue with their place shown; one run per visitor;
+* the `tiny` preset takes seconds, `1min` one minute; `full` is meant for a GPU;
+* runs, uploads and exports are lost when the Space restarts: download what you want to keep;
+* the Space sleeps after a while without visitors (the free tier's rule), which ends any run.
+
+The API (`/generate`, `/interpolate`, `/train`, `/train_status`, `/train_stop`) is listed under
+"Use via API" at the bottom of the page.
+"""
+
+
+def build(out: Path, torch_index: str = "", title: str = "GAN Studio", force: bool = False) -> Path:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise SystemExit(f"error: {out} is not empty (use --force to replace it)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "gradio_app.py", out / "gradio_app.py")
+    shutil.copytree(REPO / "gan_core", out / "gan_core", ignore=SKIP)
+    (out / "ui").mkdir()
+    for f in UI_FILES:
+        shutil.copy2(REPO / "ui" / f, out / "ui" / f)
+    (out / "ui" / "__init__.py").write_text('"""The plotly figures of GAN Studio\'s Gradio front end."""\n',
+                                            encoding="utf-8")
+    (out / "checkpoints").mkdir()
+    for p in sorted((REPO / "checkpoints").glob("*.safetensors")):
+        shutil.copy2(p, out / "checkpoints" / p.name)
+    (out / "requirements.txt").write_text(space_requirements(torch_index), encoding="utf-8")
+    env_lines = "".join(f"os.environ.setdefault({k!r}, {v!r})\n" for k, v in SPACE_ENV.items())
+    app = (out / "gradio_app.py").read_text(encoding="utf-8")
+    marker = "from __future__ import annotations\n"
+    app = app.replace(marker, marker + "\nimport os\n\n# CPU-basic Space defaults (Space variables override them)\n"
+                      + env_lines, 1)
+    (out / "gradio_app.py").write_text(app, encoding="utf-8")
+    (out / "README.md").write_text(front_matter(title, gradio_version()) + README_BODY, encoding="utf-8")
+    (out / ".gitattributes").write_text("*.safetensors filter=lfs diff=lfs merge=lfs -text\n", encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="folder to write the Space into")
+    ap.add_argument("--torch-index", default="", help="extra wheel index for torch (e.g. a CPU-only wheel index)")
+    ap.add_argument("--title", default="GAN Studio")
+    ap.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    a = ap.parse_args(argv)
+    out = build(Path(a.out), a.torch_index, a.title, a.force)
+    print(f"Gradio Space written to {out}: push it to the Space's git repository (git lfs for *.safetensors).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

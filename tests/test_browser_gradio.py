@@ -1,0 +1,183 @@
+"""The Gradio front end in a real browser (Playwright + Debian Chromium) against ``python gradio_app.py``:
+
+* Generate: pick hair and eye tags, generate, and see the grid with those tags in its caption;
+* Train: start a tiny run and watch the loss curve gain points (gr.Timer polling);
+* a second browser (another context: another owner secret) sees the run view-only, and its Start
+  waits in Gradio's queue with its position shown, then starts once the first run is stopped.
+
+Skipped when Chromium or Playwright is missing. Screenshots go to ``$GAN_STUDIO_SCREENSHOTS``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from browser_helpers import CHROMIUM, require_browser, screenshots_dir
+from test_gradio_api import gradio_env, start_gradio, stop_gradio
+
+pytestmark = pytest.mark.browser
+pytest.importorskip("gradio")
+expect, sync_playwright = require_browser()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("gradio_browser")
+    proc, url = start_gradio(base, gradio_env(base, GAN_STUDIO_JOB_MODE="thread"))
+    try:
+        yield {"url": url, "base": base}
+    finally:
+        stop_gradio(proc)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    return screenshots_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _page(browser, url: str):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.goto(url)
+    expect(pg.get_by_role("tab", name="Train")).to_be_visible()
+    return ctx, pg
+
+
+def _choose(pg, elem_id: str, option: str) -> None:
+    pg.locator(f"#{elem_id} input").first.click()
+    pg.get_by_role("option", name=option, exact=True).first.click()
+
+
+def _set(pg, elem_id: str, value) -> None:
+    inp = pg.locator(f"#{elem_id} input").first
+    inp.fill(str(value))
+    inp.press("Tab")
+
+
+def _points(pg, elem_id: str) -> int:
+    """Points of the first trace of a gr.Plot (plotly keeps the data on its div)."""
+    return pg.evaluate("""(id) => { const d = document.querySelector('#' + id + ' .js-plotly-plot');
+        return d && d.data && d.data.length ? d.data[0].x.length : 0; }""", elem_id)
+
+
+def test_generate_with_tags(server, browser, shots):
+    ctx, pg = _page(browser, server["url"])
+    try:
+        pg.get_by_role("tab", name="Generate").click()
+        expect(pg.locator("#gen-caption")).to_contain_text("seed 0")   # the first grid, drawn on load
+        _choose(pg, "gen-tag-0", "blue")
+        _choose(pg, "gen-tag-1", "red")
+        _set(pg, "gen-seed", 5)
+        pg.locator("#gen-btn").click()
+        expect(pg.locator("#gen-caption")).to_contain_text("seed 5 · blue hair, red eye")
+        img = pg.locator("#gen-img img")
+        expect(img).to_be_visible()
+        assert img.evaluate("i => i.naturalWidth") >= 512
+        expect(pg.locator("#gen-dl")).to_be_visible()
+        pg.screenshot(path=str(shots / "gradio_generate.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
+def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, shots):
+    a_ctx, a = _page(browser, server["url"])
+    b_ctx = None
+    try:
+        _choose(a, "preset", "Tiny (smoke test, seconds)")
+        expect(a.locator("#f-train-steps input")).to_have_value("300")
+        _set(a, "f-train-steps", 100000)          # long enough to still train while B queues
+        _set(a, "f-data-num_samples", 64)
+        _set(a, "f-model-z_dim", 16)
+        expect(a.locator("#form-check")).to_contain_text("Ready to train")
+        a.locator("#start").click()
+        expect(a.locator("#run-title")).to_contain_text("yours", timeout=120_000)
+        expect(a.locator("#run-title")).to_contain_text("running", timeout=120_000)
+        deadline = time.time() + 120
+        while _points(a, "plot-losses") < 3 and time.time() < deadline:
+            a.wait_for_timeout(500)
+        first = _points(a, "plot-losses")
+        assert first >= 3, "the loss curve never showed points"
+        deadline = time.time() + 60
+        while _points(a, "plot-losses") <= first and time.time() < deadline:
+            a.wait_for_timeout(500)
+        assert _points(a, "plot-losses") > first, "the loss curve did not gain points"
+        expect(a.locator("#progress-text")).to_contain_text("img/s")
+        a.screenshot(path=str(shots / "gradio_train_running.png"), full_page=True)
+
+        # a second browser: view only, and its Start waits in Gradio's queue with its place shown
+        b_ctx, b = _page(browser, server["url"])
+        expect(b.locator("#run-title")).to_contain_text("view only")
+        _choose(b, "preset", "Tiny (smoke test, seconds)")
+        _set(b, "f-train-steps", 20)
+        b.locator("#start").click()
+        expect(b.get_by_text("queue: 1/1")).to_be_visible(timeout=60_000)
+        expect(b.locator("#start-msg")).to_contain_text("In line for a training slot")
+        b.screenshot(path=str(shots / "gradio_second_visitor_waits.png"), full_page=True)
+        b.wait_for_timeout(2000)
+        expect(b.locator("#run-title")).to_contain_text("view only")   # still A's run
+
+        # B cannot stop A's run; A can: then B's run leaves the line and trains
+        b.locator("#stop").click()
+        a.wait_for_timeout(1500)
+        expect(a.locator("#run-title")).to_contain_text("running")
+        a.locator("#stop").click()
+        expect(a.locator("#run-title")).to_contain_text("stopped", timeout=60_000)
+        expect(b.locator("#run-title")).to_contain_text("yours", timeout=120_000)
+        expect(b.locator("#run-title")).to_contain_text("done", timeout=180_000)
+        expect(b.locator("#start-msg")).to_contain_text("ended: done at step 20", timeout=30_000)
+        b.screenshot(path=str(shots / "gradio_second_visitor_done.png"), full_page=True)
+    finally:
+        a_ctx.close()
+        if b_ctx is not None:
+            b_ctx.close()
+
+
+def test_interpolate_compare_checkpoints_and_the_2d_lab(server, browser, shots):
+    ctx, pg = _page(browser, server["url"])
+    try:
+        pg.get_by_role("tab", name="Interpolate").click()
+        expect(pg.locator("#int-a-tag-0")).to_be_visible()
+        _set(pg, "int-steps", 6)
+        pg.locator("#int-btn").click()
+        gif = pg.locator("#int-gif img")
+        expect(gif).to_be_visible()
+        assert ".gif" in gif.get_attribute("src")
+        expect(pg.get_by_text("6 frames, slerp, seed 0 -> 1")).to_be_visible()
+        pg.screenshot(path=str(shots / "gradio_interpolate.png"), full_page=True)
+
+        pg.get_by_role("tab", name="Compare").click()
+        expect(pg.locator("#compare-summary")).to_contain_text("faces")   # the runs trained above
+        expect(pg.locator("#compare-summary")).to_contain_text("acgan")
+        pg.screenshot(path=str(shots / "gradio_compare.png"), full_page=True)
+
+        pg.get_by_role("tab", name="Checkpoints").click()
+        expect(pg.locator("#ck-table")).to_contain_text("faces.safetensors")
+        expect(pg.locator("#ck-table")).to_contain_text("shipped (read-only)")
+        expect(pg.locator("#ck-why")).to_contain_text("read-only")
+        expect(pg.locator("#ck-delete")).to_be_disabled()
+        pg.screenshot(path=str(shots / "gradio_checkpoints.png"), full_page=True)
+
+        pg.get_by_role("tab", name="2D lab").click()
+        pg.locator("#lab-start").click()
+        expect(pg.locator("#lab-stats")).to_contain_text("running", timeout=120_000)
+        deadline = time.time() + 120
+        while time.time() < deadline and _points(pg, "lab-losses") < 3:
+            pg.wait_for_timeout(500)
+        assert _points(pg, "lab-losses") >= 3, "the 2D lab's loss curve never showed points"
+        pg.screenshot(path=str(shots / "gradio_lab2d.png"), full_page=True)
+        pg.locator("#lab-stop").click()
+        expect(pg.locator("#lab-stats")).not_to_contain_text("running", timeout=60_000)
+    finally:
+        ctx.close()

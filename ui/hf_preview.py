@@ -1,0 +1,74 @@
+"""The Train page's preview of a Hugging Face dataset: 16 images with their tags, the columns and the
+tag groups, before a run starts (the core is :func:`gan_core.data.hf.preview`)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import streamlit as st
+
+from gan_core.data import DataError
+from gan_core.data.hf import HFPreview, preview
+
+PREVIEW_IMAGES = 16
+
+
+def _settings(path: str, split: str, image_column: str, label_columns: str) -> tuple[str, str, str, str]:
+    return (str(path or "").strip(), str(split or "train").strip(), str(image_column or "").strip(),
+            ",".join(c.strip() for c in str(label_columns or "").split(",") if c.strip()))
+
+
+def hf_preview_panel(path: Optional[str], split: str = "train", image_column: str = "", label_columns: str = "",
+                     key: str = "hf_preview", cache_dir: str = ".cache/gan_studio") -> Optional[HFPreview]:
+    """A "Preview dataset" button; once pressed, shows the preview for these settings (or the one error
+    line) until a setting changes. Returns the preview shown, or None."""
+    settings = _settings(path, split, image_column, label_columns)
+    if not settings[0]:
+        st.caption("Give a Hugging Face dataset name such as `huggan/anime-faces`, or a local saved copy "
+                   "(a `save_to_disk` folder or a parquet file), then preview it.")
+        return None
+    if st.button("Preview dataset", key=f"{key}.button", icon=":material/preview:",
+                 help=f"Read the first {PREVIEW_IMAGES} images and the columns (downloads a little from the Hub)"):
+        with st.spinner(f"Reading the first images of {settings[0]} ..."):
+            try:
+                result: object = preview(*settings, n=PREVIEW_IMAGES, image_size=64, cache_dir=cache_dir)
+            except DataError as e:
+                result = str(e)
+        st.session_state[key] = (settings, result)
+    stored = st.session_state.get(key)
+    if not stored or stored[0] != settings:
+        return None
+    result = stored[1]
+    if isinstance(result, str):
+        st.error(result, icon=":material/error:")
+        return None
+    render_hf_preview(result)
+    return result
+
+
+def render_hf_preview(p: HFPreview) -> None:
+    """Images with their tags, the split size, the columns and the tag groups of a preview."""
+    rows = f"{p.num_rows:,} rows" if p.num_rows is not None else "size unknown until it is read"
+    splits = f" (splits: {', '.join(p.splits)})" if p.splits else ""
+    st.markdown(f"**{p.name}**, split `{p.split}`{splits}: {rows}; images from column `{p.image_column}`")
+    captions = p.captions()
+    st.image([im for im in p.images], caption=[c or None for c in captions] if any(captions) else None,
+             width=96, output_format="PNG")
+    tags = {g.name for g in p.label_groups}
+
+    def use(c) -> str:
+        if c.name == p.image_column:
+            return "images"
+        return "tags" if c.name in tags else ("can be tags" if c.usable_as_tags else "")
+
+    st.dataframe([{"column": c.name, "type": c.kind, "details": c.detail, "use": use(c)} for c in p.columns],
+                 hide_index=True, width="stretch")
+    if p.label_groups:
+        for g in p.label_groups:
+            shown = ", ".join(g.classes[:30]) + (f", ... ({g.num_classes} in all)" if g.num_classes > 30 else "")
+            st.markdown(f"Tag group **{g.name}** ({g.num_classes} classes): {shown}")
+    else:
+        usable = [c.name for c in p.columns if c.usable_as_tags]
+        st.caption("No label columns chosen: the model will be unconditional."
+                   + (f" Columns that can be tags: {', '.join(usable)}." if usable else ""))
+    for note in p.notes:
+        st.caption(note)
