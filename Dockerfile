@@ -1,5 +1,7 @@
 # GAN Studio as a Hugging Face Docker Space (or any Docker host): the Streamlit app on port 8501,
 # running as user 1000. Build: docker build -t gan-studio .   Run: docker run -p 8501:8501 gan-studio
+# The Gradio front end is in the same image: docker run -p 7860:7860 gan-studio python gradio_app.py
+# (on a Docker Space: app_port 7860). Both servers in one container share the training slots.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -33,7 +35,8 @@ RUN pip install --user -r requirements.txt
 COPY --chown=user:user . .
 RUN mkdir -p runs checkpoints .cache
 
-EXPOSE 8501
+EXPOSE 8501 7860
+ENV GRADIO_SERVER_NAME=0.0.0.0
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
 

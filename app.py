@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/lab2d.py", title="2D lab", icon=":material/scatter_plot:", url_path="lab2d"),
     st.Page("pages/style.py", title="Style", icon=":material/brush:", url_path="style"),
+    st.Page("pages/sketch.py", title="Sketch", icon=":material/draw:", url_path="sketch"),
     st.Page("pages/checkpoints.py", title="Checkpoints", icon=":material/folder_open:"),
 ]
 

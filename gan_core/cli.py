@@ -279,7 +279,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
         _warn_nonfinite(args.checkpoint, state, ("G_ema",) if use_ema else ("G",))
         G, cfg, spec = generator_from_state(state, device=args.device, use_ema=not args.no_ema)
         del state
-        labels = _parse_tags_arg(args.tags, spec).repeat(args.n, 1) if args.tags else None
+        if getattr(G, "takes_image", False):
+            raise ValueError(f"{args.checkpoint} holds a pix2pix generator, which turns edge images into pictures "
+                             "and draws nothing from z: use `python -m gan_core translate`")
+        labels = None
+        if args.tags:
+            if not G.num_classes:  # trained on tagged data without a conditional arch
+                raise ValueError("this generator is unconditional: --tags cannot be used")
+            labels = _parse_tags_arg(args.tags, spec).repeat(args.n, 1)
     except (CheckpointError, ValueError) as e:
         _err(str(e))
         return EXIT_USAGE
@@ -344,6 +351,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         G, cfg, spec = load_generator(args.checkpoint)
         data = cfg.data if args.cache_dir is None else dataclasses.replace(cfg.data, cache_dir=args.cache_dir)
+        if getattr(G, "takes_image", False):   # pix2pix: L1 and FID on the held-out pairs of its data
+            from .data import load_dataset
+
+            ext = M.load_classifier("faces") if cfg.data.dataset == "faces-edges" else None
+            row = M.evaluate_translator(G, M.paired_reference(load_dataset(data), ext, args.n), ext, args.seed)
+            sys.stdout.write(json.dumps({k: v for k, v in row.items() if k != "label"}, indent=2) + "\n")
+            sys.stderr.write(row["label"] + "\n")
+            return EXIT_OK
         ext, ref = M.classifier_reference(data, args.n, args.seed, spec)
     except (CheckpointError, ClassifierUnavailable, DataError, ConfigError, ValueError) as e:
         _err(str(e))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 
 class ConfigError(ValueError):
@@ -270,6 +270,18 @@ def bounds(key: str) -> tuple[Any, Any]:
     """(lo, hi) of a numeric setting, e.g. ``bounds("train.lr_g") == (1e-8, 1.0)``."""
     md = field_info(key).metadata
     return md["lo"], md["hi"]
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"data": {"dataset": "faces"}}`` -> ``{"data.dataset": "faces"}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
 
 
 def all_fields() -> list[tuple[str, dataclasses.Field]]:

@@ -2,10 +2,8 @@
 fed over queues, or a thread). The queue and the limits live in gan_core.jobs (JobManager)."""
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import queue
-import sys
 import threading
 import time
 import traceback
@@ -20,6 +18,7 @@ from .control import TrainControl
 from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent,
                      StepEvent)
 from .trainer import Trainer
+from .spawn import main_not_reimported
 
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
 MODES = ("process", "thread")
@@ -137,7 +136,7 @@ class Job:
         self.control.attach(commands)
         proc = ctx.Process(target=_child_main, name=f"gan-job-{self.id}", daemon=True,
                            args=(self.cfg.to_json(), str(self.run_dir), self.resume, events, commands))
-        with _main_not_reimported():
+        with main_not_reimported():
             proc.start()
         self.pid = proc.pid
         finished = False
@@ -177,6 +176,8 @@ class Job:
         with self._lock:
             if isinstance(ev, StatusEvent):
                 self.status = ev.status
+                if ev.status == "running" and ev.message:   # a note while training (e.g. TensorBoard went off)
+                    self.notes.append(ev.message)
             elif isinstance(ev, StartEvent):
                 self.status = "running"
                 self.step = ev.start_step
@@ -352,32 +353,6 @@ class _ProcessControl(TrainControl):
         super().set_n_critic(n)
         self.take_updates()
         self._send("set_n_critic", n)
-
-
-_SPAWN_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _main_not_reimported():
-    """While a training process is spawned, hide the parent's ``__main__`` from multiprocessing.
-
-    A spawned child re-imports the parent's main module; under ``streamlit run`` that is Streamlit's
-    own entry point, whose import in a process without a script-run context wrote ~17 "missing
-    ScriptRunContext" / session-state warnings to the server log on every Start (and cost start-up
-    time). The child only needs :func:`_child_main`, which lives in this module."""
-    main = sys.modules.get("__main__")
-    with _SPAWN_LOCK:
-        if main is None:
-            yield
-            return
-        saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
-        try:
-            main.__dict__.pop("__file__", None)
-            if "__spec__" in saved:
-                main.__spec__ = None
-            yield
-        finally:
-            main.__dict__.update(saved)
 
 
 def _child_main(cfg_json: str, run_dir: str, resume: Optional[str], events: Any, commands: Any) -> None:

@@ -71,12 +71,40 @@ def mode_seeking_ratio(fake: Tensor, z: Tensor) -> Tensor:
 DFn = Callable[[Tensor, Optional[Tensor]], tuple[Tensor, list[Tensor]]]
 
 
-def _grad_norm_penalty(D: DFn, x: Tensor, labels: Optional[Tensor]) -> Tensor:
-    """E (||grad_x D(x)||_2 - 1)^2 at the points x."""
+def loss_scale(scaler: Optional[torch.amp.GradScaler]) -> Optional[float]:
+    """The grad scaler's current loss scale (fp16 mixed precision), or None without a scaler."""
+    return scaler.get_scale() if scaler is not None and scaler.is_enabled() else None
+
+
+def _grad_norm_penalty(D: DFn, x: Tensor, labels: Optional[Tensor], scale: Optional[float] = None) -> Tensor:
+    """E (||grad_x D(x)||_2 - 1)^2 at the points x.
+
+    ``scale``: the loss scale of fp16 training with a GradScaler. As in PyTorch's AMP examples ("gradient
+    penalty"), the output passed to ``autograd.grad`` is multiplied by it, so that small fp16 gradients do
+    not flush to zero, and the gradients are divided by it again before the penalty is formed. When they
+    overflowed, the backward pass still carries the inf into D's gradients, so the scaler skips that step
+    and lowers its scale, as in the recipe; only the value reported for that step is 0 instead of inf
+    (a logged inf would read as divergence)."""
     x = x.detach().requires_grad_(True)
     out = D(x, labels)[0]
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
+    total = out.sum() if scale is None else out.float().sum() * scale
+    (grad,) = torch.autograd.grad(total, x, create_graph=True)
+    if scale is not None:
+        grad = grad.float() * (1.0 / scale)
+    pen = (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
+    return pen if scale is None else _FiniteValue.apply(pen)
+
+
+class _FiniteValue(torch.autograd.Function):
+    """Forward: NaN/inf -> 0 (the reported value); backward: the identity (the inf reaches the scaler)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        return g
 
 
 def _batch_uniform(x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
@@ -86,36 +114,37 @@ def _batch_uniform(x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
 
 
 def gradient_penalty(D: DFn, real: Tensor, fake: Tensor, labels: Optional[Tensor] = None,
-                     generator: Optional[torch.Generator] = None) -> Tensor:
+                     generator: Optional[torch.Generator] = None, scale: Optional[float] = None) -> Tensor:
     """WGAN-GP (Gulrajani et al. 2017): penalty on random interpolates of real and fake."""
     eps = _batch_uniform(real, generator)
-    return _grad_norm_penalty(D, eps * real + (1 - eps) * fake.detach(), labels)
+    return _grad_norm_penalty(D, eps * real + (1 - eps) * fake.detach(), labels, scale)
 
 
 def dragan_penalty(D: DFn, real: Tensor, labels: Optional[Tensor] = None, c: float = 0.5,
-                   generator: Optional[torch.Generator] = None) -> Tensor:
+                   generator: Optional[torch.Generator] = None, scale: Optional[float] = None) -> Tensor:
     """DRAGAN (Kodali et al. 2017): penalty around real data, x + alpha * c * std(x) * U[0,1)."""
     noise = torch.rand(real.shape, generator=generator, device=real.device, dtype=real.dtype)
     perturbed = real + c * real.std() * noise
     alpha = _batch_uniform(real, generator)
-    return _grad_norm_penalty(D, real + alpha * (perturbed - real), labels)
+    return _grad_norm_penalty(D, real + alpha * (perturbed - real), labels, scale)
 
 
 # ---- registry ------------------------------------------------------------------------------------
 
-PenaltyFn = Callable[[DFn, Tensor, Tensor, Optional[Tensor], LossConfig, Optional[torch.Generator]], Tensor]
+# (D, real, fake, labels, cfg, generator, scale=None): ``scale`` is fp16's loss scale (see _grad_norm_penalty)
+PenaltyFn = Callable[..., Tensor]
 
 
 def gp_term(D: DFn, real: Tensor, fake: Tensor, labels: Optional[Tensor], cfg: LossConfig,
-            generator: Optional[torch.Generator] = None) -> Tensor:
+            generator: Optional[torch.Generator] = None, scale: Optional[float] = None) -> Tensor:
     """WGAN-GP's penalty (interpolates carry the real tags); weighted by ``cfg.gp_lambda``."""
-    return gradient_penalty(D, real, fake, labels, generator)
+    return gradient_penalty(D, real, fake, labels, generator, scale)
 
 
 def dragan_term(D: DFn, real: Tensor, fake: Tensor, labels: Optional[Tensor], cfg: LossConfig,
-                generator: Optional[torch.Generator] = None) -> Tensor:
+                generator: Optional[torch.Generator] = None, scale: Optional[float] = None) -> Tensor:
     """DRAGAN's penalty around real data with perturbation scale ``cfg.dragan_c``."""
-    return dragan_penalty(D, real, labels, cfg.dragan_c, generator)
+    return dragan_penalty(D, real, labels, cfg.dragan_c, generator, scale)
 
 
 @torch.no_grad()
@@ -136,7 +165,7 @@ class LossSpec:
     curve_help: str                                               # what its D and G curves mean
     uses_targets: bool = True              # D is trained towards targets: soft / noisy labels apply
     target_range: str = "bce"              # "bce" (0..1) or "lsgan" (a..b)
-    penalty: Optional[PenaltyFn] = None    # (D, real, fake, labels, cfg, generator) -> unweighted penalty
+    penalty: Optional[PenaltyFn] = None    # (D, real, fake, labels, cfg, generator, scale=None) -> unweighted
     d_constraint: Optional[Callable[[nn.Module, LossConfig], None]] = None   # after each D step
     recommended: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides from the paper
 

@@ -5,6 +5,7 @@
         metrics.jsonl            one StepEvent row per line (trainer)
         eval_metrics.jsonl       {"extra": kind, "row": {...}} per line (metrics listener)
         samples/step_0000100.png fixed-noise grids
+        tb/                      TensorBoard event files: the metrics.jsonl scalars, the grids, the hparams
         last.pt                  the newest checkpoint (resume from it)
         step_0000100.pt          the newest ``train.keep_checkpoints`` others
 """
@@ -14,6 +15,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
@@ -27,6 +29,7 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 EVAL_METRICS = "eval_metrics.jsonl"
 SAMPLES = "samples"
+TENSORBOARD = "tb"
 LAST = "last.pt"
 STEP_GLOB = "step_*.pt"
 
@@ -60,14 +63,21 @@ def sample_path(run_dir: PathLike, step: int) -> Path:
     return Path(run_dir) / SAMPLES / f"step_{step:07d}.png"
 
 
+def tensorboard_dir(run_dir: PathLike) -> Path:
+    return Path(run_dir) / TENSORBOARD
+
+
 def prepare(run_dir: Path, config_json: str, step: int) -> None:
     """Make a run folder ready for a (fresh or resumed) run owned by this process: samples/ exists,
     temp files of a run killed mid-write are gone, config.json is written, and metrics.jsonl keeps
-    only the lines up to ``step`` (the step it resumes from; all go when starting over)."""
+    only the lines up to ``step`` (the step it resumes from; all go when starting over, and so do the
+    TensorBoard files: a resumed run's writer purges their steps after ``step`` itself)."""
     (run_dir / SAMPLES).mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(run_dir)
     atomic_write_text(run_dir / CONFIG, config_json)
     truncate_jsonl(run_dir / METRICS, lambda d: d.get("step", 0) <= step)
+    if step == 0:
+        shutil.rmtree(tensorboard_dir(run_dir), ignore_errors=True)
 
 
 def rotate_checkpoints(run_dir: PathLike, keep: int) -> list[Path]:

@@ -1,5 +1,6 @@
 """The trainer's small collaborators: the EMA of G, the log window that becomes a StepEvent (and a line
-of metrics.jsonl), and the schedule of periodic actions (grids, checkpoints) by steps or by clock."""
+of metrics.jsonl, and TensorBoard scalars), and the schedule of periodic actions (grids, checkpoints) by
+steps or by clock."""
 from __future__ import annotations
 
 import copy
@@ -7,13 +8,15 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from . import rundir
 from .config import TrainConfig
 from .events import StepEvent
+from .tblog import TBLog
 
 LOGGED_EXTRAS = ("penalty", "aux_d", "aux_g", "twin_d", "ms", "d_adv", "g_adv", "l1")   # StepEvent.extra
 
@@ -52,18 +55,26 @@ def grad_norm(m: nn.Module) -> float:
     return float(torch.stack(norms).norm()) if norms else 0.0
 
 
+def weights_finite(nets: Sequence[Optional[nn.Module]]) -> bool:
+    """Every floating-point weight and buffer of the networks (None skipped) is finite."""
+    return all(bool(torch.isfinite(t).all()) for m in nets if m is not None for t in m.state_dict().values()
+               if t.is_floating_point())
+
+
 class StepLog:
     """The current log window: per-step loss tensors (kept on the device, averaged once per window),
-    images seen, run time net of pauses; :meth:`event` turns it into a StepEvent and appends it to
-    metrics.jsonl (``path`` None: nothing is written)."""
+    images seen, run time net of pauses; :meth:`event` turns it into a StepEvent, :meth:`write` appends
+    it to the run's metrics.jsonl and to ``tb``'s TensorBoard scalars (``run_dir`` None: no file)."""
 
-    def __init__(self, tc: TrainConfig, start_step: int, elapsed0: float, path: Optional[Path]):
+    def __init__(self, tc: TrainConfig, start_step: int, elapsed0: float, run_dir: Optional[Path],
+                 tb: Optional[TBLog] = None):
         self.tc, self.start_step, self.elapsed0 = tc, start_step, elapsed0
         self.t_start = self.win_t0 = time.perf_counter()
         self.paused = 0.0
         self.window: list[dict[str, Tensor]] = []
         self.imgs = 0
-        self.file = open(path, "a") if path is not None else None
+        self.file = open(Path(run_dir) / rundir.METRICS, "a") if run_dir is not None else None
+        self.tb = tb
 
     @property
     def run_time(self) -> float:
@@ -105,6 +116,8 @@ class StepLog:
         if self.file is not None:
             self.file.write(json.dumps(ev.to_dict()) + "\n")
             self.file.flush()
+        if self.tb is not None:
+            self.tb.scalars(ev)
 
     def close(self) -> None:
         if self.file is not None:

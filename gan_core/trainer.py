@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import latent, pix2pix_step, rundir
+from . import latent, pix2pix_step, rundir, tblog
 from .checkpoint import load_checkpoint, save_checkpoint
 from .checks import check_config
 from .config import RunConfig
@@ -32,10 +32,10 @@ from .data import ImageDataset, load_dataset
 from .data.augment import augment, diff_augment, parse_policy
 from .data.images import make_grid_uint8, save_png, scatter_image
 from .events import CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent
-from .losses import LossSpec, aux_loss, get_loss, make_targets, mode_seeking_ratio
+from .losses import LossSpec, aux_loss, get_loss, loss_scale, make_targets, mode_seeking_ratio
 from .models import ARCHITECTURES, DataSpec, build_models, count_params, is_conditional
 from .speed import Option, probe_trainer
-from .steplog import EMA, StepLog, due, grid_labels
+from .steplog import EMA, StepLog, due, grid_labels, weights_finite
 
 SMALL_DATA = 2000   # fewer training images than this: suggest DiffAugment
 
@@ -259,7 +259,7 @@ class Trainer:
         out = {"d_adv": adv.detach()}
         if spec.penalty is not None:
             with self.autocast():
-                pen = spec.penalty(self._D, x, fake, y, lc, self.dev_gen)
+                pen = spec.penalty(self._D, x, fake, y, lc, self.dev_gen, scale=loss_scale(self.scaler))
             loss = loss + spec.penalty_weight(lc) * pen.float()
             out["penalty"] = pen.detach()
         if self.acgan:
@@ -351,13 +351,10 @@ class Trainer:
         self.last_checkpoint, self._saved_step = str(last), self.step
         return str(last)
 
-    def _metrics_path(self) -> Optional[Path]:
-        return self.out_dir / rundir.METRICS if self.out_dir is not None else None
-
     def _prepare_out_dir(self) -> None:
-        if self.out_dir is None:
-            return
-        rundir.prepare(self.out_dir, self.cfg.to_json(), self.step)
+        if self.out_dir is not None:
+            rundir.prepare(self.out_dir, self.cfg.to_json(), self.step)
+        self.tb = tblog.TBLog(self.out_dir, self.cfg, self.step)   # TensorBoard files (off without out_dir)
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -370,7 +367,7 @@ class Trainer:
             yield ErrorEvent(self.step, f"could not start training: {e}", "data")
             yield DoneEvent(self.step, "error", str(self.out_dir) if self.out_dir else None)
             return
-        notes = list(self.dataset.notes) + [self.speed.describe()]
+        notes = list(self.dataset.notes) + [self.speed.describe()] + self.tb.take_notes()
         if self.conv and len(self.dataset) < SMALL_DATA and not self.diffaug:
             notes.append(f"only {len(self.dataset):,} training images: D may memorise them; DiffAugment "
                          "(data.diffaugment = color,translation,cutout) usually helps such small sets")
@@ -397,6 +394,7 @@ class Trainer:
             yield from self._emit_sample()
             if self.out_dir is not None and self._saved_step != self.step:  # not when checkpoint_every just did
                 yield CheckpointEvent(self.step, self._checkpoint())
+        self.tb.close()
         yield DoneEvent(self.step, reason, str(self.out_dir) if self.out_dir else None, self.last_checkpoint)
 
     def _emit_sample(self) -> Iterator[Event]:
@@ -405,13 +403,14 @@ class Trainer:
         if self.out_dir is not None:
             path = str(rundir.sample_path(self.out_dir, self.step))
             save_png(img, path)
+            self.tb.image(self.step, img)
         yield SampleEvent(self.step, img, path)
 
     def _loop(self) -> Iterator[Event]:
         tc = self.cfg.train
         self.G.train()
         self.D.train()
-        log = StepLog(tc, self.step, self.elapsed, self._metrics_path())
+        log = StepLog(tc, self.step, self.elapsed, self.out_dir, self.tb)
         next_sample = tc.sample_seconds if tc.sample_seconds else math.inf   # run-time marks (s)
         next_ckpt = tc.checkpoint_seconds if tc.checkpoint_seconds else math.inf
         try:
@@ -457,6 +456,7 @@ class Trainer:
                         return "error"
                     log.write(ev)
                     yield ev
+                    yield from self.tb.note_events(self.step)
                 run_time = log.run_time
                 due_sample, next_sample = due(self.step, tc.sample_every, run_time, next_sample, tc.sample_seconds)
                 if due_sample:
@@ -473,9 +473,7 @@ class Trainer:
 
     def _weights_finite(self) -> bool:
         """G, D (and EMA) weights all finite: checked before every checkpoint and at the end."""
-        nets = [self.G, self.D] + ([self.G_ema] if self.G_ema is not None else [])
-        return all(bool(torch.isfinite(t).all()) for m in nets for t in m.state_dict().values()
-                   if t.is_floating_point())
+        return weights_finite([self.G, self.D, self.G_ema])
 
     def _last_good(self) -> Optional[str]:
         """The newest checkpoint of this run, or the one it resumed from (nothing non-finite is ever saved)."""

@@ -9,7 +9,7 @@
 * :func:`load_translator`: a pix2pix generator from a checkpoint or export, with a one-line error otherwise.
 * View helpers for the Sketch pages of both front ends (no UI toolkit here): :func:`random_face_edges`
   (a starting point), :func:`compose_drawing` (canvas strokes over a background), :func:`sketch_view`
-  (drawing -> edges and picture, enlarged for the screen) and :func:`png_bytes`.
+  (drawing -> edges and picture, enlarged for the screen); PNG bytes: gan_core.studio.png_bytes.
 """
 from __future__ import annotations
 
@@ -180,11 +180,3 @@ def sketch_view(G: nn.Module, drawing: PictureLike, seed: int = 0, scale: int = 
     return {"edges": edges[0].numpy(), "picture": pic.permute(1, 2, 0).numpy(),
             "edges_big": enlarge(edges, scale), "picture_big": enlarge(pic, scale)}
 
-
-def png_bytes(img: np.ndarray) -> bytes:
-    """PNG bytes of a (H, W) or (H, W, 3) uint8 array (downloads)."""
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG")
-    return buf.getvalue()

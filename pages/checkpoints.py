@@ -1,8 +1,6 @@
 """Checkpoints: list, inspect, download, upload (validated, never unpickled), export and delete."""
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from ui.common import ensure_navigation, is_admin, owner_token
@@ -16,30 +14,13 @@ st.title("Checkpoints")
 folder = studio.checkpoints_dir()
 me, admin = owner_token(), is_admin()
 remove_stale_temp_files(folder, min_age_s=3600)  # of uploads/exports killed mid-write
-ORIGIN = {"shipped": "shipped (read-only)", "yours": "yours", "other": "another visitor's"}
 st.caption(f"Folder: `{folder}` (set `{studio.CHECKPOINTS_ENV}` to use another). Full training checkpoints "
            "(`.pt`) and generator exports (`.safetensors`) both work on the Generate and Interpolate pages.")
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def describe(path: str, mtime: float, size: int) -> dict:
-    return studio.describe_checkpoint(path)
-
-
 files = studio.list_checkpoints(folder)
 if files:
-    rows = []
-    for f in files:
-        try:
-            d = describe(str(f.path), f.mtime, f.size)
-            rows.append({"file": f.name, "from": ORIGIN[sharing.file_origin(folder, f.name, me)],
-                         "dataset": d["dataset"], "arch": d["arch"], "loss": d["loss"],
-                         "step": d["step"], "image size": d["image_size"],
-                         "tags": ", ".join(d["label_groups"]) or "-", "size": studio.format_bytes(f.size),
-                         "modified": time.strftime("%Y-%m-%d %H:%M", time.localtime(f.mtime))})
-        except (CheckpointError, OSError, ValueError) as e:
-            rows.append({"file": f.name, "dataset": f"unreadable: {e}", "size": studio.format_bytes(f.size)})
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(studio.checkpoint_rows(files, folder, me), hide_index=True)
 
     by_name = {f.name: f for f in files}
     name = st.selectbox("Checkpoint", list(by_name), key="ck.pick")

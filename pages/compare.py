@@ -64,17 +64,7 @@ for i, r in enumerate(sel):
             st.caption(f"{r.name}: no sample grid yet")
 
 st.subheader("Summary")
-summary = []
-for r in sel:
-    c = r.config or {}
-    last = r.last or {}
-    summary.append({
-        "run": r.name, "dataset": c.get("data", {}).get("dataset"), "arch": c.get("model", {}).get("arch"),
-        "loss": c.get("loss", {}).get("name"), "step": r.step,
-        "D loss": last.get("d_loss"), "G loss": last.get("g_loss"), "D(x)": last.get("d_real"),
-        "D(G(z))": last.get("d_fake"), "train time": studio.format_duration(last.get("elapsed")),
-    })
-st.dataframe(summary, hide_index=True)
+st.dataframe(studio.run_summary_rows(sel), hide_index=True)
 
 st.subheader("Quality")
 quality = studio.quality_rows(sel)

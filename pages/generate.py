@@ -31,7 +31,7 @@ try:
 except ValueError as e:
     st.error(str(e))
     st.stop()
-tag_txt = ", ".join(f"{cl[t]} {g}" if t is not None else f"random {g}" for (g, cl), t in zip(groups, tags or []))
+tag_txt = studio.tags_caption(groups, tags)
 show_image(grid, caption=f"seed {seed}" + (f" · {tag_txt}" if tag_txt else ""), min_size=512)
 png_download(grid, f"{stem}_seed{seed}.png", key="dl_gen")
 

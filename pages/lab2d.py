@@ -163,7 +163,7 @@ def plane_view(polling: bool) -> None:
     if fr is None:
         st.info("Press **Start** to train. Pick a preset above for a classic picture.", icon=":material/info:")
         return
-    m = st.columns(5)
+    m = [*st.columns(3), *st.columns(2)]   # two rows: the plane's column is too narrow for five
     m[0].metric("Status", r.status)
     m[1].metric("Step", f"{fr.step}")
     m[2].metric("Steps / s", f"{fr.steps_per_s:.0f}")

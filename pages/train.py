@@ -38,10 +38,7 @@ def _apply(values: dict[str, Any]) -> None:
 def _init_form() -> None:
     if st.session_state.get(KEY + "_init"):
         return
-    base = RunConfig()
-    _apply(studio.flatten(base.to_dict()))
-    _apply({f"train.{k}": v for k, v in studio.optimizer_settings(base.loss.name).items()})
-    _apply(studio.flatten(studio.preset_sections(DEFAULT_PRESET, base.data.dataset)))
+    _apply(studio.initial_form_values(DEFAULT_PRESET))
     st.session_state[KEY + "_preset"] = DEFAULT_PRESET
     last = mgr.latest(owner=me)  # after a reload: the running (or my last) run's settings, not the defaults
     if last is not None:
@@ -180,9 +177,7 @@ def live_panel(job_id: int, polling: bool) -> None:
     m[1].metric("Step", f"{snap.step} / {total}" if total else str(snap.step))
     m[2].metric("Images / s", f"{snap.img_per_s:.0f}")
     m[3].metric("ETA", "-" if not snap.active else studio.format_duration(snap.eta))
-    tail = f"ETA {studio.format_duration(snap.eta)}" if snap.active else snap.status
-    st.progress(min(max(snap.progress, 0.0), 1.0),
-                text=f"{snap.progress:.0%} · {snap.img_per_s:.0f} img/s · {tail}")
+    st.progress(min(max(snap.progress, 0.0), 1.0), text=studio.progress_text(snap))
     if snap.error:
         st.error(snap.error, icon=":material/error:")
     help_ = studio.curve_help(cfg["loss"]["name"], cfg["model"]["arch"])
@@ -242,16 +237,12 @@ def _queue_rows() -> None:
         return
     with st.container(border=True):
         st.markdown(f"**Queue** · {len(queued)} waiting · {mgr.max_concurrent} run(s) train at once")
-        for q in queued:
-            qs = q.snapshot()
-            wait = mgr.expected_wait(q)
-            when = "next" if not wait else f"in about {studio.format_duration(wait)}"
-            who = "your run" if q.owner == me else "another visitor's run"
+        for row in studio.queue_rows(mgr, me):
+            q = mgr.get(row["job"])
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
-            c1.markdown(f"**#{mgr.queue_position(q)}** · {who} · {qs.config['data']['dataset']} · "
-                        f"{qs.config['model']['arch']} · {qs.config['loss']['name']} · "
-                        f"{qs.total_steps or '-'} steps · expected start {when}")
-            if q.can_control(me, admin) and c2.button("Cancel", key=f"cancel.{q.id}", icon=":material/close:"):
+            c1.markdown(f"**#{row['position']}** · {row['whose']} run · {row['dataset']} · {row['arch']} · "
+                        f"{row['loss']} · {row['steps']} steps · expected start {row['expected start']}")
+            if q is not None and q.can_control(me, admin) and c2.button("Cancel", key=f"cancel.{q.id}", icon=":material/close:"):
                 try:
                     q.cancel(me, admin=admin)
                 except NotOwnerError as e:
@@ -341,15 +332,13 @@ except NotOwnerError as e:
 if job is not None:
     st.subheader(f"Run {Path(snap0.run_dir).name}")
     if active and mine:  # steer the running job
-        hist = snap0.history[-1] if snap0.history else {}
-        tc = snap0.config["train"]
+        now = studio.live_settings(snap0)   # the values the run uses now
         with st.container(border=True):
             cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
             live = {}
             for col, key in zip(cols, ("train.lr_g", "train.lr_d", "train.n_critic")):  # ranges from the config
                 fs, name = studio.field_spec(key), key.split(".")[1]
-                current = type(fs.default)(hist.get(name, tc[name]))
-                live[name] = col.number_input(f"{fs.label} (live)", fs.lo, fs.hi, current, fs.step, format=fs.fmt,
+                live[name] = col.number_input(f"{fs.label} (live)", fs.lo, fs.hi, now[name], fs.step, format=fs.fmt,
                                               key=f"steer.{job.id}.{name}")
             lr_g, lr_d, n_c = live["lr_g"], live["lr_d"], live["n_critic"]
             if cols[3].button("Apply to the running job", icon=":material/published_with_changes:", key="btn_apply"):

@@ -376,8 +376,9 @@ def test_lab_in_the_browser(tmp_path):
                 heat.first.wait_for(state="attached", timeout=90_000)
 
                 def metric(label: str) -> str:
-                    return pg.locator('[data-testid="stMetric"]').filter(has_text=label).locator(
-                        '[data-testid="stMetricValue"]').last.inner_text()
+                    box = pg.locator('[data-testid="stMetric"]').filter(
+                        has=pg.locator('[data-testid="stMetricLabel"]', has_text=re.compile(f"^{re.escape(label)}$")))
+                    return box.locator('[data-testid="stMetricValue"]').last.inner_text()
 
                 def heat_src() -> str:
                     try:

@@ -111,3 +111,43 @@ def test_aux_loss_sums_cross_entropy_per_group():
 def test_unknown_loss_name():
     with pytest.raises(ValueError, match="unknown loss 'nope'"):
         get_loss("nope")
+
+
+def test_penalty_with_a_loss_scale_scales_the_grad_outputs_and_unscales_the_gradients(monkeypatch):
+    # AMP recipe: autograd.grad gets the output times the scale; the penalty is formed from grads / scale
+    w = torch.zeros(1, 4)
+    w[0, 0] = 1.0
+    steep = lambda x, y=None: ((x.flatten(1) * 3 * w).sum(1), [])
+    real, fake = torch.randn(8, 4), torch.randn(8, 4)
+    seen = []
+    grad = torch.autograd.grad
+
+    def spy(outputs, inputs, **kw):
+        seen.append(float(outputs))
+        return grad(outputs, inputs, **kw)
+
+    monkeypatch.setattr(torch.autograd, "grad", spy)
+    gen = lambda: torch.Generator().manual_seed(0)
+    eps = torch.rand(8, 1, generator=gen())
+    out_sum = float(steep(eps * real + (1 - eps) * fake)[0].sum())
+    assert close(gradient_penalty(steep, real, fake, generator=gen(), scale=1024.0), 4.0)   # (3 - 1)^2, unscaled
+    assert math.isclose(seen[-1], 1024.0 * out_sum, rel_tol=1e-5)
+    cfg = LossConfig()
+    assert close(LOSSES["wgan-gp"].penalty(steep, real, fake, None, cfg, gen(), scale=2.0 ** 12), 4.0)
+    assert close(LOSSES["dragan"].penalty(steep, real, fake, None, cfg, gen(), scale=2.0 ** 12), 4.0)
+    assert close(dragan_penalty(steep, real, c=0.5, generator=gen(), scale=8.0), 4.0)
+
+
+def test_penalty_overflow_under_a_loss_scale_reports_zero_but_makes_d_grads_nonfinite():
+    # fp16 cannot hold 3 * 2**16: the scaled gradients overflow; the scaler must see it (non-finite grads)
+    wd = torch.nn.Parameter(torch.tensor([3.0, 0.0, 0.0, 0.0]))
+    d16 = lambda x, y=None: ((x.half() * wd.half()).sum(1), [])
+    pen = gradient_penalty(d16, torch.randn(8, 4), torch.randn(8, 4), scale=2.0 ** 16)
+    assert float(pen) == 0.0
+    pen.backward()
+    assert not torch.isfinite(wd.grad).all()
+    wd.grad = None
+    ok = gradient_penalty(d16, torch.randn(8, 4), torch.randn(8, 4), scale=2.0 ** 8)   # no overflow
+    assert close(ok, 4.0)
+    ok.backward()
+    assert torch.isfinite(wd.grad).all() and wd.grad.abs().sum() > 0

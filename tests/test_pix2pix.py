@@ -428,7 +428,7 @@ def test_paired_metrics_and_listener(p2p_run, tmp_path):
 
 
 def test_sketch_view_helpers():
-    from gan_core.translate import compose_drawing, enlarge, png_bytes, random_face_edges, sketch_view
+    from gan_core.translate import compose_drawing, enlarge, random_face_edges, sketch_view
 
     face, edges = random_face_edges(3, 32)
     assert face.shape == (3, 32, 32) and edges.shape == (1, 32, 32) and (edges == 0).sum() > 20
@@ -448,4 +448,19 @@ def test_sketch_view_helpers():
     assert v["edges"].shape == (32, 32) and v["picture"].shape == (32, 32, 3) and v["picture_big"].shape == (256, 256, 3)
     assert (v["edges"][12:14, 5:] == 0).all() and (v["edges"][:, :4] == 255).all()
     assert np.array_equal(sketch_view(G, drawn, seed=1)["picture"], v["picture"])
-    assert png_bytes(v["picture"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_evaluate_and_sample_on_a_pix2pix_generator(p2p_run, tmp_path, capsys):
+    import json
+
+    from gan_core.cli import main
+
+    ckpt = str(p2p_run / "g.safetensors")
+    assert main(["evaluate", "--checkpoint", ckpt, "--n", "8"]) == 0
+    out = capsys.readouterr()
+    row = json.loads(out.out)
+    assert row["n_pairs"] == 6 and row["held_out"] and row["l1"] > 0 and row["fid"] >= 0  # 6 held-out of 64
+    assert "held-out pairs" in out.err and "FID" in out.err
+    assert main(["sample", "--checkpoint", ckpt, "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert "pix2pix generator" in err and "translate" in err and err.count("\n") == 1

@@ -1,9 +1,7 @@
 """Streamlit-specific helpers: the owner secret (a cookie) and admin mode, cached generators, checkpoint and tag pickers, downloads."""
 from __future__ import annotations
 
-import hmac
 import json
-import os
 import re
 import secrets
 from pathlib import Path
@@ -13,14 +11,14 @@ import numpy as np
 import streamlit as st
 
 from gan_core import studio
-from gan_core.checkpoint import CheckpointError, load_generator
+from gan_core.studio import views
+from gan_core.checkpoint import CheckpointError
 
 OWNER_PARAM = "owner"             # legacy: an owner token in the URL is removed and never trusted
 OWNER_COOKIE = "gan_studio_owner"
 _OWNER_KEY = "_owner_token"
 _ADMIN_KEY = "_is_admin"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-ADMIN_ENV = "GAN_STUDIO_ADMIN_TOKEN"
 COOKIE_DAYS = 30
 RANDOM = "random"
 
@@ -98,8 +96,7 @@ def page_chrome() -> None:
     st.html(_CHROME_CSS)
 
 
-def admin_token_configured() -> bool:
-    return bool(os.environ.get(ADMIN_ENV, "").strip())
+admin_token_configured = views.admin_token_configured
 
 
 def is_admin() -> bool:
@@ -122,8 +119,7 @@ def admin_login() -> None:
         with st.expander("Admin", icon=":material/shield_person:"):
             tok = st.text_input("Admin token", type="password", key="admin_token_input")
             if st.button("Sign in", key="admin_login"):
-                expected = os.environ.get(ADMIN_ENV, "").strip()
-                if tok and hmac.compare_digest(tok.strip().encode(), expected.encode()):
+                if views.check_admin_token(tok):
                     st.session_state[_ADMIN_KEY] = True
                     st.session_state.pop("admin_token_input", None)
                     st.rerun()
@@ -132,46 +128,20 @@ def admin_login() -> None:
 
 
 # ---- quality metrics ------------------------------------------------------------------------------
-METRICS_ENV = "GAN_STUDIO_METRICS"            # "0" turns the evaluator off
-EVAL_EVERY_ENV = "GAN_STUDIO_EVAL_EVERY"      # steps between evaluations (default 250)
-EVAL_SAMPLES_ENV = "GAN_STUDIO_EVAL_SAMPLES"  # images per evaluation (default 256)
-
-
-def _env_int(name: str, default: int, lo: int) -> int:
-    try:
-        return max(lo, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 def install_metrics() -> int:
-    """Attach gan_core.metrics' evaluator to the process-wide job manager (once; idempotent).
-
-    Returns the evaluation interval in steps, or 0 when metrics are turned off (``GAN_STUDIO_METRICS=0``).
-    """
-    if os.environ.get(METRICS_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
-        return 0
-    from gan_core.jobs import get_manager
-    from gan_core.metrics import install_default_listeners
-
-    listener = install_default_listeners(get_manager(), every_n_steps=_env_int(EVAL_EVERY_ENV, 250, 1),
-                                         n_samples=_env_int(EVAL_SAMPLES_ENV, 256, 8))
-    return listener.every_n_steps
+    """Attach gan_core.metrics' evaluator to the process-wide job manager (once; idempotent). Returns the
+    evaluation interval in steps, or 0 when metrics are turned off (``GAN_STUDIO_METRICS=0``)."""
+    return views.install_metrics()
 
 
 # ---- generators -----------------------------------------------------------------------------------
-@st.cache_resource(max_entries=8, show_spinner="Loading generator...")
-def _cached_generator(path: str, mtime_ns: int, size: int):
-    return load_generator(path, device="cpu")
-
-
 def load_generator_cached(path: Path):
-    """(G, cfg, spec) for a checkpoint, cached per (path, mtime, size): a retrained file is reloaded."""
-    st_ = Path(path).stat()
-    return _cached_generator(str(path), st_.st_mtime_ns, st_.st_size)
+    """(G, cfg, spec) for a checkpoint, cached per (path, mtime, size) for both front ends."""
+    with st.spinner("Loading generator..."):
+        return views.load_generator_cached(path)
 
 
-DEFAULT_GENERATOR = "faces"
+DEFAULT_GENERATOR = views.DEFAULT_GENERATOR
 FAVICON = Path(__file__).resolve().parent / "favicon.png"
 
 
@@ -190,13 +160,19 @@ def generator_page(title: str):
     return entry, G, cfg, spec, studio.label_groups(cfg, spec), stem
 
 
-def checkpoint_picker(label: str = "Generator checkpoint", key: str = "picked_checkpoint"):
+def checkpoint_picker(label: str = "Generator checkpoint", key: str = "picked_checkpoint", translators: bool = False):
     """Pick a shipped/uploaded checkpoint or a trained run's last.pt; loads it (cached).
 
     Returns (entry, G, cfg, spec) or None (with a message shown) when there is nothing usable.
-    The choice is shared between pages (persisted for the session).
+    The choice is shared between pages (persisted for the session). ``translators``: list the
+    image-to-image (pix2pix) generators instead of those that draw from z.
     """
-    entries = studio.list_generators()
+    entries = studio.list_generators(translators=translators)
+    if not entries and translators:
+        st.info(f"No pix2pix generator yet. Put one (e.g. `faces_pix2pix.safetensors`) in "
+                f"`{studio.checkpoints_dir()}`, or train arch **pix2pix** on dataset **faces-edges** on the "
+                "**Train** page.")
+        return None
     if not entries:
         st.info(
             f"No checkpoints yet. Put `.pt` / `.safetensors` files in `{studio.checkpoints_dir()}` "
@@ -208,7 +184,8 @@ def checkpoint_picker(label: str = "Generator checkpoint", key: str = "picked_ch
     if st.session_state.get(key) not in by_path:
         st.session_state.pop(key, None)
     # first visit: the shipped faces generator (tags to play with) when it is there
-    default = next((i for i, p in enumerate(options) if by_path[p].path.stem == DEFAULT_GENERATOR), 0)
+    first = views.default_generator(entries)
+    default = options.index(str(first.path)) if first is not None else 0
     choice = st.selectbox(label, options, index=default, key=key, format_func=lambda p: by_path[p].label,
                           persist_state="session",
                           help="Shipped/uploaded files come from the checkpoints folder; trained runs' "
@@ -219,11 +196,7 @@ def checkpoint_picker(label: str = "Generator checkpoint", key: str = "picked_ch
     except (CheckpointError, OSError, ValueError) as e:
         st.error(f"Could not load {entry.name}: {e}")
         return None
-    groups = studio.label_groups(cfg, spec)
-    tags = ", ".join(g for g, _ in groups) or "none (unconditional)"
-    st.caption(f"{cfg.data.dataset} · {cfg.model.arch} · {cfg.loss.name} loss · "
-               f"{spec.image_size if spec.kind == 'image' else '2D'}"
-               f"{' px' if spec.kind == 'image' else ' points'} · tags: {tags}")
+    st.caption(views.generator_caption(cfg, spec))
     return entry, G, cfg, spec
 
 

@@ -8,10 +8,8 @@ spends its time on training.
 """
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
-import sys
 import threading
 import time
 from typing import Any, Optional
@@ -21,33 +19,10 @@ import torch
 from ..config import ConfigError
 from .loop import Lab2D, LabFrame
 from .settings import LIVE_FIELDS, LabConfig
+from ..spawn import main_not_reimported
 
 VIEWER_S = 2.0     # a view that read a frame within this many seconds is still watching
 POLL_S = 0.02      # the child looks for commands this often while it trains
-
-
-_SPAWN_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _main_not_reimported():
-    """While the lab's process is spawned, hide the parent's ``__main__`` from multiprocessing: under
-    ``streamlit run`` a spawned child would re-import Streamlit's entry point (warnings in the server
-    log, seconds of start-up). The child only needs :func:`_serve`, which lives in this module. (The
-    job manager does the same for its training processes.)"""
-    main = sys.modules.get("__main__")
-    with _SPAWN_LOCK:
-        if main is None:
-            yield
-            return
-        saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
-        try:
-            main.__dict__.pop("__file__", None)
-            if "__spec__" in saved:
-                main.__spec__ = None
-            yield
-        finally:
-            main.__dict__.update(saved)
 
 
 class LabRunner:
@@ -81,7 +56,7 @@ class LabRunner:
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(target=_serve, args=(self.cfg, child, self._wanted), name="gan-lab2d",
                                        daemon=True)
-        with _main_not_reimported():
+        with main_not_reimported():
             self._proc.start()
         child.close()
         self._conn = parent

@@ -13,7 +13,8 @@ The names below are re-exported so pages write ``studio.sample_grid(...)``.
 from ..recipes import DEFAULT_PRESET, PRESETS, Preset, recipe_for
 from .files import (CHECKPOINT_EXTS, CHECKPOINTS_ENV, MAX_UPLOAD_BYTES, CheckpointFile, UploadError, checkpoints_dir,
                     delete_checkpoint, describe_checkpoint, export_run_generator, format_bytes, list_checkpoints,
-                    list_generators, list_run_checkpoints, runs_dir, sanitize_filename, save_upload, validate_upload)
+                    is_translator_file, list_generators, list_run_checkpoints, runs_dir, sanitize_filename, save_upload,
+                    validate_upload)
 from .form import (GROUPS, OPTIMIZER_FIELDS, OPTIONAL_FIELDS, SERVER_ONLY, FieldSpec, config_from_flat, field_spec,
                    flatten, form_fields, optimizer_settings, preset_sections, relevant_fields)
 from .pictures import (annotate_columns, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
@@ -30,7 +31,8 @@ from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, c
 __all__ = [
     "DEFAULT_PRESET", "PRESETS", "Preset", "recipe_for", "CHECKPOINT_EXTS", "CHECKPOINTS_ENV", "MAX_UPLOAD_BYTES",
     "CheckpointFile", "UploadError", "checkpoints_dir", "delete_checkpoint", "describe_checkpoint",
-    "export_run_generator", "format_bytes", "list_checkpoints", "list_generators", "list_run_checkpoints",
+    "export_run_generator", "format_bytes", "is_translator_file", "list_checkpoints", "list_generators",
+    "list_run_checkpoints",
     "runs_dir", "sanitize_filename", "save_upload", "validate_upload", "GROUPS", "OPTIMIZER_FIELDS",
     "OPTIONAL_FIELDS", "SERVER_ONLY", "FieldSpec", "config_from_flat", "field_spec", "flatten", "form_fields",
     "optimizer_settings", "preset_sections", "relevant_fields", "annotate_columns", "arithmetic_images",

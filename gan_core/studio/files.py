@@ -90,9 +90,41 @@ def list_run_checkpoints(root: Optional[PathLike] = None) -> list[CheckpointFile
     return sorted(out, key=lambda e: e.mtime, reverse=True)
 
 
-def list_generators(directory: Optional[PathLike] = None, root: Optional[PathLike] = None) -> list[CheckpointFile]:
-    """Everything a generator can be loaded from: shipped/uploaded files first, then trained runs."""
-    return list_checkpoints(directory) + list_run_checkpoints(root)
+def list_generators(directory: Optional[PathLike] = None, root: Optional[PathLike] = None,
+                    translators: bool = False) -> list[CheckpointFile]:
+    """Everything a generator can be loaded from: shipped/uploaded files first, then trained runs. Generators
+    that draw from z (Generate, Interpolate), or with ``translators`` the image-to-image (pix2pix) ones
+    (Sketch): :func:`is_translator_file` tells them apart."""
+    return [e for e in list_checkpoints(directory) + list_run_checkpoints(root)
+            if is_translator_file(e.path) == translators]
+
+
+_KIND_CACHE: dict[tuple[str, float, int], bool] = {}
+
+
+def is_translator_file(path: PathLike) -> bool:
+    """Whether a checkpoint file holds an image-to-image (pix2pix) generator, read cheaply: a safetensors
+    export's metadata, a run checkpoint's ``config.json`` next to it, else the checkpoint itself (no tensor
+    kept). Cached per (path, mtime, size); unreadable files count as not translators (loading them says why)."""
+    import json
+
+    from ..models import ARCHITECTURES
+
+    p = Path(path)
+    try:
+        st = p.stat()
+        key = (str(p), st.st_mtime, st.st_size)
+        if key not in _KIND_CACHE:
+            if p.suffix == ".safetensors":
+                arch = json.loads(_safetensors_meta(p).get("config", "{}")).get("model", {}).get("arch")
+            elif p.name == rundir.LAST and (p.parent / rundir.CONFIG).is_file():   # a run's own config
+                arch = json.loads((p.parent / rundir.CONFIG).read_text()).get("model", {}).get("arch")
+            else:
+                arch = describe_checkpoint(p)["arch"]
+            _KIND_CACHE[key] = arch in ARCHITECTURES and ARCHITECTURES[arch].conditioning == "image"
+        return _KIND_CACHE[key]
+    except (CheckpointError, OSError, ValueError, AttributeError, KeyError):
+        return False
 
 
 def format_bytes(n: float) -> str:

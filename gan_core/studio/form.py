@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from ..checks import check_config
-from ..config import DATASETS, ConfigError, RunConfig, TrainConfig, all_fields, field_info
+from ..config import DATASETS, ConfigError, RunConfig, TrainConfig, all_fields, field_info, flatten
 from ..losses import LOSSES
 from ..models import ARCHITECTURES
 from ..recipes import PRESETS, merge_sections, recipe_for
@@ -128,18 +128,6 @@ def preset_sections(name: str, dataset: str, tagged: Optional[bool] = None) -> d
     """What choosing a preset fills in: its sizes and time budget, plus the recommended recipe for the
     dataset (the tag-conditional one for tagged data)."""
     return merge_sections(recipe_for(dataset, tagged), PRESETS[name].sections)
-
-
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"data": {"dataset": "faces"}}`` -> ``{"data.dataset": "faces"}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 def config_from_flat(values: Mapping[str, Any], base: Optional[RunConfig] = None) -> RunConfig:

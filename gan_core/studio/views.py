@@ -3,8 +3,7 @@ rows (no UI toolkit): generator loading (cached) and captions, tag text, the liv
 the queue's rows, the Compare summary, the Checkpoints table, the admin token check and the metrics
 evaluator's settings.
 
-The Streamlit pages compute several of these inline today; the Gradio front end (``gradio_app.py``)
-uses this module, and the pages can switch to it one by one.
+Both front ends (``pages/`` and ``gradio_app.py``) use them, so each is written once.
 """
 from __future__ import annotations
 
@@ -252,8 +251,10 @@ def install_metrics(manager: Any = None) -> int:
     or 0 when metrics are off (``GAN_STUDIO_METRICS=0``)."""
     if not metrics_enabled():
         return 0
+    from ..jobs import get_manager  # here, not at the top: jobs -> sharing -> studio would be a circle
     from ..metrics import install_default_listeners
 
+    manager = manager if manager is not None else get_manager()
     listener = install_default_listeners(manager, every_n_steps=_env_int(EVAL_EVERY_ENV, 250, 1),
                                          n_samples=_env_int(EVAL_SAMPLES_ENV, 256, 8))
     return listener.every_n_steps

@@ -1,0 +1,101 @@
+"""The Sketch page in the real server and headless Chromium: the canvas (streamlit-drawable-canvas) shows
+the edges of a random face, a stroke drawn with the mouse changes what the generator sees and its output
+picture (live, without a button). Screenshots go to ``$GAN_STUDIO_SCREENSHOTS`` (default: a pytest tmp dir).
+
+Run: ``pytest -m browser tests/test_browser_sketch.py -s``. Skipped when Chromium or Playwright is missing.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from browser_helpers import CHROMIUM, REPO, require_browser, screenshots_dir, serve_app, wait_idle
+
+pytestmark = pytest.mark.browser
+
+expect, sync_playwright = require_browser()
+
+
+def _tiny_pix2pix(folder: Path, cache: Path) -> Path:
+    """A few steps of a 32 px pix2pix generator on faces-edges, exported as safetensors."""
+    from gan_core.checkpoint import export_generator, load_checkpoint
+    from gan_core.config import RunConfig
+    from gan_core.trainer import Trainer
+
+    cfg = RunConfig().replace(
+        data={"dataset": "faces-edges", "image_size": 32, "num_samples": 64, "cache_dir": str(cache)},
+        model={"arch": "pix2pix", "g_width": 8, "d_width": 8},
+        train={"steps": 3, "batch_size": 8, "sample_every": 0, "checkpoint_every": 0, "device": "cpu",
+               "grid_size": 4})
+    run = folder.parent / "fixture_run"
+    list(Trainer(cfg, run).run())
+    folder.mkdir(parents=True, exist_ok=True)
+    return export_generator(load_checkpoint(run / "last.pt"), folder / "faces_pix2pix.safetensors")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser_sketch")
+    runs, ckpts, cache = base / "runs", base / "checkpoints", base / "cache"
+    _tiny_pix2pix(ckpts, cache)
+    env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts), OMP_NUM_THREADS="1",
+               PYTHONPATH=str(REPO), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    yield from serve_app(base, env)
+
+
+def _src(pg, caption: str) -> str:
+    img = pg.locator('[data-testid="stImage"]').filter(has_text=caption).locator("img")
+    return img.last.get_attribute("src") or ""
+
+
+def _changed(pg, caption: str, before: str, timeout: float = 60.0) -> str:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        now = _src(pg, caption)
+        if now and now != before:
+            return now
+        pg.wait_for_timeout(300)
+    pytest.fail(f"the '{caption}' picture did not change within {timeout:.0f} s")
+
+
+def test_draw_on_the_canvas_and_see_the_output_follow(server, tmp_path_factory):
+    shots = screenshots_dir(tmp_path_factory)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        pg = browser.new_context(viewport={"width": 1300, "height": 1100}).new_page()
+        pg.set_default_timeout(60_000)
+        try:
+            pg.goto(server["url"] + "/sketch")
+            expect(pg.get_by_text("Sketch to face")).to_be_visible()
+            expect(pg.locator('[data-testid="stImage"]').filter(has_text="pix2pix output")).to_be_visible()
+            wait_idle(pg)
+            out0, seen0 = _src(pg, "pix2pix output"), _src(pg, "what the generator sees")
+            canvas = pg.locator("canvas").last          # fabric's top canvas takes the mouse
+            expect(canvas).to_be_visible()
+            pg.screenshot(path=str(shots / "sketch_01_start.png"), full_page=True)
+            box = canvas.bounding_box()
+            assert box and box["width"] >= 200
+            x0, y0 = box["x"] + 0.15 * box["width"], box["y"] + 0.85 * box["height"]
+            pg.mouse.move(x0, y0)
+            pg.mouse.down()
+            for k in range(1, 21):                      # a thick diagonal stroke across the chin
+                pg.mouse.move(x0 + k * 0.035 * box["width"], y0 - k * 0.01 * box["height"])
+            pg.mouse.up()
+            seen1 = _changed(pg, "what the generator sees", seen0)
+            out1 = _changed(pg, "pix2pix output", out0)
+            wait_idle(pg)
+            assert seen1 != seen0 and out1 != out0
+            pg.screenshot(path=str(shots / "sketch_02_drawn.png"), full_page=True)
+            # a new starting point: the edges of another random face
+            before = _src(pg, "what the generator sees")
+            pg.get_by_role("button", name="Edges of a random face").click()
+            _changed(pg, "what the generator sees", before)
+            wait_idle(pg)
+            pg.screenshot(path=str(shots / "sketch_03_random_face.png"), full_page=True)
+            assert "Traceback" not in pg.content()
+        finally:
+            browser.close()
