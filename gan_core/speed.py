@@ -50,6 +50,7 @@ class ProbeResult:
     cached: bool = False
     steps_timed: int = 0
     stable: bool = True                    # every option's timed steps within MAX_SPREAD of each other
+    kept: bool = False                     # the option a resumed checkpoint was trained in (not timed)
 
     @property
     def cacheable(self) -> bool:
@@ -60,6 +61,8 @@ class ProbeResult:
         return self.ms_per_step.get(self.chosen.label, float("nan"))
 
     def describe(self) -> str:
+        if self.kept:
+            return f"precision / layout: {self.chosen.label} (kept from the checkpoint, so the resumed run goes on as it began; {self.machine})"
         if not self.ms_per_step:
             return f"precision / layout: {self.chosen.label} (the only option allowed; not timed; {self.machine})"
         others = ", ".join(f"{k} {v:.1f} ms" for k, v in self.ms_per_step.items() if k != self.chosen.label)
@@ -161,12 +164,16 @@ def probe(options: Sequence[Option], step_fn: Callable[[Option], None], device: 
     return ProbeResult(best, med, machine_name(device), False, rounds, stable)
 
 
-def probe_trainer(trainer: Any) -> ProbeResult:
+def probe_trainer(trainer: Any, keep: Optional[str] = None) -> ProbeResult:
     """Time a few steps of a gan_core.trainer.Trainer in each allowed precision / layout, on copies of G
-    and D (own RNG; the run is untouched), and return the fastest; cached per machine and network shape."""
+    and D (own RNG; the run is untouched), and return the fastest; cached per machine and network shape.
+    ``keep``: the label of the option a resumed checkpoint trained in; used as it is when allowed here."""
     self = trainer
     tc, dev = self.cfg.train, self.device
     options = candidate_options(dev, tc.amp, tc.channels_last, self.conv)
+    kept = [o for o in options if o.label == keep]
+    if kept:
+        return ProbeResult(kept[0], {}, machine_name(dev), kept=True)
     if len(options) == 1:
         return ProbeResult(options[0], {}, machine_name(dev), False, 0)
     shape = json.dumps({"model": dataclasses.asdict(self.cfg.model), "loss": self.cfg.loss.name,

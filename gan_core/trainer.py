@@ -117,7 +117,7 @@ class Trainer:
         self.dev_gen = self.gen if self.gen.device == dev else torch.Generator(device=dev).manual_seed(tc.seed + 1)
         pix2pix_step.adopt(self)   # image-to-image archs: paired batches, their own steps and grid
         # precision and memory layout: the fastest of the allowed options, timed on this machine
-        self.speed = probe_trainer(self)
+        self.speed = probe_trainer(self, keep=(self.resume_state or {}).get("precision"))
         self._use_option(self.speed.chosen)
         if self.mem_format is not None:
             for m in (self.G, self.D):
@@ -159,7 +159,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "n_critic": self.n_critic, "lr_g": self._lr(self.opt_g), "lr_d": self._lr(self.opt_d),
-            "rng": rng, "fixed_z": self.fixed_z,
+            "rng": rng, "fixed_z": self.fixed_z, "precision": self.speed.chosen.label,
             "fixed_labels": self.fixed_labels,
         }
 

@@ -19,7 +19,7 @@ GradScaler = torch.amp.GradScaler
 def fp16(monkeypatch):
     """Every Trainer made in the test takes fp16 autocast + a grad scaler (what the probe picks on a T4)."""
     monkeypatch.setattr(trainer_mod, "probe_trainer",
-                        lambda t: ProbeResult(Option("fp16", False), {}, "fp16 forced by the test"))
+                        lambda t, keep=None: ProbeResult(Option("fp16", False), {}, "fp16 forced by the test"))
 
 
 class RecordingScaler(GradScaler):

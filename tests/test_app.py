@@ -152,7 +152,7 @@ def _tiny_form(at: AppTest, steps: int, cache: Path, **extra) -> None:
 # ---- every page renders ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name,title", [("home", "GAN Studio"), ("train", "Train"), ("generate", "Generate"),
                                         ("interpolate", "Interpolate"), ("compare", "Compare runs"),
-                                        ("checkpoints", "Checkpoints")])
+                                        ("checkpoints", "Checkpoints"), ("sketch", "Sketch to face")])
 def test_every_page_renders_empty(name, title, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path / "ck"))
@@ -163,6 +163,8 @@ def test_every_page_renders_empty(name, title, tmp_path, monkeypatch):
         assert "No checkpoints yet" in _texts(at)
     if name == "compare":
         assert "No runs" in _texts(at)
+    if name == "sketch":
+        assert "No pix2pix generator yet" in _texts(at)
 
 
 def test_home_lists_losses_and_archs_from_the_registries(env):

@@ -67,8 +67,49 @@ RESUME_CASES = {  # name: (tiny_cfg kwargs, config sections)
 }
 
 
+@pytest.fixture
+def untimed_precision(monkeypatch):
+    """Every trainer takes the first allowed precision / layout option (or the one a resumed checkpoint
+    names) without timing: runs compared step by step must not differ by what a busy machine's timing
+    picked, and the probe's own steps must not count in tests that count calls."""
+    import gan_core.trainer as T
+    from gan_core import speed
+
+    def pick(trainer, keep=None):
+        tc = trainer.cfg.train
+        options = speed.candidate_options(trainer.device, tc.amp, tc.channels_last, trainer.conv)
+        chosen = next((o for o in options if o.label == keep), options[0])
+        return speed.ProbeResult(chosen, {}, "test", kept=chosen.label == keep)
+
+    monkeypatch.setattr(T, "probe_trainer", pick)
+    return pick
+
+
+def test_a_resumed_run_keeps_its_precision(tiny_cfg, tmp_path, monkeypatch):
+    import gan_core.trainer as T
+    from gan_core import speed
+
+    real = T.probe_trainer
+    list(Trainer(tiny_cfg(steps=2), tmp_path).run())
+    label = load_checkpoint(tmp_path / "last.pt")["precision"]
+
+    def prefer_another(trainer, keep=None):   # a probe that now finds another option faster
+        if keep is not None:
+            return real(trainer, keep=keep)
+        tc = trainer.cfg.train
+        options = speed.candidate_options(trainer.device, tc.amp, tc.channels_last, trainer.conv)
+        return speed.ProbeResult(next((o for o in options if o.label != label), options[0]), {}, "test")
+
+    monkeypatch.setattr(T, "probe_trainer", prefer_another)
+    resumed = Trainer(tiny_cfg(steps=4), tmp_path, resume=tmp_path / "last.pt")
+    events = list(resumed.run())
+    assert resumed.speed.chosen.label == label and resumed.speed.kept
+    start = next(e for e in events if isinstance(e, StartEvent))
+    assert any("kept from the checkpoint" in n for n in start.notes), start.notes
+
+
 @pytest.mark.parametrize("case", list(RESUME_CASES))
-def test_resume_gives_same_losses_as_uninterrupted_run(tiny_cfg, tmp_path, case):
+def test_resume_gives_same_losses_as_uninterrupted_run(tiny_cfg, tmp_path, case, untimed_precision):
     kwargs, sections = RESUME_CASES[case]
     base = tiny_cfg(steps=6, **kwargs)
     base = base.replace(**sections) if sections else base
@@ -201,7 +242,7 @@ def test_time_cadence_gives_grids_and_checkpoints_by_the_clock(tiny_cfg, tmp_pat
 
 
 @pytest.mark.parametrize("on_fake", [False, True])
-def test_acgan_tag_heads_train_on_fakes_only_when_asked(tiny_cfg, monkeypatch, on_fake):
+def test_acgan_tag_heads_train_on_fakes_only_when_asked(tiny_cfg, monkeypatch, on_fake, untimed_precision):
     import gan_core.trainer as T
 
     calls = []
