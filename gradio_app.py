@@ -21,16 +21,14 @@ import os
 import re
 import secrets
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
-from gan_core import sharing, slots, studio
+from gan_core import sharing, studio
 from gan_core.checkpoint import CheckpointError
 from gan_core.config import ConfigError, all_fields
 from gan_core.fileio import remove_stale_temp_files
@@ -286,51 +284,28 @@ def api_interpolate(checkpoint: str, seed_a: float, seed_b: float, frames: float
 
 
 # ---- training: shared by the Train tab and /train -------------------------------------------------------
-def _limiter() -> Optional[slots.SlotLimiter]:
-    """The machine-wide slots this front end takes itself, until the job manager takes them (then None)."""
-    if getattr(mgr, "slots", None) is not None:
-        return None
-    return slots.shared_limiter(mgr.max_concurrent, mgr.runs_dir or studio.runs_dir())
-
-
-def _release_when_done(job, slot: slots.Slot) -> None:
-    try:
-        job.wait()
-    finally:
-        slot.release()
-
-
-def _waiting_text(limiter: slots.SlotLimiter) -> str:
-    held = limiter.holders()
-    who = "; ".join(h.get("label") or f"process {h.get('pid')}" for h in held) or "another run"
-    return (f"Waiting for a training slot: {len(held)} of {limiter.n} taken on this machine ({who}). "
-            "Your run starts as soon as one is free.")
+def _slots_text() -> str:
+    """Who holds the machine's training slots, when another server's runs hold them all."""
+    held = mgr.slots.holders()
+    if mgr.slots.free() > 0 or not held:
+        return ""
+    who = "; ".join(h.get("label") or f"process {h.get('pid')}" for h in held)
+    return f" Training slots on this machine: {len(held)} of {mgr.slots.n} taken ({who})."
 
 
 def run_training(cfg, me: str) -> Iterator[tuple[Optional[Any], str]]:
-    """Start a run for ``me`` (after a machine-wide slot is free) and follow it to its end, yielding
-    (job or None, message) about once a second."""
-    limiter = _limiter()
-    slot = None
-    if limiter is not None:
-        label = f"gradio: {cfg.data.dataset} / {cfg.model.arch} / {cfg.loss.name}"
-        while (slot := limiter.try_acquire(label)) is None:
-            yield None, _waiting_text(limiter)
-            time.sleep(1.0)
+    """Start a run for ``me`` (the job manager queues it until a machine-wide slot is free) and follow it
+    to its end, yielding (job or None, message) about once a second."""
     try:
         job = mgr.start(cfg, me)
     except (JobBusyError, ConfigError, ValueError) as e:
-        if slot is not None:
-            slot.release()
         yield None, f"Not started: {e}"
         return
-    if slot is not None:
-        threading.Thread(target=_release_when_done, args=(job, slot), daemon=True, name="gan-slot").start()
     while True:
         snap = job.snapshot()
         if snap.queued:
             yield job, (f"Queued: position {mgr.queue_position(job)}, expected start in about "
-                        f"{studio.format_duration(mgr.expected_wait(job))}.")
+                        f"{studio.format_duration(mgr.expected_wait(job))}." + _slots_text())
         elif snap.active:
             yield job, f"Run {Path(snap.run_dir).name} is {snap.status}: you control it (Pause, Stop, live lr)."
         else:
@@ -629,8 +604,8 @@ def compare(picked: list[str], curves: list[str], smoothing: float, log_y: bool)
         msg += f"\n\n(The first {N_COMPARE_PLOTS} curves are drawn.)"
     gallery = []
     for r in sel:
-        if r.sample is not None:
-            img = np.asarray(Image.open(r.sample).convert("RGB"))
+        img = r.sample_image()
+        if img is not None:
             gallery.append((studio.upscale(img, min_size=256), f"{r.name} · step {r.sample_step}"))
     diff = studio.config_differences({r.name: r.config for r in sel}) if len(sel) > 1 else []
     changes = [{"run": name, **row} for name, h in histories.items() for row in studio.mid_run_changes(h)]

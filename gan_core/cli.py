@@ -21,7 +21,7 @@ from .checks import check_config
 from .config import ConfigError, RunConfig, all_fields
 from .recipes import PRESETS, apply_preset, recipe_for
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from .cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
 
 def _config_flags() -> dict[str, tuple[str, str]]:
     """``--lr-g`` style flags of ``train``, from the config fields' metadata: flag -> (section, field)."""
@@ -42,10 +42,6 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         else:
             typ = int if isinstance(f.default, int) else float if isinstance(f.default, float) else str
             parser.add_argument(opt, dest=md["flag"], type=typ, help=text)
-
-
-def _err(msg: str) -> None:
-    sys.stderr.write(f"error: {msg}\n")
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -233,9 +229,6 @@ def _parse_tags_arg(tags: str, spec) -> Any:
     from .tags import parse_tags_for
 
     return torch.tensor(parse_tags_for(zip(spec.group_names, spec.class_names), tags))
-
-
-_IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
 
 
 def _warn_nonfinite(path: str, state: dict, keys: Sequence[str] = ("G", "G_ema", "D", "opt_g", "opt_d")) -> int:

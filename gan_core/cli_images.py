@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from .cli import _IMAGE_FORMATS, EXIT_OK, EXIT_USAGE, EXIT_FAIL, _err
+from .cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
 
 
 def _csv_arg(text: Optional[str], cast=str) -> Optional[tuple]:

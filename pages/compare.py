@@ -1,11 +1,9 @@
 """Compare: overlay the curves of several runs, their final sample grids, and what differs in their configs."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from ui.common import ensure_navigation
-from PIL import Image
 
 from gan_core import studio
 from gan_core.losses import LOSSES
@@ -57,8 +55,8 @@ st.subheader("Final sample grids")
 gcols = st.columns(min(4, len(sel)))
 for i, r in enumerate(sel):
     with gcols[i % len(gcols)]:
-        if r.sample is not None:
-            img = np.asarray(Image.open(r.sample).convert("RGB"))
+        img = r.sample_image()
+        if img is not None:
             st.image(studio.upscale(img, min_size=256), caption=f"{r.name} · step {r.sample_step if r.sample_step is not None else r.sample.stem}", output_format="PNG")
         else:
             st.caption(f"{r.name}: no sample grid yet")

@@ -240,7 +240,8 @@ def _queue_rows() -> None:
         for row in studio.queue_rows(mgr, me):
             q = mgr.get(row["job"])
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
-            c1.markdown(f"**#{row['position']}** · {row['whose']} run · {row['dataset']} · {row['arch']} · "
+            who = "your run" if row["whose"] == "yours" else f"{row['whose']} run"
+            c1.markdown(f"**#{row['position']}** · {who} · {row['dataset']} · {row['arch']} · "
                         f"{row['loss']} · {row['steps']} steps · expected start {row['expected start']}")
             if q is not None and q.can_control(me, admin) and c2.button("Cancel", key=f"cancel.{q.id}", icon=":material/close:"):
                 try:

@@ -176,14 +176,14 @@ def test_training_waits_for_a_slot_another_server_holds(server, client):
         assert holder.stdout.readline().strip() == "held"
         job = client.submit(settings={**TINY, "train.steps": 4}, preset="tiny", owner_key="", api_name="/train")
         deadline = time.time() + 120
-        while time.time() < deadline and not any("Waiting for a training slot" in o.get("message", "")
+        while time.time() < deadline and not any("streamlit: faces / acgan / ns" in o.get("message", "")
                                                  for o in job.outputs()):
             time.sleep(0.3)
-        waiting = [o for o in job.outputs() if "Waiting for a training slot" in o.get("message", "")]
+        waiting = [o for o in job.outputs() if "streamlit: faces / acgan / ns" in o.get("message", "")]
         assert waiting, job.outputs()
-        assert "streamlit: faces / acgan / ns" in waiting[-1]["message"]
+        assert waiting[-1]["status"] == "queued" and "Queued" in waiting[-1]["message"]
         time.sleep(2.0)
-        assert not job.done() and all("job" not in o for o in job.outputs())  # not started while the slot is taken
+        assert not job.done() and job.outputs()[-1]["status"] == "queued"  # not started while the slot is taken
         holder.kill()
         holder.wait(10)
         final = job.result(timeout=300)

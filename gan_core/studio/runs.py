@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
+from PIL import Image
 
 from .. import rundir
 from ..losses import LOSSES
@@ -179,6 +180,16 @@ class RunInfo:
         checkpoint come after the last logged window), so every label of a run names the same step."""
         logged = int(self.last["step"]) if self.last else 0
         return max(logged, self.sample_step or 0)
+
+    def sample_image(self) -> Optional[np.ndarray]:
+        """The newest sample grid as (H, W, 3) uint8, or None when there is none (or it cannot be read)."""
+        if self.sample is None:
+            return None
+        try:
+            with Image.open(self.sample) as im:
+                return np.asarray(im.convert("RGB"))
+        except (OSError, ValueError):
+            return None
 
     @property
     def label(self) -> str:
