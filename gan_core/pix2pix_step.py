@@ -27,7 +27,7 @@ from torch import Tensor
 
 from .data.augment import augment, diff_augment
 from .data.images import make_grid_uint8, to_float
-from .losses import make_targets
+from .losses import loss_scale, make_targets
 
 GRID_PAIRS = 16     # pairs in the sample grid (fewer when train.grid_size is smaller)
 MAX_HELD_OUT = 500  # pairs kept out of training for the grid and the metrics
@@ -136,15 +136,10 @@ class Pix2PixSteps:
         out = {"d_adv": adv.detach()}
         if spec.penalty is not None:
             with self.autocast():
-                pen = spec.penalty(self._D, y, fake, x, lc, self.dev_gen)
+                pen = spec.penalty(self._D, y, fake, x, lc, self.dev_gen, scale=loss_scale(self.scaler))
             loss = loss + spec.penalty_weight(lc) * pen.float()
             out["penalty"] = pen.detach()
-        self._backward_step(loss, self.opt_d)
-        if spec.d_constraint is not None:
-            spec.d_constraint(self.D, lc)
-        out.update(d_loss=loss.detach(), d_real=spec.output_summary(real_out.detach()),
-                   d_fake=spec.output_summary(fake_out.detach()))
-        return out
+        return self._finish_d_step(loss, real_out, fake_out, out)
 
     def _g_step(self) -> dict[str, Tensor]:
         lc = self.cfg.loss

@@ -41,8 +41,7 @@ SMALL_DATA = 2000   # fewer training images than this: suggest DiffAugment
 
 
 class Trainer:
-    # The G step reuses the last critic step's fake batch and its graph (as pytorch/examples' DCGAN
-    # does): G does not change between the two, so this saves one G forward per step for every loss.
+    # The G step reuses the last critic step's fake batch and graph (as pytorch/examples' DCGAN): one G forward less.
     reuse_fake: bool = True
 
     def __init__(self, cfg: RunConfig, out_dir: Optional[Union[str, os.PathLike]] = None, *,
@@ -273,12 +272,16 @@ class Trainer:
                 out["twin_d"] = twin.detach()
             loss = loss + lc.aux_weight * aux
             out["aux_d"] = aux.detach()
+        return self._finish_d_step(loss, real_out, fake_out, out)
+
+    def _finish_d_step(self, loss: Tensor, real_out: Tensor, fake_out: Tensor, out: dict) -> dict[str, Tensor]:
+        """D's update, the loss's constraint (weight clipping), and what the curves show of D's outputs."""
+        spec = self.loss_spec
         self._backward_step(loss, self.opt_d)
         if spec.d_constraint is not None:
-            spec.d_constraint(self.D, lc)
-        out.update(d_loss=loss.detach(), d_real=spec.output_summary(real_out.detach()),
-                   d_fake=spec.output_summary(fake_out.detach()))
-        return out
+            spec.d_constraint(self.D, self.cfg.loss)
+        return {**out, "d_loss": loss.detach(), "d_real": spec.output_summary(real_out.detach()),
+                "d_fake": spec.output_summary(fake_out.detach())}
 
     def _g_step(self) -> dict[str, Tensor]:
         lc = self.cfg.loss
@@ -417,7 +420,6 @@ class Trainer:
             if self.step == 0 and (tc.sample_every or tc.sample_seconds):
                 yield from self._emit_sample()
             while True:
-                # --- limits and control ---
                 self.elapsed = log.elapsed0 + log.run_time
                 if tc.steps and self.step >= tc.steps:
                     return "steps"

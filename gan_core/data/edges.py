@@ -106,19 +106,9 @@ def load_faces_edges(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> 
 
 # ---- folders -------------------------------------------------------------------------------------
 def _open_source(cfg: DataConfig):
-    from . import folder as fo
+    from .folder import open_source
 
-    if not cfg.path:
-        raise DataError("data.path is empty: give an image folder or a .zip file")
-    root = Path(cfg.path).expanduser()
-    if not root.exists():
-        raise DataError(f"{root} does not exist")
-    if root.is_dir():
-        return root, fo._DirSource(root)
-    import zipfile
-    if zipfile.is_zipfile(root):
-        return root, fo._ZipSource(root)
-    raise DataError(f"{root} is neither a folder nor a .zip file")
+    return open_source(cfg)
 
 
 def _split_pair(im: Image.Image, size: int, a_side: str, gray_a: bool) -> "np.ndarray | Exception":

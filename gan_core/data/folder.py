@@ -369,20 +369,24 @@ def _read_tags(cfg: DataConfig, source: _Source, found: Optional[str]) -> Option
 
 
 # ---- entry point -----------------------------------------------------------------------------------
-def load_folder(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> ImageDataset:
-    """Images of the folder or .zip at cfg.path as RGB uint8 (N, 3, S, S), center-cropped and resized
-    to cfg.image_size; hair/eye labels when a tags CSV covers every image."""
+def open_source(cfg: DataConfig) -> "tuple[Path, _Source]":
+    """The folder or .zip at ``cfg.path`` and a reader of its files (DataError when it is neither)."""
     if not cfg.path:
         raise DataError("data.path is empty: give an image folder or a .zip file")
     root = Path(cfg.path).expanduser()
     if not root.exists():
         raise DataError(f"{root} does not exist")
     if root.is_dir():
-        source: _Source = _DirSource(root)
-    elif zipfile.is_zipfile(root):
-        source = _ZipSource(root)
-    else:
-        raise DataError(f"{root} is neither a folder nor a .zip file")
+        return root, _DirSource(root)
+    if zipfile.is_zipfile(root):
+        return root, _ZipSource(root)
+    raise DataError(f"{root} is neither a folder nor a .zip file")
+
+
+def load_folder(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> ImageDataset:
+    """Images of the folder or .zip at cfg.path as RGB uint8 (N, 3, S, S), center-cropped and resized
+    to cfg.image_size; hair/eye labels when a tags CSV covers every image."""
+    root, source = open_source(cfg)
     log, notes = _SkipLog(), []
     try:
         report(progress, 0.0, f"looking for images in {root}")
