@@ -797,6 +797,93 @@ def lab_tick(owner_v, arrows: bool, request: gr.Request = None):
 METRICS_EVERY = 0
 
 
+# ---- Sketch (pix2pix) and Style (Gatys) ---------------------------------------------------------------------
+SKETCH_PX = 256          # the drawing pad's size on screen
+
+
+def translator_choices() -> tuple[list[tuple[str, str]], Optional[str]]:
+    entries = studio.list_generators(translators=True)
+    return [(e.label, studio.generator_key(e)) for e in entries], (studio.generator_key(entries[0]) if entries else None)
+
+
+def _translator(name: str):
+    if not name:
+        raise gr.Error("no image-to-image (pix2pix) generator yet: the shipped faces_pix2pix.safetensors is missing; "
+                       "train one with --arch pix2pix --dataset faces-edges")
+    try:
+        entry = studio.find_generator(name, studio.list_generators(translators=True))
+        return studio.load_generator_cached(entry.path)[0]
+    except (ValueError, CheckpointError, OSError) as e:
+        raise gr.Error(str(e)) from None
+
+
+def sketch_start(name: str, seed: float):
+    """The pad starts from the edges of a procedural face; the output is drawn at once."""
+    from gan_core import translate
+
+    G = _translator(name)
+    size = int(getattr(G, "image_size", 32))
+    _, edges = translate.random_face_edges(int(seed or 0), size)
+    paper = translate.enlarge(edges, SKETCH_PX // size)       # dark lines on light paper, as G was trained
+    return ({"background": paper, "layers": [], "composite": paper},) + sketch_draw(name, {"composite": paper}, seed)
+
+
+def sketch_draw(name: str, value: Optional[dict], seed: float):
+    """What G draws from the pad as it is now: (picture, edges as G sees them), both enlarged."""
+    from gan_core import translate
+
+    drawing = (value or {}).get("composite")
+    if drawing is None:
+        return None, None
+    G = _translator(name)
+    rgb = translate.compose_drawing(None, drawing) if drawing.shape[-1] == 4 else drawing
+    view = translate.sketch_view(G, rgb, seed=int(seed or 0), scale=8)
+    return view["picture_big"], view["edges_big"]
+
+
+_VGG: dict[str, Any] = {}
+
+
+def _vgg():
+    """VGG19 once per process; the reason it cannot be had is remembered too (no retry per click)."""
+    from gan_core import style as S
+
+    if "net" not in _VGG and "error" not in _VGG:
+        try:
+            _VGG["net"] = S.load_vgg19()
+        except S.WeightsUnavailable as e:
+            _VGG["error"] = str(e)
+    if "error" in _VGG:
+        raise gr.Error(_VGG["error"], duration=None)
+    return _VGG["net"]
+
+
+def style_example():
+    from gan_core import style as S
+
+    return S.example_pair(size=128)
+
+
+def style_run(content, style_img, steps, size, alpha, beta, optimizer):
+    """Stream previews while the image is optimised, then the result."""
+    from gan_core import style as S
+
+    if content is None or style_img is None:
+        raise gr.Error("give a content and a style picture (or press 'Use the example pair')")
+    try:
+        cfg = S.StyleConfig(steps=int(steps), image_size=int(size), alpha=float(alpha), beta=float(beta),
+                            optimizer=optimizer, preview_every=max(1, int(steps) // 10)).validate()
+        for ev in S.stylize(content, style_img, cfg, net=_vgg()):
+            if isinstance(ev, S.StylePreview):
+                yield ev.image, f"step {ev.step} / {cfg.steps}"
+            elif isinstance(ev, S.StyleDone):
+                yield ev.image, (f"done: {ev.steps} steps in {ev.seconds:.1f} s; loss {ev.first_loss:.3g} -> "
+                                 f"{ev.loss:.3g}")
+    except S.StyleError as e:
+        raise gr.Error(str(e)) from None
+
+
+
 def build_demo() -> gr.Blocks:
     global METRICS_EVERY
     METRICS_EVERY = studio.install_metrics(mgr)
@@ -1003,6 +1090,47 @@ def build_demo() -> gr.Blocks:
 
         # ---- 2D lab ----
         lab = _lab()
+        with gr.Tab("Sketch", id="sketch"):
+            t_choices, t_default = translator_choices()
+            gr.Markdown("Draw edges and see the face a pix2pix generator (U-Net G, PatchGAN D) makes of them. "
+                        "Start from the edges of a random face, then draw dark lines or erase.")
+            with gr.Row():
+                k_ckpt = gr.Dropdown(t_choices, value=t_default, label="Image-to-image generator", scale=3)
+                k_seed = gr.Number(0, label="Face seed (and G's dropout noise)", precision=0, minimum=0, scale=1)
+                k_new = gr.Button("Edges of a random face", scale=1, elem_id="sketch-new")
+            with gr.Row():
+                k_pad = gr.Sketchpad(label="Your edges", type="numpy", image_mode="RGBA", canvas_size=(SKETCH_PX, SKETCH_PX),
+                                     brush=gr.Brush(colors=["#000000", "#ffffff"], default_color="#000000", default_size=3),
+                                     elem_id="sketch-pad")
+                k_out = gr.Image(label="The generator's picture", format="png", interactive=False,
+                                 elem_classes="pixelated", elem_id="sketch-out")
+                k_edges = gr.Image(label="Edges as G sees them", format="png", interactive=False, elem_classes="pixelated")
+            k_new.click(sketch_start, [k_ckpt, k_seed], [k_pad, k_out, k_edges], **private)
+            k_pad.change(sketch_draw, [k_ckpt, k_pad, k_seed], [k_out, k_edges], show_progress="hidden",
+                         trigger_mode="always_last", **private)
+            demo.load(sketch_start, [k_ckpt, k_seed], [k_pad, k_out, k_edges], **private)
+
+        with gr.Tab("Style", id="style"):
+            gr.Markdown("Neural style transfer (Gatys et al. 2016): an image is optimised so that VGG19's features match "
+                        "the content picture and their Gram matrices match the style picture. VGG19's weights come "
+                        "from `GAN_STUDIO_VGG19` or torchvision's download; without either, the tab says so.")
+            with gr.Row():
+                y_content = gr.Image(label="Content", type="numpy", image_mode="RGB")
+                y_style = gr.Image(label="Style", type="numpy", image_mode="RGB")
+                y_out = gr.Image(label="Result", format="png", interactive=False)
+            with gr.Row():
+                y_example = gr.Button("Use the example pair")
+                y_steps = gr.Slider(10, 500, 100, step=10, label="Steps")
+                y_size = gr.Slider(64, 512, 192, step=32, label="Size (px)")
+                y_alpha = gr.Number(1.0, label="Content weight (alpha)")
+                y_beta = gr.Number(1000.0, label="Style weight (beta)")
+                y_opt = gr.Dropdown(["lbfgs", "adam"], value="lbfgs", label="Optimiser")
+            y_run = gr.Button("Stylise", variant="primary")
+            y_msg = gr.Markdown()
+            y_example.click(style_example, None, [y_content, y_style], **private)
+            y_run.click(style_run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg],
+                        concurrency_limit=1, **private)
+
         with gr.Tab("2D lab", id="lab2d"):
             if lab is None:
                 gr.Markdown("The 2D lab's core is not available in this build: use the Streamlit app's **2D lab** page.")

@@ -120,3 +120,60 @@ def test_owner_secret_comes_from_the_browser_or_the_connection(app):
 
     a, b = gradio_app.owner_of("bad token!", Req()), gradio_app.owner_of(None, Req())
     assert a == b and a.startswith("session-") and "abc" not in a
+
+
+def test_sketch_tab_draws_a_face_from_the_pad_and_follows_new_lines(monkeypatch, tmp_path):
+    import numpy as np
+
+    import gradio_app
+    from gan_core import translate
+
+    ck = tmp_path / "checkpoints"
+    ck.mkdir()
+    shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", ck / "faces_pix2pix.safetensors")
+    monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(ck))
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    choices, default = gradio_app.translator_choices()
+    assert default == "faces_pix2pix.safetensors" and len(choices) == 1
+    pad, picture, edges = gradio_app.sketch_start(default, 3)
+    size = gradio_app.SKETCH_PX
+    assert pad["background"].shape == (size, size, 3) and picture.shape == edges.shape == (size, size, 3)
+    assert picture.std() > 10   # a picture, not a flat colour
+    # the pad and what G sees are dark lines on light paper, as G was trained (not inverted)
+    assert pad["background"].mean() > 160 and edges.mean() > 160
+    face, _ = translate.random_face_edges(3, 32)
+    true = translate.enlarge(face, size // 32).astype(int)
+    assert np.abs(picture.astype(int) - true).mean() < np.abs(true - true.mean((0, 1))).mean()  # nearer than a flat face
+    # draw a thick dark bar across the pad: the picture changes where G sees new edges
+    strokes = np.zeros((size, size, 4), np.uint8)
+    strokes[120:136, 20:236] = (0, 0, 0, 255)
+
+    composite = np.dstack([translate.compose_drawing(pad["background"], strokes), np.full((size, size), 255, np.uint8)])
+    picture2, edges2 = gradio_app.sketch_draw(default, {"composite": composite}, 3)
+    assert (edges2 != edges).any() and np.abs(picture2.astype(int) - picture.astype(int)).mean() > 1
+    assert gradio_app.sketch_draw(default, {"composite": None}, 3) == (None, None)
+
+
+TINY_VGG = (4, 4, "M", 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M")   # VGG19's layout, narrow
+
+
+def test_style_tab_says_exactly_why_without_weights(monkeypatch):
+    import gradio as gr
+
+    import gradio_app
+    from gan_core import style as S
+
+    content, style_img = gradio_app.style_example()
+    assert content.shape == style_img.shape and content.dtype.name == "uint8"
+    monkeypatch.setattr(gradio_app, "_VGG", {"error": "no VGG19 weights here: set GAN_STUDIO_VGG19"})
+    with pytest.raises(gr.Error, match="GAN_STUDIO_VGG19"):
+        list(gradio_app.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+    # with a network (a small VGG-shaped one stands in for VGG19) it streams previews, then the result
+    import torch
+
+    torch.manual_seed(0)
+    net = S.make_vgg_features(TINY_VGG)
+    monkeypatch.setattr(gradio_app, "_VGG", {"net": net})
+    out = list(gradio_app.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+    assert out[-1][1].startswith("done: 10 steps") and out[-1][0].shape[-1] == 3 and len(out) >= 2
+
