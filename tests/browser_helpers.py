@@ -69,3 +69,19 @@ def serve_app(base, env: dict, **info):
             yield {"url": url, "log": base / "server.log", **info}
         finally:
             stop_app_server(proc)
+
+
+def export_tiny_generator(folder, cache, name: str, data: dict, model: dict, steps: int = 3):
+    """A few CPU steps of a tiny generator, exported as ``folder/name`` (safetensors) for a test server."""
+    from gan_core.checkpoint import export_generator, load_checkpoint
+    from gan_core.config import RunConfig
+    from gan_core.trainer import Trainer
+
+    cfg = RunConfig().replace(
+        data={"num_samples": 64, "cache_dir": str(cache), **data}, model=model,
+        train={"steps": steps, "batch_size": 8, "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
+               "device": "cpu", "grid_size": 4})
+    run = folder.parent / "fixture_run"
+    list(Trainer(cfg, run).run())
+    folder.mkdir(parents=True, exist_ok=True)
+    return export_generator(load_checkpoint(run / "last.pt"), folder / name)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, REPO, require_browser, screenshots_dir, serve_app
+from browser_helpers import CHROMIUM, REPO, export_tiny_generator, require_browser, screenshots_dir, serve_app
 from browser_helpers import choose as _choose, set_number as _set_number, wait_idle as _wait_idle
 
 pytestmark = pytest.mark.browser
@@ -23,30 +23,12 @@ pytestmark = pytest.mark.browser
 expect, sync_playwright = require_browser()
 
 
-def _tiny_conditional_checkpoint(folder: Path, cache: Path) -> Path:
-    """A few steps of a 16 px conditional (ACGAN) faces generator, exported as safetensors."""
-    from gan_core.checkpoint import export_generator, load_checkpoint
-    from gan_core.config import RunConfig
-    from gan_core.trainer import Trainer
-
-    cfg = RunConfig().replace(
-        data={"dataset": "faces", "image_size": 16, "num_samples": 64, "cache_dir": str(cache)},
-        model={"arch": "acgan", "z_dim": 16, "g_width": 8, "d_width": 8, "embed_dim": 4},
-        train={"steps": 3, "batch_size": 8, "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
-               "device": "cpu", "grid_size": 4},
-    )
-    run = folder.parent / "fixture_run"
-    for _ in Trainer(cfg, run).run():
-        pass
-    folder.mkdir(parents=True, exist_ok=True)
-    return export_generator(load_checkpoint(run / "last.pt"), folder / "tiny_acgan.safetensors")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("browser")
     runs, ckpts, cache = base / "runs", base / "checkpoints", base / "cache"
-    _tiny_conditional_checkpoint(ckpts, cache)
+    export_tiny_generator(ckpts, cache, "tiny_acgan.safetensors", {"dataset": "faces", "image_size": 16},
+                          {"arch": "acgan", "z_dim": 16, "g_width": 8, "d_width": 8, "embed_dim": 4})
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts),
                GAN_STUDIO_EVAL_SAMPLES="32", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO),
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")

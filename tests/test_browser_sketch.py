@@ -8,39 +8,22 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, REPO, require_browser, screenshots_dir, serve_app, wait_idle
+from browser_helpers import CHROMIUM, REPO, export_tiny_generator, require_browser, screenshots_dir, serve_app, wait_idle
 
 pytestmark = pytest.mark.browser
 
 expect, sync_playwright = require_browser()
 
 
-def _tiny_pix2pix(folder: Path, cache: Path) -> Path:
-    """A few steps of a 32 px pix2pix generator on faces-edges, exported as safetensors."""
-    from gan_core.checkpoint import export_generator, load_checkpoint
-    from gan_core.config import RunConfig
-    from gan_core.trainer import Trainer
-
-    cfg = RunConfig().replace(
-        data={"dataset": "faces-edges", "image_size": 32, "num_samples": 64, "cache_dir": str(cache)},
-        model={"arch": "pix2pix", "g_width": 8, "d_width": 8},
-        train={"steps": 3, "batch_size": 8, "sample_every": 0, "checkpoint_every": 0, "device": "cpu",
-               "grid_size": 4})
-    run = folder.parent / "fixture_run"
-    list(Trainer(cfg, run).run())
-    folder.mkdir(parents=True, exist_ok=True)
-    return export_generator(load_checkpoint(run / "last.pt"), folder / "faces_pix2pix.safetensors")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("browser_sketch")
     runs, ckpts, cache = base / "runs", base / "checkpoints", base / "cache"
-    _tiny_pix2pix(ckpts, cache)
+    export_tiny_generator(ckpts, cache, "faces_pix2pix.safetensors", {"dataset": "faces-edges", "image_size": 32},
+                          {"arch": "pix2pix", "g_width": 8, "d_width": 8})
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts), OMP_NUM_THREADS="1",
                PYTHONPATH=str(REPO), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     yield from serve_app(base, env)
