@@ -33,3 +33,20 @@ def tiny_cfg(cache_dir):
         return cfg.replace(**sections) if sections else cfg
 
     return make
+
+
+@pytest.fixture
+def media(monkeypatch):
+    """AppTest pages: file id -> bytes of every image / download the app hands to the browser."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    seen: dict[str, bytes] = {}
+    orig = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, *a, **k):
+        fid = orig(self, path_or_data, *a, **k)
+        seen[fid] = self.get_file(fid).content
+        return fid
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen

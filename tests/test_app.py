@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from gan_core.checkpoint import export_generator, load_checkpoint
@@ -78,21 +77,6 @@ def no_jobs_left():
             job.stop(job.owner)
             job.wait(60)
     assert mgr.active_job() is None
-
-
-@pytest.fixture
-def media(monkeypatch):
-    """file id -> bytes of every image / download the app hands to the browser."""
-    seen: dict[str, bytes] = {}
-    orig = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, *a, **k):
-        fid = orig(self, path_or_data, *a, **k)
-        seen[fid] = self.get_file(fid).content
-        return fid
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
 
 
 def _bytes(media: dict[str, bytes], url: str) -> bytes:

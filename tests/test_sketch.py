@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from gan_core import studio
@@ -43,20 +42,6 @@ def folders(exports, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(ck))
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(runs))
     return ck
-
-
-@pytest.fixture
-def media(monkeypatch):
-    seen: dict[str, bytes] = {}
-    orig = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, *a, **k):
-        fid = orig(self, path_or_data, *a, **k)
-        seen[fid] = self.get_file(fid).content
-        return fid
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
 
 
 def _picture(at: AppTest, media: dict, caption: str) -> np.ndarray:

@@ -116,7 +116,7 @@ def _check_tags(groups: list[tuple[str, tuple[str, ...]]], tags: Optional[Sequen
             raise ValueError(f"{name} tag {t} is out of range 0..{len(classes) - 1}")
 
 
-def _tags_for(G: torch.nn.Module, cfg: RunConfig, spec: DataSpec, tags: Optional[Sequence[Optional[int]]]):
+def _tags_for(cfg: RunConfig, spec: DataSpec, tags: Optional[Sequence[Optional[int]]]):
     """The tags to pass to latent.sample: checked for a conditional G, dropped for an unconditional one."""
     groups = label_groups(cfg, spec)
     if not groups:
@@ -138,7 +138,7 @@ def sample_grid(G: torch.nn.Module, cfg: RunConfig, spec: DataSpec, n: int = 64,
     """A grid of ``n`` samples from seeded z (and tags), as (H, W, 3) uint8."""
     if spec.kind == "points":
         n = max(n, 512)  # a scatter plot needs many points
-    return render(latent.sample(G, n, seed=seed, tags=_tags_for(G, cfg, spec, tags)).images, spec, nrow)
+    return render(latent.sample(G, n, seed=seed, tags=_tags_for(cfg, spec, tags)).images, spec, nrow)
 
 
 def tag_sweep(G: torch.nn.Module, cfg: RunConfig, spec: DataSpec, group: int, rows: int = 4, seed: int = 0,
