@@ -68,8 +68,7 @@ st.subheader("Quality")
 quality = studio.quality_rows(sel)
 if any(q.get("evaluated at step") is not None for q in quality):
     st.dataframe(quality, hide_index=True)
-    st.caption("The newest evaluation of each run. " + " ".join(
-        f"**{studio.METRIC_NAMES[k]}**: {studio.METRIC_HELP[k]}." for k in studio.QUALITY_KEYS))
+    st.caption(studio.quality_caption(quality))
 else:
     st.caption("No quality metrics for these runs (they are computed while a run trains in the app, on "
                "faces and digits).")

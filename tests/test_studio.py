@@ -370,3 +370,5 @@ def test_quality_rows_show_the_newest_evaluation_with_its_sample_sizes(tmp_path)
                       "FID": 3.07, "recall": 0.99, "precision": 0.79, "samples (real / generated)": "256 / 256",
                       "features": "faces-classifier"}
     assert got[1] == {"run": "r2", "evaluated at step": None}
+    caption = studio.quality_caption(got)   # says what each shown column means, and nothing else
+    assert "**tag accuracy**" in caption and "**FID**" in caption and "L1" not in caption

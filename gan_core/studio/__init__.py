@@ -22,7 +22,7 @@ from .pictures import (annotate_columns, arithmetic_images, frames_strip, frames
 from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, QUALITY_KEYS, RunInfo,
                    config_differences, curve_help, curve_label, downsample, format_duration, format_metric,
                    history_keys, history_series, list_runs, load_metrics, metrics_overview, mid_run_changes,
-                   newest_sample, quality_rows, smooth)
+                   newest_sample, quality_caption, quality_rows, smooth)
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, check_admin_token, checkpoint_rows,
                     default_generator, find_generator, generator_caption, generator_key, initial_form_values,
                     install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
@@ -40,7 +40,7 @@ __all__ = [
     "sample_grid", "tag_sweep", "upscale", "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
     "METRIC_NAMES", "QUALITY_KEYS", "RunInfo", "config_differences", "curve_help", "curve_label", "downsample",
     "format_duration", "format_metric", "history_keys", "history_series", "list_runs", "load_metrics",
-    "metrics_overview", "mid_run_changes", "newest_sample", "quality_rows", "smooth",
+    "metrics_overview", "mid_run_changes", "newest_sample", "quality_caption", "quality_rows", "smooth",
     "DEFAULT_GENERATOR", "GeneratorCache", "admin_token_configured", "check_admin_token", "checkpoint_rows",
     "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",
     "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",

@@ -265,6 +265,12 @@ def quality_rows(runs: Sequence["RunInfo"]) -> list[dict[str, Any]]:
     return out
 
 
+def quality_caption(rows: Sequence[Mapping[str, Any]]) -> str:
+    """What the columns of :func:`quality_rows` mean: only those the rows hold (no L1 help for GAN runs)."""
+    shown = [k for k in QUALITY_KEYS if any(_column(k) in r for r in rows)]
+    return "The newest evaluation of each run. " + " ".join(f"**{METRIC_NAMES[k]}**: {METRIC_HELP[k]}." for k in shown)
+
+
 def mid_run_changes(history: Sequence[Mapping[str, Any]],
                     keys: Sequence[str] = ("lr_g", "lr_d", "n_critic")) -> list[dict[str, Any]]:
     """The optimiser settings changed while a run trained, from its logged steps: one row per change,
