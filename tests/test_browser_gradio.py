@@ -120,6 +120,7 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
         b_ctx, b = _page(browser, server["url"])
         expect(b.locator("#run-title")).to_contain_text("view only")
         _choose(b, "preset", "Tiny (smoke test, seconds)")
+        expect(b.locator("#f-train-steps input")).to_have_value("300")   # the preset has filled the form
         _set(b, "f-train-steps", 20)
         b.locator("#start").click()
         expect(b.get_by_text("queue: 1/1")).to_be_visible(timeout=60_000)
