@@ -429,5 +429,61 @@ def checkpoint_summary(state: dict[str, Any]) -> dict[str, Any]:
         "conditional": is_conditional(cfg.model.arch),
         "label_groups": list(spec.group_names), "ema": state.get("G_ema") is not None,
         "elapsed_s": float(state.get("elapsed", 0.0) or 0.0),
+        "world_size": cfg.train.world_size,   # processes that trained it (torchrun); global batch = batch x this
+        "global_batch": cfg.train.batch_size * cfg.train.world_size,
         "kind": "generator export (safetensors)" if state.get("generator_only") else "training checkpoint (.pt)",
     }
+
+
+# ---- a trainer's full state (last.pt, step_*.pt) ----------------------------------------------------
+def trainer_state(tr: Any) -> dict[str, Any]:
+    """Everything a gan_core.trainer.Trainer needs to go on bit for bit: the checkpoint's contents."""
+    rng: dict[str, Any] = {"torch": torch.get_rng_state(), "gen": tr.gen.get_state()}
+    if tr.dev_gen is not tr.gen:
+        rng["dev_gen"] = tr.dev_gen.get_state()
+    if tr.device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(tr.device)
+    return {
+        "config": tr.cfg.to_json(), "data_spec": tr.spec.to_dict(), "step": tr.step,
+        "elapsed": tr.elapsed, "G": tr.G.state_dict(), "D": tr.D.state_dict(),
+        "G_ema": tr.G_ema.state_dict() if tr.G_ema is not None else None,
+        "opt_g": tr.opt_g.state_dict(), "opt_d": tr.opt_d.state_dict(),
+        "scaler": tr.scaler.state_dict() if tr.scaler is not None else None,
+        "n_critic": tr.n_critic, "lr_g": lr_of(tr.opt_g), "lr_d": lr_of(tr.opt_d),
+        "rng": rng, "fixed_z": tr.fixed_z, "precision": tr.speed.chosen.label,
+        "fixed_labels": tr.fixed_labels,
+    }
+
+
+def restore_trainer(tr: Any, state: dict[str, Any]) -> None:
+    """Put a checkpoint's state (``trainer_state``) back into a set-up trainer."""
+    tr.G.load_state_dict(state["G"])
+    tr.D.load_state_dict(state["D"])
+    if tr.G_ema is not None and state.get("G_ema") is not None:
+        tr.G_ema.load_state_dict(state["G_ema"])
+    tr.opt_g.load_state_dict(state["opt_g"])
+    tr.opt_d.load_state_dict(state["opt_d"])
+    if tr.scaler is not None and state.get("scaler"):
+        tr.scaler.load_state_dict(state["scaler"])
+    tr.step, tr.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
+    tr.n_critic = int(state.get("n_critic", tr.n_critic))
+    set_lr(tr.opt_g, float(state.get("lr_g", lr_of(tr.opt_g))))
+    set_lr(tr.opt_d, float(state.get("lr_d", lr_of(tr.opt_d))))
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    tr.gen.set_state(rng["gen"])
+    if "dev_gen" in rng and tr.dev_gen is not tr.gen:
+        tr.dev_gen.set_state(rng["dev_gen"])
+    if "cuda" in rng and tr.device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], tr.device)
+    tr.fixed_z = state["fixed_z"]
+    tr.fixed_labels = state.get("fixed_labels")
+
+
+def lr_of(opt: torch.optim.Optimizer) -> float:
+    return float(opt.param_groups[0]["lr"])
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr

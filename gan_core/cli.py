@@ -163,18 +163,37 @@ def _check_resume(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from . import distributed
     from .trainer import Trainer
 
     try:
         if args.resume:
             _check_resume(args)
         cfg = build_config(args)
-        trainer = Trainer(cfg, args.out, resume=args.resume)
+        dist = distributed.from_env(cfg.train.device)   # under torchrun: this process's rank (else None)
+        trainer = Trainer(cfg, args.out, resume=args.resume, dist=dist)
     except (ConfigError, ValueError) as e:
         _err(str(e))
         return EXIT_USAGE
+    try:
+        if dist is not None and not dist.is_main:   # rank 0 reports for the run
+            return max((_error_code(ev) for ev in trainer.run()), default=EXIT_OK)
+        return _train_bar(trainer, args)
+    finally:
+        distributed.shutdown()
+
+
+def _error_code(ev: Any) -> int:
+    from .events import ErrorEvent
+
+    if not isinstance(ev, ErrorEvent):
+        return EXIT_OK
+    return EXIT_USAGE if ev.error in ("data", "config") else EXIT_FAIL
+
+
+def _train_bar(trainer: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     tc = trainer.cfg.train
     by_time = not tc.steps and bool(tc.seconds)  # "--seconds N" alone: the bar counts seconds
     if by_time:
@@ -213,7 +232,7 @@ def _train_loop(trainer: Any, bar: Any, by_time: bool, args: argparse.Namespace)
             bar.write(f"checkpoint: {ev.path} (step {ev.step})", file=sys.stderr)
         elif isinstance(ev, ErrorEvent):
             bar.write(f"error: {ev.message}", file=sys.stderr)
-            code = EXIT_USAGE if ev.error in ("data", "config") else EXIT_FAIL  # bad input: like other input errors
+            code = _error_code(ev)  # bad input: like other input errors
         elif isinstance(ev, DoneEvent):
             bar.close()
             if ev.reason != "error":

@@ -246,6 +246,9 @@ class TrainConfig(_Section):
                                     hi=1000, step=1, group="train", advanced=True)
     grid_size: int = setting(64, "Images in the sample grid", lo=1, hi=256, step=1, group="train",
                              advanced=True)
+    world_size: int = setting(1, "Processes (data-parallel)",
+                              "How many processes trained the run (torchrun; recorded, not chosen here): the "
+                              "global batch is batch size x this.", lo=1, hi=65536, group="train")
 
     def _check(self) -> None:
         if self.steps == 0 and self.seconds == 0:

@@ -21,7 +21,7 @@ from .trainer import Trainer
 from .spawn import main_not_reimported
 
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
-MODES = ("process", "thread")
+MODES = ("process", "thread", "ray")   # "ray": gan_core.job_ray (optional)
 
 
 class NotOwnerError(PermissionError):
@@ -73,6 +73,9 @@ class Job:
         self.pid: Optional[int] = None  # of the training process ("process" mode)
         self.slot: Optional[Any] = None  # the machine-wide training slot (gan_core.slots) while it trains
         self.control: TrainControl = TrainControl() if mode == "thread" else _ProcessControl()
+        if mode == "ray":
+            from .job_ray import RayControl
+            self.control = RayControl()
         self._lock = threading.Lock()
         self._listeners = listeners
         self.status = "queued"
@@ -106,6 +109,9 @@ class Job:
         try:
             if self.mode == "process":
                 self._run_process()
+            elif self.mode == "ray":
+                from .job_ray import run_ray
+                run_ray(self)
             else:
                 trainer = Trainer(self.cfg, self.run_dir, resume=self.resume, control=self.control)
                 for ev in trainer.run():
@@ -130,6 +136,12 @@ class Job:
             self.finished_at = time.time()
 
     def _run_process(self) -> None:
+        from . import job_torchrun
+
+        n = job_torchrun.nproc()
+        if n > 1:   # $GAN_STUDIO_NPROC: one run over n data-parallel processes (torchrun)
+            job_torchrun.run(self, n)
+            return
         ctx = mp.get_context("spawn")  # never fork a multi-threaded server
         events, commands = ctx.Queue(), ctx.Queue()
         assert isinstance(self.control, _ProcessControl)

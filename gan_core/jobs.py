@@ -19,6 +19,13 @@ Isolation (``JobManager(mode=...)``, default from the environment variable ``GAN
   out-of-memory kill of the trainer cannot take the app down (the job ends with an error saying
   so), and memory is returned when the run ends. Start-up costs a few seconds (importing torch).
 * ``"thread"``: the trainer runs in a thread of this process (quick to start; used by some tests).
+* ``"ray"`` (optional, ``requirements-scale.txt``): each run is an actor of a Ray cluster, possibly on
+  another machine (``gan_core.job_ray``; ``$GAN_STUDIO_RAY_ADDRESS``, ``$GAN_STUDIO_RAY_GPUS``,
+  ``$GAN_STUDIO_RAY_CPUS``). The queue, caps and ``max_concurrent`` above still apply: this manager
+  starts at most ``max_concurrent`` actors, and Ray places each where its GPU / CPU request fits, or
+  keeps it waiting (status ``starting``, with a note) until a node has room. Set
+  ``GAN_STUDIO_MAX_CONCURRENT`` to what the cluster holds (e.g. GPUs / ``GAN_STUDIO_RAY_GPUS``) so that
+  waiting runs stay in this visible queue, with positions, ETAs and cancel, rather than in Ray's.
 
 Listeners always run in this process, in the job's event thread.
 """
@@ -86,6 +93,9 @@ class JobManager:
         mode = mode or os.environ.get(MODE_ENV, "process")
         if mode not in MODES:
             raise ValueError(f"{MODE_ENV} must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode == "ray":  # optional: one line naming requirements-scale.txt when Ray is missing
+            from .job_ray import require_ray
+            require_ray()
         self.mode = mode
         self.max_concurrent = max_concurrent or _env_int(MAX_CONCURRENT_ENV, default_max_concurrent(), 1, 64)
         self.max_per_visitor = max_per_visitor or _env_int(MAX_PER_VISITOR_ENV, 2, 1, 1000)

@@ -96,9 +96,9 @@ class Pix2PixSteps:
     grid_pairs: tuple[Tensor, Tensor]
 
     def _batch(self) -> tuple[Tensor, Tensor]:
-        """A random batch of training pairs (with replacement): targets y and edges x, float in [-1, 1];
-        flips and rotations move both alike."""
-        B = self.cfg.train.batch_size
+        """A random global batch of training pairs (train.batch_size x processes, with replacement): targets
+        y and edges x, float in [-1, 1]; flips and rotations move both alike. Each process keeps its shard."""
+        B = self.cfg.train.batch_size * self.world
         idx = torch.randint(self.n_train, (B,), generator=self.gen, device=self.data_device)
         y = to_float(self.images[idx].to(self.device, non_blocking=True))
         x = to_float(self.inputs[idx].to(self.device, non_blocking=True))
@@ -110,27 +110,28 @@ class Pix2PixSteps:
             x, y = x.contiguous(memory_format=self.mem_format), y.contiguous(memory_format=self.mem_format)
         return y, x
 
-    def _D(self, y: Tensor, x: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
+    def _D(self, y: Tensor, x: Optional[Tensor], net: Optional[Any] = None) -> tuple[Tensor, list[Tensor]]:
         """D on the pair (edges x, picture y): patch logits flattened to (B, P*P), no tag heads. The
         DiffAugment ops, when on, move the pair alike. The signature of the Trainer's ``_D``, so the
         losses' penalties (which differentiate with respect to y) work unchanged."""
         if self.diffaug:
             both = diff_augment(torch.cat([x, y], 1), self.diffaug, self.dev_gen)
             x, y = both[:, :x.shape[1]], both[:, x.shape[1]:]
-        return self.D(x, y).flatten(1), []
+        return (net if net is not None else self.D_fwd)(x, y).flatten(1), []
 
     def _d_step(self, keep_fake: bool = False) -> dict[str, Tensor]:
         lc, spec = self.cfg.loss, self.loss_spec
-        y, x = self._batch()
+        y, x = (self._shard(t) for t in self._batch())
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.G(x)
+            fake_g = self.G_fwd(x)
         self._stash = (fake_g, x, y) if keep_fake else None
         fake = fake_g.detach()
         with self.autocast():
             real_out, _ = self._D(y, x)
             fake_out, _ = self._D(fake, x)
         real_out, fake_out = real_out.float(), fake_out.float()
-        real_t, fake_t = make_targets(spec, lc, y.shape[0], self.device, self.dev_gen)
+        real_t, fake_t = (self._shard(t) for t in make_targets(spec, lc, y.shape[0] * self.world, self.device,
+                                                                self.dev_gen))
         real_t, fake_t = real_t[:, None].expand_as(real_out), fake_t[:, None].expand_as(fake_out)
         loss = adv = spec.d_loss(real_out, fake_out, real_t, fake_t)
         out = {"d_adv": adv.detach()}
@@ -144,21 +145,18 @@ class Pix2PixSteps:
     def _g_step(self) -> dict[str, Tensor]:
         lc = self.cfg.loss
         stash, self._stash = self._stash, None
-        self.D.requires_grad_(False)  # no D weight grads needed in the G step
-        try:
+        with self._frozen_d():   # no D weight grads needed in the G step
             with self.autocast():
                 if stash is not None:
                     fake, x, y = stash
                 else:
-                    y, x = self._batch()
-                    fake = self.G(x)
-                out, _ = self._D(fake, x)
+                    y, x = (self._shard(t) for t in self._batch())
+                    fake = self.G_fwd(x)
+                out, _ = self._D(fake, x, self.D)
             adv = self.loss_spec.g_loss(out.float(), lc)
             l1 = (fake.float() - y.float()).abs().mean()
             loss = adv + lc.l1_weight * l1
             self._backward_step(loss, self.opt_g)
-        finally:
-            self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G, self.step)
         return {"g_adv": adv.detach(), "l1": l1.detach(), "g_loss": loss.detach()}

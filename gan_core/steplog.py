@@ -8,7 +8,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -67,7 +67,7 @@ class StepLog:
     it to the run's metrics.jsonl and to ``tb``'s TensorBoard scalars (``run_dir`` None: no file)."""
 
     def __init__(self, tc: TrainConfig, start_step: int, elapsed0: float, run_dir: Optional[Path],
-                 tb: Optional[TBLog] = None):
+                 tb: Optional[TBLog] = None, reduce: Optional[Callable[[dict[str, float]], dict[str, float]]] = None):
         self.tc, self.start_step, self.elapsed0 = tc, start_step, elapsed0
         self.t_start = self.win_t0 = time.perf_counter()
         self.paused = 0.0
@@ -75,6 +75,7 @@ class StepLog:
         self.imgs = 0
         self.file = open(Path(run_dir) / rundir.METRICS, "a") if run_dir is not None else None
         self.tb = tb
+        self.reduce = reduce   # data-parallel: the means over all processes
 
     @property
     def run_time(self) -> float:
@@ -92,6 +93,8 @@ class StepLog:
         """The window's means as a StepEvent; the window starts over."""
         tc = self.tc
         means = {k: float(torch.stack([w[k].float() for w in self.window]).mean()) for k in self.window[0]}
+        if self.reduce is not None:
+            means = self.reduce(means)
         run_time = self.run_time
         steps_per_s = (step - self.start_step) / max(run_time, 1e-9)
         etas = []

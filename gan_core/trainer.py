@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import latent, pix2pix_step, rundir, tblog
-from .checkpoint import load_checkpoint, save_checkpoint
+from . import distributed, latent, pix2pix_step, rundir, tblog
+from .checkpoint import load_checkpoint, lr_of, restore_trainer, save_checkpoint, set_lr, trainer_state
 from .checks import check_config
 from .config import RunConfig
 from .control import TrainControl, resolve_device
@@ -34,6 +34,7 @@ from .data.images import make_grid_uint8, save_png, scatter_image
 from .events import CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent
 from .losses import LossSpec, aux_loss, get_loss, loss_scale, make_targets, mode_seeking_ratio
 from .models import ARCHITECTURES, DataSpec, build_models, count_params, is_conditional
+from .distributed import Dist
 from .speed import Option, probe_trainer
 from .steplog import EMA, StepLog, due, grid_labels, weights_finite
 
@@ -47,18 +48,24 @@ class Trainer:
     def __init__(self, cfg: RunConfig, out_dir: Optional[Union[str, os.PathLike]] = None, *,
                  device: Optional[Union[str, torch.device]] = None, dataset: Optional[ImageDataset] = None,
                  resume: Optional[Union[str, os.PathLike]] = None, control: Optional[TrainControl] = None,
-                 generator: Optional[torch.Generator] = None) -> None:
+                 generator: Optional[torch.Generator] = None, dist: Optional[Dist] = None) -> None:
         """``resume``: a checkpoint path; its config is used, except ``train.steps``/``train.seconds``
-        and the sampling/checkpoint intervals, which come from ``cfg``."""
+        and the sampling/checkpoint intervals, which come from ``cfg``. ``dist``: this process's place in a
+        data-parallel run (gan_core.distributed; None: one process); only rank 0 writes ``out_dir``."""
         self.resume_state = load_checkpoint(resume) if resume is not None else None
         if self.resume_state is not None:
             saved: RunConfig = self.resume_state["run_config"]
             keep = {k: getattr(cfg.train, k) for k in ("steps", "seconds", "log_every", "sample_every",
                                                         "checkpoint_every", "keep_checkpoints", "device")}
             cfg = saved.replace(train=keep)
-        self.cfg = check_config(cfg)
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.device = torch.device(device) if device is not None else resolve_device(cfg.train.device)
+        self.dist, self.world = dist, dist.world if dist is not None else 1
+        self.cfg, self._world_note = distributed.fit_world(check_config(cfg), self.world, resume is not None)
+        self.out_dir = Path(out_dir) if out_dir is not None and (dist is None or dist.is_main) else None
+        self.device = (dist.device if dist is not None else torch.device(device) if device is not None
+                       else resolve_device(cfg.train.device))
+        self._shard: Callable[[Any], Any] = dist.shard if dist is not None else (lambda t: t)
+        self._ddp: Optional[tuple[nn.Module, nn.Module]] = None   # DistributedDataParallel(G), (D)
+        self._abort = False   # rank 0 found non-finite weights: every process stops at the next step
         self.dataset = dataset
         self.control = control or TrainControl()
         self.loss_spec: LossSpec = get_loss(cfg.loss.name)
@@ -116,11 +123,12 @@ class Trainer:
         self.dev_gen = self.gen if self.gen.device == dev else torch.Generator(device=dev).manual_seed(tc.seed + 1)
         pix2pix_step.adopt(self)   # image-to-image archs: paired batches, their own steps and grid
         # precision and memory layout: the fastest of the allowed options, timed on this machine
-        self.speed = probe_trainer(self, keep=(self.resume_state or {}).get("precision"))
+        self.speed = distributed.agreed_speed(self, probe_trainer(self, keep=(self.resume_state or {}).get("precision")))
         self._use_option(self.speed.chosen)
         if self.mem_format is not None:
             for m in (self.G, self.D):
                 m.to(memory_format=self.mem_format)
+        distributed.adopt(self)   # data-parallel: global-batch BatchNorm, DDP wrappers (no-op in one process)
         self.opt_g = self._make_opt(self.G, tc.lr_g)   # after the layout change: it may replace the parameters
         self.opt_d = self._make_opt(self.D, tc.lr_d)
         self.ema = EMA(self.G, tc.ema_decay) if tc.ema_decay > 0 else None
@@ -128,7 +136,7 @@ class Trainer:
         self.fixed_z = latent.sample_z(n_grid, cfg.model.z_dim, seed=tc.seed + latent.GRID_SEED_OFFSET)
         self.fixed_labels = grid_labels(self.spec.num_classes, n_grid) if self.conditional else None
         if self.resume_state is not None:
-            self._load_state(self.resume_state)
+            restore_trainer(self, self.resume_state)
 
     def _use_option(self, opt: Option) -> None:
         """Switch this trainer to a precision / layout option (autocast, grad scaler, memory format)."""
@@ -146,58 +154,31 @@ class Trainer:
 
     # ---- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        rng: dict[str, Any] = {"torch": torch.get_rng_state(), "gen": self.gen.get_state()}
-        if self.dev_gen is not self.gen:
-            rng["dev_gen"] = self.dev_gen.get_state()
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "config": self.cfg.to_json(), "data_spec": self.spec.to_dict(), "step": self.step,
-            "elapsed": self.elapsed, "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "n_critic": self.n_critic, "lr_g": self._lr(self.opt_g), "lr_d": self._lr(self.opt_d),
-            "rng": rng, "fixed_z": self.fixed_z, "precision": self.speed.chosen.label,
-            "fixed_labels": self.fixed_labels,
-        }
-
-    def _load_state(self, state: dict[str, Any]) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        if self.G_ema is not None and state.get("G_ema") is not None:
-            self.G_ema.load_state_dict(state["G_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.step, self.elapsed = int(state["step"]), float(state.get("elapsed", 0.0))
-        self.n_critic = int(state.get("n_critic", self.n_critic))
-        self._set_lr(self.opt_g, float(state.get("lr_g", self._lr(self.opt_g))))
-        self._set_lr(self.opt_d, float(state.get("lr_d", self._lr(self.opt_d))))
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        self.gen.set_state(rng["gen"])
-        if "dev_gen" in rng and self.dev_gen is not self.gen:
-            self.dev_gen.set_state(rng["dev_gen"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-        self.fixed_z = state["fixed_z"]
-        self.fixed_labels = state.get("fixed_labels")
-
-    @staticmethod
-    def _lr(opt: torch.optim.Optimizer) -> float:
-        return float(opt.param_groups[0]["lr"])
-
-    @staticmethod
-    def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-        for g in opt.param_groups:
-            g["lr"] = lr
+        return trainer_state(self)
 
     # ---- one step ------------------------------------------------------------------------------
+    @property
+    def G_fwd(self) -> nn.Module:
+        """G for the forward passes that train it: its DDP wrapper in a data-parallel run, else G."""
+        return self._ddp[0] if self._ddp is not None else self.G
+
+    @property
+    def D_fwd(self) -> nn.Module:
+        return self._ddp[1] if self._ddp is not None else self.D
+
+    @contextmanager
+    def _frozen_d(self) -> Iterator[None]:
+        """The G step: no D weight gradients (D runs as the plain module, outside DDP's gradient sync)."""
+        self.D.requires_grad_(False)
+        try:
+            yield
+        finally:
+            self.D.requires_grad_(True)
+
     def _batch(self) -> tuple[Tensor, Optional[Tensor]]:
-        """A random batch (with replacement) from the in-memory data: x float on device, labels."""
-        B = self.cfg.train.batch_size
+        """A random global batch (train.batch_size x processes, with replacement) from the in-memory data:
+        x float on device, labels; each process then keeps its shard (``_shard``)."""
+        B = self.cfg.train.batch_size * self.world
         idx = torch.randint(len(self.images), (B,), generator=self.gen, device=self.data_device)
         x = self.images[idx].to(self.device, non_blocking=True)
         y = self.labels[idx].to(self.device, non_blocking=True) if self.labels is not None else None
@@ -223,19 +204,21 @@ class Trainer:
             loss.backward()
             opt.step()
 
-    def _D(self, x: Tensor, y: Optional[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """D on DiffAugment-ed inputs (plain D when data.diffaugment is off); real and fake alike."""
+    def _D(self, x: Tensor, y: Optional[Tensor], net: Optional[nn.Module] = None) -> tuple[Tensor, list[Tensor]]:
+        """D (``net``: default ``D_fwd``) on DiffAugment-ed inputs (none when data.diffaugment is off)."""
         if self.diffaug:
             x = diff_augment(x, self.diffaug, self.dev_gen)
-        return self.D(x, y)
+        return (net if net is not None else self.D_fwd)(x, y)
 
     def _fake_inputs(self, B: int, y: Optional[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
-        """z (B, z_dim) and the tags to ask G for. With the mode-seeking term on, the second half of
-        the batch repeats the first half's tags, so samples i and i + B/2 differ only by z."""
+        """z (B, z_dim) and the tags to ask G for, for a global batch of B. With the mode-seeking term on,
+        the second half of each process's shard repeats its first half's tags, so samples i and i + b/2 of
+        a shard of b differ only by z."""
         z = self._z(B)
-        if self.cfg.loss.ms_weight > 0 and y is not None and B >= 2:
-            h = B // 2
-            y = torch.cat([y[:h], y[:h], y[2 * h:]])
+        b = B // self.world
+        if self.cfg.loss.ms_weight > 0 and y is not None and b >= 2:
+            h, ys = b // 2, y.view(self.world, b, -1)
+            y = torch.cat([ys[:, :h], ys[:, :h], ys[:, 2 * h:]], 1).view(B, -1)
         return z, y
 
     def _d_step(self, keep_fake: bool = False) -> dict[str, Tensor]:
@@ -243,17 +226,18 @@ class Trainer:
         labels and z) so the following G step reuses it instead of running G again."""
         lc, spec = self.cfg.loss, self.loss_spec
         x, y = self._batch()
+        z, y_fake = self._fake_inputs(x.shape[0], y)
+        x, y, z, y_fake = (self._shard(t) for t in (x, y, z, y_fake))   # this process's part
         B = x.shape[0]
-        z, y_fake = self._fake_inputs(B, y)
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.G(z, y_fake)
+            fake_g = self.G_fwd(z, y_fake)
         self._stash = (fake_g, y_fake, z) if keep_fake else None
         fake = fake_g.detach()
         with self.autocast():
             real_out, real_aux = self._D(x, y)
             fake_out, fake_aux = self._D(fake, y_fake)
         real_out, fake_out = real_out.float(), fake_out.float()
-        real_t, fake_t = make_targets(spec, lc, B, self.device, self.dev_gen)
+        real_t, fake_t = (self._shard(t) for t in make_targets(spec, lc, B * self.world, self.device, self.dev_gen))
         loss = adv = spec.d_loss(real_out, fake_out, real_t, fake_t)
         out = {"d_adv": adv.detach()}
         if spec.penalty is not None:
@@ -289,19 +273,18 @@ class Trainer:
         stash, self._stash = self._stash, None
         y = stash[1] if stash is not None else None
         if stash is None and self.labels is not None:
-            idx = torch.randint(len(self.labels), (B,), generator=self.gen, device=self.data_device)
+            idx = torch.randint(len(self.labels), (B * self.world,), generator=self.gen, device=self.data_device)
             y = self.labels[idx].to(self.device, non_blocking=True)
-        self.D.requires_grad_(False)  # no D weight grads needed in the G step
-        try:
+        with self._frozen_d():
             with self.autocast():
                 if stash is not None:
                     fake, z = stash[0], stash[2]
                 else:
-                    z, y = self._fake_inputs(B, y)
-                    fake = self.G(z, y)
+                    z, y = (self._shard(t) for t in self._fake_inputs(B * self.world, y))
+                    fake = self.G_fwd(z, y)
                 if self.mem_format is not None:
                     fake = fake.contiguous(memory_format=self.mem_format)
-                out, aux = self._D(fake, y)
+                out, aux = self._D(fake, y, self.D)
             loss = self.loss_spec.g_loss(out.float(), lc)
             res = {"g_adv": loss.detach()}
             if self.acgan:
@@ -316,8 +299,6 @@ class Trainer:
                 loss = loss + lc.ms_weight / (ms + 1e-5)
                 res["ms"] = ms.detach()
             self._backward_step(loss, self.opt_g)
-        finally:
-            self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G, self.step)
         res["g_loss"] = loss.detach()
@@ -371,6 +352,8 @@ class Trainer:
             yield DoneEvent(self.step, "error", str(self.out_dir) if self.out_dir else None)
             return
         notes = list(self.dataset.notes) + [self.speed.describe()] + self.tb.take_notes()
+        if self.dist is not None or self._world_note:
+            notes += [n for n in (self._world_note, self.dist and self.dist.describe(self.cfg.train.batch_size * self.world)) if n]
         if self.conv and len(self.dataset) < SMALL_DATA and not self.diffaug:
             notes.append(f"only {len(self.dataset):,} training images: D may memorise them; DiffAugment "
                          "(data.diffaugment = color,translation,cutout) usually helps such small sets")
@@ -401,6 +384,8 @@ class Trainer:
         yield DoneEvent(self.step, reason, str(self.out_dir) if self.out_dir else None, self.last_checkpoint)
 
     def _emit_sample(self) -> Iterator[Event]:
+        if self.dist is not None and not self.dist.is_main:
+            return   # only rank 0 shows and saves grids
         img = self.sample_image()
         path = None
         if self.out_dir is not None:
@@ -413,41 +398,28 @@ class Trainer:
         tc = self.cfg.train
         self.G.train()
         self.D.train()
-        log = StepLog(tc, self.step, self.elapsed, self.out_dir, self.tb)
+        log = StepLog(tc, self.step, self.elapsed, self.out_dir, self.tb,
+                      reduce=self.dist.mean if self.dist is not None else None)
         next_sample = tc.sample_seconds if tc.sample_seconds else math.inf   # run-time marks (s)
         next_ckpt = tc.checkpoint_seconds if tc.checkpoint_seconds else math.inf
         try:
             if self.step == 0 and (tc.sample_every or tc.sample_seconds):
                 yield from self._emit_sample()
             while True:
-                self.elapsed = log.elapsed0 + log.run_time
-                if tc.steps and self.step >= tc.steps:
-                    return "steps"
-                if tc.seconds and log.run_time >= tc.seconds:
-                    return "time"
-                if self.control.stop_requested:
-                    return "stopped"
-                if self.control.paused:
-                    yield StatusEvent("paused", self.step)
-                    t_p = time.perf_counter()
-                    while not self.control.wait_resumed(0.1):
-                        pass
-                    log.add_pause(time.perf_counter() - t_p)
-                    if self.control.stop_requested:
-                        return "stopped"
-                    yield StatusEvent("running", self.step)
-                self._apply_updates()
+                reason = yield from self._gate(log)
+                if reason is not None:
+                    return reason
 
                 # --- one G step after n_critic D steps ---
                 for i in range(self.n_critic):
                     d_out = self._d_step(keep_fake=self.reuse_fake and i == self.n_critic - 1)
                 g_out = self._g_step()
                 self.step += 1
-                log.add({**d_out, **g_out}, tc.batch_size * self.n_critic)
+                log.add({**d_out, **g_out}, tc.batch_size * self.n_critic * self.world)
 
                 # --- events ---
                 if self.step % tc.log_every == 0 or (tc.steps and self.step >= tc.steps):
-                    ev = log.event(self.step, self.D, self.G, self._lr(self.opt_g), self._lr(self.opt_d),
+                    ev = log.event(self.step, self.D, self.G, lr_of(self.opt_g), lr_of(self.opt_d),
                                    self.n_critic)
                     if not all(math.isfinite(v) for v in (ev.d_loss, ev.g_loss)):
                         yield ErrorEvent(self.step, (
@@ -466,12 +438,40 @@ class Trainer:
                 due_ckpt, next_ckpt = due(self.step, tc.checkpoint_every, run_time, next_ckpt,
                                           tc.checkpoint_seconds, end=tc.seconds)
                 if self.out_dir is not None and due_ckpt:
-                    if not self._weights_finite():
+                    if self._weights_finite():
+                        yield CheckpointEvent(self.step, self._checkpoint())
+                    else:   # every process stops at the next step's gate
                         yield self._nonfinite_error()
-                        return "error"
-                    yield CheckpointEvent(self.step, self._checkpoint())
+                        self._abort = True
         finally:
             log.close()
+
+    def _gate(self, log: StepLog) -> Iterator[Event]:
+        """Before each step: returns why to stop (None: go on), waits here while paused, applies live
+        lr / n_critic changes. In a data-parallel run rank 0 decides and every process follows."""
+        tc = self.cfg.train
+        t_pause: Optional[float] = None
+        while True:
+            paused_s = time.perf_counter() - t_pause if t_pause is not None else 0.0
+            self.elapsed = log.elapsed0 + log.run_time - paused_s
+            reason = ("error" if self._abort else "steps" if tc.steps and self.step >= tc.steps
+                      else "time" if tc.seconds and log.run_time - paused_s >= tc.seconds
+                      else "stopped" if self.control.stop_requested else None)
+            paused = reason is None and self.control.paused
+            updates = self.control.take_updates() if reason is None and not paused else {}
+            if self.dist is not None:
+                reason, paused, updates = self.dist.agree(reason, paused, updates)
+            if not paused:
+                if t_pause is not None:
+                    log.add_pause(time.perf_counter() - t_pause)
+                    if reason is None:
+                        yield StatusEvent("running", self.step)
+                self._apply_updates(updates)
+                return reason
+            if t_pause is None:
+                t_pause = time.perf_counter()
+                yield StatusEvent("paused", self.step)
+            self.control.wait_resumed(0.25)   # the other processes wait in ``agree`` meanwhile
 
     def _weights_finite(self) -> bool:
         """G, D (and EMA) weights all finite: checked before every checkpoint and at the end."""
@@ -489,11 +489,10 @@ class Trainer:
             f"over the last good one ({self._last_good() or 'none: no checkpoint was saved yet'}). Try a lower learning "
             "rate, another loss (e.g. wgan-gp or hinge) or spectral norm."), "nan")
 
-    def _apply_updates(self) -> None:
-        u = self.control.take_updates()
+    def _apply_updates(self, u: dict[str, Any]) -> None:
         if "lr_g" in u:
-            self._set_lr(self.opt_g, u["lr_g"])
+            set_lr(self.opt_g, u["lr_g"])
         if "lr_d" in u:
-            self._set_lr(self.opt_d, u["lr_d"])
+            set_lr(self.opt_d, u["lr_d"])
         if "n_critic" in u:
             self.n_critic = u["n_critic"]

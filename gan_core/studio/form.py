@@ -17,7 +17,8 @@ from ..recipes import PRESETS, merge_sections, recipe_for
 
 REGISTRIES: dict[str, Mapping[str, Any]] = {"architectures": ARCHITECTURES, "losses": LOSSES}
 GROUPS: dict[str, str] = {"data": "Data", "model": "Model", "loss": "Loss", "train": "Optimisation"}
-SERVER_ONLY = ("data.cache_dir", "data.download")   # server settings a visitor's form never shows
+SERVER_ONLY = ("data.cache_dir", "data.download",   # server settings a visitor's form never shows
+               "train.world_size")                  # ... and a fact the trainer records (torchrun)
 
 
 @dataclass(frozen=True)
