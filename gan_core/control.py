@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 
@@ -64,6 +64,76 @@ class TrainControl:
         with self._lock:
             u, self._updates = self._updates, {}
         return u
+
+
+class ForwardingControl(TrainControl):
+    """TrainControl whose commands are also forwarded to a trainer elsewhere: a child process, torchrun's
+    rank 0, a Ray actor. :meth:`attach` gives it the sink (anything with ``put((name, args))``); commands
+    given before that are kept and replayed in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: Any = None
+        self._pending: list[tuple[str, tuple]] = []
+
+    @property
+    def sink(self) -> Any:
+        """Where commands go now (None before the trainer is up and after it ended)."""
+        return self._queue
+
+    def attach(self, q: Any) -> None:
+        with self._lock:
+            self._queue = q
+            pending, self._pending = self._pending, []
+        for name, args in pending:
+            self._send(name, *args)
+
+    def _send(self, name: str, *args: Any) -> None:
+        with self._lock:
+            if self._queue is None:
+                self._pending.append((name, args))
+                return
+            q = self._queue
+        try:
+            q.put((name, args))
+        except Exception:  # noqa: BLE001 - the sink is gone (queue closed, actor dead): the run has ended
+            pass
+
+    def stop(self) -> None:
+        super().stop()
+        self._send("stop")
+
+    def pause(self) -> None:
+        super().pause()
+        self._send("pause")
+
+    def resume(self) -> None:
+        super().resume()
+        self._send("resume")
+
+    def set_lr(self, lr_g: Optional[float] = None, lr_d: Optional[float] = None) -> None:
+        super().set_lr(lr_g, lr_d)  # validates
+        self.take_updates()
+        self._send("set_lr", lr_g, lr_d)
+
+    def set_n_critic(self, n: int) -> None:
+        super().set_n_critic(n)
+        self.take_updates()
+        self._send("set_n_critic", n)
+
+
+def apply_commands(receive: Callable[[], tuple[str, tuple]], control: TrainControl) -> None:
+    """The far side of a ForwardingControl: apply each ``(name, args)`` that ``receive()`` returns to
+    ``control`` until the sender is gone. Commands were validated where they were given."""
+    while True:
+        try:
+            name, args = receive()
+        except (EOFError, OSError, ValueError):
+            return
+        try:
+            getattr(control, name)(*args)
+        except Exception:  # noqa: BLE001 - a command for a run that has moved on
+            pass
 
 
 def _mps_available() -> bool:

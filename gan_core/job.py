@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .config import RunConfig
-from .control import TrainControl
+from .control import ForwardingControl, TrainControl, apply_commands
 from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent,
                      StepEvent)
 from .trainer import Trainer
@@ -72,10 +72,8 @@ class Job:
         self.mode = mode
         self.pid: Optional[int] = None  # of the training process ("process" mode)
         self.slot: Optional[Any] = None  # the machine-wide training slot (gan_core.slots) while it trains
-        self.control: TrainControl = TrainControl() if mode == "thread" else _ProcessControl()
-        if mode == "ray":
-            from .job_ray import RayControl
-            self.control = RayControl()
+        # other modes: commands also go to the trainer elsewhere (child process, torchrun rank 0, Ray actor)
+        self.control: TrainControl = TrainControl() if mode == "thread" else ForwardingControl()
         self._lock = threading.Lock()
         self._listeners = listeners
         self.status = "queued"
@@ -144,7 +142,7 @@ class Job:
             return
         ctx = mp.get_context("spawn")  # never fork a multi-threaded server
         events, commands = ctx.Queue(), ctx.Queue()
-        assert isinstance(self.control, _ProcessControl)
+        assert isinstance(self.control, ForwardingControl)
         self.control.attach(commands)
         proc = ctx.Process(target=_child_main, name=f"gan-job-{self.id}", daemon=True,
                            args=(self.cfg.to_json(), str(self.run_dir), self.resume, events, commands))
@@ -318,71 +316,10 @@ class Job:
         return not self.thread.is_alive()
 
 
-class _ProcessControl(TrainControl):
-    """TrainControl whose commands are also forwarded to the trainer in a child process."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._queue: Any = None
-        self._pending: list[tuple[str, tuple]] = []
-
-    def attach(self, q: Any) -> None:
-        with self._lock:
-            self._queue = q
-            pending, self._pending = self._pending, []
-        for name, args in pending:
-            self._send(name, *args)
-
-    def _send(self, name: str, *args: Any) -> None:
-        with self._lock:
-            if self._queue is None:
-                self._pending.append((name, args))
-                return
-            q = self._queue
-        try:
-            q.put((name, args))
-        except (ValueError, OSError):  # queue closed: the run has ended
-            pass
-
-    def stop(self) -> None:
-        super().stop()
-        self._send("stop")
-
-    def pause(self) -> None:
-        super().pause()
-        self._send("pause")
-
-    def resume(self) -> None:
-        super().resume()
-        self._send("resume")
-
-    def set_lr(self, lr_g: Optional[float] = None, lr_d: Optional[float] = None) -> None:
-        super().set_lr(lr_g, lr_d)  # validates
-        self.take_updates()
-        self._send("set_lr", lr_g, lr_d)
-
-    def set_n_critic(self, n: int) -> None:
-        super().set_n_critic(n)
-        self.take_updates()
-        self._send("set_n_critic", n)
-
-
 def _child_main(cfg_json: str, run_dir: str, resume: Optional[str], events: Any, commands: Any) -> None:
     """Entry point of a training process: run the trainer, send its events, apply steering commands."""
     control = TrainControl()
-
-    def pump_commands() -> None:
-        while True:
-            try:
-                name, args = commands.get()
-            except (EOFError, OSError, ValueError):
-                return
-            try:
-                getattr(control, name)(*args)
-            except Exception:  # validated in the parent already
-                pass
-
-    threading.Thread(target=pump_commands, name="gan-job-commands", daemon=True).start()
+    threading.Thread(target=apply_commands, args=(commands.get, control), name="gan-job-commands", daemon=True).start()
     try:
         trainer = Trainer(RunConfig.from_json(cfg_json), run_dir, resume=resume, control=control)
         for ev in trainer.run():

@@ -10,7 +10,7 @@
   cluster has GPUs, else 0; a fraction such as 0.5 lets two runs share a GPU) and ``num_cpus`` =
   ``$GAN_STUDIO_RAY_CPUS`` (default 1). It runs ``Trainer`` in a thread and buffers its events; the
   job's thread here polls them and feeds them to ``Job._on_event``, as the "process" mode does with its
-  queue. Steering goes to the actor's ``TrainControl`` through :class:`RayControl`.
+  queue. Steering goes to the actor's ``TrainControl`` through the job's ``ForwardingControl``.
 * If the actor dies (node lost, out of memory, ``ray.kill``), the job ends with an error saying so; the
   newest checkpoint in the run folder can be resumed.
 * The trainer writes the run folder on the node it runs on, and the app reads it (checkpoints for the
@@ -105,53 +105,15 @@ def _forwarded_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("GAN_STUDIO_") and "TOKEN" not in k}
 
 
-class RayControl(TrainControl):
-    """TrainControl whose commands are also sent to the trainer in a Ray actor (kept until it exists)."""
+class _ActorSink:
+    """Where the job's ForwardingControl puts commands: the actor's ``command`` method."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.actor: Any = None
-        self._pending: list[tuple[str, tuple]] = []
+    def __init__(self, actor: Any):
+        self.actor = actor
 
-    def attach(self, actor: Any) -> None:
-        with self._lock:
-            self.actor = actor
-            pending, self._pending = self._pending, []
-        for name, args in pending:
-            self._send(name, *args)
-
-    def _send(self, name: str, *args: Any) -> None:
-        with self._lock:
-            if self.actor is None:
-                self._pending.append((name, args))
-                return
-            actor = self.actor
-        try:
-            actor.command.remote(name, *args)
-        except Exception:  # noqa: BLE001 - the actor is gone: the job's thread reports that
-            pass
-
-    def stop(self) -> None:
-        super().stop()
-        self._send("stop")
-
-    def pause(self) -> None:
-        super().pause()
-        self._send("pause")
-
-    def resume(self) -> None:
-        super().resume()
-        self._send("resume")
-
-    def set_lr(self, lr_g: Optional[float] = None, lr_d: Optional[float] = None) -> None:
-        super().set_lr(lr_g, lr_d)  # validates
-        self.take_updates()
-        self._send("set_lr", lr_g, lr_d)
-
-    def set_n_critic(self, n: int) -> None:
-        super().set_n_critic(n)
-        self.take_updates()
-        self._send("set_n_critic", n)
+    def put(self, msg: tuple[str, tuple]) -> None:
+        name, args = msg
+        self.actor.command.remote(name, *args)
 
 
 class TrainerActor:
@@ -229,7 +191,7 @@ def run_ray(job: Any) -> None:
     if env:  # merged with the job's runtime env (this gan_core, uploaded by ensure_ray)
         opts["runtime_env"] = {"env_vars": env}
     actor = _actor_class(ray).options(**opts).remote(job.cfg.to_json(), str(job.run_dir), job.resume)
-    ctl.attach(actor)
+    ctl.attach(_ActorSink(actor))
     try:
         info_ref, t0, noted = actor.info.remote(), time.monotonic(), False
         while not ray.wait([info_ref], timeout=0.25)[0]:  # not placed yet: Ray waits for free resources

@@ -150,7 +150,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """One torchrun process: join the group, train; rank 0 reports to the job and takes its commands."""
     from . import distributed
     from .config import RunConfig
-    from .control import TrainControl
+    from .control import TrainControl, apply_commands
     from .trainer import Trainer
 
     args = sys.argv[1:] if argv is None else argv
@@ -163,7 +163,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if dist is None or dist.is_main:
             host, port = os.environ[_ADDR_ENV].rsplit(":", 1)
             conn = Client((host, int(port)), authkey=bytes.fromhex(os.environ[_KEY_ENV]))
-            threading.Thread(target=_pump, args=(conn, control), name="gan-job-commands", daemon=True).start()
+            threading.Thread(target=apply_commands, args=(conn.recv, control), name="gan-job-commands", daemon=True).start()
         trainer = Trainer(cfg, run_dir, resume=resume, control=control, dist=dist)
         failed = False
         for ev in trainer.run():
@@ -180,17 +180,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         if conn is not None:
             conn.close()
 
-
-def _pump(conn: Any, control: Any) -> None:
-    while True:
-        try:
-            name, args = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            getattr(control, name)(*args)
-        except Exception:  # noqa: BLE001 - validated in the app already
-            pass
 
 
 if __name__ == "__main__":

@@ -103,9 +103,9 @@ def test_killed_training_process_ends_the_job_with_an_error_not_the_app(tiny_cfg
 def test_commands_given_before_the_training_process_is_up_are_replayed_in_order():
     import queue
 
-    from gan_core.job import _ProcessControl
+    from gan_core.control import ForwardingControl
 
-    ctl = _ProcessControl()
+    ctl = ForwardingControl()
     ctl.set_lr(lr_g=1e-3, lr_d=2e-3)
     ctl.set_n_critic(3)
     ctl.stop()

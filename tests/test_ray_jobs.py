@@ -90,7 +90,7 @@ def test_ray_job_is_steered_and_stopped(mgr, tiny_cfg):
 def test_killed_ray_actor_ends_the_job_with_an_error_and_the_run_resumes(mgr, tiny_cfg, tmp_path, ray_local):
     job = mgr.start(tiny_cfg(steps=100000, train={"checkpoint_every": 3}), owner="a")
     assert _wait(lambda: len(job.snapshot().checkpoints) >= 1, 90), job.snapshot().error
-    ray_local.kill(job.control.actor)  # as when its node is lost or the out-of-memory killer strikes
+    ray_local.kill(job.control.sink.actor)  # as when its node is lost or the out-of-memory killer strikes
     assert job.wait(60)
     snap = job.snapshot()
     assert snap.status == "error" and "Ray actor" in snap.error and "died" in snap.error, snap.error
