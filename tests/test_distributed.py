@@ -14,6 +14,7 @@ import torch
 from gan_core import distributed, job_torchrun
 from gan_core.config import RunConfig
 from gan_core.jobs import JobManager
+from waiting import wait_until as _wait
 
 REPO = Path(__file__).resolve().parents[1]
 # a run whose every random draw is a global-batch one (no penalty, DiffAugment or dropout noise): the
@@ -157,15 +158,6 @@ def test_nproc_setting(monkeypatch):
         monkeypatch.setenv(job_torchrun.NPROC_ENV, bad)
         with pytest.raises(ValueError, match=job_torchrun.NPROC_ENV):
             job_torchrun.nproc()
-
-
-def _wait(pred, timeout=120.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_job_manager_runs_a_torchrun_job_and_steers_it(tiny_cfg, tmp_path, monkeypatch):

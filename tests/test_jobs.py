@@ -6,17 +6,9 @@ import signal
 import pytest
 
 from gan_core.jobs import JobBusyError, JobManager, NotOwnerError, new_run_dir
+from waiting import wait_until as _wait
 
 MODES = pytest.mark.parametrize("mode", ["thread", "process"])
-
-
-def _wait(pred, timeout=60.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @MODES

@@ -11,15 +11,7 @@ import pytest
 
 from gan_core.checkpoint import load_checkpoint, load_generator
 from gan_core.jobs import JobManager, NotOwnerError
-
-
-def _wait(pred, timeout=60.0):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+from waiting import wait_until as _wait
 
 
 @pytest.fixture(scope="module")
