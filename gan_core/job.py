@@ -17,6 +17,7 @@ from .config import RunConfig
 from .control import ForwardingControl, TrainControl, apply_commands
 from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent,
                      StepEvent)
+from . import rundir
 from .trainer import Trainer
 from .spawn import main_not_reimported
 
@@ -192,6 +193,8 @@ class Job:
                 self.status = "running"
                 self.step = ev.start_step
                 self.notes.extend(ev.notes)
+                if ev.start_step and not self.history:   # a continued run: its curves start at step 1
+                    self.history = [r for r in rundir.step_rows(self.run_dir) if r["step"] <= ev.start_step]
             elif isinstance(ev, StepEvent):
                 self.step, self.progress, self.eta, self.img_per_s = ev.step, ev.progress, ev.eta, ev.img_per_s
                 self.history.append(ev.to_dict())

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from gan_core import rundir, studio
+from gan_core import studio
 from gan_core.config import ConfigError, RunConfig
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
@@ -350,16 +350,13 @@ if job is not None:
                 except (NotOwnerError, ValueError) as e:
                     st.error(str(e))
     st.fragment(live_panel, run_every=POLL_S if active else None)(job.id, active)
-    if not active and mine and snap0.checkpoints:  # continue a finished or stopped run
+    if studio.can_continue(snap0, mine):  # continue a finished or stopped run
         with st.container(border=True):
             c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
             more = c1.number_input("More steps", 1, 10_000_000, 200, 50, key="continue_steps")
             if c2.button("Continue this run from its last checkpoint", icon=":material/resume:", key="btn_continue"):
-                cfg = RunConfig.from_dict(snap0.config).replace(train={"steps": snap0.step + int(more),
-                                                                       "seconds": 0.0})
-                last = str(Path(snap0.run_dir) / rundir.LAST)
                 try:
-                    mgr.start(cfg, me, run_dir=snap0.run_dir, resume=last)
+                    studio.continue_run(mgr, snap0, me, int(more))
                 except (JobBusyError, ConfigError, ValueError) as e:
                     st.error(f"Not started: {e}")
                 else:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from .. import rundir
 from ..checkpoint import CheckpointError, load_generator
 from ..config import RunConfig
 from ..models import DataSpec
@@ -173,6 +174,20 @@ def live_settings(snap: Any) -> dict[str, Any]:
     tc = snap.config["train"]
     return {"lr_g": float(hist.get("lr_g", tc["lr_g"])), "lr_d": float(hist.get("lr_d", tc["lr_d"])),
             "n_critic": int(hist.get("n_critic", tc["n_critic"]))}
+
+
+def can_continue(snap: Any, mine: bool) -> bool:
+    """A finished or stopped run of this visitor with a checkpoint: offer "Continue this run"."""
+    return mine and not snap.active and not snap.queued and bool(snap.checkpoints)
+
+
+def continue_run(mgr: Any, snap: Any, me: str, more_steps: int) -> Any:
+    """Start (or queue) ``more_steps`` more steps of a finished run from its last checkpoint, into the
+    same run folder; the manager's errors (busy, caps, config) pass through."""
+    if int(more_steps) < 1:
+        raise ValueError("more steps must be at least 1")
+    cfg = RunConfig.from_dict(snap.config).replace(train={"steps": snap.step + int(more_steps), "seconds": 0.0})
+    return mgr.start(cfg, me, run_dir=snap.run_dir, resume=str(Path(snap.run_dir) / rundir.LAST))
 
 
 def queue_rows(mgr: Any, me: Optional[str]) -> list[dict[str, Any]]:
