@@ -6,6 +6,7 @@ from typing import Optional
 
 import streamlit as st
 
+from gan_core import studio
 from gan_core.data import DataError
 from gan_core.data.hf import HFPreview, preview
 
@@ -47,28 +48,12 @@ def hf_preview_panel(path: Optional[str], split: str = "train", image_column: st
 
 def render_hf_preview(p: HFPreview) -> None:
     """Images with their tags, the split size, the columns and the tag groups of a preview."""
-    rows = f"{p.num_rows:,} rows" if p.num_rows is not None else "size unknown until it is read"
-    splits = f" (splits: {', '.join(p.splits)})" if p.splits else ""
-    st.markdown(f"**{p.name}**, split `{p.split}`{splits}: {rows}; images from column `{p.image_column}`")
-    captions = p.captions()
-    st.image([im for im in p.images], caption=[c or None for c in captions] if any(captions) else None,
+    v = studio.hf_preview_view(p)
+    st.markdown(v["header"])
+    st.image(v["images"], caption=[c or None for c in v["captions"]] if any(v["captions"]) else None,
              width=96, output_format="PNG")
-    tags = {g.name for g in p.label_groups}
-
-    def use(c) -> str:
-        if c.name == p.image_column:
-            return "images"
-        return "tags" if c.name in tags else ("can be tags" if c.usable_as_tags else "")
-
-    st.dataframe([{"column": c.name, "type": c.kind, "details": c.detail, "use": use(c)} for c in p.columns],
-                 hide_index=True, width="stretch")
-    if p.label_groups:
-        for g in p.label_groups:
-            shown = ", ".join(g.classes[:30]) + (f", ... ({g.num_classes} in all)" if g.num_classes > 30 else "")
-            st.markdown(f"Tag group **{g.name}** ({g.num_classes} classes): {shown}")
-    else:
-        usable = [c.name for c in p.columns if c.usable_as_tags]
-        st.caption("No label columns chosen: the model will be unconditional."
-                   + (f" Columns that can be tags: {', '.join(usable)}." if usable else ""))
-    for note in p.notes:
+    st.dataframe(v["columns"], hide_index=True, width="stretch")
+    for line in v["groups"]:
+        st.markdown(line) if line.startswith("Tag group") else st.caption(line)
+    for note in v["notes"]:
         st.caption(note)

@@ -98,11 +98,13 @@ def find_generator(name: str, entries: Optional[Sequence[CheckpointFile]] = None
 
 
 def generator_caption(cfg: RunConfig, spec: DataSpec) -> str:
-    """``faces · acgan · ns loss · 32 px · tags: hair, eye``."""
+    """``faces · acgan · ns loss · 32 px · tags: hair, eye`` (a pix2pix generator trained with colour hints
+    adds ``· colour hints (up to 8 dabs in training)``)."""
     groups = label_groups(cfg, spec)
     tags = ", ".join(g for g, _ in groups) or "none (unconditional)"
     size = f"{spec.image_size} px" if spec.kind == "image" else "2D points"
-    return f"{cfg.data.dataset} · {cfg.model.arch} · {cfg.loss.name} loss · {size} · tags: {tags}"
+    hints = f" · colour hints (up to {spec.hint_dabs} dabs in training)" if spec.hint_channels else ""
+    return f"{cfg.data.dataset} · {cfg.model.arch} · {cfg.loss.name} loss · {size} · tags: {tags}{hints}"
 
 
 def parse_tag_text(groups: Sequence[tuple[str, Sequence[str]]], text: str) -> Optional[list[Optional[int]]]:
@@ -188,6 +190,32 @@ def continue_run(mgr: Any, snap: Any, me: str, more_steps: int) -> Any:
         raise ValueError("more steps must be at least 1")
     cfg = RunConfig.from_dict(snap.config).replace(train={"steps": snap.step + int(more_steps), "seconds": 0.0})
     return mgr.start(cfg, me, run_dir=snap.run_dir, resume=str(Path(snap.run_dir) / rundir.LAST))
+
+
+def hf_preview_view(p: Any) -> dict[str, Any]:
+    """What both fronts show of a Hugging Face dataset preview (gan_core.data.hf.HFPreview): a header line,
+    the images with their tag captions, one row per column (what it is used for), a line per tag group,
+    and the notes."""
+    rows_n = f"{p.num_rows:,} rows" if p.num_rows is not None else "size unknown until it is read"
+    splits = f" (splits: {', '.join(p.splits)})" if p.splits else ""
+    tags = {g.name for g in p.label_groups}
+
+    def use(c: Any) -> str:
+        if c.name == p.image_column:
+            return "images"
+        return "tags" if c.name in tags else ("can be tags" if c.usable_as_tags else "")
+
+    groups = []
+    for g in p.label_groups:
+        shown = ", ".join(g.classes[:30]) + (f", ... ({g.num_classes} in all)" if g.num_classes > 30 else "")
+        groups.append(f"Tag group **{g.name}** ({g.num_classes} classes): {shown}")
+    if not p.label_groups:
+        usable = [c.name for c in p.columns if c.usable_as_tags]
+        groups.append("No label columns chosen: the model will be unconditional."
+                      + (f" Columns that can be tags: {', '.join(usable)}." if usable else ""))
+    return {"header": f"**{p.name}**, split `{p.split}`{splits}: {rows_n}; images from column `{p.image_column}`",
+            "images": list(p.images), "captions": p.captions(), "groups": groups, "notes": list(p.notes),
+            "columns": [{"column": c.name, "type": c.kind, "details": c.detail, "use": use(c)} for c in p.columns]}
 
 
 def queue_rows(mgr: Any, me: Optional[str]) -> list[dict[str, Any]]:
