@@ -6,8 +6,8 @@
     python bench/bench_gpu.py --device cpu --quick     # smoke test of this script on a CPU: numbers mean nothing
 
 For each architecture and size it reports the trainer's img/s (real images through D per second, the
-config defaults: the timed probe of ``gan_core.speed`` picks bf16, or fp16 + a grad scaler where bf16 is
-not supported, and the memory layout), the peak GPU memory (``torch.cuda.max_memory_allocated``) and the
+config defaults: the timed probe of ``gan_core.speed`` picks fp32, fp16 + a grad scaler or bf16 (where the
+card has it, natively or emulated as on T4-class cards), and the memory layout), the peak GPU memory (``torch.cuda.max_memory_allocated``) and the
 precision / layout chosen. DCGAN is also raced, in interleaved rounds, against the pytorch/examples-style
 DCGAN loop of ``bench_trainer.py`` (same layer shapes and batch; reused from there, not copied). Then the
 `1min` faces preset trains for 10 s and is judged by ``bench_recipes.py``'s functions against the preset's

@@ -228,7 +228,7 @@ class TrainConfig(_Section):
     seed: int = setting(0, "Seed", lo=0, hi=SEED_MAX, step=1, group="train", flag="seed")
     device: str = setting("auto", "Device", choices=DEVICES, group="train", flag="device")
     amp: bool = setting(True, "Mixed precision (autocast)",
-                        "CUDA: bf16 if supported, else fp16; CPU: bf16 where a timed probe finds it faster.",
+                        "The faster of fp32 and (CUDA) fp16 + grad scaler or bf16, (CPU) bf16, by a timed probe.",
                         group="train", advanced=True)
     channels_last: bool = setting(True, "channels_last memory format", "For conv nets, where it is faster.",
                                   group="train", advanced=True)

@@ -106,7 +106,11 @@ def candidate_options(device: torch.device, allow_amp: bool, allow_channels_last
                 torch.backends.mkldnn.is_available():
             precisions.append("bf16")
         elif device.type == "cuda":
-            precisions.append("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+            # fp16 with a grad scaler always; bf16 where the card has it, natively or emulated (T4-class cards
+            # emulate it, slowly): the timed probe decides, as on the CPU
+            precisions.append("fp16")
+            if torch.cuda.is_bf16_supported():
+                precisions.append("bf16")
     layouts = [False, True] if (conv and allow_channels_last) else [False]
     return [Option(p, cl) for p in precisions for cl in layouts]
 

@@ -102,3 +102,17 @@ def test_default_scaler_skips_an_overflowing_penalty_step_instead_of_stopping(ti
     assert [s.step for s in steps] == [1, 2, 3] and all(math.isfinite(s.d_loss) for s in steps)
     assert type(t.scaler) is GradScaler and t.scaler.get_scale() < 2.0 ** 16
     assert steps[0].extra["penalty"] == 0.0 and steps[-1].extra["penalty"] > 0   # skipped, then penalised
+
+
+def test_cuda_candidates_time_fp16_and_bf16(monkeypatch):
+    """On a GPU the probe times fp16 (with a grad scaler) against bf16 where the card offers it at all, so a
+    T4-class card, whose bf16 is emulated, can end up on fp16 + scaler; without bf16, fp16 is the only AMP."""
+    from gan_core import speed
+
+    cuda = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    labels = [o.label for o in speed.candidate_options(cuda, True, True, True)]
+    assert labels[0] == "fp32" and {"fp16", "bf16", "fp16 + channels_last", "bf16 + channels_last"} <= set(labels)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert [o.precision for o in speed.candidate_options(cuda, True, False, True)] == ["fp32", "fp16"]
+    assert [o.precision for o in speed.candidate_options(cuda, False, False, True)] == ["fp32"]   # amp off
