@@ -23,14 +23,14 @@ import secrets
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import gradio as gr
 import numpy as np
 
 from gan_core import sharing, studio
 from gan_core.checkpoint import CheckpointError
-from gan_core.config import ConfigError, all_fields
+from gan_core.config import ConfigError, RunConfig, all_fields
 from gan_core.fileio import remove_stale_temp_files
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
@@ -293,11 +293,11 @@ def _slots_text() -> str:
     return f" Training slots on this machine: {len(held)} of {mgr.slots.n} taken ({who})."
 
 
-def run_training(cfg, me: str) -> Iterator[tuple[Optional[Any], str]]:
-    """Start a run for ``me`` (the job manager queues it until a machine-wide slot is free) and follow it
-    to its end, yielding (job or None, message) about once a second."""
+def run_training(cfg, me: str, start: Optional[Callable[[], Any]] = None) -> Iterator[tuple[Optional[Any], str]]:
+    """Start a run of ``cfg`` for ``me`` (or call ``start``; the job manager queues it until a machine-wide
+    slot is free) and follow it to its end, yielding (job or None, message) about once a second."""
     try:
-        job = mgr.start(cfg, me)
+        job = start() if start is not None else mgr.start(cfg, me)
     except (JobBusyError, ConfigError, ValueError) as e:
         yield None, f"Not started: {e}"
         return
@@ -344,13 +344,28 @@ def start_run(owner_v, *values, request: gr.Request = None):
     except (ConfigError, ValueError, TypeError) as e:
         yield f"**Not started:** {e}"
         return
+    yield from _changes(run_training(cfg, me))
+
+
+def _changes(follow: Iterator[tuple[Optional[Any], str]]) -> Iterator[Any]:
+    """The messages of ``run_training``, each once (a repeat leaves the box as it is)."""
     last = None
-    for _job, msg in run_training(cfg, me):
+    for _job, msg in follow:
         if msg != last:
             yield msg
             last = msg
         else:
             yield gr.skip()
+
+
+def continue_run(owner_v, more: float, request: gr.Request = None):
+    """More steps of the visitor's finished run, from its last checkpoint, in the same run folder."""
+    job, me = _job_for(owner_v, request)
+    snap = job.snapshot() if job is not None else None
+    if snap is None or not studio.can_continue(snap, job.can_control(me)):
+        yield "**Not started:** there is no finished run of yours with a checkpoint to continue."
+        return
+    yield from _changes(run_training(None, me, start=lambda: studio.continue_run(mgr, snap, me, int(more or 0))))
 
 
 def api_train(settings: dict, preset: str = "tiny", owner_key: str = "", request: gr.Request = None) -> Iterator[dict]:
@@ -426,6 +441,28 @@ def form_view(*values) -> list[Any]:
     notes = f"**{spec.title}.** {spec.curve_help}" + (" (Real/fake labels and label noise are not used: this loss "
                                                        "has no real/fake targets.)" if no_targets else "")
     return [*ups, ARCHITECTURES[arch].description, notes, check_text(*values)]
+
+
+def hf_preview(*values):
+    """The Train tab's preview of a Hugging Face dataset (as the Streamlit Train page): the first 16 images
+    with their tags, the columns and the tag groups, or the one line that says why not."""
+    from gan_core.data import DataError
+    from gan_core.data.hf import preview
+
+    flat = dict(zip(KEYS, values))
+    path = str(flat.get("data.path") or "").strip()
+    if not path:
+        return ("Give a Hugging Face dataset name such as `huggan/anime-faces`, or a local saved copy (a "
+                "`save_to_disk` folder or a parquet file), then preview it.", None, gr.update(visible=False))
+    try:
+        p = preview(path, flat["data.hf_split"], flat["data.hf_image_column"], flat["data.hf_label_columns"],
+                    n=16, image_size=64, cache_dir=RunConfig().data.cache_dir)
+    except DataError as e:
+        return f"**Preview failed:** {e}", None, gr.update(visible=False)
+    v = studio.hf_preview_view(p)
+    text = "\n\n".join([v["header"], *v["groups"], *v["notes"]])
+    images = [(im, cap or None) for im, cap in zip(v["images"], v["captions"])]
+    return text, images, _table(v["columns"])
 
 
 def check_text(*values) -> str:
@@ -513,7 +550,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
         msg = (f"No run is training. {len(runs)} earlier run(s) are in `{studio.runs_dir()}` (see **Compare**)."
                if runs else "No run yet. Choose a preset or your own settings and press **Start training**.")
         return [None, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
-                queue_md, queue_up]
+                queue_md, queue_up, gr.update(visible=False)]
     snap = job.snapshot()
     mine = job.can_control(me, bool(admin))
     key = {"job": snap.id, "n": len(snap.history), "sample": snap.sample_step, "status": snap.status,
@@ -561,7 +598,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
     else:
         steer_vals = [gr.skip()] * 3
     return [key, title, prog, stats, *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
-            queue_md, queue_up]
+            queue_md, queue_up, gr.update(visible=studio.can_continue(snap, job.owner == me))]
 
 
 # ---- Compare ----------------------------------------------------------------------------------------------
@@ -693,8 +730,63 @@ def _lab():
 LAB_WIDGETS = {"shape": "shape", "loss": "loss.name", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
                "n_critic": "train.n_critic", "batch": "train.batch_size", "optimizer": "train.optimizer"}
 SHAPE_NAMES = {"8gaussians": "8 Gaussians on a ring", "25gaussians": "25 Gaussians on a grid", "moons": "Two moons",
-               "ring": "Ring", "spiral": "Spiral"}
+               "ring": "Ring", "spiral": "Spiral", "drawn": "Your points (click the pad)"}
 CUSTOM = "custom"
+PAD_PX = 360   # the drawing pad's side in pixels
+
+
+def pad_image(drawn: list, extent: float) -> np.ndarray:
+    """The 2D lab's drawing pad: the plane [-extent, extent]^2 with a unit grid and the drawn points."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (PAD_PX, PAD_PX), (250, 250, 252))
+    d = ImageDraw.Draw(img)
+    to_px = lambda v: (v / extent + 1) / 2 * (PAD_PX - 1)  # noqa: E731
+    for k in range(-int(extent), int(extent) + 1):
+        c = (150, 150, 160) if k == 0 else (222, 222, 230)
+        d.line([(to_px(k), 0), (to_px(k), PAD_PX)], fill=c)
+        d.line([(0, to_px(-k)), (PAD_PX, to_px(-k))], fill=c)
+    for x, y in drawn:
+        cx, cy = to_px(x), to_px(-y)
+        d.ellipse([cx - 5, cy - 5, cx + 5, cy + 5], fill=(230, 110, 20), outline=(60, 30, 10))
+    return np.asarray(img)
+
+
+def pad_point(index: Any, extent: float) -> tuple[float, float]:
+    """Plane coordinates of a click at pixel ``index`` = (x, y) of the pad (y grows downwards)."""
+    px, py = float(index[0]), float(index[1])
+    f = lambda v: round(max(-extent, min(extent, (v / (PAD_PX - 1) * 2 - 1) * extent)), 3)  # noqa: E731
+    return f(px), -f(py)
+
+
+def lab_pad_click(owner_v, shape: str, drawn: list, evt: gr.SelectData, request: gr.Request = None):
+    """A click on the pad adds a point (each becomes a small Gaussian); a running lab on "Your points"
+    takes the new set at once."""
+    lab2d, _ = _lab()
+    extent = lab2d.LabConfig().extent
+    pt = list(pad_point(evt.index, extent))
+    drawn = list(drawn or [])
+    if pt not in drawn and len(drawn) < lab2d.MAX_DRAWN:
+        drawn.append(pt)
+    if shape == lab2d.DRAWN:
+        _lab_update(owner_v, request, shape=lab2d.DRAWN, drawn=[tuple(v) for v in drawn])
+    return pad_image(drawn, extent), drawn, f"{len(drawn)} point(s) drawn."
+
+
+def lab_pad_clear():
+    lab2d, _ = _lab()
+    return pad_image([], lab2d.LabConfig().extent), [], "0 points drawn: click the pad to add some."
+
+
+def _lab_update(owner_v, request, **changes) -> None:
+    lab2d, _ = _lab()
+    r = lab2d.get_lab_manager().get(owner_of(owner_v, request))
+    if r is None or not r.active:
+        return
+    try:
+        r.update(**changes)
+    except (ConfigError, ValueError, TypeError) as e:
+        gr.Warning(f"Not applied: {e}")
 
 
 def lab_values(cfg) -> list[Any]:
@@ -715,11 +807,12 @@ def lab_preset(preset: str):
     return [note, *lab_values(p.config())]
 
 
-def lab_config(preset: str, values) -> Any:
+def lab_config(preset: str, values, drawn: Optional[list] = None) -> Any:
     lab2d, _ = _lab()
     p = lab2d.LAB_PRESETS.get(preset)
     base = p.config() if p is not None else lab2d.LabConfig()
     changes = {f: _lab_coerce(f, v) for f, v in zip(LAB_WIDGETS.values(), values)}
+    changes["drawn"] = tuple(tuple(v) for v in drawn or ())
     changes["train.steps"] = 100_000_000 if p is None else p.steps
     return base.replace(**changes)
 
@@ -732,10 +825,10 @@ def _lab_coerce(field: str, v: Any) -> Any:
     return v
 
 
-def lab_start(owner_v, preset, *values, request: gr.Request = None):
+def lab_start(owner_v, preset, drawn, *values, request: gr.Request = None):
     lab2d, _ = _lab()
     try:
-        lab2d.get_lab_manager().start(owner_of(owner_v, request), lab_config(preset, values))
+        lab2d.get_lab_manager().start(owner_of(owner_v, request), lab_config(preset, values, drawn))
     except (ConfigError, lab2d.LabBusyError, ValueError, TypeError) as e:
         gr.Warning(f"Not started: {e}")
         return gr.Timer(active=False)
@@ -758,15 +851,20 @@ def lab_control(action: str):
 def lab_live(widget: str):
     field = LAB_WIDGETS[widget]
 
-    def fn(owner_v, value, request: gr.Request = None):
+    def fn(owner_v, value, drawn, request: gr.Request = None):
         lab2d, _ = _lab()
-        r = lab2d.get_lab_manager().get(owner_of(owner_v, request))
-        if r is None or not r.active:
+        if field == "shape" and value == lab2d.DRAWN:
+            if not drawn:
+                gr.Warning("Click a few points on the drawing pad first; the lab keeps the old shape until then.")
+                return
+            _lab_update(owner_v, request, shape=value, drawn=[tuple(v) for v in drawn])
             return
         try:
-            r.update(**{field: _lab_coerce(field, value)})
-        except (ConfigError, ValueError, TypeError) as e:
+            value = _lab_coerce(field, value)
+        except (ValueError, TypeError) as e:
             gr.Warning(f"Not applied: {e}")
+            return
+        _lab_update(owner_v, request, **{field: value})
     return fn
 
 
@@ -817,28 +915,53 @@ def _translator(name: str):
         raise gr.Error(str(e)) from None
 
 
-def sketch_start(name: str, seed: float):
-    """The pad starts from the edges of a procedural face; the output is drawn at once."""
+SKETCH_COLOURS = ["#000000", "#ffffff",      # the pen (lines) and the eraser; any other colour is a colour dab
+                  "#d81e28", "#ff8700", "#f8da55", "#23a537", "#00d7d7", "#1e46e1", "#7d2db9", "#ff73be",
+                  "#73411a", "#ffe6d4"]
+
+
+def sketch_start(name: str, seed: float, dabs: float = 0):
+    """The pad starts from the edges of a procedural face (with ``dabs`` dabs of its true colours for a
+    generator that takes colour hints); the output is drawn at once. Returns (pad, picture, what G sees,
+    start), ``start`` the lines and dabs the pad started from (kept in a gr.State for ``sketch_draw``)."""
     from gan_core import translate
+    from gan_core.data.hints import hint_overlay, hint_picture
 
     G = _translator(name)
     size = int(getattr(G, "image_size", 32))
-    _, edges = translate.random_face_edges(int(seed or 0), size)
-    paper = translate.enlarge(edges, SKETCH_PX // size)       # dark lines on light paper, as G was trained
-    return ({"background": paper, "layers": [], "composite": paper},) + sketch_draw(name, {"composite": paper}, seed)
+    face, edges = translate.random_face_edges(int(seed or 0), size)
+    scale = SKETCH_PX // size
+    paper = translate.enlarge(edges, scale)       # dark lines on light paper, as G was trained
+    start: dict[str, Any] = {"lines": paper, "hints": None}
+    shown = paper
+    if translate.takes_hints(G) and int(dabs or 0) > 0:   # the dabs travel apart from the lines (any colour)
+        h = translate.face_hints(face, int(dabs), int(seed or 0))
+        start["hints"] = np.repeat(np.repeat(hint_picture(h), scale, 0), scale, 1)
+        shown = translate.enlarge(hint_overlay(edges, h), scale)
+    pad = {"background": shown, "layers": [], "composite": shown}
+    return (pad,) + sketch_draw(name, pad, seed, start) + (start,)
 
 
-def sketch_draw(name: str, value: Optional[dict], seed: float):
-    """What G draws from the pad as it is now: (picture, edges as G sees them), both enlarged."""
+def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[dict] = None):
+    """What G draws from the pad as it is now: (picture, what G sees: edges with colour dabs), both enlarged.
+    With ``start`` (from ``sketch_start``) the pad's stroke layers go over its lines and dabs, so a coloured
+    stroke is a dab and leaves the lines beneath it; without, the pad's composite picture is read alone."""
     from gan_core import translate
 
     drawing = (value or {}).get("composite")
     if drawing is None:
         return None, None
     G = _translator(name)
-    rgb = translate.compose_drawing(None, drawing) if drawing.shape[-1] == 4 else drawing
-    view = translate.sketch_view(G, rgb, seed=int(seed or 0), scale=8)
-    return view["picture_big"], view["edges_big"]
+    seed = int(seed or 0)
+    if start and start.get("lines") is not None and np.asarray(start["lines"]).shape[:2] == drawing.shape[:2]:
+        strokes = translate.merge_layers((value or {}).get("layers"))
+        view = translate.sketch_view(G, start["lines"], seed=seed, scale=8, strokes=strokes, hints=start.get("hints"))
+    else:
+        rgb = translate.compose_drawing(None, drawing) if drawing.shape[-1] == 4 else drawing
+        view = translate.sketch_view(G, rgb, seed=seed, scale=8)
+    if view["note"]:
+        gr.Info(view["note"])
+    return view["picture_big"], view["seen_big"]
 
 
 _VGG: dict[str, Any] = {}
@@ -930,6 +1053,13 @@ def build_demo() -> gr.Blocks:
                                     for s in SPECS:
                                         if s.advanced:
                                             comps[s.key] = field_component(s, init.get(s.key, s.default))
+                with gr.Accordion("Hugging Face dataset: preview", open=True, visible=init["data.dataset"] == "hf",
+                                  elem_id="hf-box") as hf_box:
+                    hf_btn = gr.Button("Preview dataset", size="sm", elem_id="hf-preview")
+                    hf_text = gr.Markdown(elem_id="hf-preview-text")
+                    hf_gallery = gr.Gallery(columns=8, height=220, show_label=False, object_fit="contain",
+                                            elem_id="hf-gallery")
+                    hf_table = gr.Dataframe(visible=False, interactive=False, label="Columns")
                 form_check = gr.Markdown(elem_id="form-check")
             fields = [comps[k] for k in KEYS]
             with gr.Row():
@@ -953,6 +1083,10 @@ def build_demo() -> gr.Blocks:
                     lr_d = gr.Number(label="lr D (live)", minimum=1e-8, maximum=1.0, step=1e-5)
                     n_crit = gr.Number(label="n_critic (live)", minimum=1, maximum=100, step=1, precision=0)
                     apply_btn = gr.Button("Apply to the running job")
+            with gr.Row(visible=False, equal_height=True) as continue_box:
+                more_steps = gr.Number(label="More steps", value=200, minimum=1, maximum=10_000_000, step=50,
+                                       precision=0, elem_id="more-steps", scale=1)
+                continue_btn = gr.Button("Continue this run from its last checkpoint", elem_id="continue", scale=3)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     with gr.Row():
@@ -1093,22 +1227,36 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Sketch", id="sketch"):
             t_choices, t_default = translator_choices()
             gr.Markdown("Draw edges and see the face a pix2pix generator (U-Net G, PatchGAN D) makes of them. "
-                        "Start from the edges of a random face, then draw dark lines or erase.")
+                        "Start from the edges of a random face, then draw dark lines (black pen) or erase (white). "
+                        "A generator trained with colour hints also takes dabs of colour: strokes in any other "
+                        "colour of the brush tell it the colours there (hair, skin, eyes, background), which edges "
+                        "cannot show (as in Scribbler, Sangkloy et al. 2017).")
             with gr.Row():
                 k_ckpt = gr.Dropdown(t_choices, value=t_default, label="Image-to-image generator", scale=3)
                 k_seed = gr.Number(0, label="Face seed (and G's dropout noise)", precision=0, minimum=0, scale=1)
+                k_dabs = gr.Slider(0, 16, 0, step=1, label="Dabs of the face's true colours (hint generators)", scale=1,
+                                   elem_id="sketch-dabs")
                 k_new = gr.Button("Edges of a random face", scale=1, elem_id="sketch-new")
+            k_start = gr.State(None)
             with gr.Row():
-                k_pad = gr.Sketchpad(label="Your edges", type="numpy", image_mode="RGBA", canvas_size=(SKETCH_PX, SKETCH_PX),
-                                     brush=gr.Brush(colors=["#000000", "#ffffff"], default_color="#000000", default_size=3),
+                k_pad = gr.Sketchpad(label="Your edges and colour dabs", type="numpy", image_mode="RGBA",
+                                     canvas_size=(SKETCH_PX, SKETCH_PX),
+                                     brush=gr.Brush(colors=SKETCH_COLOURS, default_color="#000000", default_size=3),
                                      elem_id="sketch-pad")
                 k_out = gr.Image(label="The generator's picture", format="png", interactive=False,
                                  elem_classes="pixelated", elem_id="sketch-out")
-                k_edges = gr.Image(label="Edges as G sees them", format="png", interactive=False, elem_classes="pixelated")
-            k_new.click(sketch_start, [k_ckpt, k_seed], [k_pad, k_out, k_edges], **private)
-            k_pad.change(sketch_draw, [k_ckpt, k_pad, k_seed], [k_out, k_edges], show_progress="hidden",
+                k_edges = gr.Image(label="What G sees: edges and colour dabs", format="png", interactive=False,
+                                   elem_classes="pixelated")
+            k_new.click(sketch_start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
+            k_pad.change(sketch_draw, [k_ckpt, k_pad, k_seed, k_start], [k_out, k_edges], show_progress="hidden",
                          trigger_mode="always_last", **private)
-            demo.load(sketch_start, [k_ckpt, k_seed], [k_pad, k_out, k_edges], **private)
+            if t_default is not None:   # without a generator the tab says so; no error at every page load
+                demo.load(sketch_start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
+            else:
+                gr.Markdown("**No image-to-image generator here yet:** the shipped `faces_pix2pix.safetensors` is "
+                            "missing from the checkpoints folder. Train one (`python -m gan_core train --dataset "
+                            "faces-edges --arch pix2pix`) and export it, or upload one on **Checkpoints**.",
+                            elem_id="sketch-missing")
 
         with gr.Tab("Style", id="style"):
             gr.Markdown("Neural style transfer (Gatys et al. 2016): an image is optimised so that VGG19's features match "
@@ -1139,8 +1287,8 @@ def build_demo() -> gr.Blocks:
                 first = lab2d.LAB_PRESETS["ns-collapse"]
                 gr.Markdown("A tiny MLP GAN on points in the plane. The background is D's output over the plane, "
                             "black dots are real data, orange dots G's samples, green arrows where G's loss pushes "
-                            "each sample (-dL_G/dx). The settings apply to the running lab at once. (Drawing your "
-                            "own points is on the Streamlit app's 2D lab page.)")
+                            "each sample (-dL_G/dx). The settings apply to the running lab at once. For your own "
+                            "data, choose **Your points** and click the drawing pad.")
                 with gr.Row():
                     l_preset = gr.Dropdown([(p.title, k) for k, p in lab2d.LAB_PRESETS.items()]
                                            + [("Custom (runs until stopped)", CUSTOM)], value=first.name, label="Preset")
@@ -1149,8 +1297,8 @@ def build_demo() -> gr.Blocks:
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=1, min_width=240):
                         l_w = {
-                            "shape": gr.Dropdown([(SHAPE_NAMES.get(s, s), s) for s in lab2d.LAB_SHAPES
-                                                  if s != lab2d.DRAWN], value=cfg0.shape, label="Data shape"),
+                            "shape": gr.Dropdown([(SHAPE_NAMES.get(s, s), s) for s in lab2d.LAB_SHAPES],
+                                                 value=cfg0.shape, label="Data shape", elem_id="lab-shape"),
                             "loss": gr.Dropdown([(spec.title, k) for k, spec in LOSSES.items()], value=cfg0.loss.name,
                                                 label="Loss"),
                             "lr_g": gr.Number(cfg0.train.lr_g, label="lr G", minimum=1e-8, maximum=1.0, step=1e-4),
@@ -1163,6 +1311,15 @@ def build_demo() -> gr.Blocks:
                                                      value=cfg0.train.optimizer, label="Optimiser"),
                         }
                         l_arrows = gr.Checkbox(True, label="Gradient arrows")
+                        with gr.Accordion("Drawing pad: click to add points (each becomes a small Gaussian)",
+                                          open=False):
+                            l_pad = gr.Image(pad_image([], cfg0.extent), interactive=False, show_label=False,
+                                             elem_id="lab-pad", buttons=[], height=PAD_PX, width=PAD_PX)
+                            with gr.Row():
+                                l_pad_note = gr.Markdown("0 points drawn: click the pad to add some.",
+                                                         elem_id="lab-pad-note")
+                                l_clear = gr.Button("Clear points", size="sm")
+                            l_drawn = gr.State([])
                         with gr.Row():
                             l_start = gr.Button("Start / restart", variant="primary", elem_id="lab-start")
                             l_pause = gr.Button("Pause / resume")
@@ -1211,6 +1368,10 @@ def build_demo() -> gr.Blocks:
             form_view, fields, view_outputs, **private)
         for k in ("data.dataset", "model.arch", "train.optimizer"):
             comps[k].input(form_view, fields, view_outputs, **private)
+        comps["data.dataset"].change(lambda d: gr.update(visible=d == "hf"), comps["data.dataset"], hf_box,
+                                     queue=False, **private)
+        hf_btn.click(hf_preview, fields, [hf_text, hf_gallery, hf_table], concurrency_id="pictures",
+                     concurrency_limit=2, **private)
         gr.on([comps[k].input for k in KEYS if k not in ("data.dataset", "model.arch", "loss.name", "train.optimizer")],
               check_text, fields, form_check, concurrency_limit=None, show_progress="hidden", **private)
         start_btn.click(lambda: "In line for a training slot: your place shows at the right (queue: place / waiting). "
@@ -1224,8 +1385,10 @@ def build_demo() -> gr.Blocks:
         resume_btn.click(control("resume_training"), [owner, admin], None, **private)
         stop_btn.click(control("stop"), [owner, admin], None, **private)
         apply_btn.click(steer, [owner, admin, lr_g, lr_d, n_crit], None, **private)
+        continue_btn.click(continue_run, [owner, more_steps], start_msg, concurrency_id="training",
+                           concurrency_limit=mgr.max_concurrent, show_progress="full", **private)
         live_outputs = [shown, run_title, progress, stats, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
-                        curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl]
+                        curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, continue_box]
         timer.tick(live_panel, [owner, admin, shown], live_outputs, concurrency_limit=None, show_progress="hidden",
                    **private)
 
@@ -1278,11 +1441,13 @@ def build_demo() -> gr.Blocks:
         if lab is not None:
             l_vals = list(l_w.values())
             l_preset.input(lab_preset, l_preset, [l_note, *l_vals], **private)
-            l_start.click(lab_start, [owner, l_preset, *l_vals], l_timer, **private)
+            l_start.click(lab_start, [owner, l_preset, l_drawn, *l_vals], l_timer, **private)
+            l_pad.select(lab_pad_click, [owner, l_w["shape"], l_drawn], [l_pad, l_drawn, l_pad_note], **private)
+            l_clear.click(lab_pad_clear, None, [l_pad, l_drawn, l_pad_note], **private)
             l_pause.click(lab_control("pause"), owner, None, **private)
             l_stop.click(lab_control("stop"), owner, None, **private)
             for w, comp in l_w.items():
-                comp.input(lab_live(w), [owner, comp], None, **private)
+                comp.input(lab_live(w), [owner, comp, l_drawn], None, **private)
             l_timer.tick(lab_tick, [owner, l_arrows], [l_stats, l_plane, l_losses, l_outs, l_timer],
                          concurrency_limit=None, show_progress="hidden", **private)
     return demo

@@ -6,10 +6,10 @@ data). config.py imports none of them, so there is no import circle.
 """
 from __future__ import annotations
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .data import dataset_is_labelled, dataset_is_paired
 from .losses import check_loss_config
-from .models import check_model_config
+from .models import check_model_config, is_translator
 
 
 def check_config(cfg: RunConfig) -> RunConfig:
@@ -17,4 +17,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     cfg.validate()
     check_loss_config(cfg.loss)
     check_model_config(cfg.model, cfg.data.dataset, dataset_is_labelled(cfg.data), dataset_is_paired(cfg.data))
+    if cfg.data.hints and not is_translator(cfg.model.arch):
+        raise ConfigError("data.hints", f"colour hints are for image-to-image archs (pix2pix); set it to 0 for "
+                                        f"arch '{cfg.model.arch}'")
     return cfg

@@ -107,10 +107,14 @@ def _write_picture(path: str, img: Any) -> Optional[str]:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     """pix2pix: --input (an edge drawing, dark lines on white; with --from-photo a picture whose Canny
-    edges are computed first) through the generator of --checkpoint, written to --out."""
+    edges are computed first), with --hints (a picture of colour dabs) for a generator trained with colour
+    hints, through the generator of --checkpoint, written to --out."""
     from PIL import Image, UnidentifiedImageError
 
+    import torch
+
     from . import translate as T
+    from .data.hints import hints_from_picture
 
     for flag, path in (("--out", args.out), ("--edges-out", args.edges_out)):
         if path is not None and Path(path).suffix.lower() not in _IMAGE_FORMATS:
@@ -124,20 +128,33 @@ def cmd_translate(args: argparse.Namespace) -> int:
     except (T.TranslateError, ValueError) as e:
         _err(str(e))
         return EXIT_USAGE
-    try:
-        with Image.open(args.input) as im:
-            im.load()
-            picture = im.copy()
-    except FileNotFoundError:
-        _err(f"--input {args.input} does not exist")
+    if args.hints is not None and not T.takes_hints(G):
+        _err(f"--hints: {args.checkpoint} was trained on edges alone and takes no colour hints")
         return EXIT_USAGE
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        _err(f"--input {args.input} is not a readable picture ({str(e).splitlines()[0][:120]})")
-        return EXIT_USAGE
+    pictures = {}
+    for flag, path in (("--input", args.input), ("--hints", args.hints)):
+        if path is None:
+            continue
+        try:
+            with Image.open(path) as im:
+                im.load()
+                pictures[flag] = im.copy()
+        except FileNotFoundError:
+            _err(f"{flag} {path} does not exist")
+            return EXIT_USAGE
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+            _err(f"{flag} {path} is not a readable picture ({str(e).splitlines()[0][:120]})")
+            return EXIT_USAGE
+    picture, hint_pic = pictures["--input"], pictures.get("--hints")
     size = G.image_size
-    edges = T.edges_of_photo(picture, size) if args.from_photo else T.sketch_to_edges(picture, size)
-    out = T.translate(G, edges, seed=args.seed).permute(1, 2, 0).numpy()
-    for path, img in ((args.edges_out, edges[0].numpy()), (args.out, out)):
+    if args.from_photo:
+        edges = T.edges_of_photo(picture, size)[0].numpy()
+        hints = hints_from_picture(hint_pic, size) if hint_pic is not None else None
+        out = T.translate(G, torch.from_numpy(edges), seed=args.seed, hints=hints).permute(1, 2, 0).numpy()
+    else:   # a drawing: for a hint generator its coloured strokes are dabs too
+        view = T.sketch_view(G, picture, seed=args.seed, hints=hint_pic)
+        edges, hints, out = view["edges"], view["hints"], view["picture"]
+    for path, img in ((args.edges_out, edges), (args.out, out)):
         if path is not None:
             msg = _write_picture(path, img)
             if msg is not None:
@@ -145,6 +162,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 return EXIT_FAIL
     if not args.quiet:
         extra = f" and its edges to {args.edges_out}" if args.edges_out else ""
+        if hints is not None:
+            extra += f" (with {int((hints[3] > 0).sum())} pixels of colour dabs)"
         sys.stdout.write(f"wrote {args.out} ({size}x{size}){extra}\n")
     return EXIT_OK
 
@@ -184,6 +203,9 @@ def add_image_commands(sub: Any) -> None:
     tr.add_argument("--out", required=True, help="the picture (.png, .jpg, .webp or .bmp)")
     tr.add_argument("--from-photo", action="store_true", help="--input is a picture: compute its Canny edges first")
     tr.add_argument("--edges-out", help="with --from-photo: also save the computed edges here")
+    tr.add_argument("--hints", help="colour hints for a generator trained with them: a picture (PNG) of coloured "
+                    "dabs on white or transparent paper, the same framing as --input; G paints those places "
+                    "in about those colours")
     tr.add_argument("--seed", type=int, default=0, help="fixes G's dropout noise (when it is kept at test time)")
     tr.add_argument("--device", default="cpu")
     tr.add_argument("--quiet", action="store_true")

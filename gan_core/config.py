@@ -100,6 +100,10 @@ class DataConfig(_Section):
                          "plain images.", choices=PAIRS, group="data", flag="pairs",
                          names={"": "no (plain images)", "ab": "A|B side-by-side pictures",
                                 "edges": "edges of each image"})
+    hints: int = setting(0, "Colour hints (pix2pix)",
+                         "Train with up to N dabs of the true colours per pair (none for a quarter of the pairs): "
+                         "the generator then follows colour dabs drawn with the edges. 0 = edges only.",
+                         lo=0, hi=64, step=1, group="data", flag="hints")
     tags_csv: Optional[str] = setting(None, "Tags CSV (optional)",
                                       "'filename,tags' lines such as 'a.png,blue hair red eyes'.",
                                       group="data", flag="tags_csv")

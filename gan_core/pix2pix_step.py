@@ -14,6 +14,10 @@ everything else (control, logging, checkpoints, resume, the speed probe's copies
   ``g_adv`` (the GAN term) and ``l1`` (the unweighted mean absolute error, in [-1, 1] pixel units).
 * Noise: dropout in G (the paper's only noise), drawn from the global torch RNG that checkpoints save, so a
   resumed run repeats the uninterrupted one bit for bit.
+* Colour hints (a dataset made with ``hints`` = K > 0, recorded as DataSpec.hint_dabs): each batch's pairs
+  get up to K random dabs of their true colours (:func:`gan_core.data.hints.make_hints`, drawn from the
+  trainer's data generator right after the batch indices) as 4 more input channels after the edges; the
+  grid pairs get fixed ones (``train.seed``), shown painted over the edges.
 """
 from __future__ import annotations
 
@@ -77,6 +81,12 @@ def adopt(trainer: Any) -> None:
     trainer.n_train = split(len(ds))[0].stop
     idx = grid_indices(len(ds), min(GRID_PAIRS, trainer.cfg.train.grid_size, len(ds)))
     trainer.grid_pairs = (ds.inputs[idx], ds.images[idx])
+    trainer.hint_dabs, trainer.grid_hints = trainer.spec.hint_dabs, None
+    if trainer.hint_dabs:
+        from .data.hints import make_hints
+
+        g = torch.Generator().manual_seed(trainer.cfg.train.seed)
+        trainer.grid_hints = make_hints(ds.images[idx], g, trainer.hint_dabs)
     note = (f"pix2pix: {trainer.n_train:,} training pairs; the last {len(ds) - trainer.n_train:,} are held out "
             "for the sample grid (input | output | target) and the metrics")
     if note not in ds.notes:
@@ -93,6 +103,8 @@ class Pix2PixSteps:
 
     inputs: Tensor
     n_train: int
+    hint_dabs: int
+    grid_hints: Optional[Tensor]
     grid_pairs: tuple[Tensor, Tensor]
 
     def _batch(self) -> tuple[Tensor, Tensor]:
@@ -100,8 +112,13 @@ class Pix2PixSteps:
         y and edges x, float in [-1, 1]; flips and rotations move both alike. Each process keeps its shard."""
         B = self.cfg.train.batch_size * self.world
         idx = torch.randint(self.n_train, (B,), generator=self.gen, device=self.data_device)
-        y = to_float(self.images[idx].to(self.device, non_blocking=True))
-        x = to_float(self.inputs[idx].to(self.device, non_blocking=True))
+        y8, x8 = self.images[idx], self.inputs[idx]
+        if self.hint_dabs:   # colour hints: dabs of the true colours, as channels after the edges
+            from .data.hints import make_hints
+
+            x8 = torch.cat([x8, make_hints(y8, self.gen, self.hint_dabs)], 1)
+        y = to_float(y8.to(self.device, non_blocking=True))
+        x = to_float(x8.to(self.device, non_blocking=True))
         dc = self.cfg.data
         if dc.augment_flip or dc.augment_rotate > 0:
             both = augment(torch.cat([x, y], 1), dc.augment_flip, dc.augment_rotate, self.dev_gen)
@@ -164,10 +181,11 @@ class Pix2PixSteps:
     def sample_image(self) -> np.ndarray:
         """(input | output | target) triples of the grid pairs (held-out ones first) as (H, W, 3) uint8;
         G's dropout noise is fixed by ``train.seed`` and the global RNG is left as it was."""
+        from .data.hints import hint_overlay
         from .translate import translate
 
         g = self.G_ema if self.G_ema is not None else self.G
         inputs, targets = self.grid_pairs
         with self.autocast():
-            out = translate(g, inputs, seed=self.cfg.train.seed)
-        return triptych(inputs, out, targets)
+            out = translate(g, inputs, seed=self.cfg.train.seed, hints=self.grid_hints)
+        return triptych(hint_overlay(inputs, self.grid_hints) if self.grid_hints is not None else inputs, out, targets)

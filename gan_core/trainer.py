@@ -39,6 +39,7 @@ from .speed import Option, probe_trainer
 from .steplog import EMA, StepLog, due, grid_labels, weights_finite
 
 SMALL_DATA = 2000   # fewer training images than this: suggest DiffAugment
+SPEC_KEYS = ("kind", "channels", "image_size", "num_classes", "input_channels", "hint_channels")   # resume: same
 
 
 class Trainer:
@@ -90,8 +91,7 @@ class Trainer:
             raise ValueError(f"model.arch '{cfg.model.arch}' is conditional but the images have no labels: {tag_notes[0]}")
         if self.resume_state is not None:
             saved_spec = DataSpec.from_dict(self.resume_state["data_spec"])
-            if (saved_spec.kind, saved_spec.channels, saved_spec.image_size, saved_spec.num_classes) != (
-                    self.spec.kind, self.spec.channels, self.spec.image_size, self.spec.num_classes):
+            if any(getattr(saved_spec, k) != getattr(self.spec, k) for k in SPEC_KEYS):
                 raise ValueError(f"the checkpoint was trained on data shaped {saved_spec}, but the data is {self.spec}")
         self.conditional = is_conditional(cfg.model.arch)
         conditioning = ARCHITECTURES[cfg.model.arch].conditioning

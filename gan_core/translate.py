@@ -1,15 +1,18 @@
 """Image-to-image translation with a pix2pix generator: edges in, picture out.
 
 * :func:`translate`: ``G`` (a :class:`~gan_core.models.pix2pix.UNetGenerator`) applied to uint8 edge
-  images, black lines on white as made by :func:`~gan_core.data.edges.canny`: uint8 pictures out.
+  images, black lines on white as made by :func:`~gan_core.data.edges.canny`: uint8 pictures out. A
+  generator trained with colour hints (:func:`takes_hints`) also takes ``hints`` (dabs of colour,
+  :mod:`gan_core.data.hints`); without them it works from the edges alone.
 * :func:`edges_of_photo`: a picture (PIL image, (H, W, 3) array or uint8 tensor) -> its Canny edges at the
   generator's size, the ``--from-photo`` path of the ``translate`` command.
 * :func:`sketch_to_edges`: a drawing (any size, any colours, e.g. from a canvas) -> a one-channel edge
   image of the generator's size.
 * :func:`load_translator`: a pix2pix generator from a checkpoint or export, with a one-line error otherwise.
 * View helpers for the Sketch pages of both front ends (no UI toolkit here): :func:`random_face_edges`
-  (a starting point), :func:`compose_drawing` (canvas strokes over a background), :func:`sketch_view`
-  (drawing -> edges and picture, enlarged for the screen); PNG bytes: gan_core.studio.png_bytes.
+  (a starting point) and :func:`face_hints` (dabs of its true colours), :func:`compose_drawing` (canvas
+  strokes over a background), :func:`merge_layers` (a pad's stroke layers as one), :func:`sketch_view` (drawing -> edges, dabs and picture, enlarged for the
+  screen; black strokes are lines, coloured ones dabs); PNG bytes: gan_core.studio.png_bytes.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from .data.edges import canny
+from .data.hints import coloured, eval_hints, hint_overlay, hints_from_picture, split_drawing
 from .data.images import resize_uint8, to_float, to_uint8
 
 PictureLike = Union[np.ndarray, torch.Tensor, Image.Image]
@@ -48,18 +52,45 @@ def _square(x: torch.Tensor, size: int) -> torch.Tensor:
     return resize_uint8(x.contiguous(), size)
 
 
+def takes_hints(G: nn.Module) -> bool:
+    """Whether G was trained with colour hints (its input has hint channels after the edges)."""
+    return int(getattr(G, "hint_channels", 0)) > 0
+
+
+def _hint_batch(hints: torch.Tensor, n: int, size: int) -> torch.Tensor:
+    """Hints uint8 (4, H, W) or (N | 1, 4, H, W) -> (n, 4, size, size): center-cropped, nearest resize."""
+    h, _ = _as_batch(hints, (4,))
+    if h.shape[0] not in (1, n):
+        raise ValueError(f"expected hints for 1 or {n} pictures, got {h.shape[0]}")
+    if h.shape[-2:] != (size, size):
+        hh, ww = h.shape[-2:]
+        s = min(hh, ww)
+        h = h[..., (hh - s) // 2:(hh - s) // 2 + s, (ww - s) // 2:(ww - s) // 2 + s].float()
+        h = torch.nn.functional.interpolate(h, size=(size, size), mode="nearest").to(torch.uint8)
+    return h.expand(n, -1, -1, -1)
+
+
 @torch.no_grad()
 def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = None,
-              batch_size: int = 256) -> torch.Tensor:
+              batch_size: int = 256, hints: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Pictures for edge images: uint8 (N, 1, H, W) (or (1, H, W), (H, W)) -> uint8 (N, 3, S, S) (same batch
     axis as the input). Edges of another size are center-cropped and resized to G's ``image_size``;
-    3-channel edges are made grey for a 1-channel G. G's dropout is its noise: ``seed`` fixes it."""
+    3-channel edges are made grey for a 1-channel G. G's dropout is its noise: ``seed`` fixes it.
+    ``hints``: uint8 (N, 4, H, W) or (4, H, W) colour dabs (gan_core.data.hints) for a generator that
+    :func:`takes_hints`; None: no dabs (edges alone). ValueError for hints to a generator without them."""
     x, batched = _as_batch(edges_uint8, (1, 3))
-    cin = getattr(G, "in_channels", x.shape[1])
+    hc = int(getattr(G, "hint_channels", 0))
+    if hints is not None and not hc:
+        raise ValueError("this generator takes no colour hints (it was trained on edges alone)")
+    cin = getattr(G, "in_channels", x.shape[1] + hc) - hc
     size = getattr(G, "image_size", x.shape[-1])
     if x.shape[1] != cin:
         x = (x.float().mean(1, keepdim=True).round().to(torch.uint8) if cin == 1 else x.expand(-1, cin, -1, -1))
     x = _square(x, size)
+    if hc:
+        h = (_hint_batch(hints, x.shape[0], size) if hints is not None
+             else torch.zeros((x.shape[0], hc, size, size), dtype=torch.uint8))
+        x = torch.cat([x, h], 1)
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
@@ -149,6 +180,12 @@ def random_face_edges(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Te
     return face[0], canny(face)[0]
 
 
+def face_hints(face: torch.Tensor, dabs: int, seed: int = 0, side: int = 2) -> torch.Tensor:
+    """``dabs`` square dabs (``side`` pixels) of a picture's true colours at random places fixed by
+    ``seed``: uint8 hints (4, S, S) for uint8 ``face`` (3, S, S)."""
+    return eval_hints(face[None], dabs, seed, side)[0]
+
+
 def enlarge(img: torch.Tensor, scale: int) -> np.ndarray:
     """uint8 (C, H, W) -> (H*scale, W*scale, 3) uint8 array, nearest neighbour (crisp pixels on screen)."""
     x = img.expand(3, -1, -1) if img.shape[0] == 1 else img
@@ -170,13 +207,53 @@ def compose_drawing(background: Optional[np.ndarray], strokes: Optional[np.ndarr
     return (strokes[..., :3].astype(np.float32) * a + base * (1 - a)).round().astype(np.uint8)
 
 
-def sketch_view(G: nn.Module, drawing: PictureLike, seed: int = 0, scale: int = 8) -> dict[str, np.ndarray]:
-    """A drawing (dark lines on light paper, any size) through G: ``edges`` (S, S) uint8 as G sees them,
-    ``picture`` (S, S, 3) uint8, and both enlarged ``scale`` times for the screen (``edges_big``,
-    ``picture_big``). G's dropout noise is fixed by ``seed``."""
+def merge_layers(layers) -> Optional[np.ndarray]:
+    """Stroke layers (RGBA (H, W, 4) uint8 each, the first at the bottom, e.g. a drawing pad's) as one
+    RGBA layer, each laid over the ones before; None for no layers."""
+    layers = [np.asarray(x) for x in (layers or []) if x is not None and np.asarray(x).ndim == 3]
+    if not layers:
+        return None
+    out = np.zeros(layers[0].shape[:2] + (4,), np.float32)
+    for x in layers:
+        x = x.astype(np.float32) if x.shape[-1] == 4 else np.dstack([x[..., :3], np.full(x.shape[:2], 255.0)])
+        a, b = x[..., 3:] / 255.0, out[..., 3:] / 255.0
+        alpha = a + b * (1 - a)
+        rgb = (x[..., :3] * a + out[..., :3] * b * (1 - a)) / np.maximum(alpha, 1e-6)
+        out = np.concatenate([rgb, alpha * 255.0], axis=2)
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def sketch_view(G: nn.Module, drawing: Optional[PictureLike], seed: int = 0, scale: int = 8,
+                strokes: Optional[np.ndarray] = None, hints: Optional[PictureLike] = None) -> dict:
+    """A drawing (dark lines on light paper, any size; None: white paper) with optional canvas ``strokes``
+    (RGBA, laid over it) through G. For a generator that :func:`takes_hints`, coloured pixels of the drawing
+    and coloured strokes are colour dabs, black and grey ones lines (:func:`~gan_core.data.hints.split_drawing`),
+    and ``hints`` (a separate hint picture, under the strokes) adds dabs of any colour; for an edges-only generator the strokes are composed
+    over the drawing and dark ones are lines, as ever. Returns ``edges`` (S, S) uint8 as G sees them,
+    ``hints`` (4, S, S) uint8 or None, ``dabs`` (pixels of G's size under a dab), ``picture`` (S, S, 3)
+    uint8, ``seen`` (S, S, 3): edges with the dabs painted over; ``edges_big``, ``seen_big`` and
+    ``picture_big`` enlarged ``scale`` times for the screen; ``note``: a sentence when dabs were ignored.
+    G's dropout noise is fixed by ``seed``."""
     size = int(getattr(G, "image_size", 32))
-    edges = sketch_to_edges(drawing, size)
-    pic = translate(G, edges, seed=seed)
-    return {"edges": edges[0].numpy(), "picture": pic.permute(1, 2, 0).numpy(),
-            "edges_big": enlarge(edges, scale), "picture_big": enlarge(pic, scale)}
+    note, hint_t = "", None
+    if takes_hints(G):
+        arr = None if drawing is None else _picture_tensor(drawing)[0][0].permute(1, 2, 0).numpy()
+        if hints is not None and not isinstance(hints, Image.Image):
+            hints = np.asarray(hints)
+        lines, hint_pic = split_drawing(arr, strokes, hints)
+        hint_t = hints_from_picture(hint_pic, size)
+    else:
+        lines = drawing if strokes is None else compose_drawing(
+            None if drawing is None else _picture_tensor(drawing)[0][0].permute(1, 2, 0).numpy(), strokes)
+        col = coloured(np.asarray(_picture_tensor(lines)[0][0].permute(1, 2, 0)))
+        if col.any() or (hints is not None and (hints_from_picture(hints, size)[3] > 0).any()):
+            note = ("This generator was trained on edges alone and takes no colour hints: coloured dabs are "
+                    "ignored (a dark coloured stroke counts as a line).")
+    edges = sketch_to_edges(lines, size)
+    pic = translate(G, edges, seed=seed, hints=hint_t)
+    seen = hint_overlay(edges, hint_t)
+    return {"edges": edges[0].numpy(), "hints": hint_t, "dabs": int((hint_t[3] > 0).sum()) if hint_t is not None else 0,
+            "picture": pic.permute(1, 2, 0).numpy(), "seen": seen.permute(1, 2, 0).numpy(),
+            "edges_big": enlarge(edges, scale), "seen_big": enlarge(seen, scale), "picture_big": enlarge(pic, scale),
+            "note": note}
 

@@ -9,12 +9,13 @@ Skipped when Chromium or Playwright is missing. Screenshots go to ``$GAN_STUDIO_
 """
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, require_browser, screenshots_dir
+from browser_helpers import CHROMIUM, REPO, require_browser, screenshots_dir
 from test_gradio_api import gradio_env, start_gradio, stop_gradio
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,9 @@ expect, sync_playwright = require_browser()
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("gradio_browser")
-    proc, url = start_gradio(base, gradio_env(base, GAN_STUDIO_JOB_MODE="thread"))
+    env = gradio_env(base, GAN_STUDIO_JOB_MODE="thread")
+    shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", base / "checkpoints")   # the Sketch tab's G
+    proc, url = start_gradio(base, env)
     try:
         yield {"url": url, "base": base}
     finally:
@@ -139,6 +142,12 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
         expect(b.locator("#run-title")).to_contain_text("done", timeout=180_000)
         expect(b.locator("#start-msg")).to_contain_text("ended: done at step 20", timeout=30_000)
         b.screenshot(path=str(shots / "gradio_second_visitor_done.png"), full_page=True)
+        # B continues its finished run from the checkpoint, in the same folder
+        expect(b.locator("#continue")).to_be_visible(timeout=10_000)
+        _set(b, "more-steps", 10)
+        b.locator("#continue").click()
+        expect(b.locator("#start-msg")).to_contain_text("ended: done at step 30", timeout=180_000)
+        b.screenshot(path=str(shots / "gradio_continued.png"), full_page=True)
     finally:
         a_ctx.close()
         if b_ctx is not None:
@@ -180,5 +189,64 @@ def test_interpolate_compare_checkpoints_and_the_2d_lab(server, browser, shots):
         pg.screenshot(path=str(shots / "gradio_lab2d.png"), full_page=True)
         pg.locator("#lab-stop").click()
         expect(pg.locator("#lab-stats")).not_to_contain_text("running", timeout=60_000)
+
+        # the drawing pad: three clicks are three points; the lab then trains on them
+        pg.get_by_text("Drawing pad: click to add points").click()
+        pad = pg.locator("#lab-pad img")
+        expect(pad).to_be_visible()
+        box = pad.bounding_box()
+        for fx, fy in ((0.25, 0.25), (0.75, 0.25), (0.5, 0.8)):
+            pad.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+            pg.wait_for_timeout(400)
+        expect(pg.locator("#lab-pad-note")).to_contain_text("3 point(s) drawn")
+        _choose(pg, "lab-shape", "Your points (click the pad)")
+        pg.locator("#lab-start").click()
+        expect(pg.locator("#lab-stats")).to_contain_text("Your points (click the pad)", timeout=120_000)
+        pg.wait_for_timeout(3000)
+        pg.screenshot(path=str(shots / "gradio_lab2d_drawn.png"), full_page=True)
+        pg.locator("#lab-stop").click()
+    finally:
+        ctx.close()
+
+
+def test_train_tab_previews_a_hugging_face_dataset(server, browser, shots):
+    import datasets
+    from PIL import Image
+
+    colours = [(220, 40, 40), (40, 180, 60), (40, 60, 220)]
+    rows = {"img": [Image.new("RGB", (24, 24), colours[i % 3]) for i in range(9)], "label": [i % 3 for i in range(9)]}
+    feats = datasets.Features({"img": datasets.Image(), "label": datasets.ClassLabel(names=["red", "green", "blue"])})
+    path = server["base"] / "hf_colours"
+    datasets.Dataset.from_dict(rows, features=feats).save_to_disk(str(path))
+    ctx, pg = _page(browser, server["url"])
+    try:
+        expect(pg.locator("#hf-box")).to_be_hidden()
+        _choose(pg, "f-data-dataset", "hf")
+        expect(pg.locator("#hf-preview")).to_be_visible()
+        pg.locator("#f-data-path input, #f-data-path textarea").first.fill(str(path))
+        pg.locator("#f-data-hf_label_columns input, #f-data-hf_label_columns textarea").first.fill("label")
+        pg.locator("#hf-preview").click()
+        expect(pg.locator("#hf-preview-text")).to_contain_text("Tag group label (3 classes): red, green, blue")
+        expect(pg.locator("#hf-gallery img")).to_have_count(9)
+        pg.screenshot(path=str(shots / "gradio_hf_preview.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
+
+def test_sketch_tab_draws_a_face_and_takes_colour_dabs(server, browser, shots):
+    ctx, pg = _page(browser, server["url"])
+    try:
+        pg.get_by_role("tab", name="Sketch").click()
+        out = pg.locator("#sketch-out img")
+        expect(out).to_be_visible(timeout=60_000)          # edges of face 0 and its picture, at page load
+        first = out.get_attribute("src")
+        _set(pg, "sketch-dabs", 8)
+        pg.locator("#sketch-new").click()                   # the same face, now with 8 dabs of its colours
+        deadline = time.time() + 60
+        while out.get_attribute("src") == first and time.time() < deadline:
+            pg.wait_for_timeout(300)
+        assert out.get_attribute("src") != first, "the picture did not change with the colour dabs"
+        pg.screenshot(path=str(shots / "gradio_sketch_dabs.png"), full_page=True)
     finally:
         ctx.close()

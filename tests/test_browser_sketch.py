@@ -1,12 +1,15 @@
 """The Sketch page in the real server and headless Chromium: the canvas (streamlit-drawable-canvas) shows
 the edges of a random face, a stroke drawn with the mouse changes what the generator sees and its output
-picture (live, without a button). Screenshots go to ``$GAN_STUDIO_SCREENSHOTS`` (default: a pytest tmp dir).
+picture (live, without a button); with the shipped generator, which takes colour hints, a stroke with the
+"colour dab" pen shows in colour in what the generator sees and turns that region of the picture towards
+its colour. Screenshots go to ``$GAN_STUDIO_SCREENSHOTS`` (default: a pytest tmp dir).
 
 Run: ``pytest -m browser tests/test_browser_sketch.py -s``. Skipped when Chromium or Playwright is missing.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import pytest
@@ -24,6 +27,7 @@ def server(tmp_path_factory):
     runs, ckpts, cache = base / "runs", base / "checkpoints", base / "cache"
     export_tiny_generator(ckpts, cache, "faces_pix2pix.safetensors", {"dataset": "faces-edges", "image_size": 32},
                           {"arch": "pix2pix", "g_width": 8, "d_width": 8})
+    shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", ckpts / "zz_shipped_hints.safetensors")
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts), OMP_NUM_THREADS="1",
                PYTHONPATH=str(REPO), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     yield from serve_app(base, env)
@@ -79,6 +83,77 @@ def test_draw_on_the_canvas_and_see_the_output_follow(server, tmp_path_factory):
             _changed(pg, "what the generator sees", before)
             wait_idle(pg)
             pg.screenshot(path=str(shots / "sketch_03_random_face.png"), full_page=True)
+            assert "Traceback" not in pg.content()
+        finally:
+            browser.close()
+
+
+def _pixels(pg, caption: str):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    src = _src(pg, caption)
+    if src.startswith("data:"):
+        data = base64.b64decode(src.split(",", 1)[1])
+    else:
+        data = pg.request.get(src if src.startswith("http") else pg.url.split("/sketch")[0] + src).body()
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def test_a_colour_dab_on_the_canvas_paints_its_region(server, tmp_path_factory):
+    import numpy as np
+
+    shots = screenshots_dir(tmp_path_factory)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        pg = browser.new_context(viewport={"width": 1300, "height": 1300}).new_page()
+        pg.set_default_timeout(60_000)
+        try:
+            pg.goto(server["url"] + "/sketch")
+            expect(pg.get_by_text("Sketch to face")).to_be_visible()
+            wait_idle(pg)
+            pg.get_by_role("combobox", name="pix2pix generator").click()
+            pg.get_by_role("option").filter(has_text="zz_shipped_hints").first.click()
+            wait_idle(pg)
+            expect(pg.get_by_text("colour dab", exact=True)).to_be_visible()
+            out0, seen0 = _src(pg, "pix2pix output"), _src(pg, "what the generator sees")
+            before = _pixels(pg, "pix2pix output")
+            pg.get_by_text("colour dab", exact=True).click()                # the pen: dabs in the picker's colour (red)
+            pg.get_by_label("Pen width").focus()
+            for _ in range(9):                                    # a wide pen: 3 -> 12 screen pixels
+                pg.keyboard.press("ArrowRight")
+            wait_idle(pg)
+            canvas = pg.locator("canvas").last
+            box = canvas.bounding_box()
+            assert box and box["width"] >= 200
+            x0, y0 = box["x"] + 0.03 * box["width"], box["y"] + 0.05 * box["height"]
+            pg.mouse.move(x0, y0)
+            pg.mouse.down()
+            for k in range(1, 13):                                # a dab in the top left corner (background)
+                pg.mouse.move(x0 + 0.1 * box["width"] * (k % 2), y0 + k * 0.008 * box["height"])
+            pg.mouse.up()
+            _changed(pg, "what the generator sees", seen0)
+            _changed(pg, "pix2pix output", out0)
+            wait_idle(pg)
+            pg.screenshot(path=str(shots / "sketch_04_colour_dab.png"), full_page=True)
+            seen = _pixels(pg, "what the generator sees")
+            after = _pixels(pg, "pix2pix output")
+            corner = (slice(0, 40), slice(0, 40))
+            red = np.array((216, 30, 40))
+            assert (seen[corner].max(2) - seen[corner].min(2)).max() > 100          # the dab, in colour
+            assert np.abs(after[corner] - red).mean() < np.abs(before[corner] - red).mean() - 10
+            # the random face can start with dabs of its true colours
+            seen1 = _src(pg, "what the generator sees")
+            pg.get_by_role("slider", name="Dabs of the face's true colours").focus()
+            for _ in range(8):
+                pg.keyboard.press("ArrowRight")
+            _changed(pg, "what the generator sees", seen1)
+            wait_idle(pg)
+            pg.screenshot(path=str(shots / "sketch_05_true_dabs.png"), full_page=True)
             assert "Traceback" not in pg.content()
         finally:
             browser.close()

@@ -45,7 +45,7 @@ def folders(exports, tmp_path, monkeypatch):
 
 
 def _picture(at: AppTest, media: dict, caption: str) -> np.ndarray:
-    img = next(i for i in at.image if caption in i.captions)
+    img = next(i for i in at.image if any(caption in c for c in i.captions))
     url = img.proto.imgs[0].url
     return np.asarray(Image.open(io.BytesIO(media[url.rsplit("/", 1)[-1].split(".")[0]])))
 
@@ -119,3 +119,60 @@ def test_sketch_page_upload_of_a_drawing_and_of_a_photo(exports, folders, media)
     small = _picture(at, media, "what the generator sees (16x16 edges)")[::16, ::16, 0]
     assert (small == 0).sum() >= 8 and small[8, 8] == 255           # an outline, not a filled square
     assert not np.array_equal(_picture(at, media, "pix2pix output"), out)
+
+
+# ---- colour hints (a generator trained with them: the shipped one) -------------------------------------
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "faces_pix2pix.safetensors"
+
+
+def _upload(at: AppTest, key: str, name: str, img: np.ndarray) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    at.file_uploader(key=key).set_value((name, buf.getvalue(), "image/png")).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_sketch_page_colour_dabs_paint_their_region(folders, media):
+    from gan_core.translate import enlarge, random_face_edges
+
+    (folders / "faces_pix2pix.safetensors").write_bytes(SHIPPED.read_bytes())
+    at = _sketch_page()
+    assert "colour dab" in at.radio(key="sketch.tool").options           # the pen offers dabs for this G
+    seen0 = _picture(at, media, "what the generator sees")
+    at.slider(key="sketch.true_dabs").set_value(8).run()                  # dabs of the random face's true colours
+    assert not at.exception
+    seen8 = _picture(at, media, "what the generator sees")
+    colourful = lambda a: (a.max(2).astype(int) - a.min(2)).max()          # noqa: E731
+    assert colourful(seen0) == 0 and colourful(seen8) > 24
+    # an uploaded drawing: its coloured strokes are dabs; a blue dab in the background turns it blue there
+    at.radio(key="sketch.source").set_value("Upload a drawing or a photo").run()
+    _, edges = random_face_edges(3, 32)
+    plain = enlarge(edges, 8)
+    _upload(at, "sketch.upload", "plain.png", plain)
+    out0 = _picture(at, media, "pix2pix output").astype(int)
+    dabbed = plain.copy()
+    blue = (30, 70, 225)
+    dabbed[4:28, 4:28] = blue                                             # the top left corner: background
+    _upload(at, "sketch.upload", "dabbed.png", dabbed)
+    out1 = _picture(at, media, "pix2pix output").astype(int)
+    seen = _picture(at, media, "what the generator sees")
+    assert np.abs(seen[12, 12].astype(int) - blue).max() <= 3             # G sees the dab in its colour
+    corner = (slice(0, 40), slice(0, 40))
+    far0, far1 = (np.abs(o[corner] - np.array(blue)).mean() for o in (out0, out1))
+    assert far1 < far0 - 20, (far0, far1)                                 # much nearer the dab's colour
+    # a separate hints picture does the same for a plain drawing
+    hp = np.zeros((256, 256, 4), np.uint8)
+    hp[4:28, 4:28] = blue + (255,)
+    _upload(at, "sketch.upload", "plain.png", plain)
+    _upload(at, "sketch.hint_upload", "hints.png", hp)
+    out2 = _picture(at, media, "pix2pix output").astype(int)
+    assert np.abs(out2[corner] - np.array(blue)).mean() < far0 - 20
+
+
+def test_sketch_page_with_an_edges_only_generator_offers_no_dabs(exports, folders, media):
+    (folders / "faces_pix2pix.safetensors").write_bytes(exports["pix2pix"].read_bytes())
+    at = _sketch_page()
+    assert "colour dab" not in at.radio(key="sketch.tool").options
+    assert any("trained on edges alone" in c.value for c in at.caption)
+    at.radio(key="sketch.source").set_value("Upload a drawing or a photo").run()
+    assert not at.get("file_uploader") or all(u.key != "sketch.hint_upload" for u in at.get("file_uploader"))

@@ -44,6 +44,7 @@ def load_dataset(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> Imag
         if cfg.max_images and len(ds) > cfg.max_images:
             ds.images, ds.inputs = ds.images[: cfg.max_images], ds.inputs[: cfg.max_images]
             ds.labels = ds.labels[: cfg.max_images] if ds.labels is not None else None
+        ds.hints = cfg.hints   # up to this many colour dabs per training pair (gan_core.data.hints)
         return ds
     if cfg.dataset == "faces":
         from .faces import load_faces as fn

@@ -49,8 +49,11 @@ _CHUNK_PIXELS = 4_000_000  # pixels given to Canny at once (bounds its float cop
 @dataclass
 class PairedDataset(ImageDataset):
     """Pairs for image-to-image translation: ``images`` are the targets B (N, C_B, H, W) uint8 and
-    ``inputs`` the inputs A (N, C_A, H, W) uint8, pair i = (inputs[i], images[i])."""
+    ``inputs`` the inputs A (N, C_A, H, W) uint8, pair i = (inputs[i], images[i]). ``hints`` > 0: train
+    with up to that many colour dabs per pair (gan_core.data.hints; the trainer makes them from the
+    targets); 0: edges only."""
     inputs: Optional[torch.Tensor] = None
+    hints: int = 0
 
     @property
     def input_channels(self) -> int:

@@ -59,20 +59,29 @@ def evaluate_translator(G: nn.Module, ref: PairedReference, extractor: Optional[
     """G on the reference's inputs (dropout noise fixed by ``seed``): a flat dict
 
         {"l1", "l1_mean_face", "l1_ratio", "n_pairs", "n_real", "n_fake" (all n), "held_out", ["fid",
-         "features", "diversity", "diversity_real" with an extractor], "eval_seconds", "label"}
+         "features", "diversity", "diversity_real" with an extractor], ["l1_hints", "l1_hints_ratio",
+         "hint_dabs" for a generator that takes colour hints], "eval_seconds", "label"}
 
     ``l1_ratio`` = l1 / l1_mean_face: below 0.5 means G's pictures are less than half as far from the
-    truth as the mean picture is."""
-    from ..translate import translate
+    truth as the mean picture is. Everything is from the edges alone; a hint generator is also judged with
+    :func:`gan_core.data.hints.eval_hints` (8 dabs of 2 x 2 pixels of each true picture's colours): ``l1_hints``."""
+    from ..data.hints import EVAL_DABS, eval_hints
+    from ..translate import takes_hints, translate
 
     t0 = time.perf_counter()
     out = translate(G, ref.inputs, seed=seed)
     n = len(out)
     l1 = mean_abs_error(out, ref.targets)
     base = mean_abs_error(ref.mean_image.expand_as(ref.targets), ref.targets)
-    row: dict[str, Any] = {"l1": l1, "l1_mean_face": base, "l1_ratio": l1 / base if base > 0 else float("nan"),
+    ratio = (lambda v: v / base if base > 0 else float("nan"))  # noqa: E731
+    row: dict[str, Any] = {"l1": l1, "l1_mean_face": base, "l1_ratio": ratio(l1),
                            "n_pairs": n, "n_real": n, "n_fake": n, "held_out": ref.held_out}
     text = (f"L1 {l1:.4f} (mean picture {base:.4f}, ratio {row['l1_ratio']:.2f})")
+    if takes_hints(G):
+        hinted = translate(G, ref.inputs, seed=seed, hints=eval_hints(ref.targets, seed=seed))
+        row.update(l1_hints=mean_abs_error(hinted, ref.targets), hint_dabs=EVAL_DABS)
+        row["l1_hints_ratio"] = ratio(row["l1_hints"])
+        text += f" · with {EVAL_DABS} colour dabs: L1 {row['l1_hints']:.4f} (ratio {row['l1_hints_ratio']:.2f})"
     if extractor is not None and ref.features is not None and n >= 2:
         ext = get_extractor(extractor)
         f = ext.extract(out)[0]

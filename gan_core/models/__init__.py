@@ -7,14 +7,14 @@ Networks map tensors to tensors:
   arch is ACGAN, which has one classification head per label group.
 
 The image-to-image arch ``pix2pix`` (conditioning "image") differs: ``G(edges (B, 1, S, S)) -> x`` and
-``D(edges, x) -> patch logits (B, 1, P, P)``; gan_core.pix2pix_step trains them on paired data.
+``D(edges, x) -> patch logits (B, 1, P, P)``; gan_core.pix2pix_step trains them on paired data. With
+colour hints (DataSpec.hint_channels = 4) both take (B, 1 + 4, S, S): edges, then hints.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Optional
 
-import torch
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
@@ -54,27 +54,43 @@ class DataSpec:
     num_classes: tuple[int, ...] = ()        # classes per label group, () when unlabelled
     group_names: tuple[str, ...] = ()
     class_names: tuple[tuple[str, ...], ...] = ()
+    input_channels: int = 1                  # image-to-image: channels of the input picture (edges: 1)
+    hint_channels: int = 0                   # ... and of colour hints after it (0, or 4: gan_core.data.hints)
+    hint_dabs: int = 0                       # ... the most dabs per picture it was trained with
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataSpec":
-        return cls(
+        """The spec of ``to_dict`` (older files lack the image-to-image fields: edges only). ValueError when
+        the input or hint channels are not ones a generator can have."""
+        spec = cls(
             kind=d["kind"], channels=int(d["channels"]), image_size=int(d["image_size"]),
             num_classes=tuple(d.get("num_classes", ())), group_names=tuple(d.get("group_names", ())),
             class_names=tuple(tuple(c) for c in d.get("class_names", ())),
+            input_channels=int(d.get("input_channels", 1)), hint_channels=int(d.get("hint_channels", 0)),
+            hint_dabs=int(d.get("hint_dabs", 0)),
         )
+        if spec.input_channels not in (1, 3) or spec.hint_channels not in (0, 4) or not 0 <= spec.hint_dabs <= 1024:
+            raise ValueError(f"input_channels must be 1 or 3, hint_channels 0 or 4 and hint_dabs 0 to 1024, got "
+                             f"{spec.input_channels}, {spec.hint_channels} and {spec.hint_dabs}")
+        return spec
 
     @classmethod
     def from_dataset(cls, ds) -> "DataSpec":
+        from ..data.hints import HINT_CHANNELS
+
         groups = ds.label_groups if ds.labels is not None else []
+        dabs = int(getattr(ds, "hints", 0) or 0)         # a PairedDataset made with colour hints
         return cls(
             kind="points" if ds.is_points else "image",
             channels=ds.channels, image_size=ds.image_size,
             num_classes=tuple(g.num_classes for g in groups),
             group_names=tuple(g.name for g in groups),
             class_names=tuple(tuple(g.classes) for g in groups),
+            input_channels=int(getattr(ds, "input_channels", 1) or 1),
+            hint_channels=HINT_CHANNELS if dabs else 0, hint_dabs=dabs,
         )
 
 
@@ -119,12 +135,13 @@ def build_models(cfg: ModelConfig, spec: DataSpec, gradient_penalty: bool = Fals
     no batch norm (per-sample gradients must not mix across the batch).
     """
     arch = ARCHITECTURES[cfg.arch]
-    if arch.backbone == "pix2pix":   # one-channel edges in, spec.channels out; no tags
+    if arch.backbone == "pix2pix":   # edges (and colour hints) in, spec.channels out; no tags
         from .pix2pix import build_pix2pix
 
-        g, d = build_pix2pix(spec.image_size, 1, spec.channels, cfg.g_width, cfg.d_width,
+        g, d = build_pix2pix(spec.image_size, spec.input_channels, spec.channels, cfg.g_width, cfg.d_width,
                              dropout_at_test=cfg.dropout_at_test,
-                             d_norm=cfg.d_norm == "batch" or (cfg.d_norm == "auto" and not gradient_penalty))
+                             d_norm=cfg.d_norm == "batch" or (cfg.d_norm == "auto" and not gradient_penalty),
+                             hint_channels=spec.hint_channels)
         if cfg.spectral_norm:
             apply_spectral_norm(d)
         return g, d

@@ -42,6 +42,9 @@ def _ch(width: int, i: int) -> int:
 class UNetGenerator(nn.Module):
     """edges (B, in_channels, S, S) in [-1, 1] -> image (B, out_channels, S, S) in [-1, 1].
 
+    With ``hint_channels`` (4: gan_core.data.hints), the last channels of the input are colour hints
+    (dab colours and their mask) after the edges: in_channels = 1 + 4 for edges with hints.
+
     For S = 32, width w: encoder C(w) 16x16 - C(2w) 8x8 - C(4w) 4x4 - C(8w) 2x2 - C(8w) 1x1; decoder
     CD(8w) 2x2 - CD(4w) 4x4 - CD(2w) 8x8 - C(w) 16x16 - out 32x32, each decoder block fed with
     [previous block, encoder block of the same size] (2x the channels). S = 64 adds a C(8w) stage.
@@ -52,10 +55,13 @@ class UNetGenerator(nn.Module):
     num_classes: tuple[int, ...] = ()
 
     def __init__(self, image_size: int = 32, in_channels: int = 1, out_channels: int = 3, width: int = 64,
-                 dropout: float = DROPOUT, dropout_at_test: bool = True, skips: bool = True):
+                 dropout: float = DROPOUT, dropout_at_test: bool = True, skips: bool = True, hint_channels: int = 0):
         super().__init__()
         n = _check_size(image_size)
+        if not 0 <= hint_channels < in_channels:
+            raise ValueError(f"hint_channels must be between 0 and in_channels - 1, got {hint_channels}")
         self.image_size, self.in_channels, self.out_channels = image_size, in_channels, out_channels
+        self.hint_channels = hint_channels                     # the last ones of in_channels: colour hints
         self.skips = skips
         ch = [_ch(width, i) for i in range(n)]                 # encoder output channels, stage 0..n-1
         enc = [nn.Conv2d(in_channels, ch[0], 4, 2, 1)]         # (B, w, S/2, S/2), no norm
@@ -158,8 +164,11 @@ def default_layers(image_size: int) -> int:
 
 def build_pix2pix(image_size: int = 32, in_channels: int = 1, out_channels: int = 3, g_width: int = 64,
                   d_width: int = 64, dropout: float = DROPOUT, n_layers: int | None = None,
-                  dropout_at_test: bool = True, d_norm: bool = True) -> tuple[UNetGenerator, PatchDiscriminator]:
-    """The pair (G, D) for ``image_size`` px (``n_layers`` None: :func:`default_layers`)."""
+                  dropout_at_test: bool = True, d_norm: bool = True,
+                  hint_channels: int = 0) -> tuple[UNetGenerator, PatchDiscriminator]:
+    """The pair (G, D) for ``image_size`` px (``n_layers`` None: :func:`default_layers`): ``in_channels`` of
+    input picture (edges: 1), plus ``hint_channels`` of colour hints (0 or 4) that G and D both see."""
     n_layers = default_layers(image_size) if n_layers is None else n_layers
-    return (UNetGenerator(image_size, in_channels, out_channels, g_width, dropout, dropout_at_test),
-            PatchDiscriminator(image_size, in_channels, out_channels, d_width, n_layers, d_norm))
+    c_in = in_channels + hint_channels
+    return (UNetGenerator(image_size, c_in, out_channels, g_width, dropout, dropout_at_test, hint_channels=hint_channels),
+            PatchDiscriminator(image_size, c_in, out_channels, d_width, n_layers, d_norm))

@@ -87,7 +87,7 @@ def relevant_fields(dataset: str, arch: str, loss: str) -> set[str]:
     if a.backbone == "srresnet":
         f.add("model.res_blocks")
     if a.conditioning == "image":   # pix2pix: dropout (p = 0.5) is G's noise; no z, no tags
-        f = (f - {"model.g_dropout", "loss.ms_weight"}) | {"loss.l1_weight"}
+        f = (f - {"model.g_dropout", "loss.ms_weight"}) | {"loss.l1_weight", "data.hints"}
     elif a.conditioning != "none":
         f.add("model.embed_dim")
         if a.backbone == "dcgan":
