@@ -101,6 +101,9 @@ def from_env(device: str = "auto") -> Optional[Dist]:
         raise ValueError("train.device is cuda but this process sees no GPU")
     if device == "mps":
         raise ValueError("data-parallel training runs on CUDA GPUs or the CPU, not on mps")
+    if gpu and local >= torch.cuda.device_count():
+        raise ValueError(f"process {local} of this machine needs cuda:{local}, but it has {torch.cuda.device_count()} "
+                         "GPU(s): start at most that many processes per machine, or train on the CPU (--device cpu)")
     dev = torch.device("cuda", local) if gpu else torch.device("cpu")
     if gpu:
         torch.cuda.set_device(dev)

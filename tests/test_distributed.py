@@ -207,3 +207,16 @@ def test_torchrun_job_killed_ends_with_an_error(tiny_cfg, tmp_path, monkeypatch)
     assert job.wait(120)
     snap = job.snapshot()
     assert snap.status == "error" and "ended without finishing" in snap.error and "resumed" in snap.error
+
+
+def test_more_processes_than_gpus_is_refused_with_a_reason(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="needs cuda:1, but it has 1 GPU"):
+        distributed.from_env("auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="sees no GPU"):
+        distributed.from_env("cuda")
