@@ -16,6 +16,17 @@ from gan_core.data.hints import hint_overlay, hint_picture
 from ui.common import checkpoint_picker, ensure_navigation, png_download, show_image
 
 K = "sketch."
+
+
+def _read_picture(upload, mode: str) -> Image.Image:
+    """An uploaded picture in ``mode``; an undecodable file stops the page with one line that says so."""
+    try:
+        with Image.open(upload) as im:
+            im.load()
+            return im.convert(mode)
+    except Exception as e:  # noqa: BLE001 - any undecodable upload
+        st.error(f"{upload.name} is not a readable picture: {e}")
+        st.stop()
 CANVAS = 256          # canvas side in screen pixels
 DRAW, UPLOAD = "Draw on the canvas", "Upload a drawing or a photo"
 
@@ -93,23 +104,11 @@ with left:
         hint_up = st.file_uploader("Colour hints (optional): coloured dabs on white or transparent paper",
                                    type=["png", "webp"], key=K + "hint_upload") if hinted else None
         if up is not None:
-            try:
-                with Image.open(up) as im:
-                    im.load()
-                    pic = im.convert("RGB")
-            except Exception as e:  # noqa: BLE001 - any undecodable upload
-                st.error(f"{up.name} is not a readable picture: {e}")
-                st.stop()
+            pic = _read_picture(up, "RGB")
             drawing = T.enlarge(T.edges_of_photo(pic, size), scale) if photo else np.asarray(pic)
             show_image(np.asarray(pic), caption="uploaded", min_size=CANVAS)
             if hint_up is not None:
-                try:
-                    with Image.open(hint_up) as im:
-                        im.load()
-                        hint_pic = im.convert("RGBA")
-                except Exception as e:  # noqa: BLE001 - any undecodable upload
-                    st.error(f"{hint_up.name} is not a readable picture: {e}")
-                    st.stop()
+                hint_pic = _read_picture(hint_up, "RGBA")
         else:
             st.info("Upload an edge drawing (dark lines on white), or a photo with the box ticked.")
 

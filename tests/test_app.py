@@ -21,6 +21,7 @@ from gan_core.checkpoint import export_generator, load_checkpoint
 from gan_core.config import RunConfig
 from gan_core.jobs import NotOwnerError, get_manager
 from gan_core.trainer import Trainer
+from waiting import wait_until
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 60
@@ -108,13 +109,8 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def _wait(pred, timeout=90.0, every=0.3) -> bool:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(every)
-    return False
+def _wait(pred, timeout=90.0) -> bool:
+    return wait_until(pred, timeout, every=0.3)
 
 
 def _tiny_form(at: AppTest, steps: int, cache: Path, **extra) -> None:

@@ -33,6 +33,27 @@ def server(tmp_path_factory):
     yield from serve_app(base, env)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _sketch_page(browser, url: str, height: int):
+    """A fresh browser context on the Sketch page, its pictures drawn."""
+    ctx = browser.new_context(viewport={"width": 1300, "height": height})
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(url + "/sketch")
+    expect(pg.get_by_text("Sketch to face")).to_be_visible()
+    return ctx, pg
+
+
 def _src(pg, caption: str) -> str:
     img = pg.locator('[data-testid="stImage"]').filter(has_text=caption).locator("img")
     return img.last.get_attribute("src") or ""
@@ -48,44 +69,38 @@ def _changed(pg, caption: str, before: str, timeout: float = 60.0) -> str:
     pytest.fail(f"the '{caption}' picture did not change within {timeout:.0f} s")
 
 
-def test_draw_on_the_canvas_and_see_the_output_follow(server, tmp_path_factory):
+def test_draw_on_the_canvas_and_see_the_output_follow(server, browser, tmp_path_factory):
     shots = screenshots_dir(tmp_path_factory)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        pg = browser.new_context(viewport={"width": 1300, "height": 1100}).new_page()
-        pg.set_default_timeout(60_000)
-        try:
-            pg.goto(server["url"] + "/sketch")
-            expect(pg.get_by_text("Sketch to face")).to_be_visible()
-            expect(pg.locator('[data-testid="stImage"]').filter(has_text="pix2pix output")).to_be_visible()
-            wait_idle(pg)
-            out0, seen0 = _src(pg, "pix2pix output"), _src(pg, "what the generator sees")
-            canvas = pg.locator("canvas").last          # fabric's top canvas takes the mouse
-            expect(canvas).to_be_visible()
-            pg.screenshot(path=str(shots / "sketch_01_start.png"), full_page=True)
-            box = canvas.bounding_box()
-            assert box and box["width"] >= 200
-            x0, y0 = box["x"] + 0.15 * box["width"], box["y"] + 0.85 * box["height"]
-            pg.mouse.move(x0, y0)
-            pg.mouse.down()
-            for k in range(1, 21):                      # a thick diagonal stroke across the chin
-                pg.mouse.move(x0 + k * 0.035 * box["width"], y0 - k * 0.01 * box["height"])
-            pg.mouse.up()
-            seen1 = _changed(pg, "what the generator sees", seen0)
-            out1 = _changed(pg, "pix2pix output", out0)
-            wait_idle(pg)
-            assert seen1 != seen0 and out1 != out0
-            pg.screenshot(path=str(shots / "sketch_02_drawn.png"), full_page=True)
-            # a new starting point: the edges of another random face
-            before = _src(pg, "what the generator sees")
-            pg.get_by_role("button", name="Edges of a random face").click()
-            _changed(pg, "what the generator sees", before)
-            wait_idle(pg)
-            pg.screenshot(path=str(shots / "sketch_03_random_face.png"), full_page=True)
-            assert "Traceback" not in pg.content()
-        finally:
-            browser.close()
+    ctx, pg = _sketch_page(browser, server["url"], 1100)
+    try:
+        expect(pg.locator('[data-testid="stImage"]').filter(has_text="pix2pix output")).to_be_visible()
+        wait_idle(pg)
+        out0, seen0 = _src(pg, "pix2pix output"), _src(pg, "what the generator sees")
+        canvas = pg.locator("canvas").last          # fabric's top canvas takes the mouse
+        expect(canvas).to_be_visible()
+        pg.screenshot(path=str(shots / "sketch_01_start.png"), full_page=True)
+        box = canvas.bounding_box()
+        assert box and box["width"] >= 200
+        x0, y0 = box["x"] + 0.15 * box["width"], box["y"] + 0.85 * box["height"]
+        pg.mouse.move(x0, y0)
+        pg.mouse.down()
+        for k in range(1, 21):                      # a thick diagonal stroke across the chin
+            pg.mouse.move(x0 + k * 0.035 * box["width"], y0 - k * 0.01 * box["height"])
+        pg.mouse.up()
+        seen1 = _changed(pg, "what the generator sees", seen0)
+        out1 = _changed(pg, "pix2pix output", out0)
+        wait_idle(pg)
+        assert seen1 != seen0 and out1 != out0
+        pg.screenshot(path=str(shots / "sketch_02_drawn.png"), full_page=True)
+        # a new starting point: the edges of another random face
+        before = _src(pg, "what the generator sees")
+        pg.get_by_role("button", name="Edges of a random face").click()
+        _changed(pg, "what the generator sees", before)
+        wait_idle(pg)
+        pg.screenshot(path=str(shots / "sketch_03_random_face.png"), full_page=True)
+        assert "Traceback" not in pg.content()
+    finally:
+        ctx.close()
 
 
 def _pixels(pg, caption: str):
@@ -103,57 +118,51 @@ def _pixels(pg, caption: str):
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
 
 
-def test_a_colour_dab_on_the_canvas_paints_its_region(server, tmp_path_factory):
+def test_a_colour_dab_on_the_canvas_paints_its_region(server, browser, tmp_path_factory):
     import numpy as np
 
     shots = screenshots_dir(tmp_path_factory)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        pg = browser.new_context(viewport={"width": 1300, "height": 1300}).new_page()
-        pg.set_default_timeout(60_000)
-        try:
-            pg.goto(server["url"] + "/sketch")
-            expect(pg.get_by_text("Sketch to face")).to_be_visible()
-            wait_idle(pg)
-            pg.get_by_role("combobox", name="pix2pix generator").click()
-            pg.get_by_role("option").filter(has_text="zz_shipped_hints").first.click()
-            wait_idle(pg)
-            expect(pg.get_by_text("colour dab", exact=True)).to_be_visible()
-            out0, seen0 = _src(pg, "pix2pix output"), _src(pg, "what the generator sees")
-            before = _pixels(pg, "pix2pix output")
-            pg.get_by_text("colour dab", exact=True).click()                # the pen: dabs in the picker's colour (red)
-            pg.get_by_label("Pen width").focus()
-            for _ in range(9):                                    # a wide pen: 3 -> 12 screen pixels
-                pg.keyboard.press("ArrowRight")
-            wait_idle(pg)
-            canvas = pg.locator("canvas").last
-            box = canvas.bounding_box()
-            assert box and box["width"] >= 200
-            x0, y0 = box["x"] + 0.03 * box["width"], box["y"] + 0.05 * box["height"]
-            pg.mouse.move(x0, y0)
-            pg.mouse.down()
-            for k in range(1, 13):                                # a dab in the top left corner (background)
-                pg.mouse.move(x0 + 0.1 * box["width"] * (k % 2), y0 + k * 0.008 * box["height"])
-            pg.mouse.up()
-            _changed(pg, "what the generator sees", seen0)
-            _changed(pg, "pix2pix output", out0)
-            wait_idle(pg)
-            pg.screenshot(path=str(shots / "sketch_04_colour_dab.png"), full_page=True)
-            seen = _pixels(pg, "what the generator sees")
-            after = _pixels(pg, "pix2pix output")
-            corner = (slice(0, 40), slice(0, 40))
-            red = np.array((216, 30, 40))
-            assert (seen[corner].max(2) - seen[corner].min(2)).max() > 100          # the dab, in colour
-            assert np.abs(after[corner] - red).mean() < np.abs(before[corner] - red).mean() - 10
-            # the random face can start with dabs of its true colours
-            seen1 = _src(pg, "what the generator sees")
-            pg.get_by_role("slider", name="Dabs of the face's true colours").focus()
-            for _ in range(8):
-                pg.keyboard.press("ArrowRight")
-            _changed(pg, "what the generator sees", seen1)
-            wait_idle(pg)
-            pg.screenshot(path=str(shots / "sketch_05_true_dabs.png"), full_page=True)
-            assert "Traceback" not in pg.content()
-        finally:
-            browser.close()
+    ctx, pg = _sketch_page(browser, server["url"], 1300)
+    try:
+        wait_idle(pg)
+        pg.get_by_role("combobox", name="pix2pix generator").click()
+        pg.get_by_role("option").filter(has_text="zz_shipped_hints").first.click()
+        wait_idle(pg)
+        expect(pg.get_by_text("colour dab", exact=True)).to_be_visible()
+        out0, seen0 = _src(pg, "pix2pix output"), _src(pg, "what the generator sees")
+        before = _pixels(pg, "pix2pix output")
+        pg.get_by_text("colour dab", exact=True).click()                # the pen: dabs in the picker's colour (red)
+        pg.get_by_label("Pen width").focus()
+        for _ in range(9):                                    # a wide pen: 3 -> 12 screen pixels
+            pg.keyboard.press("ArrowRight")
+        wait_idle(pg)
+        canvas = pg.locator("canvas").last
+        box = canvas.bounding_box()
+        assert box and box["width"] >= 200
+        x0, y0 = box["x"] + 0.03 * box["width"], box["y"] + 0.05 * box["height"]
+        pg.mouse.move(x0, y0)
+        pg.mouse.down()
+        for k in range(1, 13):                                # a dab in the top left corner (background)
+            pg.mouse.move(x0 + 0.1 * box["width"] * (k % 2), y0 + k * 0.008 * box["height"])
+        pg.mouse.up()
+        _changed(pg, "what the generator sees", seen0)
+        _changed(pg, "pix2pix output", out0)
+        wait_idle(pg)
+        pg.screenshot(path=str(shots / "sketch_04_colour_dab.png"), full_page=True)
+        seen = _pixels(pg, "what the generator sees")
+        after = _pixels(pg, "pix2pix output")
+        corner = (slice(0, 40), slice(0, 40))
+        red = np.array((216, 30, 40))
+        assert (seen[corner].max(2) - seen[corner].min(2)).max() > 100          # the dab, in colour
+        assert np.abs(after[corner] - red).mean() < np.abs(before[corner] - red).mean() - 10
+        # the random face can start with dabs of its true colours
+        seen1 = _src(pg, "what the generator sees")
+        pg.get_by_role("slider", name="Dabs of the face's true colours").focus()
+        for _ in range(8):
+            pg.keyboard.press("ArrowRight")
+        _changed(pg, "what the generator sees", seen1)
+        wait_idle(pg)
+        pg.screenshot(path=str(shots / "sketch_05_true_dabs.png"), full_page=True)
+        assert "Traceback" not in pg.content()
+    finally:
+        ctx.close()
