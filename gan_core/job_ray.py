@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .control import TrainControl
+from .envvars import env_number
 from .events import DoneEvent
 
 ADDRESS_ENV = "GAN_STUDIO_RAY_ADDRESS"
@@ -81,23 +82,11 @@ def ensure_ray() -> Any:
     return ray
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        v = float(raw)
-    except ValueError:
-        v = -1.0
-    if not 0 <= v <= 64:
-        raise ValueError(f"{name} must be a number between 0 and 64, got {raw!r}")
-    return v
-
-
 def resources(ray: Any) -> dict[str, float]:
     """The resource request of one run (``num_gpus``, ``num_cpus``) from the environment."""
     has_gpu = float(ray.cluster_resources().get("GPU", 0)) > 0
-    return {"num_gpus": _env_float(GPUS_ENV, 1.0 if has_gpu else 0.0), "num_cpus": _env_float(CPUS_ENV, 1.0)}
+    return {"num_gpus": env_number(GPUS_ENV, 1.0 if has_gpu else 0.0, 0, 64, float),
+            "num_cpus": env_number(CPUS_ENV, 1.0, 0, 64, float)}
 
 
 def _forwarded_env() -> dict[str, str]:

@@ -20,6 +20,8 @@ from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any, Optional
 
+from .envvars import env_number
+
 NPROC_ENV = "GAN_STUDIO_NPROC"
 _ADDR_ENV, _KEY_ENV, _CFG_ENV = "GAN_STUDIO_JOB_ADDR", "GAN_STUDIO_JOB_KEY", "GAN_STUDIO_JOB_CONFIG"
 CONNECT_TIMEOUT = 300.0   # seconds for torchrun to start rank 0 (importing torch, loading data)
@@ -27,16 +29,7 @@ CONNECT_TIMEOUT = 300.0   # seconds for torchrun to start rank 0 (importing torc
 
 def nproc() -> int:
     """Processes per training run, from ``$GAN_STUDIO_NPROC`` (default 1: no torchrun)."""
-    raw = os.environ.get(NPROC_ENV, "").strip()
-    if not raw:
-        return 1
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"{NPROC_ENV} must be a whole number of processes, got {raw!r}") from None
-    if not 1 <= n <= 1024:
-        raise ValueError(f"{NPROC_ENV} must be between 1 and 1024, got {n}")
-    return n
+    return int(env_number(NPROC_ENV, 1, 1, 1024))
 
 
 def command(n: int, run_dir: str, resume: Optional[str]) -> list[str]:

@@ -40,6 +40,7 @@ from typing import Callable, Optional
 from . import rundir
 from .checks import check_config
 from .config import RunConfig
+from .envvars import env_number
 from .events import Event
 from .job import ACTIVE, MODES, Job, JobSnapshot, NotOwnerError  # noqa: F401  (re-exported: the UIs' API)
 from .rundir import runs_root
@@ -54,19 +55,6 @@ DEFAULT_STEPS_PER_S = 5.0   # ETA guess for queued runs before any run has been 
 
 class JobBusyError(RuntimeError):
     """A run cannot be started or queued (per-visitor cap, full queue, its folder busy); says why."""
-
-
-def _env_int(name: str, default: int, lo: int, hi: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer between {lo} and {hi}, got {raw!r}") from None
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, got {v}")
-    return v
 
 
 def default_max_concurrent() -> int:
@@ -97,9 +85,9 @@ class JobManager:
             from .job_ray import require_ray
             require_ray()
         self.mode = mode
-        self.max_concurrent = max_concurrent or _env_int(MAX_CONCURRENT_ENV, default_max_concurrent(), 1, 64)
-        self.max_per_visitor = max_per_visitor or _env_int(MAX_PER_VISITOR_ENV, 2, 1, 1000)
-        self.max_queue = max_queue or _env_int(MAX_QUEUE_ENV, 50, 1, 100_000)
+        self.max_concurrent = max_concurrent or env_number(MAX_CONCURRENT_ENV, default_max_concurrent(), 1, 64)
+        self.max_per_visitor = max_per_visitor or env_number(MAX_PER_VISITOR_ENV, 2, 1, 1000)
+        self.max_queue = max_queue or env_number(MAX_QUEUE_ENV, 50, 1, 100_000)
         self._lock = threading.RLock()
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)

@@ -187,3 +187,17 @@ def test_two_servers_on_one_machine_share_the_training_slots(tiny_cfg, tmp_path)
     finally:
         first.stop("alice")
         first.wait(60)
+
+
+def test_numeric_environment_settings(monkeypatch):
+    from gan_core.envvars import env_number
+
+    monkeypatch.delenv("GAN_STUDIO_X", raising=False)
+    assert env_number("GAN_STUDIO_X", 7, 1, 10) == 7
+    monkeypatch.setenv("GAN_STUDIO_X", " 0.5 ")
+    assert env_number("GAN_STUDIO_X", 1.0, 0, 64, float) == 0.5
+    with pytest.raises(ValueError, match="GAN_STUDIO_X must be an integer between 1 and 10, got '0.5'"):
+        env_number("GAN_STUDIO_X", 7, 1, 10)
+    monkeypatch.setenv("GAN_STUDIO_X", "99")
+    with pytest.raises(ValueError, match="GAN_STUDIO_X must be a number between 0 and 64"):
+        env_number("GAN_STUDIO_X", 1.0, 0, 64, float)
