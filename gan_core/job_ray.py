@@ -169,6 +169,23 @@ def _actor_class(ray: Any) -> Any:
     return _REMOTE
 
 
+def _wait_gone(ray: Any, info: Optional[dict[str, Any]], timeout: float = 10.0) -> None:
+    """A dead actor that ran on this machine: wait until its process has exited (``ray.kill`` and a lost
+    actor are reported before the process is gone), so that nothing writes the run folder any more once the
+    job says the run ended: a Continue right away must not race a last checkpoint."""
+    if not info or info.get("node") != ray.util.get_node_ip_address():
+        return
+    stat, t0 = Path(f"/proc/{info['pid']}/stat"), time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            os.kill(int(info["pid"]), 0)
+            if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return   # a zombie writes nothing
+        except (ProcessLookupError, PermissionError, OSError, IndexError):
+            return
+        time.sleep(0.1)
+
+
 def run_ray(job: Any) -> None:
     """Train ``job`` in a Ray actor and feed its events to ``job._on_event`` (the job's thread)."""
     ray = ensure_ray()
@@ -181,6 +198,7 @@ def run_ray(job: Any) -> None:
         opts["runtime_env"] = {"env_vars": env}
     actor = _actor_class(ray).options(**opts).remote(job.cfg.to_json(), str(job.run_dir), job.resume)
     ctl.attach(_ActorSink(actor))
+    info: Optional[dict[str, Any]] = None
     try:
         info_ref, t0, noted = actor.info.remote(), time.monotonic(), False
         while not ray.wait([info_ref], timeout=0.25)[0]:  # not placed yet: Ray waits for free resources
@@ -220,6 +238,7 @@ def run_ray(job: Any) -> None:
         if not finished:
             job._fail(f"the training in the Ray actor ended without finishing; {RESUME_HINT}")
     except RayActorError as e:
+        _wait_gone(ray, info)
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()] or [type(e).__name__]
         if "creation task" in lines[0]:  # e.g. the package or a requirement is missing on the node
