@@ -69,6 +69,18 @@ def _set(pg, elem_id: str, value) -> None:
     inp.press("Tab")
 
 
+def _set_after_preset(pg, values: dict) -> None:
+    """Type form values after choosing a preset: the preset's own updates (values, then visibility) can still
+    be landing, so each value is typed again until it stays for half a second."""
+    for elem_id, value in values.items():
+        for _ in range(6):
+            _set(pg, elem_id, value)
+            pg.wait_for_timeout(500)
+            if pg.locator(f"#{elem_id} input").first.input_value() == str(value):
+                break
+        assert pg.locator(f"#{elem_id} input").first.input_value() == str(value), f"{elem_id} did not keep {value}"
+
+
 def _points(pg, elem_id: str) -> int:
     """Points of the first trace of a gr.Plot (plotly keeps the data on its div)."""
     return pg.evaluate("""(id) => { const d = document.querySelector('#' + id + ' .js-plotly-plot');
@@ -100,9 +112,8 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
     try:
         _choose(a, "preset", "Tiny (smoke test, seconds)")
         expect(a.locator("#f-train-steps input")).to_have_value("300")
-        _set(a, "f-train-steps", 100000)          # long enough to still train while B queues
-        _set(a, "f-data-num_samples", 64)
-        _set(a, "f-model-z_dim", 16)
+        # long enough to still train while B queues
+        _set_after_preset(a, {"f-train-steps": 100000, "f-data-num_samples": 64, "f-model-z_dim": 16})
         expect(a.locator("#form-check")).to_contain_text("Ready to train")
         a.locator("#start").click()
         expect(a.locator("#run-title")).to_contain_text("yours", timeout=120_000)
@@ -124,7 +135,7 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
         expect(b.locator("#run-title")).to_contain_text("view only")
         _choose(b, "preset", "Tiny (smoke test, seconds)")
         expect(b.locator("#f-train-steps input")).to_have_value("300")   # the preset has filled the form
-        _set(b, "f-train-steps", 20)
+        _set_after_preset(b, {"f-train-steps": 20})
         b.locator("#start").click()
         expect(b.get_by_text("queue: 1/1")).to_be_visible(timeout=60_000)
         expect(b.locator("#start-msg")).to_contain_text("In line for a training slot")
