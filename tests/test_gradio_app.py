@@ -122,17 +122,23 @@ def test_owner_secret_comes_from_the_browser_or_the_connection(app):
     assert a == b and a.startswith("session-") and "abc" not in a
 
 
-def test_sketch_tab_draws_a_face_from_the_pad_and_follows_new_lines(monkeypatch, tmp_path):
-    import numpy as np
-
-    import gradio_app
-    from gan_core import translate
-
+@pytest.fixture
+def shipped_pix2pix(monkeypatch, tmp_path):
+    """A checkpoints folder holding only the shipped pix2pix generator (and an empty runs folder)."""
     ck = tmp_path / "checkpoints"
     ck.mkdir()
     shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", ck / "faces_pix2pix.safetensors")
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(ck))
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    return ck
+
+
+def test_sketch_tab_draws_a_face_from_the_pad_and_follows_new_lines(shipped_pix2pix):
+    import numpy as np
+
+    import gradio_app
+    from gan_core import translate
+
     choices, default = gradio_app.translator_choices()
     assert default == "faces_pix2pix.safetensors" and len(choices) == 1
     pad, picture, edges, start = gradio_app.sketch_start(default, 3)
@@ -157,7 +163,7 @@ def test_sketch_tab_draws_a_face_from_the_pad_and_follows_new_lines(monkeypatch,
     assert np.array_equal(picture3, picture2) and np.array_equal(edges3, edges2)
 
 
-def test_sketch_tab_colour_dabs(monkeypatch, tmp_path):
+def test_sketch_tab_colour_dabs(shipped_pix2pix):
     """The shipped generator takes colour hints: the pad can start with dabs of the face's true colours, and a
     coloured stroke on the pad is a dab that pulls that region towards its colour."""
     import numpy as np
@@ -165,11 +171,6 @@ def test_sketch_tab_colour_dabs(monkeypatch, tmp_path):
     import gradio_app
     from gan_core import translate
 
-    ck = tmp_path / "checkpoints"
-    ck.mkdir()
-    shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", ck / "faces_pix2pix.safetensors")
-    monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(ck))
-    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
     _, default = gradio_app.translator_choices()
     colourful = lambda a: (a[..., :3].max(2).astype(int) - a[..., :3].min(2)).max()   # noqa: E731
     pad0, pic0, seen0, start0 = gradio_app.sketch_start(default, 3, 0)
