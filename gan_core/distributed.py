@@ -15,8 +15,9 @@
   then keeps its own contiguous shard (:meth:`Dist.shard`), as a ``DistributedSampler`` over a common
   permutation would. Batch indices, z, flips/rotations and label noise are therefore those of a
   single-process run with the global batch. Noise drawn inside a step for the local shard (the gradient
-  penalties' interpolation points, DiffAugment, G dropout) is drawn per process: the processes draw the same
-  values for their shards.
+  penalties' interpolation points, DiffAugment, G dropout) comes from each process's own stream, seeded by
+  the run's seed, the rank and the step the process started from (so a resumed data-parallel run draws
+  other noise than the uninterrupted one would have; a one-process run is unchanged).
 * BatchNorm: statistics are over the global batch. On GPUs the BatchNorm layers become
   :class:`torch.nn.SyncBatchNorm`; torch's SyncBatchNorm refuses CPU tensors, so on the CPU they become
   :class:`GlobalBatchNorm`, which all-reduces the per-channel sums (and, going back, their gradients, as
@@ -219,10 +220,17 @@ def agreed_speed(trainer: Any, result: Any) -> Any:
 
 
 def adopt(trainer: Any) -> None:
-    """Set up ``trainer`` for its process group (nothing without one): global-batch BatchNorm and the
-    DistributedDataParallel wrappers behind ``trainer.G_fwd`` / ``trainer.D_fwd``."""
-    if trainer.dist is None:
+    """Set up ``trainer`` (after its state is restored) for its process group (nothing without one): each
+    process's own in-step noise, global-batch BatchNorm and the DistributedDataParallel wrappers behind
+    ``trainer.G_fwd`` / ``trainer.D_fwd``."""
+    d: Optional[Dist] = trainer.dist
+    if d is None:
         return
+    # in-step noise (penalty points, DiffAugment, G dropout): each process its own stream, seeded by the run's
+    # seed, its rank and the step it starts from (the shared streams keep drawing only global-batch draws)
+    seed = (trainer.cfg.train.seed * 1_000_003 + 7919 * (d.rank + 1) + trainer.step) % 2**63
+    trainer._noise_gen = torch.Generator(device=trainer.device).manual_seed(seed)
+    torch.manual_seed(seed)
     trainer.G = convert_batchnorm(trainer.G, trainer.device)
     trainer.D = convert_batchnorm(trainer.D, trainer.device)
     ids = [trainer.device.index] if trainer.device.type == "cuda" else None

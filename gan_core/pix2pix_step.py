@@ -132,7 +132,7 @@ class Pix2PixSteps:
         DiffAugment ops, when on, move the pair alike. The signature of the Trainer's ``_D``, so the
         losses' penalties (which differentiate with respect to y) work unchanged."""
         if self.diffaug:
-            both = diff_augment(torch.cat([x, y], 1), self.diffaug, self.dev_gen)
+            both = diff_augment(torch.cat([x, y], 1), self.diffaug, self.noise_gen)
             x, y = both[:, :x.shape[1]], both[:, x.shape[1]:]
         return (net if net is not None else self.D_fwd)(x, y).flatten(1), []
 
@@ -154,7 +154,7 @@ class Pix2PixSteps:
         out = {"d_adv": adv.detach()}
         if spec.penalty is not None:
             with self.autocast():
-                pen = spec.penalty(self._D, y, fake, x, lc, self.dev_gen, scale=loss_scale(self.scaler))
+                pen = spec.penalty(self._D, y, fake, x, lc, self.noise_gen, scale=loss_scale(self.scaler))
             loss = loss + spec.penalty_weight(lc) * pen.float()
             out["penalty"] = pen.detach()
         return self._finish_d_step(loss, real_out, fake_out, out)

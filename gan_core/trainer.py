@@ -66,6 +66,7 @@ class Trainer:
                        else resolve_device(cfg.train.device))
         self._shard: Callable[[Any], Any] = dist.shard if dist is not None else (lambda t: t)
         self._ddp: Optional[tuple[nn.Module, nn.Module]] = None   # DistributedDataParallel(G), (D)
+        self._noise_gen: Optional[torch.Generator] = None          # data-parallel: this process's in-step noise
         self._abort = False   # rank 0 found non-finite weights: every process stops at the next step
         self.dataset = dataset
         self.control = control or TrainControl()
@@ -128,7 +129,6 @@ class Trainer:
         if self.mem_format is not None:
             for m in (self.G, self.D):
                 m.to(memory_format=self.mem_format)
-        distributed.adopt(self)   # data-parallel: global-batch BatchNorm, DDP wrappers (no-op in one process)
         self.opt_g = self._make_opt(self.G, tc.lr_g)   # after the layout change: it may replace the parameters
         self.opt_d = self._make_opt(self.D, tc.lr_d)
         self.ema = EMA(self.G, tc.ema_decay) if tc.ema_decay > 0 else None
@@ -137,6 +137,7 @@ class Trainer:
         self.fixed_labels = grid_labels(self.spec.num_classes, n_grid) if self.conditional else None
         if self.resume_state is not None:
             restore_trainer(self, self.resume_state)
+        distributed.adopt(self)   # data-parallel: global-batch BatchNorm, DDP wrappers, per-process noise
 
     def _use_option(self, opt: Option) -> None:
         """Switch this trainer to a precision / layout option (autocast, grad scaler, memory format)."""
@@ -165,6 +166,11 @@ class Trainer:
     @property
     def D_fwd(self) -> nn.Module:
         return self._ddp[1] if self._ddp is not None else self.D
+
+    @property
+    def noise_gen(self) -> torch.Generator:
+        """In-step noise of this process's slice (penalty points, DiffAugment): its own stream under DDP."""
+        return self._noise_gen if self._noise_gen is not None else self.dev_gen
 
     @contextmanager
     def _frozen_d(self) -> Iterator[None]:
@@ -207,7 +213,7 @@ class Trainer:
     def _D(self, x: Tensor, y: Optional[Tensor], net: Optional[nn.Module] = None) -> tuple[Tensor, list[Tensor]]:
         """D (``net``: default ``D_fwd``) on DiffAugment-ed inputs (none when data.diffaugment is off)."""
         if self.diffaug:
-            x = diff_augment(x, self.diffaug, self.dev_gen)
+            x = diff_augment(x, self.diffaug, self.noise_gen)
         return (net if net is not None else self.D_fwd)(x, y)
 
     def _fake_inputs(self, B: int, y: Optional[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
@@ -242,7 +248,7 @@ class Trainer:
         out = {"d_adv": adv.detach()}
         if spec.penalty is not None:
             with self.autocast():
-                pen = spec.penalty(self._D, x, fake, y, lc, self.dev_gen, scale=loss_scale(self.scaler))
+                pen = spec.penalty(self._D, x, fake, y, lc, self.noise_gen, scale=loss_scale(self.scaler))
             loss = loss + spec.penalty_weight(lc) * pen.float()
             out["penalty"] = pen.detach()
         if self.acgan:
@@ -373,7 +379,7 @@ class Trainer:
             if "out of memory" in msg.lower():
                 msg = f"out of memory: lower train.batch_size or the model width ({msg.splitlines()[0]})"
             yield ErrorEvent(self.step, f"training failed at step {self.step}: {msg}", "exception")
-        if reason != "error" and not self._weights_finite():  # NaN is only seen in logged steps
+        if reason != "error" and not weights_finite([self.G, self.D, self.G_ema]):  # NaN is only seen in logged steps
             yield self._nonfinite_error()
             reason = "error"
         if reason != "error":
@@ -438,7 +444,7 @@ class Trainer:
                 due_ckpt, next_ckpt = due(self.step, tc.checkpoint_every, run_time, next_ckpt,
                                           tc.checkpoint_seconds, end=tc.seconds)
                 if self.out_dir is not None and due_ckpt:
-                    if self._weights_finite():
+                    if weights_finite([self.G, self.D, self.G_ema]):   # never save NaN weights
                         yield CheckpointEvent(self.step, self._checkpoint())
                     else:   # every process stops at the next step's gate
                         yield self._nonfinite_error()
@@ -472,10 +478,6 @@ class Trainer:
                 t_pause = time.perf_counter()
                 yield StatusEvent("paused", self.step)
             self.control.wait_resumed(0.25)   # the other processes wait in ``agree`` meanwhile
-
-    def _weights_finite(self) -> bool:
-        """G, D (and EMA) weights all finite: checked before every checkpoint and at the end."""
-        return weights_finite([self.G, self.D, self.G_ema])
 
     def _last_good(self) -> Optional[str]:
         """The newest checkpoint of this run, or the one it resumed from (nothing non-finite is ever saved)."""

@@ -220,3 +220,16 @@ def test_more_processes_than_gpus_is_refused_with_a_reason(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="sees no GPU"):
         distributed.from_env("cuda")
+
+
+def test_each_process_has_its_own_in_step_noise(tmp_path, cache_dir):
+    """The shared data stream is the same in every process (so the slices form one global batch); the
+    in-step noise (penalty points, DiffAugment) and the global RNG (G dropout) differ between processes."""
+    out = tmp_path / "noise.pt"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(REPO / "tests" / "fixtures" / "ddp_noise_worker.py"), str(out), cache_dir]
+    r = subprocess.run(cmd, cwd=REPO, env=_env(cache_dir), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    draws = torch.load(out)                       # (process, stream, 4)
+    assert torch.equal(draws[0, 0], draws[1, 0])  # shared data stream
+    assert not torch.equal(draws[0, 1], draws[1, 1]) and not torch.equal(draws[0, 2], draws[1, 2])
