@@ -24,6 +24,21 @@ def require_browser():
     return expect, sync_playwright
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+def launch_chromium(playwright):
+    """Debian's headless Chromium through ``playwright`` (a sync_playwright() context)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def app_env(runs, checkpoints, **extra: str) -> dict:
+    """The environment of a test app server: its own runs and checkpoints folders, one torch thread, this
+    checkout importable, no usage statistics; ``extra`` on top (e.g. GAN_STUDIO_METRICS="0")."""
+    return dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(checkpoints), OMP_NUM_THREADS="1",
+                PYTHONPATH=str(REPO), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", **extra)
+
+
 def wait_idle(pg, timeout: float = 60.0) -> None:
     """Until Streamlit's "Running..." indicator is gone (the script run finished)."""
     pg.wait_for_timeout(300)

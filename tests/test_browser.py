@@ -8,14 +8,13 @@ Run: ``pytest -m browser tests/test_browser.py -s``. Skipped when Chromium or Pl
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, REPO, export_tiny_generator, require_browser, screenshots_dir, serve_app
+from browser_helpers import app_env, export_tiny_generator, launch_chromium, require_browser, screenshots_dir, serve_app
 from browser_helpers import choose as _choose, set_number as _set_number, wait_idle as _wait_idle
 
 pytestmark = pytest.mark.browser
@@ -29,9 +28,7 @@ def server(tmp_path_factory):
     runs, ckpts, cache = base / "runs", base / "checkpoints", base / "cache"
     export_tiny_generator(ckpts, cache, "tiny_acgan.safetensors", {"dataset": "faces", "image_size": 16},
                           {"arch": "acgan", "z_dim": 16, "g_width": 8, "d_width": 8, "embed_dim": 4})
-    env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts),
-               GAN_STUDIO_EVAL_SAMPLES="32", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO),
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = app_env(runs, ckpts, GAN_STUDIO_EVAL_SAMPLES="32")
     yield from serve_app(base, env, runs=runs, checkpoints=ckpts)
 
 
@@ -43,8 +40,7 @@ def shots(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def page(server):
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = launch_chromium(p)
         ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
         pg = ctx.new_page()
         pg.set_default_timeout(60_000)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, REPO, require_browser, screenshots_dir
+from browser_helpers import REPO, launch_chromium, require_browser, screenshots_dir
 from test_gradio_api import gradio_env, start_gradio, stop_gradio
 
 pytestmark = pytest.mark.browser
@@ -43,7 +43,7 @@ def shots(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        b = launch_chromium(p)
         try:
             yield b
         finally:

@@ -9,14 +9,13 @@ Skipped when Chromium or Playwright is missing. Screenshots go to ``$GAN_STUDIO_
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
 
-from browser_helpers import CHROMIUM, REPO, require_browser, screenshots_dir, serve_app
+from browser_helpers import app_env, launch_chromium, require_browser, screenshots_dir, serve_app
 from browser_helpers import choose as _choose, set_number as _set_number, wait_idle as _wait_idle
 
 pytestmark = pytest.mark.browser
@@ -29,9 +28,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("sharing")
     runs, ckpts = base / "runs", base / "checkpoints"
     ckpts.mkdir()
-    env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts), GAN_STUDIO_METRICS="0",
-               GAN_STUDIO_MAX_CONCURRENT="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO),
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = app_env(runs, ckpts, GAN_STUDIO_METRICS="0", GAN_STUDIO_MAX_CONCURRENT="1")
     yield from serve_app(base, env, runs=runs)
 
 
@@ -83,8 +80,7 @@ def _start_tiny_run(pg, url: str, steps: int) -> None:
 def test_copied_link_is_view_only_reload_reattaches_and_queue_starts(server, shots):
     url = server["url"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = launch_chromium(p)
         try:
             ctx_a, ctx_b, ctx_c = (browser.new_context(viewport={"width": 1400, "height": 1600}) for _ in range(3))
             a, b, c = ctx_a.new_page(), ctx_b.new_page(), ctx_c.new_page()

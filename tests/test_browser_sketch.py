@@ -8,13 +8,13 @@ Run: ``pytest -m browser tests/test_browser_sketch.py -s``. Skipped when Chromiu
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 
 import pytest
 
-from browser_helpers import CHROMIUM, REPO, export_tiny_generator, require_browser, screenshots_dir, serve_app, wait_idle
+from browser_helpers import (REPO, app_env, export_tiny_generator, launch_chromium, require_browser, screenshots_dir,
+                             serve_app, wait_idle)
 
 pytestmark = pytest.mark.browser
 
@@ -28,16 +28,13 @@ def server(tmp_path_factory):
     export_tiny_generator(ckpts, cache, "faces_pix2pix.safetensors", {"dataset": "faces-edges", "image_size": 32},
                           {"arch": "pix2pix", "g_width": 8, "d_width": 8})
     shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", ckpts / "zz_shipped_hints.safetensors")
-    env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts), OMP_NUM_THREADS="1",
-               PYTHONPATH=str(REPO), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    yield from serve_app(base, env)
+    yield from serve_app(base, app_env(runs, ckpts))
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        b = launch_chromium(p)
         try:
             yield b
         finally:

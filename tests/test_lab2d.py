@@ -348,22 +348,20 @@ def test_lab_in_the_browser(tmp_path):
     import re
     from pathlib import Path
 
-    from browser_helpers import CHROMIUM, REPO, choose, require_browser, wait_idle
+    from browser_helpers import app_env, choose, launch_chromium, require_browser, wait_idle
 
     expect, sync_playwright = require_browser()
     from ui.devserver import start_app_server, stop_app_server
 
     shots = Path(os.environ.get("GAN_STUDIO_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, GAN_STUDIO_RUNS=str(tmp_path / "runs"), GAN_STUDIO_CHECKPOINTS=str(tmp_path / "ck"),
-               OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = app_env(tmp_path / "runs", tmp_path / "ck")
     preset = LAB_PRESETS["wgan-gp-covers"]
     with open(tmp_path / "server.log", "wb") as log:
         proc, url = start_app_server(env, log)
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+                browser = launch_chromium(p)
                 pg = browser.new_page(viewport={"width": 1500, "height": 1300})
                 pg.set_default_timeout(60_000)
                 pg.goto(url + "/lab2d")
