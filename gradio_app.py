@@ -778,9 +778,14 @@ def lab_pad_clear():
     return pad_image([], lab2d.LabConfig().extent), [], "0 points drawn: click the pad to add some."
 
 
-def _lab_update(owner_v, request, **changes) -> None:
+def _my_lab(owner_v, request) -> Any:
+    """This visitor's 2D lab runner, or None."""
     lab2d, _ = _lab()
-    r = lab2d.get_lab_manager().get(owner_of(owner_v, request))
+    return lab2d.get_lab_manager().get(owner_of(owner_v, request))
+
+
+def _lab_update(owner_v, request, **changes) -> None:
+    r = _my_lab(owner_v, request)
     if r is None or not r.active:
         return
     try:
@@ -837,8 +842,7 @@ def lab_start(owner_v, preset, drawn, *values, request: gr.Request = None):
 
 def lab_control(action: str):
     def fn(owner_v, request: gr.Request = None):
-        lab2d, _ = _lab()
-        r = lab2d.get_lab_manager().get(owner_of(owner_v, request))
+        r = _my_lab(owner_v, request)
         if r is None or not r.active:
             return
         if action == "pause":
@@ -870,7 +874,7 @@ def lab_live(widget: str):
 
 def lab_tick(owner_v, arrows: bool, request: gr.Request = None):
     lab2d, lab_figure = _lab()
-    r = lab2d.get_lab_manager().get(owner_of(owner_v, request))
+    r = _my_lab(owner_v, request)
     fr = r.frame() if r is not None else None
     if fr is None:
         return ["Press **Start** to train. Pick a preset for a classic picture.", gr.skip(), gr.skip(), gr.skip(),

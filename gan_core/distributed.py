@@ -66,9 +66,7 @@ class Dist:
 
     def agree(self, reason: Optional[str], paused: bool, updates: dict[str, Any]) -> tuple[Optional[str], bool, dict]:
         """Rank 0's decision for this step (stop reason, paused, live updates), the same on every process."""
-        box = [(reason, paused, updates)]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
+        return self.broadcast((reason, paused, updates))
 
     def mean(self, values: dict[str, float]) -> dict[str, float]:
         """Means over the processes of a dict of numbers with the same keys everywhere."""

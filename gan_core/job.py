@@ -163,7 +163,7 @@ class Job:
                             code = proc.exitcode
                             how = f"was killed by signal {-code}" if code and code < 0 else f"exited with code {code}"
                             self._fail(f"the training process {how} without finishing (out of memory?); "
-                                       "the newest checkpoint in the run directory can be resumed")
+                                       + rundir.RESUME_HINT)
                             return
                     else:
                         continue

@@ -31,13 +31,13 @@ from typing import Any, Optional
 
 from .control import TrainControl
 from .envvars import env_number
+from .rundir import RESUME_HINT
 from .events import DoneEvent
 
 ADDRESS_ENV = "GAN_STUDIO_RAY_ADDRESS"
 GPUS_ENV = "GAN_STUDIO_RAY_GPUS"
 CPUS_ENV = "GAN_STUDIO_RAY_CPUS"
 INSTALL_HINT = "job mode 'ray' needs the ray package, which is not installed: pip install -r requirements-scale.txt"
-RESUME_HINT = "the newest checkpoint in the run directory can be resumed"
 POLL_S = 0.5          # longest wait of one events() call inside the actor
 WAIT_NOTE_S = 3.0     # after this long unplaced, the job notes that it waits for Ray resources
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .envvars import env_number
+from .rundir import RESUME_HINT
 
 NPROC_ENV = "GAN_STUDIO_NPROC"
 _ADDR_ENV, _KEY_ENV, _CFG_ENV = "GAN_STUDIO_JOB_ADDR", "GAN_STUDIO_JOB_KEY", "GAN_STUDIO_JOB_CONFIG"
@@ -80,12 +81,8 @@ def run(job: Any, n: int) -> None:
                     raise EOFError
                 kind, payload = conn.recv()
             except (EOFError, OSError):   # rank 0 is gone (killed, out of memory, a lost peer)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.terminate()
-                job._fail(f"the training processes ended without finishing (torchrun exit code {proc.returncode}): "
-                          f"{_tail(log)}; the newest checkpoint in the run directory can be resumed")
+                job._fail(f"the training processes ended without finishing (torchrun exit code {_end(proc)}): "
+                          f"{_tail(log)}; {RESUME_HINT}")
                 return
             if kind == "crash":
                 job._fail(payload[0], payload[1])
@@ -98,12 +95,17 @@ def run(job: Any, n: int) -> None:
         if conn is not None:
             conn.close()
         listener.close()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.wait(timeout=10)
+        _end(proc)
         log.close()
+
+
+def _end(proc: subprocess.Popen) -> Optional[int]:
+    """torchrun's exit code once it has ended (given 30 s to end by itself, then terminated)."""
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        return proc.wait(timeout=10)
 
 
 def _accept(listener: Listener, proc: subprocess.Popen) -> Any:

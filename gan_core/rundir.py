@@ -34,6 +34,9 @@ LAST = "last.pt"
 STEP_GLOB = "step_*.pt"
 
 
+RESUME_HINT = "the newest checkpoint in the run directory can be resumed"   # after a training process died
+
+
 def runs_root() -> Path:
     """Training runs: ``$GAN_STUDIO_RUNS`` or ``./runs``."""
     return Path(os.environ.get(RUNS_ENV) or "runs")
