@@ -50,3 +50,19 @@ def media(monkeypatch):
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
     return seen
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (for the browser tests, which skip at import when Playwright
+    or Chromium is missing)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser_helpers import launch_chromium
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import REPO, launch_chromium, require_browser, screenshots_dir
+from browser_helpers import REPO, require_browser, screenshots_dir
 from test_gradio_api import gradio_env, start_gradio, stop_gradio
 
 pytestmark = pytest.mark.browser
@@ -38,16 +38,6 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     return screenshots_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _page(browser, url: str):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from browser_helpers import (REPO, app_env, export_tiny_generator, launch_chromium, require_browser, screenshots_dir,
+from browser_helpers import (REPO, app_env, export_tiny_generator, require_browser, screenshots_dir,
                              serve_app, wait_idle)
 
 pytestmark = pytest.mark.browser
@@ -29,16 +29,6 @@ def server(tmp_path_factory):
                           {"arch": "pix2pix", "g_width": 8, "d_width": 8})
     shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", ckpts / "zz_shipped_hints.safetensors")
     yield from serve_app(base, app_env(runs, ckpts))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _sketch_page(browser, url: str, height: int):
