@@ -1,0 +1,230 @@
+"""Job mode "zerogpu": a run trains inside GPU calls (``spaces.GPU``, see gan_core.zerogpu) made from the
+app's own process, in the request's context (the visitor's quota), one after another.
+
+* Each call is :func:`train_call`, a generator: it runs ``Trainer.run()`` for at most
+  ``zerogpu.CALL_TRAIN_S`` seconds of training and yields its events, which the job's thread feeds to
+  ``Job._on_event`` as the other modes do (panel, ownership, queue, listeners are unchanged). Its
+  ``duration`` is ``zerogpu.call_duration`` of that budget, computed from the call's own arguments.
+* Every call ends with a checkpoint (the trainer saves one when its time is up). A run longer than one
+  call is a chain: the next call resumes from ``last.pt`` of the run folder, bit for bit as any resume,
+  until the run's own time budget or step count is reached. The panel sees one run: the calls' start
+  events after the first become a note, their ends before the last are not shown, and progress / ETA
+  are those of the whole run.
+* Steering: the trainer runs in the GPU worker (a fork of this process), so commands travel through a
+  file in the run folder (:class:`CommandFile`), read by a thread inside the call. Stop ends the chain.
+  A run paused for ``zerogpu.PAUSE_RELEASE_S`` inside a call ends that call (checkpoint, GPU freed); the
+  next call starts when the run is resumed.
+* A ZeroGPU failure (quota used up, no GPU free, the call cut off) ends the job with
+  ``zerogpu.visitor_message``; the checkpoints of the calls before are kept, so "Continue this run" goes
+  on from there. A run whose device is "cpu" trains as in mode "process", without a GPU call.
+"""
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import json
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+from . import rundir, zerogpu
+from .config import RunConfig
+from .control import TrainControl
+from .events import DoneEvent, StartEvent, StatusEvent, StepEvent
+
+if TYPE_CHECKING:
+    from .job import Job
+
+COMMANDS_FILE = ".zerogpu-commands.jsonl"
+POLL_S = 0.2
+
+
+@dataclass
+class CallEnded:
+    """The last item a training call yields (not an Event): training seconds done in this call, and
+    whether the call ended itself because the run stayed paused (``released``)."""
+    seconds: float
+    released: bool
+
+
+class CommandFile:
+    """The sink of a job's ForwardingControl in this mode: ``put((name, args))`` appends a JSON line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+
+    def put(self, msg: tuple[str, tuple]) -> None:
+        name, args = msg
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps([name, list(args)]) + "\n")
+
+
+def _follow_commands(path: Path, control: TrainControl, done: threading.Event) -> None:
+    """Inside the call: apply each new line of the command file to ``control`` until ``done``."""
+    pos = 0
+    while True:
+        try:
+            with path.open("r", encoding="utf-8") as f:
+                f.seek(pos)
+                chunk = f.read()
+        except OSError:
+            chunk = ""
+        complete = chunk[:chunk.rfind("\n") + 1]
+        pos += len(complete.encode("utf-8"))
+        for line in complete.splitlines():
+            try:
+                name, args = json.loads(line)
+                getattr(control, name)(*args)
+            except Exception:  # noqa: BLE001 - a command for a run that has moved on
+                pass
+        if done.wait(POLL_S):
+            return
+
+
+def train_call(cfg_json: str, run_dir: str, resume: Optional[str], commands: str,
+               seconds: float) -> Iterator[Any]:
+    """One GPU call (runs in the GPU worker): train ``seconds`` (the budget of this call) from ``resume``,
+    yielding the trainer's events, then a :class:`CallEnded`. Every yielded value is picklable."""
+    from .trainer import Trainer
+
+    zerogpu.in_forked_worker()
+    cfg = RunConfig.from_json(cfg_json)
+    cfg = cfg.replace(train={"seconds": float(seconds)})
+    control = TrainControl()
+    done = threading.Event()
+    reader = threading.Thread(target=_follow_commands, args=(Path(commands), control, done),
+                              name="gan-zerogpu-commands", daemon=True)
+    reader.start()
+    trainer = Trainer(cfg, run_dir, resume=resume, control=control)
+    released = False
+    paused_since: Optional[float] = None
+    elapsed0: Optional[float] = None
+    watch_stop = threading.Event()
+
+    def watch() -> None:   # a run paused too long inside the call: end the call, keep the checkpoint
+        nonlocal released, paused_since
+        while not watch_stop.wait(0.25):
+            if control.paused and not control.stop_requested:
+                paused_since = paused_since or time.monotonic()
+                if time.monotonic() - paused_since >= zerogpu.PAUSE_RELEASE_S:
+                    released = True
+                    control.stop()
+                    return
+            else:
+                paused_since = None
+
+    watcher = threading.Thread(target=watch, name="gan-zerogpu-pause", daemon=True)
+    watcher.start()
+    try:
+        for ev in trainer.run():
+            if isinstance(ev, StartEvent):
+                elapsed0 = trainer.elapsed
+            yield ev
+    finally:
+        done.set()
+        watch_stop.set()
+    yield CallEnded(max(0.0, trainer.elapsed - (elapsed0 if elapsed0 is not None else trainer.elapsed)), released)
+
+
+def run_zerogpu(job: "Job") -> None:
+    """The job's thread: run the chain of GPU calls (or, for device "cpu", train as mode "process")."""
+    if job.cfg.train.device == "cpu":
+        job._run_process()
+        return
+    ctx: contextvars.Context = getattr(job, "context", None) or contextvars.copy_context()
+    ctx.run(_chain, job)
+
+
+def _chain(job: "Job") -> None:
+    from .job import ForwardingControl
+
+    assert isinstance(job.control, ForwardingControl)
+    total = float(job.cfg.train.seconds)
+    done_s = 0.0
+    resume = job.resume
+    calls = 0
+    train = zerogpu.train_function()
+    cmd_path = Path(job.run_dir) / COMMANDS_FILE
+    while True:
+        seconds = zerogpu.next_call_seconds(total, done_s)
+        calls += 1
+        sink = CommandFile(cmd_path)
+        if job.control.paused:   # paused between calls: the new call starts paused
+            sink.put(("pause", ()))
+        job.control.attach(sink)
+        last_done: Optional[DoneEvent] = None
+        ended: Optional[CallEnded] = None
+        try:
+            for item in train(job.cfg.to_json(), str(job.run_dir), resume, str(cmd_path), seconds):
+                if isinstance(item, CallEnded):
+                    ended = item
+                elif isinstance(item, DoneEvent):
+                    last_done = item
+                else:
+                    _feed(job, item, calls, total, done_s, seconds)
+        except Exception as e:  # noqa: BLE001 - ZeroGPU's failures become the visitor's line
+            msg = zerogpu.visitor_message(e)
+            if last_done is not None or msg is None:
+                job._fail(f"{type(e).__name__}: {e}; " + rundir.RESUME_HINT, traceback.format_exc(limit=3))
+            else:
+                _fail_kept(job, msg)
+            return
+        finally:
+            job.control.attach(None)
+        if last_done is None:
+            job._fail("the GPU call ended without finishing the run; " + rundir.RESUME_HINT)
+            return
+        done_s += ended.seconds if ended is not None else seconds
+        released = ended is not None and ended.released
+        more = (last_done.reason == "time" or released) and zerogpu.next_call_seconds(total, done_s) > 0
+        if more and job.control.stop_requested:   # Stop came as the call ended
+            job._on_event(dataclasses.replace(last_done, reason="stopped"))
+            return
+        if not more:
+            if released:   # ended for the pause, and the run's time is also up: it is done
+                last_done = dataclasses.replace(last_done, reason="time")
+            job._on_event(last_done)
+            return
+        resume = last_done.last_checkpoint or str(Path(job.run_dir) / rundir.LAST)
+        if released or job.control.paused:   # no GPU held while paused: wait for Resume or Stop
+            job._on_event(StatusEvent("paused", last_done.step, "paused: the GPU is released until you resume"))
+            while job.control.paused and not job.control.stop_requested:
+                time.sleep(POLL_S)
+            if job.control.stop_requested:
+                job._on_event(dataclasses.replace(last_done, reason="stopped"))
+                return
+        job._on_event(StatusEvent("starting", last_done.step,
+                                  f"GPU call {calls + 1}: resuming from step {last_done.step}"))
+
+
+def _feed(job: "Job", ev: Any, call: int, total: float, done_s: float, seconds: float) -> None:
+    """Hand a call's event to the job: the first call's as they are; later calls' StartEvent becomes a
+    note; StepEvents get the whole run's progress and ETA."""
+    if call > 1 and isinstance(ev, StartEvent):
+        with job._lock:
+            job.notes.append(f"GPU call {call}: resumed from step {ev.start_step} on {ev.device}")
+        ev = StatusEvent("running", ev.start_step)
+    elif call > 1 and isinstance(ev, StatusEvent) and ev.status == "loading data":
+        ev = StatusEvent("starting", ev.step, f"GPU call {call}: {ev.message}")
+    if isinstance(ev, StepEvent) and total:
+        run_done = done_s + ev.progress * seconds
+        ev = dataclasses.replace(ev, progress=min(1.0, run_done / total), eta=max(0.0, total - run_done))
+    job._on_event(ev)
+
+
+def _fail_kept(job: "Job", message: str) -> None:
+    """A ZeroGPU failure: the visitor's line, and where the kept checkpoint is."""
+    last = Path(job.run_dir) / rundir.LAST
+    kept = (f" The run keeps its checkpoint at step {job.snapshot().step}: Continue this run goes on from it."
+            if last.is_file() else "")
+    job._fail(message + kept)
+
+
+def commands_path(run_dir: os.PathLike | str) -> Path:
+    return Path(run_dir) / COMMANDS_FILE
