@@ -1,7 +1,7 @@
 """Job mode "zerogpu": a run trains inside GPU calls (``spaces.GPU``, see gan_core.zerogpu) made from the
 app's own process, in the request's context (the visitor's quota), one after another.
 
-* Each call is :func:`train_call`, a generator: it runs ``Trainer.run()`` for at most
+* Each call is ``zerogpu.train_call``, a generator: it runs ``Trainer.run()`` for at most
   ``zerogpu.CALL_TRAIN_S`` seconds of training and yields its events, which the job's thread feeds to
   ``Job._on_event`` as the other modes do (panel, ownership, queue, listeners are unchanged). Its
   ``duration`` is ``zerogpu.call_duration`` of that budget, computed from the call's own arguments.
@@ -22,117 +22,21 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import json
 import os
-import threading
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import Any, Optional
 
 from . import rundir, zerogpu
-from .config import RunConfig
-from .control import TrainControl
+from .control import ForwardingControl
 from .events import DoneEvent, StartEvent, StatusEvent, StepEvent
+from .zerogpu import CallEnded, CommandFile
 
-if TYPE_CHECKING:
-    from .job import Job
-
-COMMANDS_FILE = ".zerogpu-commands.jsonl"
-POLL_S = 0.2
+POLL_S = 0.2   # the job's wait for Resume / Stop between calls
 
 
-@dataclass
-class CallEnded:
-    """The last item a training call yields (not an Event): training seconds done in this call, and
-    whether the call ended itself because the run stayed paused (``released``)."""
-    seconds: float
-    released: bool
-
-
-class CommandFile:
-    """The sink of a job's ForwardingControl in this mode: ``put((name, args))`` appends a JSON line."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("", encoding="utf-8")
-
-    def put(self, msg: tuple[str, tuple]) -> None:
-        name, args = msg
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps([name, list(args)]) + "\n")
-
-
-def _follow_commands(path: Path, control: TrainControl, done: threading.Event) -> None:
-    """Inside the call: apply each new line of the command file to ``control`` until ``done``."""
-    pos = 0
-    while True:
-        try:
-            with path.open("r", encoding="utf-8") as f:
-                f.seek(pos)
-                chunk = f.read()
-        except OSError:
-            chunk = ""
-        complete = chunk[:chunk.rfind("\n") + 1]
-        pos += len(complete.encode("utf-8"))
-        for line in complete.splitlines():
-            try:
-                name, args = json.loads(line)
-                getattr(control, name)(*args)
-            except Exception:  # noqa: BLE001 - a command for a run that has moved on
-                pass
-        if done.wait(POLL_S):
-            return
-
-
-def train_call(cfg_json: str, run_dir: str, resume: Optional[str], commands: str,
-               seconds: float) -> Iterator[Any]:
-    """One GPU call (runs in the GPU worker): train ``seconds`` (the budget of this call) from ``resume``,
-    yielding the trainer's events, then a :class:`CallEnded`. Every yielded value is picklable."""
-    from .trainer import Trainer
-
-    zerogpu.in_forked_worker()
-    cfg = RunConfig.from_json(cfg_json)
-    cfg = cfg.replace(train={"seconds": float(seconds)})
-    control = TrainControl()
-    done = threading.Event()
-    reader = threading.Thread(target=_follow_commands, args=(Path(commands), control, done),
-                              name="gan-zerogpu-commands", daemon=True)
-    reader.start()
-    trainer = Trainer(cfg, run_dir, resume=resume, control=control)
-    released = False
-    paused_since: Optional[float] = None
-    elapsed0: Optional[float] = None
-    watch_stop = threading.Event()
-
-    def watch() -> None:   # a run paused too long inside the call: end the call, keep the checkpoint
-        nonlocal released, paused_since
-        while not watch_stop.wait(0.25):
-            if control.paused and not control.stop_requested:
-                paused_since = paused_since or time.monotonic()
-                if time.monotonic() - paused_since >= zerogpu.PAUSE_RELEASE_S:
-                    released = True
-                    control.stop()
-                    return
-            else:
-                paused_since = None
-
-    watcher = threading.Thread(target=watch, name="gan-zerogpu-pause", daemon=True)
-    watcher.start()
-    try:
-        for ev in trainer.run():
-            if isinstance(ev, StartEvent):
-                elapsed0 = trainer.elapsed
-            yield ev
-    finally:
-        done.set()
-        watch_stop.set()
-    yield CallEnded(max(0.0, trainer.elapsed - (elapsed0 if elapsed0 is not None else trainer.elapsed)), released)
-
-
-def run_zerogpu(job: "Job") -> None:
+def run_zerogpu(job: Any) -> None:
     """The job's thread: run the chain of GPU calls (or, for device "cpu", train as mode "process")."""
     if job.cfg.train.device == "cpu":
         job._run_process()
@@ -141,16 +45,14 @@ def run_zerogpu(job: "Job") -> None:
     ctx.run(_chain, job)
 
 
-def _chain(job: "Job") -> None:
-    from .job import ForwardingControl
-
+def _chain(job: Any) -> None:
     assert isinstance(job.control, ForwardingControl)
     total = float(job.cfg.train.seconds)
     done_s = 0.0
     resume = job.resume
     calls = 0
     train = zerogpu.train_function()
-    cmd_path = Path(job.run_dir) / COMMANDS_FILE
+    cmd_path = commands_path(job.run_dir)
     while True:
         seconds = zerogpu.next_call_seconds(total, done_s)
         calls += 1
@@ -203,7 +105,7 @@ def _chain(job: "Job") -> None:
                                   f"GPU call {calls + 1}: resuming from step {last_done.step}"))
 
 
-def _feed(job: "Job", ev: Any, call: int, total: float, done_s: float, seconds: float) -> None:
+def _feed(job: Any, ev: Any, call: int, total: float, done_s: float, seconds: float) -> None:
     """Hand a call's event to the job: the first call's as they are; later calls' StartEvent becomes a
     note; StepEvents get the whole run's progress and ETA."""
     if call > 1 and isinstance(ev, StartEvent):
@@ -218,7 +120,7 @@ def _feed(job: "Job", ev: Any, call: int, total: float, done_s: float, seconds: 
     job._on_event(ev)
 
 
-def _fail_kept(job: "Job", message: str) -> None:
+def _fail_kept(job: Any, message: str) -> None:
     """A ZeroGPU failure: the visitor's line, and where the kept checkpoint is."""
     last = Path(job.run_dir) / rundir.LAST
     kept = (f" The run keeps its checkpoint at step {job.snapshot().step}: Continue this run goes on from it."
@@ -227,4 +129,4 @@ def _fail_kept(job: "Job", message: str) -> None:
 
 
 def commands_path(run_dir: os.PathLike | str) -> Path:
-    return Path(run_dir) / COMMANDS_FILE
+    return Path(run_dir) / rundir.ZEROGPU_COMMANDS

@@ -24,11 +24,15 @@ Interpolate, Sketch, Style) go through :func:`gpu_tool`.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import threading
+import time
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 ENV = "GAN_STUDIO_ZEROGPU"          # "1": ZeroGPU mode forced (e.g. on a CPU, for tests); "0": off
@@ -47,6 +51,7 @@ MARGIN_S = 30
 CALL_TRAIN_S = MAX_CALL_S - MARGIN_S   # the most training seconds one call holds
 MIN_CALL_TRAIN_S = 1.0                 # a remainder of a time budget shorter than this is not worth a call
 PAUSE_RELEASE_S = 10.0                 # a run paused this long inside a call ends the call (frees the GPU)
+COMMAND_POLL_S = 0.2                   # how often a call reads its run's steering commands
 
 # Short tools: GPU seconds asked for, and the work (images x pixels) from which a GPU call pays for its
 # start (forking the worker, moving the model): below it the tool runs on the CPU of the app's process.
@@ -140,8 +145,6 @@ def install(gpu: Optional[Decorator]) -> None:
     """Wrap gan_core's GPU functions with ``gpu`` (``spaces.GPU``; None: run them as they are, e.g. with
     ``$GAN_STUDIO_ZEROGPU`` = 1 where ``spaces`` is not installed). Call it once, before the app launches:
     ``spaces`` registers the functions it wraps when Gradio starts."""
-    from .job_zerogpu import train_call
-
     gpu = gpu or _identity
     _installed.clear()
     _installed.update(
@@ -163,7 +166,7 @@ def _get(name: str) -> Callable[..., Any]:
 
 
 def train_function() -> Callable[..., Iterator[Any]]:
-    """The wrapped training generator (gan_core.job_zerogpu.train_call under the installed decorator)."""
+    """The wrapped training generator (:func:`train_call` under the installed decorator)."""
     return _get("train")
 
 
@@ -277,3 +280,96 @@ class GpuUnavailable(RuntimeError):
 def _translated(e: Exception) -> Exception:
     msg = visitor_message(e)
     return GpuUnavailable(msg) if msg else e
+
+
+# ---- one training call (runs in the GPU worker) ----------------------------------------------------------
+@dataclass
+class CallEnded:
+    """The last item a training call yields (not an Event): training seconds done in this call, and
+    whether the call ended itself because the run stayed paused (``released``)."""
+    seconds: float
+    released: bool
+
+
+class CommandFile:
+    """The sink of a job's ForwardingControl in this mode: ``put((name, args))`` appends a JSON line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+
+    def put(self, msg: tuple[str, tuple]) -> None:
+        name, args = msg
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps([name, list(args)]) + "\n")
+
+
+def _follow_commands(path: Path, control: TrainControl, done: threading.Event) -> None:
+    """Inside the call: apply each new line of the command file to ``control`` until ``done``."""
+    pos = 0
+    while True:
+        try:
+            with path.open("r", encoding="utf-8") as f:
+                f.seek(pos)
+                chunk = f.read()
+        except OSError:
+            chunk = ""
+        complete = chunk[:chunk.rfind("\n") + 1]
+        pos += len(complete.encode("utf-8"))
+        for line in complete.splitlines():
+            try:
+                name, args = json.loads(line)
+                getattr(control, name)(*args)
+            except Exception:  # noqa: BLE001 - a command for a run that has moved on
+                pass
+        if done.wait(COMMAND_POLL_S):
+            return
+
+
+def train_call(cfg_json: str, run_dir: str, resume: Optional[str], commands: str,
+               seconds: float) -> Iterator[Any]:
+    """One GPU call (runs in the GPU worker): train ``seconds`` (the budget of this call) from ``resume``,
+    yielding the trainer's events, then a :class:`CallEnded`. Every yielded value is picklable."""
+    from .config import RunConfig
+    from .control import TrainControl
+    from .events import StartEvent
+    from .trainer import Trainer
+
+    in_forked_worker()
+    cfg = RunConfig.from_json(cfg_json)
+    cfg = cfg.replace(train={"seconds": float(seconds)})
+    control = TrainControl()
+    done = threading.Event()
+    reader = threading.Thread(target=_follow_commands, args=(Path(commands), control, done),
+                              name="gan-zerogpu-commands", daemon=True)
+    reader.start()
+    trainer = Trainer(cfg, run_dir, resume=resume, control=control)
+    released = False
+    paused_since: Optional[float] = None
+    elapsed0: Optional[float] = None
+    watch_stop = threading.Event()
+
+    def watch() -> None:   # a run paused too long inside the call: end the call, keep the checkpoint
+        nonlocal released, paused_since
+        while not watch_stop.wait(0.25):
+            if control.paused and not control.stop_requested:
+                paused_since = paused_since or time.monotonic()
+                if time.monotonic() - paused_since >= PAUSE_RELEASE_S:
+                    released = True
+                    control.stop()
+                    return
+            else:
+                paused_since = None
+
+    watcher = threading.Thread(target=watch, name="gan-zerogpu-pause", daemon=True)
+    watcher.start()
+    try:
+        for ev in trainer.run():
+            if isinstance(ev, StartEvent):
+                elapsed0 = trainer.elapsed
+            yield ev
+    finally:
+        done.set()
+        watch_stop.set()
+    yield CallEnded(max(0.0, trainer.elapsed - (elapsed0 if elapsed0 is not None else trainer.elapsed)), released)

@@ -88,7 +88,8 @@ class SpyGPU:
                     yield pickle.loads(v)
                 elif kind == "end":
                     return
-                else:
+                else:   # spaces prints the traceback and raises this
+                    print("GPU worker failed:", v)
                     raise gr.Error("GPU task aborted", title="ZeroGPU worker error")
         finally:
             p.join(10)
@@ -214,7 +215,7 @@ def test_training_runs_in_the_requests_process_through_the_gpu_function(spy, tin
     assert snap.status == "done", snap.error
     # the decorator wrapped our generator, with a callable duration (of the call's arguments)
     names = dict(spy.wrapped)
-    assert callable(names["train_call"]) and inspect.isgeneratorfunction(job_zerogpu.train_call)
+    assert callable(names["train_call"]) and inspect.isgeneratorfunction(zerogpu.train_call)
     call = spy.calls[0]
     assert call["fn"] == "train_call" and call["pid"] == os.getpid() and call["request"] == "visitor-A"
     assert call["args"][4] == 1.5 and call["duration"] == zerogpu.call_duration(1.5) == 32
