@@ -125,7 +125,9 @@ def step_clock(monkeypatch):
 @pytest.fixture
 def spy(monkeypatch):
     monkeypatch.setenv(zerogpu.ENV, "1")
-    s = SpyGPU()
+    import torch
+
+    s = SpyGPU(fork=not torch.cuda.is_initialized())   # as spaces, no CUDA in the forking process
     zerogpu.install(s)
     yield s
     zerogpu.install(None)
@@ -333,7 +335,7 @@ def test_a_cpu_run_needs_no_gpu_call(spy, tiny_cfg, tmp_path, monkeypatch):
             job._on_event(ev)
 
     monkeypatch.setattr(Job, "_run_process", in_this_thread)
-    job = _manager(tmp_path).start(tiny_cfg(steps=2), owner="a")   # train.device = cpu
+    job = _manager(tmp_path).start(tiny_cfg(steps=2, train={"device": "cpu"}), owner="a")
     assert job.wait(120) and job.snapshot().status == "done"
     assert ran == [job.id] and spy.calls == []
 
