@@ -35,7 +35,7 @@ from gan_core.fileio import remove_stale_temp_files
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
-from ui import charts
+from apps import charts
 
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
@@ -721,7 +721,7 @@ def checkpoint_export(run: Optional[str], out_name: str, owner_v, request: gr.Re
 def _lab():
     try:
         from gan_core import lab2d
-        from ui.lab2d_view import lab_figure
+        from apps.lab2d_view import lab_figure
     except ImportError:  # pragma: no cover - the lab is being reworked
         return None
     return lab2d, lab_figure
@@ -1464,7 +1464,7 @@ def main() -> None:
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
                 server_port=int(os.environ.get(PORT_ENV, "7860")), allowed_paths=folders,
                 max_file_size=sharing.max_upload_bytes(), css=CSS, show_error=True, favicon_path=
-                str(Path(__file__).resolve().parent / "ui" / "favicon.png"))
+                str(Path(__file__).resolve().parent / "apps" / "favicon.png"))
 
 
 if __name__ == "__main__":

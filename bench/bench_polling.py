@@ -52,7 +52,7 @@ POLL_S = 1.0  # pages/train.py POLL_S
 
 def poll_once(job) -> int:
     """The work of one rerun of the Train page's live_panel fragment (minus Streamlit's own)."""
-    from ui import charts
+    from apps import charts
 
     snap = job.snapshot()
     payload = 0
@@ -182,7 +182,7 @@ def server_main(args: argparse.Namespace, device: torch.device) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from ui.devserver import start_app_server, stop_app_server
+    from apps.streamlit.devserver import start_app_server, stop_app_server
 
     root = Path(__file__).resolve().parents[1]
     chromium = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")

@@ -54,7 +54,7 @@ def test_both_fronts_list_the_registries(app):
     # the Streamlit Train page's selectboxes (AppTest) offer the same keys
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(REPO / "apps" / "streamlit" / "views" / "train.py"), default_timeout=120).run()
     assert not at.exception
     assert list(at.selectbox(key="tr.loss.name").options) == list(LOSSES)
     assert list(at.selectbox(key="tr.model.arch").options) == list(ARCHITECTURES)

@@ -12,9 +12,9 @@ from gan_core.config import ConfigError, RunConfig
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
-from ui import charts
-from ui.hf_preview import hf_preview_panel
-from ui.common import ensure_navigation, install_metrics, is_admin, owner_token, png_download, show_image
+from apps import charts
+from apps.streamlit.hf_preview import hf_preview_panel
+from apps.streamlit.common import page_start, install_metrics, is_admin, owner_token, png_download, show_image
 
 KEY = "tr."                                 # widget keys: "tr.<section>.<field>"
 MAX_WIDGET_INT = 2**53 - 1                  # largest integer a browser's number input holds exactly
@@ -22,7 +22,7 @@ FIELDS = list(studio.flatten(RunConfig().to_dict()))
 DEFAULT_PRESET = studio.DEFAULT_PRESET
 POLL_S = 1.0
 
-ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+page_start()
 mgr = get_manager()
 me = owner_token()
 admin = is_admin()
