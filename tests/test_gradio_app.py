@@ -251,28 +251,28 @@ def test_train_tab_continues_a_finished_run_from_its_checkpoint(app, tiny_cfg, t
 
 
 def test_lab_drawing_pad_clicks_become_points(app):
-    from apps.gradio import lab2d  # after the app fixture set the folders
+    from apps.gradio import lab2d as lab_tab  # after the app fixture set the folders
     from gan_core import lab2d
 
     extent = lab2d.LabConfig().extent
-    last = lab2d.PAD_PX - 1
-    assert lab2d.pad_point((0, 0), extent) == (-extent, extent)          # top left
-    assert lab2d.pad_point((last, last), extent) == (extent, -extent)    # bottom right
-    assert lab2d.pad_point((last / 2, last / 2), extent) == (0.0, 0.0)
+    last = lab_tab.PAD_PX - 1
+    assert lab_tab.pad_point((0, 0), extent) == (-extent, extent)          # top left
+    assert lab_tab.pad_point((last, last), extent) == (extent, -extent)    # bottom right
+    assert lab_tab.pad_point((last / 2, last / 2), extent) == (0.0, 0.0)
 
     class Click:
         index = (last * 0.75, last * 0.25)
 
-    img, drawn, note = lab2d.lab_pad_click(None, "8gaussians", [], Click())
+    img, drawn, note = lab_tab.lab_pad_click(None, "8gaussians", [], Click())
     assert drawn == [[extent / 2, extent / 2]] and note == "1 point(s) drawn."
     # the point is drawn where it was clicked (orange), the rest of the pad is not
     x, y = int(last * 0.75), int(last * 0.25)
     assert tuple(img[y, x]) == (230, 110, 20) and tuple(img[last - y, last - x]) != (230, 110, 20)
-    img, drawn, _ = lab2d.lab_pad_click(None, "8gaussians", drawn, Click())   # the same point once
+    img, drawn, _ = lab_tab.lab_pad_click(None, "8gaussians", drawn, Click())   # the same point once
     assert len(drawn) == 1
-    cfg = lab2d.lab_config("custom", lab2d.lab_values(lab2d.LabConfig()), drawn)
+    cfg = lab_tab.lab_config("custom", lab_tab.lab_values(lab2d.LabConfig()), drawn)
     assert cfg.drawn == ((extent / 2, extent / 2),)
-    assert lab2d.lab_pad_clear()[1] == []
+    assert lab_tab.lab_pad_clear()[1] == []
 
 
 def test_train_tab_previews_a_hugging_face_dataset(app, tmp_path):

@@ -26,12 +26,12 @@ if job is not None:
     st.info(f"A run is training now: **{snap.run_dir.split('/')[-1]}**, {snap.status}, "
             f"step {snap.step}/{snap.total_steps or '?'}. Watch it on the Train page.", icon=":material/sync:")
 
-cols = st.columns(3)
-for i, p in enumerate(PAGES):  # one card per page of gan_core.studio.pages (both fronts have the same pages)
-    with cols[i % 3]:
-        st.subheader(p.title)
-        st.markdown(p.blurb)
-        st.page_link(p.streamlit, label=f"Open {p.title}", icon=p.icon)
+for row in range(0, len(PAGES), 3):  # one card per page of gan_core.studio.pages, three to a row
+    for col, p in zip(st.columns(3), PAGES[row:row + 3]):
+        with col:
+            st.subheader(p.title)
+            st.markdown(p.blurb)
+            st.page_link(p.streamlit, label=f"Open {p.title}", icon=p.icon)
 
 with st.expander("Losses and architectures in this studio"):
     st.markdown("\n".join(f"- **{s.title}** (`{k}`): {s.curve_help}" for k, s in LOSSES.items()))
