@@ -163,3 +163,5 @@ def test_both_fronts_and_home_come_from_one_page_registry():
     assert "PAGES" in (APPS / "streamlit" / "views" / "home.py").read_text()
     assert "st.page_link(\"" not in (APPS / "streamlit" / "views" / "home.py").read_text()
     assert not re.search(r"gr\.Tab\(\"", "".join(p.read_text() for p in (APPS / "gradio").rglob("*.py")))
+    # links to a page go through the registry too (an old "pages/x.py" path fails only when clicked or rendered)
+    assert not re.search(r"[\"']pages/\w+\.py", "".join(p.read_text() for p in APPS.rglob("*.py")))

@@ -12,6 +12,7 @@ from gan_core.config import ConfigError, RunConfig
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
+from gan_core.studio.pages import PAGE
 from apps import charts
 from apps.streamlit.hf_preview import hf_preview_panel
 from apps.streamlit.common import page_start, install_metrics, is_admin, owner_token, png_download, show_image
@@ -115,7 +116,7 @@ def _notes_after(key: str, dataset: str, arch: str, loss: str) -> None:
     """What a choice means, right under its widget: the arch's and the loss's descriptions, a link to the
     2D lab for toy2d data, and a preview of a Hugging Face dataset."""
     if key == "data.dataset" and dataset == "toy2d":  # 2D points: the 2D lab shows D's surface and G's gradients live
-        st.page_link("pages/lab2d.py", label="Open the 2D lab for toy2d data", icon=":material/scatter_plot:")
+        st.page_link(PAGE["lab2d"].streamlit, label="Open the 2D lab for toy2d data", icon=PAGE["lab2d"].icon)
     elif key == "data.hf_label_columns":
         state = st.session_state
         hf_preview_panel(state.get(KEY + "data.path") or "", state[KEY + "data.hf_split"],
