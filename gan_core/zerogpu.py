@@ -230,6 +230,11 @@ def _run_tool_gen(fn: Callable[..., Iterator[Any]], seconds: int, args: tuple, k
         _leave()
 
 
+def style_seconds(steps: float, size: float) -> int:
+    """GPU seconds asked for a style transfer of ``steps`` steps at ``size`` px (an estimate, not measured)."""
+    return int(min(MAX_CALL_S, 20 + int(steps) * int(size) ** 2 // 400_000))
+
+
 def gpu_helps(work_pixels: float) -> bool:
     """Whether a tool call with this much work (images x pixels; ``math.inf`` for heavy tools) is worth a
     GPU call: only on ZeroGPU, and only from :data:`GPU_WORTH_PIXELS` on."""
@@ -248,10 +253,14 @@ def gpu_tool(fn: Callable[..., Any], tool: str,
     import inspect
 
     base = TOOL_SECONDS[tool]
+
+    def wanted(args: tuple, kwargs: dict) -> bool:   # the work is only estimated on ZeroGPU
+        return enabled() and gpu_helps(work(*args, **kwargs))
+
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            if not gpu_helps(work(*args, **kwargs)):
+            if not wanted(args, kwargs):
                 yield from fn(*args, **kwargs)
                 return
             s = seconds(*args, **kwargs) if seconds else base
@@ -263,7 +272,7 @@ def gpu_tool(fn: Callable[..., Any], tool: str,
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not gpu_helps(work(*args, **kwargs)):
+        if not wanted(args, kwargs):
             return fn(*args, **kwargs)
         s = seconds(*args, **kwargs) if seconds else base
         try:

@@ -37,7 +37,7 @@ def _child(q: Any, fn: Callable, payload: bytes) -> None:
             q.put(("ok", pickle.dumps(v)))
         q.put(("end", None))
     except BaseException as e:  # noqa: BLE001 - reported to the caller, as spaces does
-        q.put(("error", f"{type(e).__name__}: {e}"))
+        q.put(("gr_error", pickle.dumps(e)) if isinstance(e, gr.Error) else ("error", f"{type(e).__name__}: {e}"))
 
 
 class SpyGPU:
@@ -88,6 +88,8 @@ class SpyGPU:
                     yield pickle.loads(v)
                 elif kind == "end":
                     return
+                elif kind == "gr_error":   # spaces re-raises a gr.Error of the task as it is
+                    raise pickle.loads(v)
                 else:   # spaces prints the traceback and raises this
                     print("GPU worker failed:", v)
                     raise gr.Error("GPU task aborted", title="ZeroGPU worker error")
@@ -364,3 +366,39 @@ def test_tools_run_in_a_gpu_call_only_when_it_pays(spy, monkeypatch):
     monkeypatch.setenv(zerogpu.ENV, "0")
     n = len(spy.calls)
     assert list(styled(1)) == [(False, 0)] and len(spy.calls) == n   # not on ZeroGPU: no GPU call at all
+
+
+def test_the_gradio_tabs_use_the_gpu_call_when_it_pays(spy, monkeypatch):
+    """The front end: gpu.install hands spaces.GPU to gan_core; Generate runs in a GPU call for a large grid
+    (the same picture as on the CPU), a small one stays on the CPU; Style asks for its own duration; a
+    quota refusal is one gr.Error line."""
+    spaces = pytest.importorskip("spaces")
+    import numpy as np
+
+    from apps.gradio import generate as gen_tab, gpu, style as style_tab
+
+    monkeypatch.setattr(spaces, "GPU", spy)
+    assert "ZeroGPU" in gpu.install() and spy.wrapped and spy.wrapped[0][0] == "train_call"
+    name = "faces.safetensors"
+    px = gpu.image_pixels(name)
+    assert px > 0
+    big = zerogpu.GPU_WORTH_PIXELS // px + 1
+    run = gpu.on_gpu(gen_tab.generate, "generate", work=lambda n_, seed, n, *_: int(n) * gpu.image_pixels(n_))
+    tags = (-1, -1)   # random hair, random eyes (the Generate tab's dropdowns)
+    on_cpu = gen_tab.generate(name, 3, big, 8, *tags)
+    got = run(name, 3, big, 8, *tags)
+    assert spy.calls[-1]["fn"] == "_run_tool" and spy.calls[-1]["args"][0] is gen_tab.generate
+    assert np.array_equal(got[0], on_cpu[0]) and got[1] == on_cpu[1]
+    n_calls = len(spy.calls)
+    run(name, 3, 4, 2, *tags)
+    assert len(spy.calls) == n_calls   # 4 small images: the CPU
+    stylise = gpu.on_gpu(style_tab.style_run, "style",
+                         seconds=lambda c, s, steps, size, *_: zerogpu.style_seconds(steps, size))
+    with pytest.raises(gr.Error):   # no pictures given: the handler's own error, raised in the GPU call
+        list(stylise(None, None, 300, 256, 1.0, 1000.0, "adam"))
+    assert spy.calls[-1]["fn"] == "_run_tool_gen" and spy.calls[-1]["duration"] == zerogpu.style_seconds(300, 256)
+    spy.fail_on = {len(spy.calls) + 1: gr.Error("You have exceeded your free ZeroGPU quota (60s requested vs. 0s "
+                                                "left). Try again in 0:20:00.", title="ZeroGPU quota exceeded")}
+    with pytest.raises(gr.Error) as err:
+        run(name, 3, big, 8, *tags)
+    assert err.value.message == "GPU quota used up: try again in 20 minutes, or run on CPU (set Device to cpu)."
