@@ -11,9 +11,10 @@ app's own process, in the request's context (the visitor's quota), one after ano
   events after the first become a note, their ends before the last are not shown, and progress / ETA
   are those of the whole run.
 * Steering: the trainer runs in the GPU worker (a fork of this process), so commands travel through a
-  file in the run folder (:class:`CommandFile`), read by a thread inside the call. Stop ends the chain.
+  file in the run folder (``zerogpu.CommandFile``), read by a thread inside the call. Stop ends the chain.
   A run paused for ``zerogpu.PAUSE_RELEASE_S`` inside a call ends that call (checkpoint, GPU freed); the
-  next call starts when the run is resumed.
+  next call starts when the run is resumed. A call whose GPU time is nearly up (a slow start, pauses)
+  ends itself ``zerogpu.CALL_SLACK_S`` before its duration, with a checkpoint, and the chain goes on.
 * A ZeroGPU failure (quota used up, no GPU free, the call cut off) ends the job with
   ``zerogpu.visitor_message``; the checkpoints of the calls before are kept, so "Continue this run" goes
   on from there. A run whose device is "cpu" trains as in mode "process", without a GPU call.
@@ -62,6 +63,7 @@ def _chain(job: Any) -> None:
         job.control.attach(sink)
         last_done: Optional[DoneEvent] = None
         ended: Optional[CallEnded] = None
+        first_step: Optional[int] = None
         try:
             for item in train(job.cfg.to_json(), str(job.run_dir), resume, str(cmd_path), seconds):
                 if isinstance(item, CallEnded):
@@ -69,6 +71,8 @@ def _chain(job: Any) -> None:
                 elif isinstance(item, DoneEvent):
                     last_done = item
                 else:
+                    if isinstance(item, StartEvent):
+                        first_step = item.start_step
                     _feed(job, item, calls, total, done_s, seconds)
         except Exception as e:  # noqa: BLE001 - ZeroGPU's failures become the visitor's line
             msg = zerogpu.visitor_message(e)
@@ -84,6 +88,10 @@ def _chain(job: Any) -> None:
             return
         done_s += ended.seconds if ended is not None else seconds
         released = ended is not None and ended.released
+        if released and not job.control.paused and first_step is not None and last_done.step <= first_step:
+            job._fail(f"a GPU call of {zerogpu.call_duration(seconds)} s ended before it trained one step (the "
+                      "start took it all); " + rundir.RESUME_HINT)
+            return
         more = (last_done.reason == "time" or released) and zerogpu.next_call_seconds(total, done_s) > 0
         if more and job.control.stop_requested:   # Stop came as the call ended
             job._on_event(dataclasses.replace(last_done, reason="stopped"))
@@ -94,7 +102,7 @@ def _chain(job: Any) -> None:
             job._on_event(last_done)
             return
         resume = last_done.last_checkpoint or str(Path(job.run_dir) / rundir.LAST)
-        if released or job.control.paused:   # no GPU held while paused: wait for Resume or Stop
+        if job.control.paused:   # no GPU held while paused: wait for Resume or Stop
             job._on_event(StatusEvent("paused", last_done.step, "paused: the GPU is released until you resume"))
             while job.control.paused and not job.control.stop_requested:
                 time.sleep(POLL_S)

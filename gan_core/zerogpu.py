@@ -51,6 +51,8 @@ MARGIN_S = 30
 CALL_TRAIN_S = MAX_CALL_S - MARGIN_S   # the most training seconds one call holds
 MIN_CALL_TRAIN_S = 1.0                 # a remainder of a time budget shorter than this is not worth a call
 PAUSE_RELEASE_S = 10.0                 # a run paused this long inside a call ends the call (frees the GPU)
+CALL_SLACK_S = 8.0                     # a call still running this long before its duration ends stops itself
+                                       # (the last grid and checkpoint fit in it; ZeroGPU may cut it off after)
 COMMAND_POLL_S = 0.2                   # how often a call reads its run's steering commands
 
 # Short tools: GPU seconds asked for, and the work (images x pixels) from which a GPU call pays for its
@@ -295,7 +297,8 @@ def _translated(e: Exception) -> Exception:
 @dataclass
 class CallEnded:
     """The last item a training call yields (not an Event): training seconds done in this call, and
-    whether the call ended itself because the run stayed paused (``released``)."""
+    whether the call ended itself (``released``: the run stayed paused, or the call's GPU time was nearly
+    up, e.g. after a slow start), so that the chain goes on rather than taking it for a Stop."""
     seconds: float
     released: bool
 
@@ -358,10 +361,15 @@ def train_call(cfg_json: str, run_dir: str, resume: Optional[str], commands: str
     paused_since: Optional[float] = None
     elapsed0: Optional[float] = None
     watch_stop = threading.Event()
+    t0, deadline = time.monotonic(), call_duration(seconds) - CALL_SLACK_S
 
-    def watch() -> None:   # a run paused too long inside the call: end the call, keep the checkpoint
+    def watch() -> None:   # paused too long, or the call's GPU time nearly up: end it, keep the checkpoint
         nonlocal released, paused_since
         while not watch_stop.wait(0.25):
+            if time.monotonic() - t0 >= deadline and not control.stop_requested:
+                released = True
+                control.stop()
+                return
             if control.paused and not control.stop_requested:
                 paused_since = paused_since or time.monotonic()
                 if time.monotonic() - paused_since >= PAUSE_RELEASE_S:

@@ -107,6 +107,8 @@ class StepClock:
     def perf_counter(self) -> float:
         return self.now
 
+    monotonic = perf_counter
+
 
 @pytest.fixture
 def step_clock(monkeypatch):
@@ -402,3 +404,25 @@ def test_the_gradio_tabs_use_the_gpu_call_when_it_pays(spy, monkeypatch):
     with pytest.raises(gr.Error) as err:
         run(name, 3, big, 8, *tags)
     assert err.value.message == "GPU quota used up: try again in 20 minutes, or run on CPU (set Device to cpu)."
+
+
+def test_a_call_near_its_duration_ends_itself_and_the_chain_goes_on(spy, step_clock, tiny_cfg, tmp_path,
+                                                                    monkeypatch):
+    """A call stops CALL_SLACK_S before its duration (e.g. after a slow start) with a checkpoint; the next
+    call resumes from it rather than taking it for a Stop. The call's wall clock is the step clock here."""
+    seconds = 450.0   # a long training budget: only the deadline can end the calls
+    monkeypatch.setattr(zerogpu, "CALL_TRAIN_S", seconds)
+    monkeypatch.setattr(zerogpu, "time", step_clock)
+    monkeypatch.setattr(zerogpu, "CALL_SLACK_S", zerogpu.call_duration(seconds) - 0.55)   # ~6 steps a call
+    job = _manager(tmp_path).start(_cfg(tiny_cfg, steps=100_000), owner="a")
+    ok = wait_until(lambda: len(spy.calls) >= 2 and job.snapshot().status == "running", 120)
+    snap = job.snapshot()
+    assert ok, (snap.status, snap.step, snap.error, len(spy.calls))
+    first_end = next((int(n.split("from step ")[1].split()[0]) for n in job.snapshot().notes
+                      if n.startswith("GPU call 2")), None)
+    job.stop("a")
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.status == "stopped", snap.error
+    assert first_end is not None and first_end >= 6
+    assert spy.calls[1]["args"][2] == str(Path(snap.run_dir) / rundir.LAST)
