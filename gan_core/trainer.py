@@ -132,7 +132,7 @@ class Trainer:
         self.opt_d = self._make_opt(self.D, tc.lr_d)
         self.ema = EMA(self.G, tc.ema_decay) if tc.ema_decay > 0 else None
         n_grid = 512 if self.spec.kind == "points" else tc.grid_size   # same grid z for every run with this seed
-        self.fixed_z = latent.sample_z(n_grid, cfg.model.z_dim, seed=tc.seed + latent.GRID_SEED_OFFSET)
+        self.fixed_z = latent.sample_z(n_grid, cfg.model.z_dim, generator=latent.rng(tc.seed, latent.GRID_SEED_OFFSET))
         self.fixed_labels = grid_labels(self.spec.num_classes, n_grid) if self.conditional else None
         if self.resume_state is not None:
             restore_trainer(self, self.resume_state)
