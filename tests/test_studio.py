@@ -94,8 +94,17 @@ def test_validate_upload_refuses_bad_files(trained):
         studio.validate_upload("junk.safetensors", b"\x00\x01 not safetensors")
     buf = io.BytesIO()
     torch.save({"x": _Boom()}, buf)
-    with pytest.raises(studio.UploadError, match="refused"):
+    with pytest.raises(studio.UploadError, match="refused") as e:
         studio.validate_upload("pickle.pt", buf.getvalue())
+    # said once, about the file (issue 23 item 20: was "was refused: checkpoint was refused")
+    assert str(e.value).startswith("'pickle.pt' was refused: it contains pickled Python objects")
+    assert str(e.value).count("refused") == 1
+    with pytest.raises(studio.UploadError) as e:
+        studio.validate_upload("junk.pt", b"definitely not a torch file")
+    assert str(e.value).startswith("'junk.pt' was refused: it ") and str(e.value).count("refused") == 1
+    with pytest.raises(studio.UploadError) as e:
+        studio.validate_upload("junk.safetensors", b"\x00\x01 not safetensors")
+    assert str(e.value).startswith("'junk.safetensors' was refused: it ") and "checkpoint" not in str(e.value)[:40]
     # a real tensor file that is not a GAN Studio checkpoint
     buf = io.BytesIO()
     torch.save({"weights": torch.zeros(3)}, buf)
@@ -372,3 +381,21 @@ def test_quality_rows_show_the_newest_evaluation_with_its_sample_sizes(tmp_path)
     assert got[1] == {"run": "r2", "evaluated at step": None}
     caption = studio.quality_caption(got)   # says what each shown column means, and nothing else
     assert "**tag accuracy**" in caption and "**FID**" in caption and "L1" not in caption
+
+
+def test_queue_rows_say_a_time_limited_runs_length():
+    # issue 23 item 22: a time-limited queued run read "lsgan · - steps"
+    from types import SimpleNamespace
+
+    from gan_core.config import RunConfig
+
+    def job(i, **train):
+        cfg = RunConfig().to_dict()
+        cfg["train"].update(train)
+        return SimpleNamespace(id=f"j{i}", owner="me", snapshot=lambda: SimpleNamespace(config=cfg))
+
+    jobs = [job(0, steps=0, seconds=60.0), job(1, steps=200, seconds=0.0), job(2, steps=5000, seconds=600.0)]
+    mgr = SimpleNamespace(queued_jobs=lambda: jobs, expected_wait=lambda q: 0, queue_position=lambda q: jobs.index(q) + 1)
+    rows = studio.queue_rows(mgr, "me")
+    assert [r["length"] for r in rows] == ["60 s", "200 steps", "5,000 steps or 10 min 00 s"]
+    assert studio.run_length({"steps": 0, "seconds": 0}) == "no limit"

@@ -26,7 +26,7 @@ from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NA
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, can_continue, check_admin_token,
                     checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
                     install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
-                    parse_tag_text, progress_text, queue_rows, rows_to_table, run_summary_rows, tags_caption)
+                    parse_tag_text, progress_text, queue_rows, rows_to_table, run_length, run_summary_rows, tags_caption)
 
 __all__ = [
     "DEFAULT_PRESET", "PRESETS", "Preset", "recipe_for", "CHECKPOINT_EXTS", "CHECKPOINTS_ENV", "MAX_UPLOAD_BYTES",
@@ -45,5 +45,5 @@ __all__ = [
     "checkpoint_rows", "continue_run", "hf_preview_view",
     "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",
     "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",
-    "progress_text", "queue_rows", "rows_to_table", "run_summary_rows", "tags_caption",
+    "progress_text", "queue_rows", "rows_to_table", "run_length", "run_summary_rows", "tags_caption",
 ]
