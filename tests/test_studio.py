@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -399,3 +400,32 @@ def test_queue_rows_say_a_time_limited_runs_length():
     rows = studio.queue_rows(mgr, "me")
     assert [r["length"] for r in rows] == ["60 s", "200 steps", "5,000 steps or 10 min 00 s"]
     assert studio.run_length({"steps": 0, "seconds": 0}) == "no limit"
+
+
+def test_compare_lists_a_live_change_made_before_the_first_logged_step():
+    # issue 23 item 21: lr set to 1e-4 while the run loaded its data; every logged step has 1e-4
+    from gan_core.config import RunConfig
+    from gan_core.studio import RunInfo, changed_while_training, mid_run_changes
+
+    cfg = RunConfig().replace(train={"lr_g": 2e-4, "lr_d": 2e-4, "n_critic": 1}).to_dict()
+    hist = [{"step": 10, "lr_g": 1e-4, "lr_d": 2e-4, "n_critic": 1},
+            {"step": 20, "lr_g": 1e-4, "lr_d": 2e-4, "n_critic": 1}]
+    assert mid_run_changes(hist, config=cfg) == [{"step": 10, "lr_g": "2.0e-04 -> 1.0e-04"}]
+    run = RunInfo("r1", Path("/nowhere/r1"), cfg, hist[-1], None, None, 0.0)
+    assert changed_while_training([run], {"r1": hist}) == [{"run": "r1", "step": "10", "lr_g": "2.0e-04 -> 1.0e-04"}]
+
+
+def test_the_live_box_is_offered_only_while_the_run_trains():
+    from gan_core.job import JobSnapshot
+    from gan_core.studio import can_steer
+
+    def snap(status):
+        return JobSnapshot(1, "me", "/tmp/r", {}, status, 0, 10, 0.0, None, 0.0, [], None, 0, [], None, [], 0.0,
+                           None, {})
+
+    offered = {s: can_steer(snap(s), True) for s in ("queued", "starting", "loading data", "running", "paused",
+                                                      "stopping", "done")}
+    assert offered == {"queued": False, "starting": False, "loading data": False, "running": True, "paused": True,
+                       "stopping": False, "done": False}
+    assert not can_steer(snap("running"), False)     # another visitor's run
+

@@ -178,6 +178,12 @@ def live_settings(snap: Any) -> dict[str, Any]:
             "n_critic": int(hist.get("n_critic", tc["n_critic"]))}
 
 
+def can_steer(snap: Any, mine: bool) -> bool:
+    """Offer this visitor the live lr / n_critic box: their run, and it trains (not while it starts or loads
+    its data: the values shown would be the config's, and a change would come before any logged step)."""
+    return mine and snap.steerable
+
+
 def can_continue(snap: Any, mine: bool) -> bool:
     """A finished or stopped run of this visitor with a checkpoint: offer "Continue this run"."""
     return mine and not snap.active and not snap.queued and bool(snap.checkpoints)
