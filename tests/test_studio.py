@@ -429,3 +429,10 @@ def test_the_live_box_is_offered_only_while_the_run_trains():
                        "stopping": False, "done": False}
     assert not can_steer(snap("running"), False)     # another visitor's run
 
+
+
+def test_learning_rates_are_drawn_on_a_log_axis_with_scientific_ticks():
+    # issue 23 item 3: a constant lr 2e-4 was drawn flat at 0 on a -1..1 linear axis
+    assert studio.curve_axis(["lr_d", "lr_g"]) == {"log": True, "tickformat": ".1e"}
+    for keys in (["d_loss", "g_loss"], ["d_real", "d_fake"], ["extra.penalty"], []):
+        assert studio.curve_axis(keys) == {"log": False, "tickformat": None}

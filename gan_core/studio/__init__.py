@@ -21,7 +21,8 @@ from .pictures import (annotate_columns, arithmetic_images, frames_strip, frames
                        label_groups, make_labels, png_bytes, render, sample_grid, tag_sweep, upscale)
 from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, QUALITY_KEYS, RunInfo,
                    config_differences, curve_help, curve_label, downsample, format_duration, format_metric,
-                   history_keys, history_series, list_runs, load_metrics, metrics_overview, mid_run_changes, changed_while_training,
+                   changed_while_training, curve_axis, history_keys, history_series, list_runs, load_metrics,
+                   metrics_overview, mid_run_changes,
                    newest_sample, quality_caption, quality_rows, smooth)
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, can_continue, check_admin_token,
                     can_steer, checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
@@ -40,7 +41,7 @@ __all__ = [
     "sample_grid", "tag_sweep", "upscale", "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
     "METRIC_NAMES", "QUALITY_KEYS", "RunInfo", "config_differences", "curve_help", "curve_label", "downsample",
     "format_duration", "format_metric", "history_keys", "history_series", "list_runs", "load_metrics",
-    "metrics_overview", "mid_run_changes", "changed_while_training", "newest_sample", "quality_caption", "quality_rows", "smooth",
+    "curve_axis", "metrics_overview", "mid_run_changes", "changed_while_training", "newest_sample", "quality_caption", "quality_rows", "smooth",
     "DEFAULT_GENERATOR", "GeneratorCache", "admin_token_configured", "can_continue", "check_admin_token",
     "can_steer", "checkpoint_rows", "continue_run", "hf_preview_view",
     "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",

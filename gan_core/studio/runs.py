@@ -66,6 +66,18 @@ def curve_label(key: str) -> str:
     return CURVES.get(key, key.removeprefix("extra."))
 
 
+# Curves drawn on a log axis with scientific ticks: positive values a few decades below 1 that are constant in
+# most runs (a linear axis around a constant 2e-4 spans -1..1 and draws the lr as a flat line at "0").
+LOG_CURVES = ("lr_d", "lr_g")
+
+
+def curve_axis(keys: Sequence[str]) -> dict[str, Any]:
+    """How to draw the y axis of a chart of ``keys``: ``{"log": True, "tickformat": ".1e"}`` for learning
+    rates, ``{"log": False, "tickformat": None}`` for the rest (a chart mixes them never)."""
+    log = bool(keys) and all(k in LOG_CURVES for k in keys)
+    return {"log": log, "tickformat": ".1e" if log else None}
+
+
 def history_series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
     """(steps, values) of one curve; ``extra.<name>`` reads the ``extra`` dict; gaps and NaNs skipped."""
     xs, ys = [], []
