@@ -19,6 +19,7 @@ from .form import (GROUPS, OPTIMIZER_FIELDS, OPTIONAL_FIELDS, SERVER_ONLY, Field
                    flatten, form_fields, optimizer_settings, preset_sections, relevant_fields)
 from .pictures import (annotate_columns, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
                        label_groups, make_labels, png_bytes, render, sample_grid, tag_sweep, upscale)
+from .seeds import distinct_seeds, seed_distances, seed_loop_frames
 from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, QUALITY_KEYS, RunInfo,
                    config_differences, curve_help, curve_label, downsample, format_duration, format_metric,
                    changed_while_training, curve_axis, history_keys, history_series, list_runs, load_metrics,
@@ -38,7 +39,8 @@ __all__ = [
     "OPTIONAL_FIELDS", "SERVER_ONLY", "FieldSpec", "config_from_flat", "field_spec", "flatten", "form_fields",
     "optimizer_settings", "preset_sections", "relevant_fields", "annotate_columns", "arithmetic_images",
     "frames_strip", "frames_to_gif", "interpolation_frames", "label_groups", "make_labels", "png_bytes", "render",
-    "sample_grid", "tag_sweep", "upscale", "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
+    "sample_grid", "tag_sweep", "upscale", "distinct_seeds", "seed_distances", "seed_loop_frames",
+    "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
     "METRIC_NAMES", "QUALITY_KEYS", "RunInfo", "config_differences", "curve_help", "curve_label", "downsample",
     "format_duration", "format_metric", "history_keys", "history_series", "list_runs", "load_metrics",
     "curve_axis", "metrics_overview", "mid_run_changes", "changed_while_training", "newest_sample", "quality_caption", "quality_rows", "smooth",
