@@ -410,3 +410,36 @@ def test_lab_in_the_browser(tmp_path):
         finally:
             stop_app_server(proc)
     assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+# ---- arrows: the absolute gradient on one log scale (issue 23 item 1) ------------------------------------
+def test_arrow_length_shows_the_absolute_gradient_on_one_log_scale():
+    from gan_core.lab2d import ARROW_LOG_RANGE, ARROW_SCALE_NOTE, arrow_ends
+
+    at = np.zeros((5, 2))
+    vec = np.array([[1e-10, 0.0], [0.0, 1e-6], [1e-3, 0.0], [0.0, -1.0], [100.0, 0.0]])
+    ends = arrow_ends(at, vec, max_len=0.7)
+    lengths = np.linalg.norm(ends - at, axis=1)
+    lo, hi = ARROW_LOG_RANGE
+    assert lengths == pytest.approx([0.0, 0.0, 0.7 * (-3 - lo) / (hi - lo), 0.7 * (0 - lo) / (hi - lo), 0.7])
+    assert ends[3] == pytest.approx([0.0, -0.7 * 6 / 7])                   # along the gradient's direction
+    # one arrow's length depends on its gradient alone, not on the other arrows of its frame
+    assert np.linalg.norm(arrow_ends(at[:1], vec[2:3], 0.7))[()] == pytest.approx(lengths[2])
+    assert "log scale" in ARROW_SCALE_NOTE and "1e-6" in ARROW_SCALE_NOTE
+
+
+def test_minimax_arrows_vanish_where_lsgan_arrows_stay():
+    """D sure that every point is fake (logit -30, a gentle slope): the saturating minimax loss gives G a
+    gradient of ~1e-13 (no arrow), LSGAN a long one. Relative lengths drew both the same."""
+    from gan_core.lab2d import arrow_ends
+
+    def D(x, labels):
+        return -30.0 + 0.5 * x[:, 0], []
+
+    pts = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    lengths = {}
+    for name in ("minimax", "lsgan"):
+        g = g_gradient_field(D, pts, LOSSES[name], LossConfig(name=name)).numpy()
+        lengths[name] = np.linalg.norm(arrow_ends(pts.numpy(), g, 0.45) - pts.numpy(), axis=1)
+    assert lengths["minimax"].max() == 0.0
+    assert lengths["lsgan"].min() > 0.3
