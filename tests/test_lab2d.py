@@ -443,3 +443,21 @@ def test_minimax_arrows_vanish_where_lsgan_arrows_stay():
         lengths[name] = np.linalg.norm(arrow_ends(pts.numpy(), g, 0.45) - pts.numpy(), axis=1)
     assert lengths["minimax"].max() == 0.0
     assert lengths["lsgan"].min() > 0.3
+
+
+def test_a_strip_keeps_earlier_frames_with_the_modes_they_cover():
+    # issue 23 item 2: the NS-collapse preset makes its point mid-run; its last frame alone did not show it
+    from gan_core.lab2d import Lab2D, LabConfig
+
+    cfg = LabConfig().replace(**{"train.steps": 7, "train.batch_size": 16, "model.mlp_hidden": 16, "pool": 256,
+                                 "view_points": 64, "draw_points": 32, "grid": 8, "arrows": 4,
+                                 "strip_every": 2, "strip_frames": 2})
+    lab = Lab2D(cfg)
+    for _ in range(7):
+        lab.train_step()
+    fr = lab.frame(history=False)
+    assert [s["step"] for s in fr.strip] == [4, 6]           # every 2 steps, the newest 2 kept
+    assert all(s["fake"].shape == (32, 2) and 0 <= s["modes_covered"] <= 8 for s in fr.strip)
+    assert not Lab2D(LabConfig().replace(**{"pool": 256})).frame(history=False).strip   # none by default
+    ns = LAB_PRESETS["ns-collapse"]
+    assert ns.config().strip_every == 500 and "strip" in ns.shows and "between the modes" in ns.shows
