@@ -461,3 +461,25 @@ def test_a_strip_keeps_earlier_frames_with_the_modes_they_cover():
     assert not Lab2D(LabConfig().replace(**{"pool": 256})).frame(history=False).strip   # none by default
     ns = LAB_PRESETS["ns-collapse"]
     assert ns.config().strip_every == 500 and "strip" in ns.shows and "between the modes" in ns.shows
+
+
+def test_the_plane_states_its_arrow_scale_and_shows_the_strip():
+    from apps.lab2d_view import arrow_segments, lab_figure, strip_figure
+    from gan_core.lab2d import Lab2D, LabConfig
+
+    at = np.zeros((2, 2))
+    xs, ys, sizes = arrow_segments(at, np.array([[1e-10, 0.0], [1.0, 0.0]]))
+    assert len(xs) == 3 and sizes == [0, 7, 0]          # the vanishing arrow is not drawn, the other is
+    cfg = LabConfig().replace(**{"train.steps": 4, "train.batch_size": 16, "model.mlp_hidden": 16, "pool": 256,
+                                 "view_points": 64, "draw_points": 32, "grid": 8, "arrows": 4, "strip_every": 2})
+    lab = Lab2D(cfg)
+    for _ in range(4):
+        lab.train_step()
+    fr = lab.frame(history=False)
+    fig = lab_figure(fr)
+    assert any("log scale" in a.text for a in fig.layout.annotations)
+    names = [t.name for t in fig.data]
+    assert names.index("generated") > names.index("-dL_G/dx (G's push)")   # the points drawn over the arrows
+    strip = strip_figure(fr)
+    assert [a.text for a in strip.layout.annotations] == [f"step {s['step']} · {s['modes_covered']}/8 modes"
+                                                          for s in fr.strip]

@@ -61,8 +61,8 @@ def g_gradient_field(D: DFn, points: Tensor, spec: LossSpec, loss_cfg: LossConfi
 # every frame, loss and preset: a vanishing gradient (the saturating minimax loss: ~1e-10) draws no arrow, and
 # two panels can be compared by eye. (Lengths relative within a frame drew 1e-10 as long as 1.)
 ARROW_LOG_RANGE = (-6.0, 1.0)   # log10 |dL_G/dx|: no arrow at 1e-6 or less, the full length at 10 or more
-ARROW_SCALE_NOTE = ("arrow length = |dL_G/dx| on a log scale shared by every frame and loss: "
-                    "none at 1e-6 or less, a tenth per decade up to the full length at 10")
+ARROW_SCALE_NOTE = ("arrow length = |dL_G/dx| on one log scale for every frame and loss: "
+                    "none at 1e-6 or less, full at 10")
 
 
 def arrow_ends(at: Any, vec: Any, max_len: float) -> np.ndarray:

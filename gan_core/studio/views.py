@@ -235,14 +235,15 @@ def run_length(train: Mapping[str, Any]) -> str:
 
 
 def queue_rows(mgr: Any, me: Optional[str]) -> list[dict[str, Any]]:
-    """The runs waiting in a job manager's queue: position, whose, what, steps and expected start."""
+    """The runs waiting in a job manager's queue: position, whose, what, how long ("200 steps", "60 s") and
+    expected start."""
     rows = []
     for q in mgr.queued_jobs():
         c = q.snapshot().config
         wait = mgr.expected_wait(q)
         rows.append({"position": mgr.queue_position(q), "whose": "yours" if q.owner == me else "another visitor's",
                      "dataset": c["data"]["dataset"], "arch": c["model"]["arch"], "loss": c["loss"]["name"],
-                     "steps": c["train"]["steps"] or "-", "length": run_length(c["train"]),
+                     "length": run_length(c["train"]),
                      "expected start": "next" if not wait else f"in about {format_duration(wait)}", "job": q.id})
     return rows
 
