@@ -23,6 +23,7 @@ from .trainer import Trainer
 from .spawn import main_not_reimported
 
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
+STEERABLE = ("running", "paused")   # the trainer has started: a live lr / n_critic change applies from its next step
 MODES = ("process", "thread", "ray", "zerogpu")   # "ray": gan_core.job_ray (optional); "zerogpu": gan_core.job_zerogpu
 
 
@@ -62,6 +63,11 @@ class JobSnapshot:
     @property
     def queued(self) -> bool:
         return self.status == "queued"
+
+    @property
+    def steerable(self) -> bool:
+        """Offer the live lr / n_critic box: the run trains (not while it starts, loads data or stops)."""
+        return self.status in STEERABLE
 
 
 class Job:

@@ -21,7 +21,6 @@ from gan_core.jobs import get_manager
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
 MAX_TAG_GROUPS = 4              # tag dropdowns per picker (faces: hair + eye; Hub data: its label columns)
-API_MAX_N = 64                  # images per /generate call
 POLL_S = 1.0                    # the Train tab's live panel
 LAB_POLL_S = 0.5                # the 2D lab's picture
 RANDOM = -1                     # a tag dropdown's "random per image" value

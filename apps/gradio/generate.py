@@ -6,6 +6,7 @@ from typing import Any
 import gradio as gr
 
 from gan_core import studio
+from gan_core.arguments import arg_spec, check_args
 from .common import Ctx, _png, _safe, _stem, generator_choices, load, picked_tags, tag_dropdowns, tag_updates
 from .gpu import image_pixels, on_gpu
 
@@ -22,7 +23,11 @@ def on_generator(name: str):
 
 def generate(name: str, seed: float, n: float, nrow: float, *tags):
     entry, G, cfg, spec, groups = load(name)
-    seed, n, nrow = int(seed or 0), int(n or 64), int(nrow or 8)
+    try:   # the checks and messages of gan_core.arguments (the API's too)
+        a = check_args(seed=seed or 0, n=n or 64, nrow=nrow or 8)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    seed, n, nrow = a["seed"], a["n"], a["nrow"]
     t = picked_tags(groups, tags)
     try:
         grid = studio.sample_grid(G, cfg, spec, n=n, seed=seed, tags=t, nrow=nrow)
@@ -60,9 +65,9 @@ def build(ctx: Ctx) -> None:
         g_refresh = gr.Button("Refresh list", scale=1)
     g_info = gr.Markdown()
     with gr.Row():
-        g_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1,
+        g_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=arg_spec("seed").hi,
                            info="Same seed, same z: the grid is reproducible.", elem_id="gen-seed")
-        g_n = gr.Slider(1, 256, 64, step=1, label="Images")
+        g_n = gr.Slider(arg_spec("n").lo, arg_spec("n").hi, 64, step=1, label="Images")
         g_nrow = gr.Slider(1, 32, 8, step=1, label="Images per row")
     g_tags = tag_dropdowns("gen")
     g_btn = gr.Button("Generate", variant="primary", elem_id="gen-btn")

@@ -179,6 +179,12 @@ def live_settings(snap: Any) -> dict[str, Any]:
             "n_critic": int(hist.get("n_critic", tc["n_critic"]))}
 
 
+def can_steer(snap: Any, mine: bool) -> bool:
+    """Offer this visitor the live lr / n_critic box: their run, and it trains (not while it starts or loads
+    its data: the values shown would be the config's, and a change would come before any logged step)."""
+    return mine and snap.steerable
+
+
 def can_continue(snap: Any, mine: bool) -> bool:
     """A finished or stopped run of this visitor with a checkpoint: offer "Continue this run"."""
     return mine and not snap.active and not snap.queued and bool(snap.checkpoints)
@@ -219,15 +225,26 @@ def hf_preview_view(p: Any) -> dict[str, Any]:
             "columns": [{"column": c.name, "type": c.kind, "details": c.detail, "use": use(c)} for c in p.columns]}
 
 
+def run_length(train: Mapping[str, Any]) -> str:
+    """How long a run is asked to train, from its ``train`` config section: "200 steps", "60 s",
+    "200 steps or 60 s" (whichever comes first)."""
+    steps, seconds = train.get("steps") or 0, train.get("seconds") or 0
+    parts = [f"{steps:,} steps"] if steps else []
+    if seconds:
+        parts.append(f"{seconds:g} s" if seconds < 120 else format_duration(seconds))
+    return " or ".join(parts) or "no limit"
+
+
 def queue_rows(mgr: Any, me: Optional[str]) -> list[dict[str, Any]]:
-    """The runs waiting in a job manager's queue: position, whose, what, steps and expected start."""
+    """The runs waiting in a job manager's queue: position, whose, what, how long ("200 steps", "60 s") and
+    expected start."""
     rows = []
     for q in mgr.queued_jobs():
         c = q.snapshot().config
         wait = mgr.expected_wait(q)
         rows.append({"position": mgr.queue_position(q), "whose": "yours" if q.owner == me else "another visitor's",
                      "dataset": c["data"]["dataset"], "arch": c["model"]["arch"], "loss": c["loss"]["name"],
-                     "steps": c["train"]["steps"] or "-",
+                     "length": run_length(c["train"]),
                      "expected start": "next" if not wait else f"in about {format_duration(wait)}", "job": q.id})
     return rows
 
