@@ -232,6 +232,9 @@ def test_board_rows_sorting_permissions_and_projector(mgr, quick):
     assert (ra["loss"], ra["arch"], ra["step"], ra["tag_accuracy"]) == ("hinge", "dcgan", 3, 0.5)
     assert rb["grid"] is not None and rb["grid"].dtype.name == "uint8"
     assert ra["preset"] == "custom"
+    png = board.grid_png(rb)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and board.grid_png(rb) is png        # encoded once, then cached
+    assert board.grid_png({**rb, "grid": None}) is None                               # no grid yet: nothing
     assert not any(A in json.dumps({k: v for k, v in r.items() if k != "grid"}) for r in rows)
     assert [r["job"] for r in board.sort_rows(rows, "tag accuracy")] == [b.id, a.id]
     assert [r["job"] for r in board.sort_rows(rows, "same-tag diversity")] == [a.id, b.id]

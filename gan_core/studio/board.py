@@ -32,6 +32,7 @@ from ..recipes import PRESETS
 from ..sharing import PermissionDenied, owner_hash
 from .classroom import is_mine, status_text
 from .form import flatten
+from .pictures import png_bytes, upscale
 from .runs import format_metric, list_runs
 
 try:
@@ -282,6 +283,27 @@ def cells(row: Mapping[str, Any]) -> dict[str, str]:
             "steps": steps, "tag accuracy": format_metric("tag_accuracy", row.get("tag_accuracy")) + pending,
             "same-tag diversity": format_metric("diversity_ratio", row.get("diversity")),
             "evaluated": evald.strip() or "not yet", "pinned": "pinned" if row.get("pinned") else ""}
+
+
+_PNGS: "OrderedDict[tuple[str, Any, int], bytes]" = OrderedDict()
+
+
+def grid_png(row: Mapping[str, Any], min_size: int = 0) -> Optional[bytes]:
+    """A row's grid as PNG bytes (upscaled with crisp pixels to ``min_size`` for the projector), cached by
+    (run, grid step, size): many viewers polling the board encode each new grid once."""
+    grid = row.get("grid")
+    if grid is None:
+        return None
+    key = (str(row["run"]), row.get("grid_step"), int(min_size))
+    with _LOCK:
+        if key in _PNGS:
+            return _PNGS[key]
+    data = png_bytes(upscale(grid, min_size=min_size) if min_size else grid)
+    with _LOCK:
+        _PNGS[key] = data
+        while len(_PNGS) > 256:
+            _PNGS.popitem(last=False)
+    return data
 
 
 def permissions(admin: bool) -> dict[str, Any]:
