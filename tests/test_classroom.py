@@ -207,6 +207,7 @@ def test_names_pins_and_owners_persist_without_the_secret(tmp_path):
     with pytest.raises(ValueError):
         store.set_name(A, "x" * 30)
     assert board.BoardStore(tmp_path).name_of(A) == "Ana B."          # server-wide, from the file
+    assert store.own_name(A) == "Ana B." and store.own_name(B) == ""
     store.remember_owners({"run1": A})
     with pytest.raises(PermissionDenied):
         board.set_pinned(store, "run1", True, admin=False)

@@ -103,6 +103,10 @@ class BoardStore:
         self._update(change)
         return name
 
+    def own_name(self, owner: str) -> str:
+        """The name this visitor set ('' when anonymous): what their name box starts with."""
+        return self.read()["names"].get(owner_hash(owner), "")
+
     def name_of(self, owner: Optional[str], data: Optional[Mapping[str, Any]] = None) -> str:
         return display_name((data or self.read())["names"], owner_hash(owner) if owner else None)
 
