@@ -26,7 +26,8 @@ from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NA
                    config_differences, curve_help, curve_label, downsample, format_duration, format_metric,
                    history_keys, history_series, list_runs, load_metrics, metrics_overview, mid_run_changes,
                    newest_sample, quality_caption, quality_rows, smooth)
-from .classroom import end_note, form_start_values, needs_polling, pending_text, run_list, shown_run, status_text
+from .classroom import (end_note, form_start_values, needs_polling, own_run, pending_text, run_list, shown_run,
+                        status_text)
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, can_continue, check_admin_token,
                     checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
                     install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
@@ -50,5 +51,5 @@ __all__ = [
     "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",
     "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",
     "progress_text", "queue_rows", "rows_to_table", "run_summary_rows", "tags_caption",
-    "end_note", "form_start_values", "needs_polling", "pending_text", "run_list", "shown_run", "status_text",
+    "end_note", "form_start_values", "needs_polling", "own_run", "pending_text", "run_list", "shown_run", "status_text",
 ]

@@ -138,6 +138,12 @@ class BoardStore:
         self._update(change)
 
 
+def namer(store: "BoardStore") -> Callable[[str], str]:
+    """owner secret -> display name, from one read of the store (for lists of many runs)."""
+    names = store.read()["names"]
+    return lambda owner: display_name(names, owner_hash(owner))
+
+
 def display_name(names: Mapping[str, str], key: Optional[str]) -> str:
     """The name a visitor set, else ``anonymous #3f2a`` (the first 4 hex digits of the owner's hash, to
     tell anonymous visitors apart; it reveals nothing of the secret), else ``unknown``."""

@@ -2,6 +2,8 @@
 teacher (admin) pins runs for the projector and stops or deletes any run. Students only watch."""
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
@@ -77,7 +79,7 @@ def table() -> None:
         return
     for r in board.sort_rows(rows, by, (not board.SORT_KEYS[by][1]) if flip else None):
         c = board.cells(r)
-        with st.container(border=True):
+        with st.container(border=True, key="boardrow-" + re.sub(r"[^A-Za-z0-9_-]", "_", r["run"])):
             cols = st.columns([1, 5, 2] if admin else [1, 7], vertical_alignment="center")
             png = board.grid_png(r)
             if png is not None:
