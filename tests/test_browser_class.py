@@ -143,7 +143,7 @@ def test_class_on_one_server_streamlit(server, shots):
 
             # B's page says who stopped it; C's board shows the pinned run too
             _wait_status(b, "stopped")
-            expect(b.get_by_text(re.compile(r"Stopped by the teacher at step \d+"))).to_be_visible()
+            expect(b.get_by_text(re.compile(r"Stopped by the teacher at step \d+")).first).to_be_visible()
             b.screenshot(path=str(shots / "class_b_stopped_by_teacher.png"), full_page=True)
             expect(c.get_by_role("heading", name="Pinned runs, side by side")).to_be_visible()
             c.screenshot(path=str(shots / "class_board_student_pinned.png"), full_page=True)

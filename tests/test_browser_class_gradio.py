@@ -129,6 +129,7 @@ def test_class_on_one_server_gradio(server, browser, shots):
         _choose(t, "board-run", re.compile(r"^Ana · "))
         t.locator("#board-pin").click()
         expect(t.locator("#board-projector")).to_contain_text("Pinned runs, side by side")
+        expect(t.locator("#board-projector")).to_contain_text("Ana · ns · acgan")
         _choose(t, "board-run", re.compile(r"^Ben · "))
         t.locator("#board-stop").click()
         expect(t.locator("#board-table")).to_contain_text("stopped by the teacher at step")
@@ -137,7 +138,7 @@ def test_class_on_one_server_gradio(server, browser, shots):
         # B's tab says who stopped it; C's board shows the pinned run
         expect(b.locator("#stats")).to_contain_text(re.compile(r"Stopped by the teacher at step \d+"), timeout=60_000)
         b.screenshot(path=str(shots / "gradio_class_b_stopped_by_teacher.png"), full_page=True)
-        expect(c.locator("#board-projector")).to_contain_text("Pinned runs, side by side")
+        expect(c.locator("#board-projector")).to_contain_text("Ana · ns · acgan")
         c.screenshot(path=str(shots / "gradio_class_board_student_pinned.png"), full_page=True)
     finally:
         for ctx in ctxs:

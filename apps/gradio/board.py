@@ -23,7 +23,7 @@ CSS = """
 .class-board td, .class-board th { border-bottom: 1px solid var(--border-color-primary); padding: 4px 8px; text-align: left; }
 .class-board img, .projector img { image-rendering: pixelated; }
 .projector { display: flex; gap: 16px; flex-wrap: wrap; }
-.projector .card { flex: 1 1 0; min-width: 280px; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; }
+.projector .card { flex: 1 1 0; min-width: 280px; max-width: 640px; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; }
 .projector .card img { width: 100%; }
 .projector .card b { font-size: 1.4em; }
 """
@@ -65,17 +65,24 @@ def projector_html(rows: list[dict[str, Any]], admin: bool) -> str:
     return f'<h2>Pinned runs, side by side</h2><div class="projector">{"".join(out)}</div>'
 
 
-def refresh(owner_v, admin: bool, by: str, reverse: bool, picked: Optional[str], request: gr.Request = None):
+def refresh(owner_v, admin: bool, by: str, reverse: bool, picked: Optional[str], sig: Optional[list],
+            request: gr.Request = None):
+    """One poll of the board: the rows (sorted), the pinned runs, and for the teacher the run picker, whose
+    choices are resent only when a run came, went or changed status (so a pick is never undone)."""
     me = owner_of(owner_v, request)
     admin = bool(admin)
     rows = board.board_rows(C.mgr, me, _store())
     order = board.sort_rows(rows, by or "newest", (not board.SORT_KEYS[by or "newest"][1]) if reverse else None)
     perm = board.permissions(admin)
-    choices = [(f"{r['visitor']} · {r['loss']} · {r['arch']} · {r['status_text']}", r["run"]) for r in rows]
+    choices = [[f"{r['visitor']} · {r['loss']} · {r['arch']} · {r['status']}", r["run"]] for r in rows]
     names = [v for _, v in choices]
-    run_up = gr.update(choices=choices, value=picked if picked in names else (names[0] if names else None))
+    if not perm["pin"] or (choices == sig and picked in names):
+        run_up = gr.skip()
+    else:
+        run_up = gr.update(choices=[tuple(c) for c in choices],
+                           value=picked if picked in names else (names[0] if names else None))
     return [f"**{perm['reason']}**" if perm["reason"] else "Teacher: pick a run to pin, stop or delete.",
-            gr.update(visible=perm["pin"]), run_up, projector_html(rows, admin), table_html(order)]
+            gr.update(visible=perm["pin"]), run_up, choices, projector_html(rows, admin), table_html(order)]
 
 
 def save_name(owner_v, name: str, request: gr.Request = None) -> str:
@@ -136,8 +143,9 @@ def build(ctx: Ctx) -> None:
     table = gr.HTML(elem_id="board-table")
     timer = gr.Timer(POLL_S)
 
-    outputs = [perm_md, admin_box, run, projector, table]
-    inputs = [owner, admin, by, reverse, run]
+    sig = gr.State(None)   # the run picker's choices last sent
+    outputs = [perm_md, admin_box, run, sig, projector, table]
+    inputs = [owner, admin, by, reverse, run, sig]
     demo.load(own_name, owner, name, **private)
     save.click(save_name, [owner, name], name_msg, **private)
     for trig in (by.input, reverse.input, timer.tick):

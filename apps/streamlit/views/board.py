@@ -54,7 +54,7 @@ def projector(rows) -> None:
             st.caption("Pin runs below to show them side by side here (for the projector).")
         return
     st.subheader("Pinned runs, side by side")
-    for col, c in zip(st.columns(len(cards), gap="medium"), cards):
+    for col, c in zip(st.columns(max(2, len(cards)), gap="medium"), cards):   # one pin: half the width
         with col.container(border=True):
             st.markdown(f"**{c['title']}**")
             png = board.grid_png({"run": c["run"], "grid": c["grid"], "grid_step": c["grid_step"]}, min_size=384)
@@ -62,8 +62,9 @@ def projector(rows) -> None:
                 st.image(png, caption=f"grid at step {c['grid_step']}", width="stretch")
             else:
                 st.info("No grid yet.", icon=":material/image:")
-            for label, value in c["figures"]:
-                st.metric(label, value)
+            figs = st.columns(2)
+            for i, (label, value) in enumerate(c["figures"]):
+                figs[i % 2].metric(label, value)
 
 
 def table() -> None:
