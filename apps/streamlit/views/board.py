@@ -63,8 +63,10 @@ def projector(rows) -> None:
             else:
                 st.info("No grid yet.", icon=":material/image:")
             figs = st.columns(2)
-            for i, (label, value) in enumerate(c["figures"]):
+            numbers = [(k, v) for k, v in c["figures"] if k != "status"]
+            for i, (label, value) in enumerate(numbers):
                 figs[i % 2].metric(label, value)
+            st.markdown(f"**{dict(c['figures'])['status'].capitalize()}**")   # a sentence: not cut like a metric
 
 
 def table() -> None:
