@@ -55,6 +55,8 @@ class JobSnapshot:
     extras: dict[str, list[dict[str, Any]]]  # e.g. "metrics" from evaluators
     queued_at: float = 0.0
     lr_changes: list[dict[str, Any]] = field(default_factory=list)  # {"step", "lr_g", "lr_d", "n_critic"} set mid-run
+    stopped_by: Optional[str] = None         # who asked to stop it: "teacher" (the admin) | "owner" | None
+    eval_pending: bool = False               # ended, but the end-of-run listeners (the final evaluation) still work
 
     @property
     def active(self) -> bool:
@@ -68,6 +70,11 @@ class JobSnapshot:
     def steerable(self) -> bool:
         """Offer the live lr / n_critic box: the run trains (not while it starts, loads data or stops)."""
         return self.status in STEERABLE
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more will change: ended, and the final evaluation is in (or known not to come)."""
+        return not self.active and not self.queued and not self.eval_pending
 
 
 class Job:
@@ -99,6 +106,8 @@ class Job:
         self.extras: dict[str, list[dict[str, Any]]] = {}
         self.queued_at = self.started_at = time.time()
         self.finished_at: Optional[float] = None
+        self.stopped_by: Optional[str] = None   # "teacher" | "owner": who asked to stop (never the secret)
+        self._finishing = False                 # the DoneEvent's listeners (final evaluation) still run
         self.thread = threading.Thread(target=self._run, name=f"gan-job-{job_id}", daemon=True)
         # the request that started the job (mode "zerogpu": its GPU calls are made in this context)
         self.context = contextvars.copy_context()
@@ -131,6 +140,7 @@ class Job:
             self._fail(f"{type(e).__name__}: {e}", traceback.format_exc(limit=3))
         finally:
             with self._lock:
+                self._finishing = False
                 if self.status in ACTIVE:  # ended without a DoneEvent
                     self.status = "error"
                     self.error = self.error or "the training ended unexpectedly"
@@ -224,14 +234,18 @@ class Job:
                     self.progress = 1.0
                 self.eta = 0.0
                 self.finished_at = time.time()
-            if self.control.stop_requested and self.status in ("running", "paused"):
-                self.status = "stopping"
+                self._finishing = True   # set with the status: a poll never sees "done" without it
+            if self.control.stop_requested and self.status in ("running", "paused", "starting", "loading data"):
+                self.status = "stopping"   # a stop asked for while the data loads stays visible until the end
         for fn in self._listeners:
             try:
                 fn(self, ev)
             except Exception as e:  # a broken listener must not kill training
                 with self._lock:
                     self.notes.append(f"listener failed: {e}")
+        if isinstance(ev, DoneEvent):
+            with self._lock:
+                self._finishing = False
 
     def add_extra(self, key: str, row: dict[str, Any]) -> None:
         """Listeners (e.g. metric evaluators) attach rows shown next to the curves."""
@@ -248,6 +262,7 @@ class Job:
                 self.total_steps, self.progress, self.eta, self.img_per_s, hist, self.sample, self.sample_step,
                 list(self.checkpoints), self.error, list(self.notes), self.started_at, self.finished_at,
                 {k: list(v) for k, v in self.extras.items()}, self.queued_at, list(self.lr_changes),
+                self.stopped_by, self._finishing,
             )
 
     @property
@@ -268,8 +283,14 @@ class Job:
             raise NotOwnerError("only the browser that started this run (or the admin) can control it")
 
     def stop(self, who: str, admin: bool = False) -> None:
+        """Stop the run (a queued one leaves the queue). Records who asked: ``"teacher"`` when the admin
+        stops someone else's run, else ``"owner"``, so the pages can say so."""
         self._check_owner(who, admin)
         with self._lock:
+            if self.status not in ACTIVE and self.status != "queued":
+                return   # already ended: nothing to stop, and the record of who stopped it stays
+            if self.stopped_by is None:
+                self.stopped_by = "teacher" if admin and who != self.owner else "owner"
             if self.status == "queued":  # never started: leaves the queue
                 self.status, self.finished_at = "cancelled", time.time()
                 return

@@ -255,6 +255,17 @@ class JobManager:
     def get(self, job_id: int) -> Optional[Job]:
         return self._jobs.get(job_id)
 
+    def forget(self, job_id: int) -> None:
+        """Drop an ended job from the manager (its run folder was deleted). A job that is training or
+        queued cannot be forgotten: stop it first."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            if job.active or job.queued:
+                raise JobBusyError(f"run {Path(job.run_dir).name} is {job.status}: stop it first")
+            del self._jobs[job_id]
+
     def jobs(self) -> list[Job]:
         return sorted(self._jobs.values(), key=lambda j: j.id)
 

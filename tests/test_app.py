@@ -132,7 +132,8 @@ def _tiny_form(at: AppTest, steps: int, cache: Path, **extra) -> None:
 # ---- every page renders ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name,title", [("home", "GAN Studio"), ("train", "Train"), ("generate", "Generate"),
                                         ("interpolate", "Interpolate"), ("compare", "Compare runs"),
-                                        ("checkpoints", "Checkpoints"), ("sketch", "Sketch to face")])
+                                        ("checkpoints", "Checkpoints"), ("sketch", "Sketch to face"),
+                                        ("board", "Class board")])
 def test_every_page_renders_empty(name, title, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path / "ck"))
@@ -145,6 +146,9 @@ def test_every_page_renders_empty(name, title, tmp_path, monkeypatch):
         assert "No runs" in _texts(at)
     if name == "sketch":
         assert "No pix2pix generator yet" in _texts(at)
+    if name == "board":   # a student's view: no controls, a line says why
+        assert "View only: the teacher" in _texts(at) and not at.button(key="board.save_name").disabled
+        assert not [b.key for b in at.button if b.key and b.key.split(".")[0] in ("pin", "stop", "del")]
 
 
 def test_home_lists_losses_and_archs_from_the_registries(env):

@@ -119,6 +119,10 @@ def test_each_fact_has_one_home():
     assert _files_defining(r"[\"']SPACES_ZERO_GPU[\"']", code) == ["gan_core/zerogpu.py"]
     # metric display names: one table
     assert _files_defining(r"^(METRICS: dict|_LABELS\s*=)", code) == ["gan_core/metrics/scores.py"]
+    # which run a visitor's Train page shows (their own, never another's in its place) is decided once,
+    # in gan_core/studio/classroom.py (shown_run): the fronts never pick "the latest run" themselves
+    assert _files_defining(r"mgr\.latest\(owner", code) == []
+    assert _files_defining(r"^def shown_run\(", code) == ["gan_core/studio/classroom.py"]
 
 
 # ---- the front ends: apps/ ------------------------------------------------------------------------------

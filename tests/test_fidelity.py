@@ -95,10 +95,10 @@ def test_generator_that_ignores_z_is_caught_and_real_data_is_not(real_faces):
     assert {"precision", "recall", "density", "coverage"} <= set(row)
     assert "same-tag diversity" in row["label"] and "300 real vs 300 generated" in row["label"]
     mon = M.ModeCollapseMonitor()
-    msg = mon.observe_diversity_ratio(3000, row["diversity_ratio"])
-    assert msg is not None and "ignores z" in msg and "step 3000" in msg
-    assert mon.observe_diversity_ratio(3500, row["diversity_ratio"]) is None      # once per episode
+    msg = mon.observe_diversity_ratio(3000, row["diversity_ratio"], evidence=row)   # clear faces: judged
+    assert msg is not None and "ignores z" in msg and "step 3000" in msg and "no longer noise" in msg
+    assert mon.observe_diversity_ratio(3500, row["diversity_ratio"], evidence=row) is None   # once per episode
     # real images judged as if generated: no alert
     real_row_ratio = diversity_ratio(M.pixel_features(imgs[300:], 32), labels[300:], ref.pixels, ref.labels)
     assert real_row_ratio > 0.8
-    assert M.ModeCollapseMonitor().observe_diversity_ratio(100, real_row_ratio) is None
+    assert M.ModeCollapseMonitor().observe_diversity_ratio(3000, real_row_ratio, evidence=row) is None

@@ -292,15 +292,16 @@ def test_diversity_and_mode_collapse_monitor(faces_val):
     assert real_within > 1.0 and M.diversity_within(M.pixel_features(ignores_z), labels) < 1e-9
     assert M.diversity(ext.features(ignores_z)) > 0.5 * M.diversity(ext.features(imgs))
     assert M.diversity_within(M.pixel_features(imgs[:3]), torch.tensor([[0, 0], [1, 1], [2, 2]])) is None
-    mon = M.ModeCollapseMonitor(drop_fraction=0.5, warmup=1)
-    assert mon.observe_diversity(100, 0.1 * d_varied) is None            # warm-up: a fresh G
-    assert mon.observe_diversity(200, 0.9 * d_varied, d_varied) is None
-    assert mon.observe_diversity(300, d_varied, d_varied) is None
-    msg = mon.observe_diversity(400, d_collapsed, d_varied)
+    mon = M.ModeCollapseMonitor(drop_fraction=0.5, warmup=1, min_step=100)
+    faces = {"coverage": 0.9}                                            # the evaluation: not noise
+    assert mon.observe_diversity(100, 0.1 * d_varied, evidence=faces) is None   # warm-up: a fresh G
+    assert mon.observe_diversity(200, 0.9 * d_varied, d_varied, evidence=faces) is None
+    assert mon.observe_diversity(300, d_varied, d_varied, evidence=faces) is None
+    msg = mon.observe_diversity(400, d_collapsed, d_varied, evidence=faces)
     assert msg is not None and "mode collapse" in msg and "step 400" in msg
-    assert mon.observe_diversity(500, d_collapsed, d_varied) is None      # once per episode
-    assert mon.observe_diversity(600, d_varied, d_varied) is None         # recovered: re-armed
-    assert mon.observe_diversity(700, 0.3 * d_varied, d_varied) is not None
+    assert mon.observe_diversity(500, d_collapsed, d_varied, evidence=faces) is None      # once per episode
+    assert mon.observe_diversity(600, d_varied, d_varied, evidence=faces) is None         # recovered: re-armed
+    assert mon.observe_diversity(700, 0.3 * d_varied, d_varied, evidence=faces) is not None
     assert [a["step"] for a in mon.alerts] == [400, 700]
 
 

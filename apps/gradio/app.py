@@ -15,7 +15,7 @@ from . import common as C
 from .common import CSS, PORT_ENV, TITLE, Ctx, admin_sign_in, generator_choices, init_owner
 
 # the Gradio tabs' order (the Streamlit sidebar keeps the registry's); every page with a Gradio tab is here
-TAB_ORDER = ("train", "generate", "interpolate", "compare", "checkpoints", "sketch", "style", "lab2d")
+TAB_ORDER = ("train", "generate", "interpolate", "compare", "board", "checkpoints", "sketch", "style", "lab2d")
 FAVICON = Path(__file__).resolve().parents[1] / "favicon.png"
 assert set(TAB_ORDER) == {p.key for p in PAGES if p.gradio}
 

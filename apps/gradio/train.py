@@ -13,6 +13,7 @@ from gan_core.config import ConfigError, RunConfig, all_fields
 from gan_core.jobs import JobBusyError, NotOwnerError
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
+from gan_core.studio import board
 from apps import charts
 from . import common as C
 from .common import Ctx, POLL_S, _stat_cards, _table, owner_of
@@ -99,9 +100,9 @@ def _changes(follow: Iterator[tuple[Optional[Any], str]]) -> Iterator[Any]:
             yield gr.skip()
 
 
-def continue_run(owner_v, more: float, request: gr.Request = None):
+def continue_run(owner_v, more: float, chosen: Optional[int] = None, request: gr.Request = None):
     """More steps of the visitor's finished run, from its last checkpoint, in the same run folder."""
-    job, me = _job_for(owner_v, request)
+    job, me = _job_for(owner_v, request, chosen)
     snap = job.snapshot() if job is not None else None
     if snap is None or not studio.can_continue(snap, job.can_control(me)):
         yield "**Not started:** there is no finished run of yours with a checkpoint to continue."
@@ -183,14 +184,16 @@ def apply_loss(loss: str):
     return [gr.update(value=opt[k]) if k in opt else gr.skip() for k in KEYS]
 
 
-def _job_for(owner_v, request) -> tuple[Optional[Any], str]:
+def _job_for(owner_v, request, chosen: Optional[int] = None) -> tuple[Optional[Any], str]:
+    """The run this visitor's tab shows (studio.shown_run: the one they chose, else their own newest) and
+    their owner secret."""
     me = owner_of(owner_v, request)
-    return C.mgr.latest(owner=me), me
+    return studio.shown_run(C.mgr, me, chosen), me
 
 
 def control(action: str):
-    def fn(owner_v, admin: bool, request: gr.Request = None):
-        job, me = _job_for(owner_v, request)
+    def fn(owner_v, admin: bool, chosen: Optional[int] = None, request: gr.Request = None):
+        job, me = _job_for(owner_v, request, chosen)
         if job is None:
             gr.Warning("There is no run to control.")
             return
@@ -203,8 +206,8 @@ def control(action: str):
     return fn
 
 
-def steer(owner_v, admin: bool, lr_g, lr_d, n_critic, request: gr.Request = None):
-    job, me = _job_for(owner_v, request)
+def steer(owner_v, admin: bool, lr_g, lr_d, n_critic, chosen: Optional[int] = None, request: gr.Request = None):
+    job, me = _job_for(owner_v, request, chosen)
     if job is None or not job.active:
         gr.Warning("No run is training.")
         return
@@ -236,11 +239,28 @@ def metrics_md(snap, every: int) -> str:
     return "\n\n".join(lines)
 
 
-def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request = None):
-    """One poll of the Train tab: the visitor's run (or the one training) drawn from one snapshot; plots
-    and the grid are only resent when they changed, the live lr / n_critic boxes only filled when the
-    shown run changes."""
-    job, me = _job_for(owner_v, request)
+def watch_update(me: str, job: Optional[Any], shown: Optional[dict], chosen: Optional[int]) -> tuple[Any, Any, Any]:
+    """The "Watch a run" list (resent only when a run came, went or changed status) and "Back to my run"."""
+    rows = studio.run_list(C.mgr, me, job, board.namer(board.BoardStore(C.mgr.runs_dir)))
+    sig = [[r["job"], r["label"].split(" · ")[-1].split(",")[0]] for r in rows] + [[job.id if job else None]]
+    back = gr.update(visible=chosen is not None and studio.own_run(C.mgr, me) is not None)
+    if shown and shown.get("watch") == sig:
+        return sig, gr.skip(), back
+    return sig, gr.update(choices=[(r["label"], r["job"]) for r in rows], value=job.id if job else None,
+                          visible=len(rows) > 1), back
+
+
+def watch(value: Optional[int]) -> Optional[int]:
+    """A run picked in "Watch a run": shown until the visitor picks another, goes back, or starts a run."""
+    return None if value is None else int(value)
+
+
+def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
+    """One poll of the Train tab: the visitor's run (their own newest, or one they chose; never another
+    visitor's in place of theirs) drawn from one snapshot; plots and the grid are only resent when they
+    changed, the live lr / n_critic boxes only filled when the shown run changes."""
+    job, me = _job_for(owner_v, request, chosen)
+    sig, watch_up, back_up = watch_update(me, job, shown, chosen)
     queue = studio.queue_rows(C.mgr, me)
     queue_up = _table(queue) if queue else gr.update(value=None, visible=False)
     queue_md = (f"**Queue** · {len(queue)} waiting · {C.mgr.max_concurrent} run(s) train at once" if queue else "")
@@ -248,12 +268,12 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
         runs = studio.list_runs()
         msg = (f"No run is training. {len(runs)} earlier run(s) are in `{studio.runs_dir()}` (see **Compare**)."
                if runs else "No run yet. Choose a preset or your own settings and press **Start training**.")
-        return [None, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
-                queue_md, queue_up, gr.update(visible=False)]
+        return [{"watch": sig}, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False),
+                *[gr.skip()] * 3, queue_md, queue_up, gr.update(visible=False), watch_up, back_up]
     snap = job.snapshot()
     mine = job.can_control(me, bool(admin))
     key = {"job": snap.id, "n": len(snap.history), "sample": snap.sample_step, "status": snap.status,
-           "steer": studio.can_steer(snap, mine)}   # not while it starts / loads its data
+           "steer": studio.can_steer(snap, mine), "watch": sig}   # not while it starts / loads its data
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
     who = "yours" if job.owner == me else ("admin" if admin else "view only: started in another browser")
@@ -267,9 +287,17 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
                          ("ETA", studio.format_duration(snap.eta) if snap.active else "-")])
     if snap.error:
         stats += f"<p><b>Error:</b> {snap.error}</p>"
+    note = studio.end_note(snap, job.owner == me)   # "Stopped by the teacher at step 120."
+    if note:
+        stats += f'<p id="end-note"><b>{note}</b></p>'
+    pending = studio.pending_text(snap)   # ended; the final quality figures are being computed
+    if pending:
+        stats += f'<p id="pending-note">{pending}</p>'
     if job.owner != me and snap.active and not admin:
         stats += ("<p>View only: this run was started in another browser. You can watch it, but only that browser "
                   "(or the admin) can pause, stop or change it; a copied link never gives control.</p>")
+    elif job.owner != me and not admin:
+        stats += "<p>You are watching another visitor's run (view only).</p>"
     help_ = studio.curve_help(snap.config["loss"]["name"], snap.config["model"]["arch"])
     if changed and snap.history:
         extra = [k for k in studio.history_keys(snap.history) if k.startswith("extra.")]
@@ -297,7 +325,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
     else:
         steer_vals = [gr.skip()] * 3
     return [key, title, prog, stats, *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
-            queue_md, queue_up, gr.update(visible=studio.can_continue(snap, job.owner == me))]
+            queue_md, queue_up, gr.update(visible=studio.can_continue(snap, job.owner == me)), watch_up, back_up]
 
 
 
@@ -349,6 +377,11 @@ def build(ctx: Ctx) -> None:
                 f"(or the admin) can pause, steer or stop it; at most {C.mgr.max_per_visitor} per visitor.")
     queue_md = gr.Markdown()
     queue_tbl = gr.Dataframe(visible=False, interactive=False, label="Queue")
+    with gr.Row(equal_height=True):
+        watch_dd = gr.Dropdown(label="Watch a run", choices=[], visible=False, elem_id="watch", scale=4,
+                               info="Your own newest run stays here until you pick another; the Class board "
+                                    "lists every run with its figures.")
+        back_btn = gr.Button("Back to my run", visible=False, elem_id="back-to-mine", scale=1)
     run_title = gr.Markdown(elem_id="run-title")
     progress = gr.HTML(elem_id="progress")
     stats = gr.HTML(elem_id="stats")
@@ -378,6 +411,7 @@ def build(ctx: Ctx) -> None:
             p_terms = gr.Plot(label="Loss terms")
         more_notes = gr.Markdown()
     shown = gr.State(None)
+    chosen = gr.State(None)   # the job id picked in "Watch a run" (None: my own newest run)
     timer = gr.Timer(POLL_S)
 
 
@@ -398,18 +432,22 @@ def build(ctx: Ctx) -> None:
     start_btn.click(lambda: "In line for a training slot: your place shows at the right (queue: place / waiting). "
                     "The run starts by itself when a slot is free; **Leave the line** to give up.", None, start_msg,
                     queue=False, **private)
+    start_btn.click(lambda: None, None, chosen, queue=False, **private)   # show my new run
     start_ev = start_btn.click(start_run, [owner, *fields], start_msg, concurrency_id="training",
                                concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
     leave_btn.click(lambda: "You left the line (a run that had started keeps training: use Stop).", None,
                     start_msg, cancels=[start_ev], **private)
-    pause_btn.click(control("pause"), [owner, admin], None, **private)
-    resume_btn.click(control("resume_training"), [owner, admin], None, **private)
-    stop_btn.click(control("stop"), [owner, admin], None, **private)
-    apply_btn.click(steer, [owner, admin, lr_g, lr_d, n_crit], None, **private)
-    continue_btn.click(continue_run, [owner, more_steps], start_msg, concurrency_id="training",
+    pause_btn.click(control("pause"), [owner, admin, chosen], None, **private)
+    resume_btn.click(control("resume_training"), [owner, admin, chosen], None, **private)
+    stop_btn.click(control("stop"), [owner, admin, chosen], None, **private)
+    apply_btn.click(steer, [owner, admin, lr_g, lr_d, n_crit, chosen], None, **private)
+    watch_dd.input(watch, watch_dd, chosen, **private)
+    back_btn.click(lambda: None, None, chosen, **private)
+    continue_btn.click(continue_run, [owner, more_steps, chosen], start_msg, concurrency_id="training",
                        concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
     live_outputs = [shown, run_title, progress, stats, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
-                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, continue_box]
-    timer.tick(live_panel, [owner, admin, shown], live_outputs, concurrency_limit=None, show_progress="hidden",
+                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, continue_box,
+                    watch_dd, back_btn]
+    timer.tick(live_panel, [owner, admin, shown, chosen], live_outputs, concurrency_limit=None, show_progress="hidden",
                **private)
 

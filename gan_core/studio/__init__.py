@@ -5,6 +5,9 @@ toolkit so it can be tested. By topic:
 * :mod:`.form`: the training form generated from the config's metadata, presets, relevant settings;
 * :mod:`.pictures`: PNG/GIF bytes, grids, tag sweeps, interpolation and arithmetic (via latent.sample);
 * :mod:`.runs`: curves, the metrics overview, runs on disk and what differs between them;
+* :mod:`.classroom`: a class on one server, the Train page's side: which run a visitor sees (their own,
+  never another's in its place), who stopped it, polling until the final evaluation is in;
+* :mod:`.board`: the class board: every run's row, sorting, names, pins, permissions, projector view;
 * :mod:`.views`: cached generators and their captions, tag text, a job's status, queue rows, the Compare
   summary and Checkpoints table, the admin token check, the metrics evaluator's settings.
 
@@ -25,6 +28,8 @@ from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NA
                    changed_while_training, curve_axis, history_keys, history_series, list_runs, load_metrics,
                    metrics_overview, mid_run_changes,
                    newest_sample, quality_caption, quality_rows, smooth)
+from .classroom import (end_note, form_start_values, needs_polling, own_run, pending_text, run_list, shown_run,
+                        status_text)
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, can_continue, check_admin_token,
                     can_steer, checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
                     install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
@@ -49,4 +54,5 @@ __all__ = [
     "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",
     "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",
     "progress_text", "queue_rows", "rows_to_table", "run_length", "run_summary_rows", "tags_caption",
+    "end_note", "form_start_values", "needs_polling", "own_run", "pending_text", "run_list", "shown_run", "status_text",
 ]

@@ -47,6 +47,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("sketch", "Sketch", ":material/draw:",
              "Draw edges (and colour dabs) and a pix2pix generator turns them into a face as you draw.",
              _view("sketch"), "sketch"),
+    PageSpec("board", "Class board", ":material/leaderboard:",
+             "Every run on this server by visitor: loss, architecture, preset, steps, final grid, tag accuracy and "
+             "diversity, sortable; the teacher pins runs side by side for the projector.",
+             _view("board"), "board"),
     PageSpec("checkpoints", "Checkpoints", ":material/folder_open:",
              "List, download, upload (validated, never unpickled) and delete checkpoint files.",
              _view("checkpoints"), "checkpoints"),

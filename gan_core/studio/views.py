@@ -158,6 +158,7 @@ def job_status(snap: Any, queue_position: Optional[int] = None, expected_wait: O
         "last": {k: last.get(k) for k in ("step", "d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d", "n_critic")
                  if k in last},
         "queue_position": queue_position, "expected_wait_s": None if expected_wait is None else round(expected_wait, 1),
+        "stopped_by": getattr(snap, "stopped_by", None), "eval_pending": bool(getattr(snap, "eval_pending", False)),
     }
     if include_history:
         out["history"] = [{k: h.get(k) for k in ("step", "d_loss", "g_loss", "d_real", "d_fake")} for h in snap.history]

@@ -12,6 +12,7 @@ from gan_core.config import ConfigError, RunConfig
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
+from gan_core.studio import board
 from gan_core.studio.pages import PAGE
 from apps import charts
 from apps.streamlit.hf_preview import hf_preview_panel
@@ -22,6 +23,7 @@ MAX_WIDGET_INT = 2**53 - 1                  # largest integer a browser's number
 FIELDS = list(studio.flatten(RunConfig().to_dict()))
 DEFAULT_PRESET = studio.DEFAULT_PRESET
 POLL_S = 1.0
+CHOSEN = "tr.chosen"                        # the job id a visitor chose to watch (None: their own run)
 
 page_start()
 mgr = get_manager()
@@ -39,12 +41,9 @@ def _apply(values: dict[str, Any]) -> None:
 def _init_form() -> None:
     if st.session_state.get(KEY + "_init"):
         return
-    _apply(studio.initial_form_values(DEFAULT_PRESET))
+    # the preset's defaults, then (after a reload) my own newest run's settings: never another visitor's run
+    _apply(studio.form_start_values(mgr, me, DEFAULT_PRESET, FIELDS))
     st.session_state[KEY + "_preset"] = DEFAULT_PRESET
-    last = mgr.latest(owner=me)  # after a reload: the running (or my last) run's settings, not the defaults
-    if last is not None:
-        flat = studio.flatten(last.cfg.to_dict())
-        _apply({k: v for k, v in flat.items() if k in FIELDS})
     st.session_state[KEY + "_init"] = True
 
 
@@ -179,6 +178,14 @@ def live_panel(job_id: int, polling: bool) -> None:
     m[2].metric("Images / s", f"{snap.img_per_s:.0f}")
     m[3].metric("ETA", "-" if not snap.active else studio.format_duration(snap.eta))
     st.progress(min(max(snap.progress, 0.0), 1.0), text=studio.progress_text(snap))
+    note = studio.end_note(snap, job.owner == me)   # "Stopped by the teacher at step 120."
+    if note and snap.stopped_by == "teacher":
+        st.warning(note, icon=":material/front_hand:")
+    elif note:
+        st.info(note, icon=":material/stop_circle:")
+    pending = studio.pending_text(snap)   # ended; the final quality figures are being computed
+    if pending:
+        st.info(pending, icon=":material/hourglass_top:")
     if snap.error:
         st.error(snap.error, icon=":material/error:")
     help_ = studio.curve_help(cfg["loss"]["name"], cfg["model"]["arch"])
@@ -220,14 +227,14 @@ def live_panel(job_id: int, polling: bool) -> None:
         with st.expander(f"Notes ({len(snap.notes)})"):
             for n in snap.notes:
                 st.text(n)
-    if polling and not snap.active:
-        st.rerun()  # the run ended: redraw controls once, which also stops polling
+    if polling and not studio.needs_polling(snap):
+        st.rerun()  # the run ended and its final evaluation is in: redraw controls once, which stops polling
 
 
 def watch_for_jobs(shown: int | None, shown_status: str | None = None) -> None:
-    """While the shown run is not training: notice a run started elsewhere (another tab), or the shown
-    queued run starting, and redraw to show it."""
-    j = mgr.latest(owner=me)
+    """While the shown run is not training: notice a run of mine started elsewhere (another tab), or the
+    shown queued run starting, and redraw to show it."""
+    j = studio.shown_run(mgr, me, st.session_state.get(CHOSEN))
     if j is not None and (j.id != shown or (shown_status == "queued" and not j.queued)):
         st.rerun()
 
@@ -281,7 +288,9 @@ def _queue_poll() -> None:
 st.title("Train")
 _init_form()
 
-job = mgr.latest(owner=me)  # my running or queued run, else the one training, else the newest
+# the run I chose to watch, else my own newest (training, queued or finished), else the one training: another
+# visitor's run never takes the place of mine
+job = studio.shown_run(mgr, me, st.session_state.get(CHOSEN))
 snap0 = job.snapshot() if job is not None else None
 active = bool(snap0 and snap0.active)
 mine = bool(job is not None and job.can_control(me, admin))
@@ -301,6 +310,29 @@ with st.container(horizontal=True, vertical_alignment="center"):
         pause = st.button("Pause", icon=":material/pause:", disabled=not (active and mine), key="btn_pause")
         resume = False
     stop = st.button("Stop", icon=":material/stop:", disabled=not (active and mine), key="btn_stop")
+
+
+def _on_watch() -> None:
+    st.session_state[CHOSEN] = st.session_state["tr.watch"]
+
+
+def _back_to_mine() -> None:
+    st.session_state.pop(CHOSEN, None)
+
+
+others = studio.run_list(mgr, me, job, board.namer(board.BoardStore(mgr.runs_dir)))
+if len(others) > 1:   # other runs are listed here, never shown in place of mine
+    labels = {r["job"]: r["label"] for r in others}
+    if job is not None and job.id in labels:
+        st.session_state["tr.watch"] = job.id
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.selectbox("Watch a run", list(labels), format_func=labels.get, key="tr.watch", on_change=_on_watch,
+                     help="Your own newest run stays on this page until you pick another here; the Class board "
+                          "lists every run with its figures.")
+        if st.session_state.get(CHOSEN) is not None and studio.own_run(mgr, me) is not None:
+            st.button("Back to my run", icon=":material/undo:", key="btn_mine", on_click=_back_to_mine)
+if job is not None and job.owner != me and not admin and not active:
+    st.info("You are watching another visitor's run (view only).", icon=":material/visibility:")
 if active and not mine:
     st.info("View only: this run was started in another browser session. You can watch it, but only that "
             "browser (or the admin) can pause, stop or change it; a copied link never gives control.",
@@ -310,6 +342,7 @@ if start:
     try:
         cfg = studio.config_from_flat(form_values())
         new = mgr.start(cfg, me)
+        st.session_state.pop(CHOSEN, None)   # show my new run
         if new.queued:
             st.session_state["_queued_note"] = new.id
     except JobBusyError as e:
@@ -350,7 +383,8 @@ if job is not None:
                     st.toast(f"Applied: lr G {lr_g:.1e}, lr D {lr_d:.1e}, n_critic {int(n_c)}")
                 except (NotOwnerError, ValueError) as e:
                     st.error(str(e))
-    st.fragment(live_panel, run_every=POLL_S if active else None)(job.id, active)
+    polling = studio.needs_polling(snap0)   # training, or ended with its final evaluation still coming
+    st.fragment(live_panel, run_every=POLL_S if polling else None)(job.id, polling)
     if studio.can_continue(snap0, mine):  # continue a finished or stopped run
         with st.container(border=True):
             c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
@@ -370,6 +404,6 @@ else:
     else:
         st.info("No run yet. Choose a preset or your own settings above and press **Start training**.",
                 icon=":material/info:")
-if not active:
+if snap0 is None or not studio.needs_polling(snap0):
     st.fragment(watch_for_jobs, run_every=3.0)(job.id if job is not None else None,
                                                snap0.status if snap0 is not None else None)
