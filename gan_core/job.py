@@ -53,6 +53,8 @@ class JobSnapshot:
     extras: dict[str, list[dict[str, Any]]]  # e.g. "metrics" from evaluators
     queued_at: float = 0.0
     lr_changes: list[dict[str, Any]] = field(default_factory=list)  # {"step", "lr_g", "lr_d", "n_critic"} set mid-run
+    shortfall: str = ""                      # "the machine was busy: N steps, expect noise" (a short time-budget run)
+    version: tuple = ()                      # changes with every change a viewer could see (Job.version)
 
     @property
     def active(self) -> bool:
@@ -92,6 +94,7 @@ class Job:
         self.extras: dict[str, list[dict[str, Any]]] = {}
         self.queued_at = self.started_at = time.time()
         self.finished_at: Optional[float] = None
+        self.shortfall = ""
         self.thread = threading.Thread(target=self._run, name=f"gan-job-{job_id}", daemon=True)
 
     def launch(self) -> None:
@@ -212,6 +215,9 @@ class Job:
                     self.progress = 1.0
                 self.eta = 0.0
                 self.finished_at = time.time()
+                self.shortfall = ev.shortfall
+                if ev.shortfall:
+                    self.notes.append(ev.shortfall)
             if self.control.stop_requested and self.status in ("running", "paused"):
                 self.status = "stopping"
         for fn in self._listeners:
@@ -227,6 +233,18 @@ class Job:
             self.extras.setdefault(key, []).append(row)
 
     # ---- polling and steering -----------------------------------------------------------------------
+    def _version(self) -> tuple:
+        return (self.status, self.step, len(self.history), self.sample_step, len(self.checkpoints), self.error,
+                len(self.notes), tuple((k, len(v)) for k, v in self.extras.items()), len(self.lr_changes),
+                self.finished_at)
+
+    @property
+    def version(self) -> tuple:
+        """A cheap key that changes whenever anything a viewer sees changes (status, step, history, grid,
+        checkpoints, error, notes, evaluator rows, steering): what shared views are cached under."""
+        with self._lock:
+            return self._version()
+
     def snapshot(self, since: int = 0) -> JobSnapshot:
         """Consistent copy of the state; ``since`` drops history entries with step <= since."""
         with self._lock:
@@ -236,6 +254,7 @@ class Job:
                 self.total_steps, self.progress, self.eta, self.img_per_s, hist, self.sample, self.sample_step,
                 list(self.checkpoints), self.error, list(self.notes), self.started_at, self.finished_at,
                 {k: list(v) for k, v in self.extras.items()}, self.queued_at, list(self.lr_changes),
+                self.shortfall, self._version(),
             )
 
     @property
