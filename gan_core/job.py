@@ -19,7 +19,7 @@ from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent,
                      StepEvent)
 from . import rundir
 from .trainer import Trainer
-from .spawn import main_not_reimported
+from .spawn import start_child
 
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
 MODES = ("process", "thread", "ray")   # "ray": gan_core.job_ray (optional)
@@ -150,8 +150,7 @@ class Job:
         self.control.attach(commands)
         proc = ctx.Process(target=_child_main, name=f"gan-job-{self.id}", daemon=True,
                            args=(self.cfg.to_json(), str(self.run_dir), self.resume, events, commands))
-        with main_not_reimported():
-            proc.start()
+        start_child(proc)   # at training priority, above the server's page rendering
         self.pid = proc.pid
         finished = False
         try:

@@ -249,7 +249,7 @@ def _probe_child(cfg_jsons: list[str], out: Any) -> None:
 
 class SpeedBook:
     """Probed ms per step by network shape, for this process (thread-safe). ``prepare`` starts at most
-    one probe at a time, in a spawned child (``spawner`` runs its start, e.g. at training priority)."""
+    one probe at a time, in a spawned child started at training priority (gan_core.priority)."""
 
     def __init__(self, ttl_s: float = TTL_S, measure_in_child: bool = True):
         self.ttl_s, self.in_child = ttl_s, measure_in_child
@@ -275,7 +275,7 @@ class SpeedBook:
         e = self.get(cfg)
         return e.ms is None and not e.error or (e.ms is not None and time.time() - e.at > self.ttl_s)
 
-    def prepare(self, cfgs: list[RunConfig], spawner: Optional[Callable[[Callable[[], None]], None]] = None) -> bool:
+    def prepare(self, cfgs: list[RunConfig]) -> bool:
         """Probe the shapes of ``cfgs`` not known (or stale) and not being probed, in the background; the
         first one's data pool is made first. Returns whether a probe was started."""
         with self._lock:
@@ -289,22 +289,21 @@ class SpeedBook:
                     self._pending.add(k)
             if not todo:
                 return False
-        threading.Thread(target=self._run, args=(todo, spawner), name="gan-speed-probe", daemon=True).start()
+        threading.Thread(target=self._run, args=(todo,), name="gan-speed-probe", daemon=True).start()
         return True
 
-    def _run(self, cfgs: list[RunConfig], spawner: Optional[Callable[[Callable[[], None]], None]]) -> None:
+    def _run(self, cfgs: list[RunConfig]) -> None:
         by_json = {c.to_json(): c for c in cfgs}
         try:
             if not self.in_child:
                 self._run_here(by_json)
                 return
-            from .spawn import main_not_reimported
+            from .spawn import start_child
 
             ctx = mp.get_context("spawn")
             out = ctx.Queue()
             proc = ctx.Process(target=_probe_child, args=(list(by_json), out), name="gan-speed-probe", daemon=True)
-            with main_not_reimported():
-                (spawner or (lambda fn: fn()))(proc.start)
+            start_child(proc)   # at training priority: it measures what a run would get
             try:
                 while True:
                     try:
@@ -356,7 +355,7 @@ def speed_book() -> SpeedBook:
 
 
 def preset_plan(preset: str, dataset: str, book: Optional[SpeedBook] = None, busy_with: int = 0,
-                probe: bool = True, spawner: Optional[Callable[[Callable[[], None]], None]] = None) -> PresetPlan:
+                probe: bool = True) -> PresetPlan:
     """The plan of ``preset`` on ``dataset`` from the book's speeds; a missing or stale speed starts one
     background probe (``probe``) unless runs are training (``busy_with``: they would skew it), and the
     plan then says "measuring". Cheap: a dict look-up per call."""
@@ -366,7 +365,7 @@ def preset_plan(preset: str, dataset: str, book: Optional[SpeedBook] = None, bus
     base = preset_config(preset, dataset)
     cfgs = [base] + [preset_config(preset, dataset, v) for v in VARIANTS]
     if probe and not busy_with and PRESETS[preset].seconds and any(book.stale(c) for c in cfgs):
-        book.prepare(cfgs, spawner)
+        book.prepare(cfgs)
     e = book.get(base)
     vms = {v.key: book.get(c).ms for v, c in zip(VARIANTS, cfgs[1:])}
     src = e.source or (f"the probe failed: {e.error}" if e.error else "")

@@ -112,3 +112,44 @@ def test_a_normal_run_gets_no_busy_note(tiny_cfg, monkeypatch):
     monkeypatch.setattr(trainer_mod, "steps_needed", lambda cfg: 10_000)
     by_steps = list(Trainer(tiny_cfg(steps=4, train=ONE_OPTION)).run())[-1]   # a run by steps never gets it
     assert by_steps.reason == "steps" and by_steps.shortfall == ""
+
+
+def test_a_pool_being_drawn_is_waited_for_not_drawn_twice(tiny_cfg, monkeypatch):
+    import threading
+
+    from gan_core.data import faces
+
+    calls = []
+    orig = faces.generate_faces
+
+    def counted(*a, **k):
+        calls.append(a)
+        time.sleep(0.3)   # long enough for the second loader to find the lock held
+        return orig(*a, **k)
+
+    monkeypatch.setattr(faces, "generate_faces", counted)
+    cfg = tiny_cfg(data={"num_samples": 48}).data
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(faces.load_faces(cfg))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(calls) == 1 and len(got) == 2
+    assert all(g.images.shape == (48, 3, 16, 16) for g in got) and (got[0].images == got[1].images).all()
+
+
+def test_the_server_probe_makes_the_data_pool_in_a_child_process(tiny_cfg):
+    """The real background path: a spawned child draws the pool into the cache and times the steps."""
+    from pathlib import Path
+
+    cfg = tiny_cfg(data={"num_samples": 40}, train=ONE_OPTION)
+    book = timeplan.SpeedBook()
+    assert book.prepare([cfg]) and not book.prepare([cfg])   # one probe per shape at a time
+    deadline = time.monotonic() + 120
+    while book.measuring(cfg) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    entry = book.get(cfg)
+    assert entry.error == "" and entry.ms is not None and entry.ms > 0
+    assert book.data_seconds is not None
+    assert list(Path(cfg.data.cache_dir).glob("faces_v*_n40_16px.npz"))
