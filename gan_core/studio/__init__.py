@@ -5,6 +5,8 @@ toolkit so it can be tested. By topic:
 * :mod:`.form`: the training form generated from the config's metadata, presets, relevant settings;
 * :mod:`.pictures`: PNG/GIF bytes, grids, tag sweeps, interpolation and arithmetic (via latent.sample);
 * :mod:`.runs`: curves, the metrics overview, runs on disk and what differs between them;
+* :mod:`.live`: a run's live view, made once per change and shared by every viewer (RunViewCache);
+* :mod:`.server`: what an app server does at start (priority, data pool, speed probe) and the time plan;
 * :mod:`.views`: cached generators and their captions, tag text, a job's status, queue rows, the Compare
   summary and Checkpoints table, the admin token check, the metrics evaluator's settings.
 
@@ -23,6 +25,8 @@ from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NA
                    config_differences, curve_help, curve_label, downsample, format_duration, format_metric,
                    history_keys, history_series, list_runs, load_metrics, metrics_overview, mid_run_changes,
                    newest_sample, quality_caption, quality_rows, smooth)
+from .live import RunView, RunViewCache, run_view, view_cache
+from .server import plan_markdown, preset_plan, prepare_server
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, can_continue, check_admin_token,
                     checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
                     install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
@@ -46,4 +50,5 @@ __all__ = [
     "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",
     "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",
     "progress_text", "queue_rows", "rows_to_table", "run_summary_rows", "tags_caption",
+    "RunView", "RunViewCache", "run_view", "view_cache", "plan_markdown", "preset_plan", "prepare_server",
 ]
