@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from gan_core import timeplan, trainer as trainer_mod
+from gan_core import timeplan, timeprobe, trainer as trainer_mod
 from gan_core.config import RunConfig
 from gan_core.events import DoneEvent, StartEvent
 from gan_core.jobs import JobManager
@@ -47,28 +47,28 @@ def test_plan_verdicts_and_the_variant_that_fits():
 def test_the_book_probes_once_in_the_background_and_plans_are_lookups(monkeypatch):
     calls = []
 
-    def fake_measure(cfg, steps=timeplan.PROBE_STEPS):
+    def fake_measure(cfg, steps=timeprobe.PROBE_STEPS):
         calls.append(cfg.data.image_size)
         time.sleep(0.05)
         return 749.0 if cfg.data.image_size == 32 and cfg.model.g_width == 32 else 30.0
 
-    monkeypatch.setattr(timeplan, "measure_step_ms", fake_measure)
-    book = timeplan.SpeedBook(measure_in_child=False)
-    first = timeplan.preset_plan("1min", "faces", book=book)
+    monkeypatch.setattr(timeprobe, "measure_step_ms", fake_measure)
+    book = timeprobe.SpeedBook(measure_in_child=False)
+    first = timeprobe.preset_plan("1min", "faces", book=book)
     assert first.verdict == "measuring"
     for _ in range(20):   # many page views while it measures: still one probe
-        timeplan.preset_plan("1min", "faces", book=book)
+        timeprobe.preset_plan("1min", "faces", book=book)
     deadline = time.monotonic() + 10
     while book.measuring(timeplan.preset_config("1min", "faces")) and time.monotonic() < deadline:
         time.sleep(0.02)
-    plan = timeplan.preset_plan("1min", "faces", book=book)
+    plan = timeprobe.preset_plan("1min", "faces", book=book)
     assert len(calls) == 1 + len(timeplan.VARIANTS)
     assert plan.verdict == "too few" and plan.steps_expected == 80 and plan.source.startswith("timed")
     assert plan.variants[0].fits and "16 px" in plan.suggestion
-    timeplan.preset_plan("5min", "faces", book=book)   # the same networks: the same probe
+    timeprobe.preset_plan("5min", "faces", book=book)   # the same networks: the same probe
     assert len(calls) == 1 + len(timeplan.VARIANTS)
-    book2 = timeplan.SpeedBook(measure_in_child=False)
-    assert timeplan.preset_plan("1min", "faces", book=book2, busy_with=1).verdict == "unknown"   # no probe while a run trains
+    book2 = timeprobe.SpeedBook(measure_in_child=False)
+    assert timeprobe.preset_plan("1min", "faces", book=book2, busy_with=1).verdict == "unknown"   # no probe while a run trains
     assert len(calls) == 1 + len(timeplan.VARIANTS)
 
 
@@ -144,7 +144,7 @@ def test_the_server_probe_makes_the_data_pool_in_a_child_process(tiny_cfg):
     from pathlib import Path
 
     cfg = tiny_cfg(data={"num_samples": 40}, train=ONE_OPTION)
-    book = timeplan.SpeedBook()
+    book = timeprobe.SpeedBook()
     assert book.prepare([cfg]) and not book.prepare([cfg])   # one probe per shape at a time
     deadline = time.monotonic() + 120
     while book.measuring(cfg) and time.monotonic() < deadline:

@@ -12,7 +12,7 @@ import os
 import threading
 from typing import Any, Optional
 
-from .. import priority, timeplan
+from .. import priority, timeplan, timeprobe
 from ..recipes import DEFAULT_PRESET
 
 PROBE_ENV = "GAN_STUDIO_PROBE"
@@ -32,7 +32,7 @@ def prepare_server(preset: str = DEFAULT_PRESET, dataset: str = "faces") -> dict
         if _done:
             return dict(_done)
         _done["priority"] = priority.serve_below_training()
-        _done["probe"] = bool(probe_enabled() and timeplan.speed_book().prepare(
+        _done["probe"] = bool(probe_enabled() and timeprobe.speed_book().prepare(
             [timeplan.preset_config(preset, dataset)] + [timeplan.preset_config(preset, dataset, v)
                                                          for v in timeplan.VARIANTS]))
         return dict(_done)
@@ -41,7 +41,7 @@ def prepare_server(preset: str = DEFAULT_PRESET, dataset: str = "faces") -> dict
 def preset_plan(preset: str, dataset: str, busy_with: int = 0) -> timeplan.PresetPlan:
     """What the Train form shows under a time preset (both fronts): a dict look-up; a missing speed starts
     the one background probe unless probing is off or runs are training (``busy_with``)."""
-    return timeplan.preset_plan(preset, dataset, busy_with=busy_with, probe=probe_enabled())
+    return timeprobe.preset_plan(preset, dataset, busy_with=busy_with, probe=probe_enabled())
 
 
 def plan_markdown(plan: timeplan.PresetPlan) -> str:
