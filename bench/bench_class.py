@@ -56,6 +56,10 @@ from bench_polling import _proc_cpu  # noqa: E402
 from bench_viewers import FINISHED, FRAGMENT_FINISHED, Session, _metrics, _pct  # noqa: E402
 
 import httpx  # noqa: E402  (installed with gradio)
+from streamlit.proto.ClientState_pb2 import ClientState  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+from gan_core.recipes import DEFAULT_PRESET, PRESETS  # noqa: E402
 
 try:  # the apps/ layout
     from apps.streamlit.devserver import free_port, start_app_server, stop_app_server  # noqa: E402
@@ -133,19 +137,36 @@ class StViewer(Session):
     def __init__(self, url: str, page: str, cookie: Optional[str] = None):
         super().__init__(url, page, cookie)
         self.updates: list[float] = []
+        self.selects: dict[str, str] = {}   # selectbox label -> widget id
 
     def _scan(self, fm: Any) -> None:
         super()._scan(fm)
-        if fm.WhichOneof("type") == "script_finished" and fm.script_finished in (FINISHED, FRAGMENT_FINISHED):
+        kind = fm.WhichOneof("type")
+        if kind == "script_finished" and fm.script_finished in (FINISHED, FRAGMENT_FINISHED):
             self.updates.append(time.monotonic())
+        elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+            el = fm.delta.new_element
+            if el.WhichOneof("type") == "selectbox":
+                self.selects[el.selectbox.label] = el.selectbox.id
+
+    async def select(self, label: str, option: str) -> None:
+        """Choose ``option`` (as the page shows it) in the selectbox ``label``, like a browser."""
+        cs = ClientState(query_string="", page_name=self.page, page_script_hash=self.page_hash)
+        cs.widget_states.widgets.append(WidgetState(id=self.selects[label], string_value=option))
+        await self._send(cs)
+        await self.until_finished(FINISHED, timeout=120)
 
 
-async def st_owner(url: str, action: str, cookie: str) -> None:
+async def st_owner(url: str, action: str, cookie: str, preset: Optional[str] = None) -> None:
     s = StViewer(url, "train", cookie)
     try:
         await s.open()
+        if preset is not None and preset != DEFAULT_PRESET:
+            await s.select("Preset", PRESETS[preset].title)
         if action in s.buttons and not s.buttons[action][1]:
             await s.click(action)
+        elif action == "Start training":
+            raise RuntimeError(f"no enabled {action!r} button on the Train page: {s.buttons}")
     finally:
         await s.close()
 
@@ -353,7 +374,7 @@ def one_n(front: str, url: str, n: int, args: argparse.Namespace) -> dict[str, A
     cookie = f"gan_studio_owner={secrets.token_urlsafe(24)}"
     gr_job = None
     if front == "streamlit":
-        asyncio.run(st_owner(url, "Start training", cookie))
+        asyncio.run(st_owner(url, "Start training", cookie, args.preset))
     else:
         from gradio_client import Client
 
@@ -463,12 +484,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--preset", default="1min")
     p.add_argument("--start-timeout", type=float, default=180.0, help="longest wait for a run to start training")
     p.add_argument("--max-s", type=float, default=1800.0, help="the whole bench stops after this many seconds")
-    p.add_argument("--quick", action="store_true", help="smoke test: N = 0, 2; 6 s windows; 1 browser; burst 2")
+    p.add_argument("--quick", action="store_true", help="smoke test: N = 0, 2; 6 s windows; 1 browser; burst 2; "
+                   "the tiny preset (300 steps at 16 px), so that its runs start at once even on a busy machine")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("--write-results", action="store_true", help="write bench/RESULTS_class.md")
     args = p.parse_args(argv)
     if args.quick:
-        args.viewers, args.window, args.browsers, args.burst = "0,2", 6.0, 1, 2
+        args.viewers, args.window, args.browsers, args.burst, args.preset = "0,2", 6.0, 1, 2, "tiny"
     signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(TimeoutError(f"--max-s {args.max_s:g} reached")))
     signal.alarm(int(args.max_s))
     ns = [int(x) for x in args.viewers.split(",") if x.strip()]

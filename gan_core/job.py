@@ -235,7 +235,7 @@ class Job:
     def _version(self) -> tuple:
         return (self.status, self.step, len(self.history), self.sample_step, len(self.checkpoints), self.error,
                 len(self.notes), tuple((k, len(v)) for k, v in self.extras.items()), len(self.lr_changes),
-                self.finished_at)
+                self.finished_at, getattr(self, "stopped_by", None), getattr(self, "_finishing", False))
 
     @property
     def version(self) -> tuple:
