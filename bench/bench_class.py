@@ -184,7 +184,7 @@ async def st_watch(url: str, n: int, window: float, result: dict[str, Any]) -> N
     await asyncio.gather(*(one(i, v) for i, v in enumerate(viewers)))
     live = [v for v in viewers if v.ws is not None]
     t0, cpu0 = _window_start(result)
-    await asyncio.gather(*(v.watch(window) for v in live), return_exceptions=True)
+    await asyncio.gather(asyncio.sleep(window), *(v.watch(window) for v in live), return_exceptions=True)
     _window_end(result, t0, cpu0, [[u for u in v.updates if u >= t0] for v in live])
     for v in viewers:
         await v.close()
