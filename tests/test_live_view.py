@@ -117,3 +117,11 @@ def test_prepare_server_is_once_per_process_and_the_plan_is_a_lookup(monkeypatch
     plan = studio.preset_plan("1min", "faces")
     assert plan.verdict == "unknown" and plan.steps_needed == 1400 and "needs about 1,400" in plan.message
     assert studio.plan_markdown(plan).startswith("⏳ **1min**")
+
+
+def test_equal_job_ids_of_two_managers_do_not_share_a_view(tmp_path):
+    cfg = RunConfig()
+    a = Job(1, "a", cfg, tmp_path / "a", None, [], mode="thread")
+    b = Job(1, "b", cfg, tmp_path / "b", None, [], mode="thread")
+    cache = RunViewCache()
+    assert cache.view(a).run == "a" and cache.view(b).run == "b" and cache.computations == 2

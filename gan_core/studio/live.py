@@ -91,18 +91,20 @@ class RunViewCache:
         self.max_jobs = max_jobs
         self._compute = compute
         self._lock = threading.Lock()
-        self._items: OrderedDict[int, tuple[tuple, Any]] = OrderedDict()   # job id -> (version, view or _Pending)
+        # (job id, run folder) -> (version, view or _Pending); the folder tells apart equal ids of two managers
+        self._items: OrderedDict[tuple[int, str], tuple[tuple, Any]] = OrderedDict()
         self.computations = 0
         self.hits = 0
 
     def view(self, job: Any) -> RunView:
         """The job's view at its current version: cached, or computed now by exactly one caller."""
+        jk = (job.id, str(job.run_dir))
         while True:
             version = job.version
             with self._lock:
-                item = self._items.get(job.id)
+                item = self._items.get(jk)
                 if item is not None and item[0] == version:
-                    self._items.move_to_end(job.id)
+                    self._items.move_to_end(jk)
                     got = item[1]
                     if not isinstance(got, _Pending):
                         self.hits += 1
@@ -111,8 +113,8 @@ class RunViewCache:
                 else:
                     pending = None
                     mine = _Pending()
-                    self._items[job.id] = (version, mine)
-                    self._items.move_to_end(job.id)
+                    self._items[jk] = (version, mine)
+                    self._items.move_to_end(jk)
                     while len(self._items) > self.max_jobs:
                         self._items.popitem(last=False)
             if pending is not None:   # another session is making this version: wait for it, then look again
@@ -122,20 +124,20 @@ class RunViewCache:
                 v = self._compute(job, version)
             except BaseException:
                 with self._lock:
-                    if self._items.get(job.id, (None, None))[1] is mine:
-                        del self._items[job.id]
+                    if self._items.get(jk, (None, None))[1] is mine:
+                        del self._items[jk]
                 mine.done.set()
                 raise
             with self._lock:
                 self.computations += 1
-                if self._items.get(job.id, (None, None))[1] is mine:
-                    self._items[job.id] = (version, v)
+                if self._items.get(jk, (None, None))[1] is mine:
+                    self._items[jk] = (version, v)
             mine.done.set()
             return v
 
-    def drop(self, job_id: int) -> None:
+    def drop(self, job: Any) -> None:
         with self._lock:
-            self._items.pop(job_id, None)
+            self._items.pop((job.id, str(job.run_dir)), None)
 
     def __len__(self) -> int:
         with self._lock:
