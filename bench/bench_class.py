@@ -61,10 +61,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 from gan_core.recipes import DEFAULT_PRESET, PRESETS  # noqa: E402
 
-try:  # the apps/ layout
-    from apps.streamlit.devserver import free_port, start_app_server, stop_app_server  # noqa: E402
-except ImportError:  # pragma: no cover - before the front ends moved
-    from ui.devserver import free_port, start_app_server, stop_app_server  # noqa: E402
+from apps.streamlit.devserver import free_port, start_app_server, stop_app_server  # noqa: E402
 
 CHROMIUM = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
 OWNER_KEY = "bench-class-owner"

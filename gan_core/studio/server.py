@@ -46,8 +46,9 @@ def preset_plan(preset: str, dataset: str, busy_with: int = 0) -> timeplan.Prese
 
 def plan_markdown(plan: timeplan.PresetPlan) -> str:
     """The plan as one short paragraph for either front (markdown)."""
-    icon = {"enough": "✅", "tight": "⚠️", "too few": "⛔", "by steps": "⏱️"}.get(plan.verdict, "⏳")
-    out = f"{icon} **{plan.preset}**: {plan.message}."
+    word = {"enough": "enough steps", "tight": "short", "too few": "too few steps", "by steps": "by steps",
+            "measuring": "measuring", "unknown": "not measured"}[plan.verdict]
+    out = f"**{plan.preset} on this machine: {word}.** {plan.message[0].upper()}{plan.message[1:]}."
     if plan.suggestion:
         out += f" {plan.suggestion}"
     return out
