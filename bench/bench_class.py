@@ -272,18 +272,25 @@ def gr_call(url: str, api: str, args: list[Any], timeout: float = 120) -> Any:
     """One call of a named Gradio API (gradio_client), returning its (last) output."""
     from gradio_client import Client
 
-    return Client(url, verbose=False).predict(*args, api_name=api)
+    return Client(url, verbose=False, httpx_kwargs={"timeout": timeout}).predict(*args, api_name=api)
 
 
 def gr_generate(url: str, burst: int) -> list[float]:
     from gradio_client import Client
 
-    clients = [Client(url, verbose=False) for _ in range(burst)]
     lat: list[float] = []
     go = threading.Barrier(burst)
 
-    def one(c: Any, i: int) -> None:
-        go.wait(30)
+    def one(i: int) -> None:
+        try:
+            c = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
+        except Exception:  # noqa: BLE001 - this visitor could not even load the app
+            go.abort()
+            return
+        try:
+            go.wait(60)
+        except threading.BrokenBarrierError:
+            pass
         t = time.monotonic()
         try:
             c.predict("", "", i, 16, api_name="/generate")
@@ -291,7 +298,7 @@ def gr_generate(url: str, burst: int) -> list[float]:
         except Exception:  # noqa: BLE001 - a failed call has no latency
             pass
 
-    threads = [threading.Thread(target=one, args=(c, i)) for i, c in enumerate(clients)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(burst)]
     for t in threads:
         t.start()
     for t in threads:
@@ -375,7 +382,7 @@ def one_n(front: str, url: str, n: int, args: argparse.Namespace) -> dict[str, A
     else:
         from gradio_client import Client
 
-        gr_job = Client(url, verbose=False).submit({}, args.preset, OWNER_KEY, api_name="/train")
+        gr_job = Client(url, verbose=False, httpx_kwargs={"timeout": 120}).submit({}, args.preset, OWNER_KEY, api_name="/train")
     if not _wait_training(runs, known, args.start_timeout):
         res["errors"].append("the run did not start training in time")
         return res
@@ -505,7 +512,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"# {front} at {url} (pid {proc.pid})", flush=True)
         try:
             for n in ns:
-                r = one_n(front, url, n, args)
+                try:
+                    r = one_n(front, url, n, args)
+                except Exception as e:  # noqa: BLE001 - one N failing (e.g. the server timed out) is reported, the rest go on
+                    r = {"front": front, "viewers": n, "loads": [], "errors": [f"{type(e).__name__}: {e}"], "browser_loads": []}
                 results.append(r)
                 ups = r.get("updates_per_viewer_s") or []
                 print(f"  N={n}: server {r.get('server_cores', float('nan')):.2f} cores, loads p50 {_fmt(r['loads'])} s, "
