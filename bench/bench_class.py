@@ -1,8 +1,8 @@
 """A class on one link (issue 22): N visitors watch one training run, on each front end.
 
 For each front end (``--fronts streamlit,gradio``) a real app server is started on loopback, and for each N
-in ``--viewers`` (default 0,1,10,30; 0 is the baseline) one run of the default time preset (``1min``, 32 px
-faces) is started by an "owner" visitor; once it trains, N simulated visitors open the Train page and watch
+in ``--viewers`` (default 0,1,10,30; 0 is the baseline) one run of ``--preset`` (default ``5min``: the 1min
+networks, 32 px faces, long enough to outlast the connecting and the window) is started by an "owner" visitor; once it trains, N simulated visitors open the Train page and watch
 it for ``--window`` seconds, the way a browser does, at the protocol level:
 
 * Streamlit: a websocket session each (``bench_viewers.Session``: protobuf BackMsg / ForwardMsg), answering
@@ -28,7 +28,7 @@ Measured per front and N:
 Targets (issue 22), per front with 30 visitors watching: <= 0.3 cores of serving, every viewer >= 1 update
 per 2 s. Loopback only; every phase is bounded in time and the whole bench stops by itself (``--max-s``).
 
-    PYTHONPATH=. python bench/bench_class.py                          # both fronts, N = 0, 1, 10, 30 (~12 min)
+    PYTHONPATH=. python bench/bench_class.py                          # both fronts, N = 0, 1, 10, 30 (~12-15 min)
     PYTHONPATH=. python bench/bench_class.py --write-results          # ... and bench/RESULTS_class.md
     PYTHONPATH=. python bench/bench_class.py --quick                  # smoke test: N = 0, 2, short windows
 """
@@ -485,7 +485,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--window", type=float, default=20.0, help="seconds each N watches")
     p.add_argument("--browsers", type=int, default=2, help="real Chromium pages next to the N visitors (N > 0)")
     p.add_argument("--burst", type=int, default=10, help="visitors pressing Generate at once (at most N)")
-    p.add_argument("--preset", default="1min")
+    p.add_argument("--preset", default="5min", help="the run watched (5min: the 1min networks for long enough that "
+                   "30 visitors connect and watch before it ends; the owner stops it after each N)")
     p.add_argument("--start-timeout", type=float, default=180.0, help="longest wait for a run to start training")
     p.add_argument("--max-s", type=float, default=1800.0, help="the whole bench stops after this many seconds")
     p.add_argument("--quick", action="store_true", help="smoke test: N = 0, 2; 6 s windows; 1 browser; burst 2; "
