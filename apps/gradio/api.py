@@ -12,6 +12,7 @@ from gan_core.config import ConfigError
 from gan_core.jobs import NotOwnerError
 from . import common as C
 from .common import API_MAX_N, Ctx, TOKEN_RE, _file, _png, _safe, _stem, load
+from .gpu import image_pixels, on_gpu
 from .train import SPEC, run_training
 
 
@@ -124,9 +125,11 @@ def build(ctx: Ctx) -> None:
         api_gif = gr.File(label="GIF")
         api_btn1 = gr.Button("generate")
         api_btn2 = gr.Button("interpolate")
-    api_btn1.click(api_generate, [api_ckpt, api_tags, api_seed, api_n], api_png, api_name="generate",
+    api_btn1.click(on_gpu(api_generate, "generate", work=lambda name, tags, seed, n: int(n or 16) * image_pixels(name)),
+                   [api_ckpt, api_tags, api_seed, api_n], api_png, api_name="generate",
                    concurrency_id="pictures", concurrency_limit=2)
-    api_btn2.click(api_interpolate, [api_ckpt, api_sa, api_sb, api_frames, api_method, api_ta, api_tb, api_fps],
+    api_btn2.click(on_gpu(api_interpolate, "interpolate", work=lambda name, sa, sb, frames, *_: int(frames or 16)
+                          * image_pixels(name)), [api_ckpt, api_sa, api_sb, api_frames, api_method, api_ta, api_tb, api_fps],
                    api_gif, api_name="interpolate", concurrency_id="pictures", concurrency_limit=2)
     gr.api(api_train, api_name="train", concurrency_id="training", concurrency_limit=C.mgr.max_concurrent)
     gr.api(api_train_status, api_name="train_status", concurrency_limit=None, queue=False)

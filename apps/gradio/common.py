@@ -14,7 +14,7 @@ from typing import Any, Optional
 import gradio as gr
 import numpy as np
 
-from gan_core import studio
+from gan_core import studio, zerogpu
 from gan_core.checkpoint import CheckpointError
 from gan_core.jobs import get_manager
 
@@ -100,7 +100,7 @@ def load(name: str):
     """(entry, G, cfg, spec, groups) for a generator name; gr.Error with the reason otherwise."""
     try:
         entry = studio.find_generator(name)
-        G, cfg, spec = studio.load_generator_cached(entry.path)
+        G, cfg, spec = studio.load_generator_cached(entry.path, zerogpu.tool_device())   # cuda in a GPU call
     except (ValueError, CheckpointError, OSError) as e:
         raise gr.Error(str(e)) from None
     return entry, G, cfg, spec, studio.label_groups(cfg, spec)

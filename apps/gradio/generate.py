@@ -7,6 +7,7 @@ import gradio as gr
 
 from gan_core import studio
 from .common import Ctx, _png, _safe, _stem, generator_choices, load, picked_tags, tag_dropdowns, tag_updates
+from .gpu import image_pixels, on_gpu
 
 
 def on_generator(name: str):
@@ -85,10 +86,13 @@ def build(ctx: Ctx) -> None:
     g_info_out = [g_info, *g_tags, g_group, g_sweep_box]
     g_inputs = [g_ckpt, g_seed, g_n, g_nrow, *g_tags]
     g_outputs = [g_img, g_cap, g_dl]
-    g_ckpt.input(on_generator, g_ckpt, g_info_out, **private).then(generate, g_inputs, g_outputs, **private)
-    demo.load(on_generator, g_ckpt, g_info_out, **private).then(generate, g_inputs, g_outputs, **private)
-    g_btn.click(generate, g_inputs, g_outputs, concurrency_id="pictures", concurrency_limit=2, **private)
+    # ZeroGPU: a GPU call when the grid is large (images x pixels), else the CPU
+    gen = on_gpu(generate, "generate", work=lambda name, seed, n, *_: int(n or 64) * image_pixels(name))
+    g_ckpt.input(on_generator, g_ckpt, g_info_out, **private).then(gen, g_inputs, g_outputs, **private)
+    demo.load(on_generator, g_ckpt, g_info_out, **private).then(gen, g_inputs, g_outputs, **private)
+    g_btn.click(gen, g_inputs, g_outputs, concurrency_id="pictures", concurrency_limit=2, **private)
     g_refresh.click(lambda: gr.update(choices=generator_choices()[0]), None, g_ckpt, **private)
-    g_sweep_btn.click(sweep, [g_ckpt, g_seed, g_group, g_rows, *g_tags], [g_sweep, g_sweep_cap, g_sweep_dl],
+    g_sweep_btn.click(on_gpu(sweep, "generate", work=lambda name, seed, group, rows, *_: 16 * int(rows or 4)
+                             * image_pixels(name)), [g_ckpt, g_seed, g_group, g_rows, *g_tags], [g_sweep, g_sweep_cap, g_sweep_dl],
                       concurrency_id="pictures", concurrency_limit=2, **private)
 

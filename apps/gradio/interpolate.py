@@ -6,6 +6,7 @@ import gradio as gr
 
 from gan_core import studio
 from .common import Ctx, MAX_TAG_GROUPS, _file, _png, _safe, _stem, load, picked_tags, tag_dropdowns, tag_updates
+from .gpu import image_pixels, on_gpu
 
 
 def on_generator_interp(name: str):
@@ -88,9 +89,11 @@ def build(ctx: Ctx) -> None:
     i_info_out = [i_info, *i_ta, *i_tb, *a_tags]
     i_ckpt.input(on_generator_interp, i_ckpt, i_info_out, **private)
     demo.load(on_generator_interp, i_ckpt, i_info_out, **private)
-    i_btn.click(interpolate, [i_ckpt, i_sa, i_sb, i_method, i_steps, i_fps, i_boom, *i_ta, *i_tb],
+    walk = on_gpu(interpolate, "interpolate", work=lambda name, sa, sb, method, steps, *_: int(steps or 16)
+                  * image_pixels(name))   # ZeroGPU: a GPU call for long walks of big generators
+    i_btn.click(walk, [i_ckpt, i_sa, i_sb, i_method, i_steps, i_fps, i_boom, *i_ta, *i_tb],
                 [i_strip, i_cap, i_strip_dl, i_gif, i_gif_dl], concurrency_id="pictures", concurrency_limit=2,
                 **private)
-    a_btn.click(arithmetic, [i_ckpt, a_s1, a_s2, a_s3, *a_tags], a_gallery, concurrency_id="pictures",
+    a_btn.click(on_gpu(arithmetic, "interpolate", work=lambda name, *_: 4 * image_pixels(name)), [i_ckpt, a_s1, a_s2, a_s3, *a_tags], a_gallery, concurrency_id="pictures",
                 concurrency_limit=2, **private)
 

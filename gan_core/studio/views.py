@@ -35,22 +35,22 @@ ORIGIN_LABELS = {"shipped": "shipped (read-only)", "yours": "yours", "other": "a
 
 # ---- generators -----------------------------------------------------------------------------------------
 class GeneratorCache:
-    """(G, cfg, spec) per checkpoint file, keyed by (path, mtime, size) so a retrained file is reloaded;
+    """(G, cfg, spec) per checkpoint file and device, keyed by (path, mtime, size) so a retrained file is reloaded;
     at most ``max_entries`` kept (least recently used dropped). Thread-safe."""
 
     def __init__(self, max_entries: int = 8):
         self.max_entries = max_entries
-        self._items: OrderedDict[tuple[str, int, int], tuple[Any, RunConfig, DataSpec]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, int, str], tuple[Any, RunConfig, DataSpec]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def load(self, path: os.PathLike | str):
+    def load(self, path: os.PathLike | str, device: str = "cpu"):
         info = Path(path).stat()
-        key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size)
+        key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size, device)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        item = load_generator(path, device="cpu")
+        item = load_generator(path, device=device)
         with self._lock:
             self._items[key] = item
             while len(self._items) > self.max_entries:
@@ -61,9 +61,10 @@ class GeneratorCache:
 _CACHE = GeneratorCache()
 
 
-def load_generator_cached(path: os.PathLike | str):
-    """(G, cfg, spec) of a checkpoint through the process-wide :class:`GeneratorCache`."""
-    return _CACHE.load(path)
+def load_generator_cached(path: os.PathLike | str, device: str = "cpu"):
+    """(G, cfg, spec) of a checkpoint on ``device`` through the process-wide :class:`GeneratorCache` (the
+    Gradio tools pass ``gan_core.zerogpu.tool_device()``: "cuda" inside a ZeroGPU call)."""
+    return _CACHE.load(path, device)
 
 
 def default_generator(entries: Sequence[CheckpointFile]) -> Optional[CheckpointFile]:
