@@ -39,6 +39,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -526,6 +527,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                       flush=True)
         finally:
             stop_front(proc)
+            shutil.rmtree(base, ignore_errors=True)
     signal.alarm(0)
     text = table(results, args.browsers) + "\n\n" + "\n".join(f"- {v}" for v in verdicts(results))
     print(text)
