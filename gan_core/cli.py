@@ -238,6 +238,8 @@ def _train_loop(trainer: Any, bar: Any, by_time: bool, args: argparse.Namespace)
             bar.close()
             if ev.reason != "error":
                 sys.stdout.write(f"done: {ev.step} steps ({ev.reason}); checkpoint {ev.last_checkpoint}\n")
+            if ev.shortfall:
+                sys.stdout.write(f"note: {ev.shortfall}\n")
     return code
 
 

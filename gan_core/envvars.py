@@ -63,6 +63,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
            "(0.5 puts two runs on one GPU)"),
     EnvVar("GAN_STUDIO_RAY_CPUS", "1", "CPUs each Ray run asks for (also its torch threads)"),
     EnvVar("GAN_STUDIO_METRICS", "1", "`0`: no quality metrics while training"),
+    EnvVar("GAN_STUDIO_SERVER_NICE", "10", "how much lower the app server's CPU priority is than its "
+           "training processes' (0: leave it alone), so that page rendering never slows training"),
+    EnvVar("GAN_STUDIO_PROBE", "1", "`0`: no background data pool and speed probe at server start (the Train "
+           "form then cannot say how many steps a time preset gives on this machine)"),
     EnvVar("GAN_STUDIO_EVAL_EVERY", "250", "steps between quality evaluations of a run"),
     EnvVar("GAN_STUDIO_EVAL_SAMPLES", "256", "images per quality evaluation"),
     EnvVar("GAN_STUDIO_TENSORBOARD", "1", "`0`: runs write no TensorBoard event files", "run"),

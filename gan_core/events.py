@@ -92,4 +92,5 @@ class DoneEvent(Event):
     reason: str                          # "steps" | "time" | "stopped" | "error"
     run_dir: Optional[str] = None
     last_checkpoint: Optional[str] = None
+    shortfall: str = ""                  # a time-budget run with fewer steps than its preset needs says so
     kind = "done"

@@ -20,7 +20,7 @@ from .events import (CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent,
                      StepEvent)
 from . import rundir
 from .trainer import Trainer
-from .spawn import main_not_reimported
+from .spawn import start_child
 
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
 STEERABLE = ("running", "paused")   # the trainer has started: a live lr / n_critic change applies from its next step
@@ -57,6 +57,8 @@ class JobSnapshot:
     lr_changes: list[dict[str, Any]] = field(default_factory=list)  # {"step", "lr_g", "lr_d", "n_critic"} set mid-run
     stopped_by: Optional[str] = None         # who asked to stop it: "teacher" (the admin) | "owner" | None
     eval_pending: bool = False               # ended, but the end-of-run listeners (the final evaluation) still work
+    shortfall: str = ""                      # "the machine was busy: N steps, expect noise" (a short time-budget run)
+    version: tuple = ()                      # changes with every change a viewer could see (Job.version)
 
     @property
     def active(self) -> bool:
@@ -108,6 +110,7 @@ class Job:
         self.finished_at: Optional[float] = None
         self.stopped_by: Optional[str] = None   # "teacher" | "owner": who asked to stop (never the secret)
         self._finishing = False                 # the DoneEvent's listeners (final evaluation) still run
+        self.shortfall = ""
         self.thread = threading.Thread(target=self._run, name=f"gan-job-{job_id}", daemon=True)
         # the request that started the job (mode "zerogpu": its GPU calls are made in this context)
         self.context = contextvars.copy_context()
@@ -169,8 +172,7 @@ class Job:
         self.control.attach(commands)
         proc = ctx.Process(target=_child_main, name=f"gan-job-{self.id}", daemon=True,
                            args=(self.cfg.to_json(), str(self.run_dir), self.resume, events, commands))
-        with main_not_reimported():
-            proc.start()
+        start_child(proc)   # at training priority, above the server's page rendering
         self.pid = proc.pid
         finished = False
         try:
@@ -235,6 +237,9 @@ class Job:
                 self.eta = 0.0
                 self.finished_at = time.time()
                 self._finishing = True   # set with the status: a poll never sees "done" without it
+                self.shortfall = ev.shortfall
+                if ev.shortfall:
+                    self.notes.append(ev.shortfall)
             if self.control.stop_requested and self.status in ("running", "paused", "starting", "loading data"):
                 self.status = "stopping"   # a stop asked for while the data loads stays visible until the end
         for fn in self._listeners:
@@ -253,6 +258,18 @@ class Job:
             self.extras.setdefault(key, []).append(row)
 
     # ---- polling and steering -----------------------------------------------------------------------
+    def _version(self) -> tuple:
+        return (self.status, self.step, len(self.history), self.sample_step, len(self.checkpoints), self.error,
+                len(self.notes), tuple((k, len(v)) for k, v in self.extras.items()), len(self.lr_changes),
+                self.finished_at, getattr(self, "stopped_by", None), getattr(self, "_finishing", False))
+
+    @property
+    def version(self) -> tuple:
+        """A cheap key that changes whenever anything a viewer sees changes (status, step, history, grid,
+        checkpoints, error, notes, evaluator rows, steering): what shared views are cached under."""
+        with self._lock:
+            return self._version()
+
     def snapshot(self, since: int = 0) -> JobSnapshot:
         """Consistent copy of the state; ``since`` drops history entries with step <= since."""
         with self._lock:
@@ -262,7 +279,7 @@ class Job:
                 self.total_steps, self.progress, self.eta, self.img_per_s, hist, self.sample, self.sample_step,
                 list(self.checkpoints), self.error, list(self.notes), self.started_at, self.finished_at,
                 {k: list(v) for k, v in self.extras.items()}, self.queued_at, list(self.lr_changes),
-                self.stopped_by, self._finishing,
+                self.stopped_by, self._finishing, self.shortfall, self._version(),
             )
 
     @property

@@ -20,6 +20,7 @@ from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any, Optional
 
+from .priority import launch
 from .envvars import env_number
 from .rundir import RESUME_HINT
 
@@ -63,8 +64,8 @@ def run(job: Any, n: int) -> None:
     if "OMP_NUM_THREADS" not in env:   # torchrun would set 1; share the cores out instead
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // n))
     log = tempfile.TemporaryFile(mode="w+b")
-    proc = subprocess.Popen(command(n, str(job.run_dir), job.resume), env=env, stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = launch(lambda: subprocess.Popen(command(n, str(job.run_dir), job.resume), env=env, stdout=log,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))   # training priority
     job.pid = proc.pid
     conn = None
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 _SPAWN_LOCK = threading.Lock()
 
@@ -30,3 +30,13 @@ def main_not_reimported() -> Iterator[None]:
             yield
         finally:
             main.__dict__.update(saved)
+
+
+def start_child(proc: Any) -> None:
+    """Start a ``spawn`` child process (a trainer, the speed probe, the 2D lab): at training priority
+    (gan_core.priority's launcher thread, when the server installed it) and without re-importing the
+    parent's ``__main__``."""
+    from .priority import launch
+
+    with main_not_reimported():
+        launch(proc.start)

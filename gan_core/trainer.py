@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import distributed, latent, pix2pix_step, rundir, tblog
+from . import distributed, latent, pix2pix_step, rundir, tblog, timeplan
 from .checkpoint import load_checkpoint, lr_of, restore_trainer, save_checkpoint, set_lr, trainer_state
 from .checks import check_config
 from .config import RunConfig
@@ -31,6 +31,7 @@ from .data import ImageDataset, load_dataset
 from .data.augment import augment, diff_augment, parse_policy
 from .data.images import make_grid_uint8, save_png, scatter_image
 from .events import CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent
+from .recipes import steps_needed
 from .losses import LossSpec, aux_loss, get_loss, loss_scale, make_targets, mode_seeking_ratio
 from .models import ARCHITECTURES, DataSpec, build_models, count_params, is_conditional
 from .distributed import Dist
@@ -363,11 +364,8 @@ class Trainer:
             notes.append(f"only {len(self.dataset):,} training images: D may memorise them; DiffAugment "
                          "(data.diffaugment = color,translation,cutout) usually helps such small sets")
         tc = self.cfg.train
-        if tc.seconds and self.speed.ms_per_step:
-            plan = int(tc.seconds * 1000 / self.speed.best_ms)
-            notes.append(f"time budget {tc.seconds:g} s: about {plan:,} steps at the probed speed "
-                         f"({self.speed.best_ms:.1f} ms per step with n_critic {self.n_critic})"
-                         + (f", capped at {tc.steps:,} steps" if tc.steps else ""))
+        if tc.seconds and self.speed.ms_per_step:   # the step plan: steps the budget gives vs what the preset needs
+            notes.append(timeplan.plan_line(tc.seconds, self.speed.best_ms, steps_needed(self.cfg), tc.steps))
         yield StartEvent(str(self.out_dir) if self.out_dir else None, self.cfg.to_dict(), self.spec.to_dict(),
                          str(self.device), len(self.dataset), self.params_g, self.params_d, self.step, notes)
         reason = "error"
@@ -386,7 +384,8 @@ class Trainer:
             if self.out_dir is not None and self._saved_step != self.step:  # not when checkpoint_every just did
                 yield CheckpointEvent(self.step, self._checkpoint())
         self.tb.close()
-        yield DoneEvent(self.step, reason, str(self.out_dir) if self.out_dir else None, self.last_checkpoint)
+        yield DoneEvent(self.step, reason, str(self.out_dir) if self.out_dir else None, self.last_checkpoint,
+                        timeplan.shortfall_note(self.step, steps_needed(self.cfg), tc.seconds, reason))
 
     def _emit_sample(self) -> Iterator[Event]:
         if (self.dist is not None and not self.dist.is_main) or self._sampled_step == self.step:

@@ -9,6 +9,10 @@ import torch
 from gan_core.config import RunConfig
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# App servers started by tests (in-process or child) neither nice themselves nor draw the 20,000-face pool and
+# probe the speed in the background (gan_core.studio.server); the tests of those set them explicitly.
+os.environ.setdefault("GAN_STUDIO_PROBE", "0")
+os.environ.setdefault("GAN_STUDIO_SERVER_NICE", "0")
 
 # The device of the tests that take one (tiny_cfg's train.device): cpu unless $GAN_STUDIO_TEST_DEVICE says
 # cuda (bench/gpu_check.sh runs the suite so on a GPU machine). Tests about the CPU itself keep "cpu".

@@ -453,3 +453,11 @@ def test_admin_token_stops_any_run(env, monkeypatch):
     assert not teacher.button(key="btn_stop").disabled
     teacher.button(key="btn_stop").click().run()
     assert job.wait(60) and job.snapshot().status == "stopped"
+
+
+def test_train_form_states_what_the_time_preset_gives_here(env):
+    """Issue 22: before Start, the plan of the chosen time preset (here not measured: the speed probe is off
+    in tests) names the steps it needs."""
+    at = page("train")
+    text = " ".join(m.value for m in at.markdown)
+    assert "**1min on this machine: not measured.**" in text and "needs about 1,400 steps" in text, text[-800:]

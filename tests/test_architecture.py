@@ -125,6 +125,18 @@ def test_each_fact_has_one_home():
     assert _files_defining(r"^def shown_run\(", code) == ["gan_core/studio/classroom.py"]
 
 
+def test_training_children_start_at_training_priority():
+    """Every child process gan_core starts (trainer, torchrun, 2D lab, speed probe) starts through
+    gan_core.priority's launcher (spawn.start_child or priority.launch), so it keeps priority over the
+    niced app server (issue 22); the steps a time preset needs are written once, in recipes.py."""
+    assert _files_defining(r"with main_not_reimported\(\)", [CORE]) == ["gan_core/spawn.py"]
+    assert _files_defining(r"proc\.start\(\)", [CORE]) == []   # a Process is started by start_child(proc)
+    popen = re.compile(r"^(?!.*launch\().*subprocess\.Popen\(", re.M)
+    assert [p for p in _files_defining(r"subprocess\.Popen\(", [CORE]) if popen.search((ROOT / p).read_text())] == []
+    assert _files_defining(r"^STEPS_NEEDED\b", [CORE]) == ["gan_core/recipes.py"]
+    assert _files_defining(r"\b1400\b", [CORE]) == ["gan_core/recipes.py"]
+
+
 # ---- the front ends: apps/ ------------------------------------------------------------------------------
 def test_apps_have_no_import_circle_and_no_file_over_500_lines():
     mods = _modules(APPS)

@@ -299,3 +299,28 @@ def test_train_tab_previews_a_hugging_face_dataset(app, tmp_path):
     assert text.startswith("**Preview failed:**") and "hair" in text and images is None
     flat["data.path"] = ""
     assert "Give a Hugging Face dataset name" in train.hf_preview(*[flat[k] for k in train.KEYS])[0]
+
+
+def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, tiny_cfg, tmp_path, monkeypatch):
+    """Issue 22: the preset's plan before Start, a short run's "machine was busy" note, the form collapsed
+    for a visitor who only watches, and a tick that finds nothing new sends nothing."""
+    import gradio as gr
+
+    from gan_core import trainer as trainer_mod
+    from gan_core.jobs import JobManager
+
+    from apps.gradio import common, train
+    mgr = JobManager(runs_dir=tmp_path, mode="thread")
+    monkeypatch.setattr(common, "mgr", mgr)
+    me, other = common.init_owner(None), common.init_owner(None)
+    note = train.preset_note("1min", "faces")
+    assert studio.PRESETS["1min"].description in note and "needs about 1,400 steps" in note
+    assert train.form_open(other)["open"] is True   # nothing trains: the form is open
+    monkeypatch.setattr(trainer_mod, "steps_needed", lambda cfg: 10_000)
+    job = mgr.start(tiny_cfg(steps=0, train={"seconds": 1.0, "amp": False, "channels_last": False}), me)
+    assert job.wait(60)
+    assert train.form_open(other)["open"] is False   # a visitor who only watches: collapsed
+    panel = train.live_panel(other, False, None)
+    assert "The machine was busy" in panel[3] and "expect noise" in panel[3]
+    again = train.live_panel(other, False, panel[0])
+    assert again == [gr.skip()] * train.N_LIVE_OUTPUTS

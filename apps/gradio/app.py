@@ -52,6 +52,7 @@ def build_demo() -> gr.Blocks:
 
 
 def main() -> None:
+    studio.prepare_server()   # once: serve below training priority, make the faces pool, probe the speed
     demo = build_demo()
     folders = [str(Path(p).resolve()) for p in (studio.checkpoints_dir(),)]
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("GAN_STUDIO_GRADIO_MAX_QUEUE", "100")))

@@ -173,10 +173,16 @@ def check_text(*values) -> str:
     return "Ready to train."
 
 
+def preset_note(preset: str, dataset: str = "faces") -> str:
+    """The preset's description and what it gives on this machine (steps expected vs needed)."""
+    plan = studio.preset_plan(preset, dataset or "faces", busy_with=len(C.mgr.active_jobs()))
+    return f"{studio.PRESETS[preset].description}\n\n{studio.plan_markdown(plan)}"
+
+
 def apply_preset(preset: str, *values):
     flat = dict(zip(KEYS, values))
     new = studio.flatten(studio.preset_sections(preset, flat["data.dataset"]))
-    return [studio.PRESETS[preset].description, *[gr.update(value=new[k]) if k in new else gr.skip() for k in KEYS]]
+    return [preset_note(preset, flat["data.dataset"]), *[gr.update(value=new[k]) if k in new else gr.skip() for k in KEYS]]
 
 
 def apply_loss(loss: str):
@@ -255,6 +261,15 @@ def watch(value: Optional[int]) -> Optional[int]:
     return None if value is None else int(value)
 
 
+def form_open(owner_v, request: gr.Request = None):
+    """A visitor who only watches a run gets a light page: the form starts collapsed (open when no run exists)."""
+    job, _ = _job_for(owner_v, request)
+    return gr.update(open=job is None)
+
+
+N_LIVE_OUTPUTS = 21   # the Train tab's live outputs (build: live_outputs)
+
+
 def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
     """One poll of the Train tab: the visitor's run (their own newest, or one they chose; never another
     visitor's in place of theirs) drawn from one snapshot; plots and the grid are only resent when they
@@ -270,10 +285,14 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
                if runs else "No run yet. Choose a preset or your own settings and press **Start training**.")
         return [{"watch": sig}, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False),
                 *[gr.skip()] * 3, queue_md, queue_up, gr.update(visible=False), watch_up, back_up]
-    snap = job.snapshot()
+    view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
+    snap = view.snap
     mine = job.can_control(me, bool(admin))
     key = {"job": snap.id, "n": len(snap.history), "sample": snap.sample_step, "status": snap.status,
-           "steer": studio.can_steer(snap, mine), "watch": sig}   # not while it starts / loads its data
+           "steer": studio.can_steer(snap, mine), "watch": sig, "chosen": chosen,   # no steering while it loads
+           "version": repr(view.version), "queue": [r["job"] for r in queue]}
+    if shown == key:   # nothing changed since this viewer's last tick: nothing is recomputed or sent
+        return [gr.skip()] * N_LIVE_OUTPUTS
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
     who = "yours" if job.owner == me else ("admin" if admin else "view only: started in another browser")
@@ -293,6 +312,8 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     pending = studio.pending_text(snap)   # ended; the final quality figures are being computed
     if pending:
         stats += f'<p id="pending-note">{pending}</p>'
+    if view.shortfall:   # a time-budget run that got too few steps says so
+        stats += f'<p id="shortfall"><b>{view.shortfall}</b></p>'
     if job.owner != me and snap.active and not admin:
         stats += ("<p>View only: this run was started in another browser. You can watch it, but only that browser "
                   "(or the admin) can pause, stop or change it; a copied link never gives control.</p>")
@@ -300,18 +321,20 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
         stats += "<p>You are watching another visitor's run (view only).</p>"
     help_ = studio.curve_help(snap.config["loss"]["name"], snap.config["model"]["arch"])
     if changed and snap.history:
-        extra = [k for k in studio.history_keys(snap.history) if k.startswith("extra.")]
-        plots = [charts.curves_figure(snap.history, ["d_loss", "g_loss"], "Losses"),
-                 charts.curves_figure(snap.history, ["d_real", "d_fake"], "D outputs"),
-                 charts.curves_figure(snap.history, ["grad_norm_d", "grad_norm_g"], "Gradient norms"),
-                 charts.curves_figure(snap.history, ["lr_d", "lr_g"], "Learning rates"),
-                 charts.curves_figure(snap.history, extra, "Loss terms") if extra else None]
+        extra = [k for k in view.curve_keys if k.startswith("extra.")]
+
+        def fig(keys, title):   # one figure per run version, shared by every viewer
+            return view.memo(("gr", title), lambda: charts.curves_figure(view.history, keys, title))
+
+        plots = [fig(["d_loss", "g_loss"], "Losses"), fig(["d_real", "d_fake"], "D outputs"),
+                 fig(["grad_norm_d", "grad_norm_g"], "Gradient norms"), fig(["lr_d", "lr_g"], "Learning rates"),
+                 fig(extra, "Loss terms") if extra else None]
     elif changed:
         plots = [None] * 5
     else:
         plots = [gr.skip()] * 5
     if snap.sample is not None and (new_job or shown.get("sample") != snap.sample_step):
-        grid = gr.update(value=studio.upscale(snap.sample, min_size=384),
+        grid = gr.update(value=view.grid,
                          label=f"Fixed-noise samples at step {snap.sample_step}")
     elif snap.sample is None and new_job:
         grid = gr.update(value=None, label="The sample grid appears after the first sample")
@@ -332,13 +355,13 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
 def build(ctx: Ctx) -> None:
     demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
     init = studio.initial_form_values(studio.DEFAULT_PRESET)
-    with gr.Accordion("Run configuration", open=True):
+    with gr.Accordion("Run configuration", open=True) as form_box:
         with gr.Row():
             preset = gr.Dropdown([(p.title, k) for k, p in studio.PRESETS.items()], value=studio.DEFAULT_PRESET,
                                  label="Preset", scale=1, elem_id="preset",
                                  info="Fills sizes and the time budget; for tagged data also the "
                                       "recommended recipe (architecture, loss, optimiser).")
-            preset_note = gr.Markdown(studio.PRESETS[studio.DEFAULT_PRESET].description)
+            preset_note_md = gr.Markdown(studio.PRESETS[studio.DEFAULT_PRESET].description, elem_id="preset-note")
         comps: dict[str, Any] = {}
         with gr.Row(equal_height=False):
             for g, title in studio.GROUPS.items():
@@ -417,7 +440,7 @@ def build(ctx: Ctx) -> None:
 
     view_outputs = [*fields, arch_note, loss_note, form_check]
     demo.load(form_view, fields, view_outputs, **private)
-    preset.input(apply_preset, [preset, *fields], [preset_note, *fields], **private).then(
+    preset.input(apply_preset, [preset, *fields], [preset_note_md, *fields], **private).then(
         form_view, fields, view_outputs, **private)
     comps["loss.name"].input(apply_loss, comps["loss.name"], fields, **private).then(
         form_view, fields, view_outputs, **private)
@@ -448,6 +471,9 @@ def build(ctx: Ctx) -> None:
     live_outputs = [shown, run_title, progress, stats, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
                     curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, continue_box,
                     watch_dd, back_btn]
+    assert len(live_outputs) == N_LIVE_OUTPUTS
+    demo.load(preset_note, [preset, comps["data.dataset"]], preset_note_md, **private)
+    demo.load(form_open, owner, form_box, **private)
     timer.tick(live_panel, [owner, admin, shown, chosen], live_outputs, concurrency_limit=None, show_progress="hidden",
                **private)
 

@@ -7,8 +7,11 @@ set depends only on ``(seed, i)``, so a bigger set starts with the same faces as
 from __future__ import annotations
 
 import colorsys
+import contextlib
+import fcntl
+import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -245,13 +248,38 @@ def load_faces(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> ImageD
     """The procedural faces set for ``cfg`` (num_samples, image_size, seed), cached as .npz in cache_dir."""
     n, size, seed = cfg.num_samples, cfg.image_size, cfg.seed
     path = Path(cfg.cache_dir) / f"faces_v{FACES_VERSION}_seed{seed}_n{n}_{size}px.npz"
-    cached = load_npz_cache(path, {"images": ((n, 3, size, size), np.uint8), "labels": ((n, 2), np.int64)})
+    expected = {"images": ((n, 3, size, size), np.uint8), "labels": ((n, 2), np.int64)}
+    cached = load_npz_cache(path, expected)
     notes: list[str] = []
+    if cached is None:   # one process draws a pool, others wait for it (the server makes it at start)
+        with _drawing_lock(path, progress):
+            cached = load_npz_cache(path, expected)
+            if cached is None:
+                images, labels = generate_faces(n, size, seed, progress)
+                if not save_npz_atomic(path, images=images, labels=labels):
+                    notes.append(f"could not write the cache file {path}; faces will be drawn again next time")
     if cached is not None:
         images, labels = cached["images"], cached["labels"]
         report(progress, 1.0, f"loaded {n} faces from the cache")
-    else:
-        images, labels = generate_faces(n, size, seed, progress)
-        if not save_npz_atomic(path, images=images, labels=labels):
-            notes.append(f"could not write the cache file {path}; faces will be drawn again next time")
     return ImageDataset("faces", torch.from_numpy(images), torch.from_numpy(labels), faces_label_groups(), notes=notes)
+
+
+@contextlib.contextmanager
+def _drawing_lock(path: Path, progress: Optional[ProgressFn]) -> Iterator[None]:
+    """Held while a pool is drawn: a second process loading the same pool (a run started while the
+    server draws it at start-up) waits and then reads the cache instead of drawing it again."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(str(path) + ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError:   # a read-only cache folder: draw without the lock
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            report(progress, 0.0, "waiting for the faces another process is drawing (the server makes them at start)")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock

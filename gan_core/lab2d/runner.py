@@ -19,7 +19,7 @@ import torch
 from ..config import ConfigError
 from .loop import Lab2D, LabFrame
 from .settings import LIVE_FIELDS, LabConfig
-from ..spawn import main_not_reimported
+from ..spawn import start_child
 
 VIEWER_S = 2.0     # a view that read a frame within this many seconds is still watching
 POLL_S = 0.02      # the child looks for commands this often while it trains
@@ -56,8 +56,7 @@ class LabRunner:
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(target=_serve, args=(self.cfg, child, self._wanted), name="gan-lab2d",
                                        daemon=True)
-        with main_not_reimported():
-            self._proc.start()
+        start_child(self._proc)
         child.close()
         self._conn = parent
         self._pump_thread = threading.Thread(target=self._pump, name="gan-lab2d-pump", daemon=True)

@@ -8,6 +8,8 @@ toolkit so it can be tested. By topic:
 * :mod:`.classroom`: a class on one server, the Train page's side: which run a visitor sees (their own,
   never another's in its place), who stopped it, polling until the final evaluation is in;
 * :mod:`.board`: the class board: every run's row, sorting, names, pins, permissions, projector view;
+* :mod:`.live`: a run's live view, made once per change and shared by every viewer (RunViewCache);
+* :mod:`.server`: what an app server does at start (priority, data pool, speed probe) and the time plan;
 * :mod:`.views`: cached generators and their captions, tag text, a job's status, queue rows, the Compare
   summary and Checkpoints table, the admin token check, the metrics evaluator's settings.
 
@@ -30,6 +32,8 @@ from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NA
                    newest_sample, quality_caption, quality_rows, smooth)
 from .classroom import (end_note, form_start_values, needs_polling, own_run, pending_text, run_list, shown_run,
                         status_text)
+from .live import RunView, RunViewCache, run_view, view_cache
+from .server import plan_markdown, preset_plan, prepare_server
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, can_continue, check_admin_token,
                     can_steer, checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
                     install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
@@ -55,4 +59,5 @@ __all__ = [
     "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",
     "progress_text", "queue_rows", "rows_to_table", "run_length", "run_summary_rows", "tags_caption",
     "end_note", "form_start_values", "needs_polling", "own_run", "pending_text", "run_list", "shown_run", "status_text",
+    "RunView", "RunViewCache", "run_view", "view_cache", "plan_markdown", "preset_plan", "prepare_server",
 ]

@@ -89,6 +89,8 @@ def config_form(expanded: bool) -> None:
                               "the recommended recipe: architecture, loss and optimiser.")
         with p2:
             st.caption(studio.PRESETS[st.session_state[KEY + "_preset"]].description)
+            plan = _plan()
+            st.fragment(_plan_note, run_every=2.0 if plan.verdict == "measuring" else None)()
         state = st.session_state
         dataset, arch, loss = state[KEY + "data.dataset"], state[KEY + "model.arch"], state[KEY + "loss.name"]
         fields = studio.form_fields(dataset, arch, loss)
@@ -109,6 +111,22 @@ def config_form(expanded: bool) -> None:
             studio.config_from_flat(form_values())
         except (ConfigError, ValueError) as e:
             st.error(f"This configuration cannot train: {e}", icon=":material/error:")
+
+
+def _plan() -> "studio.PresetPlan":
+    """What the chosen time preset gives on this machine (probed once per server, in the background)."""
+    state = st.session_state
+    return studio.preset_plan(state[KEY + "_preset"], state.get(KEY + "data.dataset", "faces"),
+                              busy_with=len(mgr.active_jobs()))
+
+
+def _plan_note() -> None:
+    """Before Start: steps expected here vs steps the preset needs, and what to do when it is not enough."""
+    plan = _plan()
+    st.markdown(studio.plan_markdown(plan), help=("Measured by timing a few training steps of these networks on "
+                                                  "this server" + (f" ({plan.source})" if plan.source else "") +
+                                                  ". The steps a preset needs are the ones its recipe needs to reach "
+                                                  "its quality target."))
 
 
 def _notes_after(key: str, dataset: str, arch: str, loss: str) -> None:
@@ -169,15 +187,15 @@ def live_panel(job_id: int, polling: bool) -> None:
     job = mgr.get(job_id)
     if job is None:
         return
-    snap = job.snapshot()
-    cfg = snap.config
+    view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
+    snap = view.snap
     total = snap.total_steps
     m = st.columns(4)
     m[0].metric("Status", snap.status)
     m[1].metric("Step", f"{snap.step} / {total}" if total else str(snap.step))
     m[2].metric("Images / s", f"{snap.img_per_s:.0f}")
     m[3].metric("ETA", "-" if not snap.active else studio.format_duration(snap.eta))
-    st.progress(min(max(snap.progress, 0.0), 1.0), text=studio.progress_text(snap))
+    st.progress(view.progress, text=view.progress_text)
     note = studio.end_note(snap, job.owner == me)   # "Stopped by the teacher at step 120."
     if note and snap.stopped_by == "teacher":
         st.warning(note, icon=":material/front_hand:")
@@ -188,35 +206,41 @@ def live_panel(job_id: int, polling: bool) -> None:
         st.info(pending, icon=":material/hourglass_top:")
     if snap.error:
         st.error(snap.error, icon=":material/error:")
-    help_ = studio.curve_help(cfg["loss"]["name"], cfg["model"]["arch"])
+    if view.shortfall:   # a time-budget run that got too few steps says so
+        st.warning(view.shortfall, icon=":material/speed:")
+    help_ = view.help
+
+    def fig(keys, title):   # one plotly figure per run version, shared by every session
+        return view.memo(("st", title), lambda: charts.curves_figure(view.history, keys, title))
     left, right = st.columns([3, 2], gap="medium")
     with left:
         if snap.history:
             c1, c2 = st.columns(2)
             with c1:
-                st.plotly_chart(charts.curves_figure(snap.history, ["d_loss", "g_loss"], "Losses"),
+                st.plotly_chart(fig(["d_loss", "g_loss"], "Losses"),
                                 key="chart_losses", config={"displayModeBar": False})
                 st.caption(help_["losses"])
             with c2:
-                st.plotly_chart(charts.curves_figure(snap.history, ["d_real", "d_fake"], "D outputs"),
+                st.plotly_chart(fig(["d_real", "d_fake"], "D outputs"),
                                 key="chart_outputs", config={"displayModeBar": False})
                 st.caption(help_["outputs"])
             with st.expander("More curves: gradient norms, learning rates, penalty and aux terms"):
-                extra = [k for k in studio.history_keys(snap.history) if k.startswith("extra.")]
-                st.plotly_chart(charts.curves_figure(snap.history, ["grad_norm_d", "grad_norm_g"], "Gradient norms"),
+                extra = [k for k in view.curve_keys if k.startswith("extra.")]
+                st.plotly_chart(fig(["grad_norm_d", "grad_norm_g"], "Gradient norms"),
                                 key="chart_grad", config={"displayModeBar": False})
                 st.caption(help_["grad_norm"])
-                st.plotly_chart(charts.curves_figure(snap.history, ["lr_d", "lr_g"], "Learning rates"),
+                st.plotly_chart(fig(["lr_d", "lr_g"], "Learning rates"),
                                 key="chart_lr", config={"displayModeBar": False})
                 if extra:
-                    st.plotly_chart(charts.curves_figure(snap.history, extra, "Loss terms"), key="chart_extra",
+                    st.plotly_chart(fig(extra, "Loss terms"), key="chart_extra",
                                     config={"displayModeBar": False})
                     st.caption(help_["terms"])
         else:
             st.info("Waiting for the first logged step...", icon=":material/hourglass_top:")
     with right:
         if snap.sample is not None:
-            show_image(snap.sample, caption=f"Fixed-noise samples at step {snap.sample_step}", min_size=384)
+            st.image(view.grid_png, caption=f"Fixed-noise samples at step {view.grid_step}", output_format="PNG",
+                     width="content")   # the PNG made once per new grid
             if not snap.active:
                 png_download(snap.sample, f"{Path(snap.run_dir).name}_step{snap.sample_step}.png",
                              "Download grid", key="dl_grid")
@@ -296,7 +320,7 @@ active = bool(snap0 and snap0.active)
 mine = bool(job is not None and job.can_control(me, admin))
 queue_section()
 
-config_form(expanded=job is None or job.owner != me)  # open for a visitor who has no run of their own
+config_form(expanded=job is None)  # a visitor who only watches gets a light page: the form collapsed  # open for a visitor who has no run of their own
 
 # actions
 with st.container(horizontal=True, vertical_alignment="center"):

@@ -1,0 +1,127 @@
+"""Many viewers from one computation (issue 22, part 4): a run's view is made once per new state and
+shared by every session of both front ends."""
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_core.config import RunConfig
+from gan_core.events import DoneEvent, SampleEvent, StartEvent, StepEvent
+from gan_core.job import Job
+from gan_core.studio.live import RunViewCache, run_view
+
+
+def _step(step: int) -> StepEvent:
+    return StepEvent(step, 0, 1.0, 2.0, 0.6, 0.4, 1.0, 1.0, 640.0, 2e-4, 2e-4, 1, step * 0.1, None, step / 10)
+
+
+@pytest.fixture
+def job(tmp_path):
+    """A job whose events the test feeds by hand (nothing trains)."""
+    cfg = RunConfig().replace(data={"dataset": "faces"}, train={"steps": 0, "seconds": 60.0})
+    j = Job(1, "alice", cfg, tmp_path / "run", None, [], mode="thread")
+    j._on_event(StartEvent(str(tmp_path / "run"), cfg.to_dict(), {}, "cpu", 100, 1, 1, 0))
+    return j
+
+
+def test_n_sessions_polling_one_run_cause_one_computation_per_step(job):
+    counted = []
+
+    def compute(j, version):
+        counted.append(version)
+        return run_view(j, version)
+
+    cache = RunViewCache(compute=compute)
+    sessions, polls = 30, 5
+    barrier = threading.Barrier(sessions)
+    seen: list = []
+
+    def session():
+        for _ in range(polls):   # every session polls the same step several times, all at once
+            barrier.wait()
+            seen.append(cache.view(job))
+
+    for step in range(1, 5):
+        job._on_event(_step(step))
+        if step == 2:
+            job._on_event(SampleEvent(step, np.full((20, 20, 3), 128, np.uint8)))
+        threads = [threading.Thread(target=session) for _ in range(sessions)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(counted) == step, f"step {step}: {len(counted)} computations for {sessions} sessions"
+        views = seen[-sessions * polls:]
+        assert all(v is views[0] for v in views)   # the very same object for every viewer
+        assert views[0].status["step"] == step and len(views[0].history) == step
+    assert cache.computations == 4 and cache.hits == 4 * sessions * polls - 4
+    v = cache.view(job)
+    assert v.grid is not None and v.grid.shape[0] > 20 and v.grid_png.startswith(b"\x89PNG") and v.grid_step == 2
+
+
+def test_a_view_changes_with_everything_a_viewer_sees(job):
+    cache = RunViewCache()
+    a = cache.view(job)
+    job.add_extra("metrics", {"step": 0, "tag_accuracy": 0.5})
+    b = cache.view(job)
+    assert b is not a and b.metrics["latest"]["tag_accuracy"] == 0.5
+    job._on_event(DoneEvent(3, "time", shortfall="The machine was busy: 3 steps in 60 s, where this preset needs about 1,400; expect noise."))
+    c = cache.view(job)
+    assert c is not b and c.shortfall.startswith("The machine was busy: 3 steps") and c.status["status"] == "done"
+    assert cache.view(job) is c
+
+
+def test_memo_makes_a_front_end_derivative_once_per_version(job):
+    cache = RunViewCache()
+    made = []
+    v = cache.view(job)
+    for _ in range(10):
+        v.memo("fig.losses", lambda: made.append(1) or "figure")
+    assert made == [1]
+    job._on_event(_step(1))
+    cache.view(job).memo("fig.losses", lambda: made.append(2) or "figure")
+    assert made == [1, 2]
+
+
+def test_bounded_and_a_failed_computation_is_retried(tmp_path):
+    cfg = RunConfig()
+    jobs = [Job(i, "a", cfg, tmp_path / str(i), None, [], mode="thread") for i in range(5)]
+    cache = RunViewCache(max_jobs=3)
+    for j in jobs:
+        cache.view(j)
+    assert len(cache) == 3
+    calls = []
+
+    def flaky(j, version):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return run_view(j, version)
+
+    cache = RunViewCache(compute=flaky)
+    with pytest.raises(RuntimeError):
+        cache.view(jobs[0])
+    assert cache.view(jobs[0]).job == 0 and len(calls) == 2
+
+
+def test_prepare_server_is_once_per_process_and_the_plan_is_a_lookup(monkeypatch):
+    from gan_core import studio
+    from gan_core.studio import server
+
+    monkeypatch.setattr(server, "_done", {})
+    assert server.probe_enabled() is False   # tests/conftest: GAN_STUDIO_PROBE=0
+    first = studio.prepare_server()
+    assert first["probe"] is False and first["priority"]["nice"] == 0   # GAN_STUDIO_SERVER_NICE=0
+    assert studio.prepare_server() == first
+    plan = studio.preset_plan("1min", "faces")
+    assert plan.verdict == "unknown" and plan.steps_needed == 1400 and "needs about 1,400" in plan.message
+    assert studio.plan_markdown(plan).startswith("**1min on this machine: not measured.** This machine's speed")
+
+
+def test_equal_job_ids_of_two_managers_do_not_share_a_view(tmp_path):
+    cfg = RunConfig()
+    a = Job(1, "a", cfg, tmp_path / "a", None, [], mode="thread")
+    b = Job(1, "b", cfg, tmp_path / "b", None, [], mode="thread")
+    cache = RunViewCache()
+    assert cache.view(a).run == "a" and cache.view(b).run == "b" and cache.computations == 2
