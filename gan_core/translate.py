@@ -16,7 +16,7 @@
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -70,14 +70,48 @@ def _hint_batch(hints: torch.Tensor, n: int, size: int) -> torch.Tensor:
     return h.expand(n, -1, -1, -1)
 
 
+def takes_tags(G: nn.Module) -> bool:
+    """Whether G also takes tags (a pix2pix-tags generator: hair and eye colours for the faces)."""
+    return bool(getattr(G, "num_classes", ())) and getattr(G, "takes_image", False)
+
+
+TagsLike = Union[torch.Tensor, Sequence[Optional[int]]]
+
+
+def tag_labels(G: nn.Module, n: int, tags: Optional[TagsLike], seed: Optional[int] = None) -> Optional[torch.Tensor]:
+    """The (n, G) long labels for a generator that :func:`takes_tags`: ``tags`` one class index or None
+    (random) per group, or exact labels (G,) / (n, G); None: all random. Random picks come from ``seed``
+    as on the Generate page (:func:`gan_core.latent.draw_labels` with ``rng(seed, TAG_SEED_OFFSET)``).
+    None for a generator without tags; ValueError when tags are given to one."""
+    from . import latent
+
+    if not takes_tags(G):
+        if tags is not None and not (not isinstance(tags, torch.Tensor) and all(t is None for t in tags)):
+            raise ValueError("this generator takes no tags (it was trained on edges without them)")
+        return None
+    k = len(G.num_classes)
+    if isinstance(tags, torch.Tensor):
+        lab = tags.long().reshape(-1, k) if tags.dim() <= 2 else tags
+        if lab.shape not in ((1, k), (n, k)):
+            raise ValueError(f"expected tags (G,) or ({n}, {k}), got {tuple(tags.shape)}")
+        for g, c in enumerate(G.num_classes):
+            if not bool(((lab[:, g] >= 0) & (lab[:, g] < c)).all()):
+                raise ValueError(f"tag of group {g} out of range 0..{c - 1}")
+        return lab.expand(n, -1).cpu()
+    return latent.draw_labels(G.num_classes, n, tags, latent.rng(0 if seed is None else seed, latent.TAG_SEED_OFFSET))
+
+
 @torch.no_grad()
 def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = None,
-              batch_size: int = 256, hints: Optional[torch.Tensor] = None) -> torch.Tensor:
+              batch_size: int = 256, hints: Optional[torch.Tensor] = None,
+              tags: Optional[TagsLike] = None) -> torch.Tensor:
     """Pictures for edge images: uint8 (N, 1, H, W) (or (1, H, W), (H, W)) -> uint8 (N, 3, S, S) (same batch
     axis as the input). Edges of another size are center-cropped and resized to G's ``image_size``;
     3-channel edges are made grey for a 1-channel G. G's dropout is its noise: ``seed`` fixes it.
     ``hints``: uint8 (N, 4, H, W) or (4, H, W) colour dabs (gan_core.data.hints) for a generator that
-    :func:`takes_hints`; None: no dabs (edges alone). ValueError for hints to a generator without them."""
+    :func:`takes_hints`; None: no dabs (edges alone). ValueError for hints to a generator without them.
+    ``tags`` for a generator that :func:`takes_tags` (:func:`tag_labels`: one class or None = random per
+    group, or exact labels; None: all random, drawn from ``seed``)."""
     x, batched = _as_batch(edges_uint8, (1, 3))
     hc = int(getattr(G, "hint_channels", 0))
     if hints is not None and not hc:
@@ -91,6 +125,7 @@ def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = Non
         h = (_hint_batch(hints, x.shape[0], size) if hints is not None
              else torch.zeros((x.shape[0], hc, size, size), dtype=torch.uint8))
         x = torch.cat([x, h], 1)
+    lab = tag_labels(G, x.shape[0], tags, seed)
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
@@ -100,7 +135,9 @@ def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = Non
             if seed is not None:
                 torch.manual_seed(seed)
             for i in range(0, x.shape[0], batch_size):
-                outs.append(to_uint8(G(to_float(x[i:i + batch_size]).to(device))).cpu())
+                xb = to_float(x[i:i + batch_size]).to(device)
+                out = G(xb) if lab is None else G(xb, lab[i:i + batch_size].to(device))
+                outs.append(to_uint8(out).cpu())
     finally:
         G.train(was_training)
     out = torch.cat(outs)
