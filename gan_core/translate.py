@@ -193,19 +193,31 @@ class TranslateError(ValueError):
     """A checkpoint or picture cannot be used for translation; the message is one line."""
 
 
-def load_translator(path, device: str = "cpu") -> nn.Module:
-    """The pix2pix generator of a ``.pt`` checkpoint or ``.safetensors`` export (eval mode).
-    :class:`TranslateError` (one line) when it is missing, unreadable or not an image-to-image generator."""
+def load_translator(path, device: str = "cpu", with_spec: bool = False):
+    """The pix2pix generator of a ``.pt`` checkpoint or ``.safetensors`` export (eval mode); with ``with_spec``
+    (G, run config, DataSpec). :class:`TranslateError` (one line) when it is missing, unreadable or not an
+    image-to-image generator."""
     from .checkpoint import CheckpointError, load_generator
 
     try:
-        G, cfg, _ = load_generator(path, device=device)
+        G, cfg, spec = load_generator(path, device=device)
     except CheckpointError as e:
         raise TranslateError(str(e)) from None
     if not getattr(G, "takes_image", False):
         raise TranslateError(f"{path} holds a '{cfg.model.arch}' generator, which draws from noise; translate "
                              "needs an image-to-image one (arch 'pix2pix', e.g. checkpoints/faces_pix2pix.safetensors)")
-    return G
+    return (G, cfg, spec) if with_spec else G
+
+
+def parse_translate_tags(G: nn.Module, spec, text: str) -> list[Optional[int]]:
+    """Tag text for a generator that :func:`takes_tags` (``"blue hair, red eyes"``, the parser of ``sample
+    --tags``): one class per group, None where it says ``random`` or leaves the group out (a random pick).
+    ValueError for a generator without tags or unknown names."""
+    from .tags import parse_tags_for
+
+    if not takes_tags(G):
+        raise ValueError("this generator takes no tags (it was trained on edges without them): leave --tags out")
+    return list(parse_tags_for(zip(spec.group_names, spec.class_names), text, require_all=False, allow_random=True))
 
 
 def random_face_edges(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
@@ -261,7 +273,8 @@ def merge_layers(layers) -> Optional[np.ndarray]:
 
 
 def sketch_view(G: nn.Module, drawing: Optional[PictureLike], seed: int = 0, scale: int = 8,
-                strokes: Optional[np.ndarray] = None, hints: Optional[PictureLike] = None) -> dict:
+                strokes: Optional[np.ndarray] = None, hints: Optional[PictureLike] = None,
+                tags: Optional[Sequence[Optional[int]]] = None) -> dict:
     """A drawing (dark lines on light paper, any size; None: white paper) with optional canvas ``strokes``
     (RGBA, laid over it) through G. For a generator that :func:`takes_hints`, coloured pixels of the drawing
     and coloured strokes are colour dabs, black and grey ones lines (:func:`~gan_core.data.hints.split_drawing`),
@@ -270,7 +283,9 @@ def sketch_view(G: nn.Module, drawing: Optional[PictureLike], seed: int = 0, sca
     ``hints`` (4, S, S) uint8 or None, ``dabs`` (pixels of G's size under a dab), ``picture`` (S, S, 3)
     uint8, ``seen`` (S, S, 3): edges with the dabs painted over; ``edges_big``, ``seen_big`` and
     ``picture_big`` enlarged ``scale`` times for the screen; ``note``: a sentence when dabs were ignored.
-    G's dropout noise is fixed by ``seed``."""
+    G's dropout noise is fixed by ``seed``. ``tags`` (a generator that :func:`takes_tags`: the Sketch pages'
+    hair and eye pickers): one class or None (random, drawn from ``seed`` as on Generate) per group; ignored
+    by a generator without tags (its pickers are not shown); ``tags`` in the result: the classes used."""
     size = int(getattr(G, "image_size", 32))
     note, hint_t = "", None
     if takes_hints(G):
@@ -287,10 +302,11 @@ def sketch_view(G: nn.Module, drawing: Optional[PictureLike], seed: int = 0, sca
             note = ("This generator was trained on edges alone and takes no colour hints: coloured dabs are "
                     "ignored (a dark coloured stroke counts as a line).")
     edges = sketch_to_edges(lines, size)
-    pic = translate(G, edges, seed=seed, hints=hint_t)
+    lab = tag_labels(G, 1, tags, seed) if takes_tags(G) else None
+    pic = translate(G, edges, seed=seed, hints=hint_t, tags=lab)
     seen = hint_overlay(edges, hint_t)
     return {"edges": edges[0].numpy(), "hints": hint_t, "dabs": int((hint_t[3] > 0).sum()) if hint_t is not None else 0,
             "picture": pic.permute(1, 2, 0).numpy(), "seen": seen.permute(1, 2, 0).numpy(),
             "edges_big": enlarge(edges, scale), "seen_big": enlarge(seen, scale), "picture_big": enlarge(pic, scale),
-            "note": note}
+            "note": note, "tags": None if lab is None else [int(t) for t in lab[0]]}
 
