@@ -47,7 +47,7 @@ def headless(seconds: float) -> dict:
         lab.frame()
         fr_t.append(time.perf_counter() - t)
     fr_t.sort()
-    from ui.lab2d_view import lab_figure
+    from apps.lab2d_view import lab_figure
 
     fig = lab_figure(lab.frame())
     t = time.perf_counter()
@@ -76,7 +76,7 @@ def headless(seconds: float) -> dict:
 def with_browser(seconds: float) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from ui.devserver import start_app_server, stop_app_server
+    from apps.streamlit.devserver import start_app_server, stop_app_server
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_lab2d_"))
     env = dict(os.environ, GAN_STUDIO_RUNS=str(tmp / "runs"), GAN_STUDIO_CHECKPOINTS=str(tmp / "ck"),

@@ -3,8 +3,8 @@ Space's git repository).
 
     python space/build_space.py --out /tmp/gan-studio-space [--torch-index URL] [--title "GAN Studio"]
 
-The folder gets ``gradio_app.py`` (the Space's ``app_file``), the ``gan_core`` package, the two
-Streamlit-free ``ui`` modules the Gradio app draws with (``charts.py``, ``lab2d_view.py``), the
+The folder gets ``gradio_app.py`` (the Space's ``app_file``), the ``gan_core`` package, the Gradio front end
+(``apps/gradio/``) with the Streamlit-free ``apps`` modules it draws with (``charts.py``, ``lab2d_view.py``), the
 shipped checkpoints, a ``requirements.txt`` with the project's pins (torch / torchvision exactly;
 gradio itself comes from the Space's ``sdk_version``) and a ``README.md`` whose front matter makes it a
 Gradio Space. ``--torch-index`` names a wheel index for torch (e.g. the PyTorch project's CPU wheel
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-UI_FILES = ("__init__.py", "charts.py", "lab2d_view.py", "favicon.png")
+APPS_FILES = ("__init__.py", "charts.py", "lab2d_view.py", "favicon.png")   # apps/ without apps/streamlit
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".cache")
 SPACE_ENV = {  # CPU-basic: 2 vCPU, 16 GB RAM, ephemeral disk
     "GAN_STUDIO_MAX_CONCURRENT": "1", "GAN_STUDIO_MAX_PER_VISITOR": "1", "GAN_STUDIO_MAX_RUNS_MB": "2048",
@@ -86,11 +86,10 @@ def build(out: Path, torch_index: str = "", title: str = "GAN Studio", force: bo
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "gradio_app.py", out / "gradio_app.py")
     shutil.copytree(REPO / "gan_core", out / "gan_core", ignore=SKIP)
-    (out / "ui").mkdir()
-    for f in UI_FILES:
-        shutil.copy2(REPO / "ui" / f, out / "ui" / f)
-    (out / "ui" / "__init__.py").write_text('"""The plotly figures of GAN Studio\'s Gradio front end."""\n',
-                                            encoding="utf-8")
+    (out / "apps").mkdir()
+    for f in APPS_FILES:
+        shutil.copy2(REPO / "apps" / f, out / "apps" / f)
+    shutil.copytree(REPO / "apps" / "gradio", out / "apps" / "gradio", ignore=SKIP)
     (out / "checkpoints").mkdir()
     for p in sorted((REPO / "checkpoints").glob("*.safetensors")):
         shutil.copy2(p, out / "checkpoints" / p.name)

@@ -89,7 +89,7 @@ def page(name: str, query: dict | None = None) -> AppTest:
     if query:
         at.query_params.update(query)
     if name != "home":
-        at.switch_page(f"pages/{name}.py")
+        at.switch_page(f"apps/streamlit/views/{name}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -247,7 +247,7 @@ def test_pause_resume_live_settings_and_stop(env):
 
 
 def test_second_run_queued_link_is_view_only_and_owner_reload_reattaches(env, monkeypatch):
-    import ui.common as common
+    import apps.streamlit.common as common
 
     alice = page("train")
     _tiny_form(alice, steps=100_000, cache=env["cache"])

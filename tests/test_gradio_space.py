@@ -23,12 +23,13 @@ def test_build_space_writes_a_gradio_space(tmp_path):
     assert reqs[0] == "--extra-index-url file:///wheels/cpu"
     assert "torch==2.14.1" in reqs and "torchvision==0.29.1" in reqs
     assert not any(r.startswith("gradio") for r in reqs) and not any("#" in r for r in reqs)
-    for f in ("gradio_app.py", "gan_core/studio/views.py", "gan_core/slots.py", "ui/charts.py", "ui/lab2d_view.py",
+    for f in ("gradio_app.py", "gan_core/studio/views.py", "gan_core/slots.py", "apps/charts.py", "apps/lab2d_view.py",
+              "apps/gradio/app.py", "apps/gradio/train.py", "apps/favicon.png",
               "checkpoints/faces.safetensors", "gan_core/assets/faces_classifier.safetensors"):
         assert (out / f).is_file(), f
-    assert not (out / "ui" / "common.py").exists() and not list(out.rglob("__pycache__"))
+    assert not (out / "apps" / "streamlit").exists() and not list(out.rglob("__pycache__"))
     app = (out / "gradio_app.py").read_text(encoding="utf-8")
     assert "os.environ.setdefault('GAN_STUDIO_MAX_CONCURRENT', '1')" in app
     py_compile.compile(str(out / "gradio_app.py"), doraise=True)
-    for f in ("charts.py", "lab2d_view.py"):  # the Space has no Streamlit
-        assert not re.search(r"^\s*(import|from) streamlit", (out / "ui" / f).read_text(), re.M), f
+    for f in (out / "apps").rglob("*.py"):  # the Space has no Streamlit
+        assert not re.search(r"^\s*(import|from) streamlit", f.read_text(), re.M), f

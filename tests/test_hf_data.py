@@ -304,7 +304,7 @@ def test_preview_panel_renders(hf_data):
     from streamlit.testing.v1 import AppTest
 
     def app(path):
-        from ui.hf_preview import hf_preview_panel
+        from apps.streamlit.hf_preview import hf_preview_panel
 
         hf_preview_panel(path, "train", "", "label")
 

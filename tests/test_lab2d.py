@@ -308,7 +308,7 @@ def test_lab_page_starts_changes_and_stops():
 
     from gan_core.lab2d import get_lab_manager
 
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "lab2d.py"), default_timeout=60)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "apps" / "streamlit" / "views" / "lab2d.py"), default_timeout=60)
     at.run()
     assert not at.exception
     # every loss of the registry is offered (the page lists LOSSES, it does not hard-code them)
@@ -351,7 +351,7 @@ def test_lab_in_the_browser(tmp_path):
     from browser_helpers import app_env, choose, launch_chromium, require_browser, wait_idle
 
     expect, sync_playwright = require_browser()
-    from ui.devserver import start_app_server, stop_app_server
+    from apps.streamlit.devserver import start_app_server, stop_app_server
 
     shots = Path(os.environ.get("GAN_STUDIO_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)

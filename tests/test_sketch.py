@@ -1,4 +1,4 @@
-"""The Sketch page (pages/sketch.py) under AppTest, and the generator lists that keep pix2pix generators
+"""The Sketch page (apps/streamlit/views/sketch.py) under AppTest, and the generator lists that keep pix2pix generators
 apart from those that draw from z (gan_core.studio.list_generators)."""
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _picture(at: AppTest, media: dict, caption: str) -> np.ndarray:
 
 def _sketch_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/sketch.py")
+    at.switch_page("apps/streamlit/views/sketch.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -220,7 +220,7 @@ def _style_page():
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
-    at.switch_page("pages/style.py")
+    at.switch_page("apps/streamlit/views/style.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

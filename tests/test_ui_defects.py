@@ -1,7 +1,8 @@
 """UI defects of issue 8 that can be checked without a browser."""
 from __future__ import annotations
 
-from ui import charts, common
+from apps import charts
+from apps.streamlit import common
 
 
 def test_one_point_curves_are_drawn_with_markers():

@@ -3,7 +3,7 @@ rows (no UI toolkit): generator loading (cached) and captions, tag text, the liv
 the queue's rows, the Compare summary, the Checkpoints table, the admin token check and the metrics
 evaluator's settings.
 
-Both front ends (``pages/`` and ``gradio_app.py``) use them, so each is written once.
+Both front ends (``apps/streamlit/`` and ``apps/gradio/``) use them, so each is written once.
 """
 from __future__ import annotations
 

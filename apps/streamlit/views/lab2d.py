@@ -11,9 +11,9 @@ from gan_core import lab2d
 from gan_core.config import OPTIMIZERS, ConfigError
 from gan_core.lab2d import DRAWN, LAB_PRESETS, LAB_SHAPES, LabBusyError, LabConfig, get_lab_manager
 from gan_core.losses import LOSSES
-from ui import charts
-from ui.common import ensure_navigation, owner_token
-from ui.lab2d_view import drawing_figure, freeze_gc_once, lab_figure
+from apps import charts
+from apps.streamlit.common import page_start, owner_token
+from apps.lab2d_view import drawing_figure, freeze_gc_once, lab_figure
 
 K = "lab."
 POLL_S = 0.4   # the plane's period: >= 2 refreshes/s seen in the browser, including the rerun's own time
@@ -25,7 +25,7 @@ SHAPE_NAMES = {"8gaussians": "8 Gaussians on a ring", "25gaussians": "25 Gaussia
 WIDGETS = {"shape": "shape", "loss": "loss.name", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
            "n_critic": "train.n_critic", "batch": "train.batch_size", "optimizer": "train.optimizer"}
 
-ensure_navigation()
+page_start()
 mgr = get_lab_manager()
 me = owner_token()
 ss = st.session_state

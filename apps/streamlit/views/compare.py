@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import ensure_navigation
+from apps.streamlit.common import page_start
 
 from gan_core import studio
 from gan_core.losses import LOSSES
-from ui import charts
+from apps import charts
 
-ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+page_start()
 st.title("Compare runs")
 runs = studio.list_runs()
 if not runs:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from gan_core import translate as T
 from gan_core.data.hints import hint_overlay, hint_picture
-from ui.common import checkpoint_picker, ensure_navigation, png_download, show_image
+from apps.streamlit.common import checkpoint_picker, page_start, png_download, show_image
 
 K = "sketch."
 
@@ -30,7 +30,7 @@ def _read_picture(upload, mode: str) -> Image.Image:
 CANVAS = 256          # canvas side in screen pixels
 DRAW, UPLOAD = "Draw on the canvas", "Upload a drawing or a photo"
 
-ensure_navigation()
+page_start()
 ss = st.session_state
 
 st.title("Sketch to face")
