@@ -20,7 +20,7 @@ python -m gan_core export --checkpoint runs/pretrained_digits/last.pt --out chec
 # embed_dim 16), on the procedural faces and their Canny edges (dataset faces-edges, 20,000 faces, the last 500
 # held out), each training pair with up to 8 random dabs of its true colours (none for a quarter of them);
 # cGAN + 1000 * L1, Adam 2e-4, beta1 0.5, EMA of G; 32 pairs a step. Made 2026-12-02 on a 2-vCPU Intel Xeon
-# shared with other jobs: STEPS_DONE steps (STEPS_NOTE).
+# shared with other jobs: 7,000 steps (the run was started with --steps 14000 and stopped after its step-7,000 checkpoint to meet a deadline; nothing in the run depends on the total, so --steps 7000 repeats it, up to the precision the trainer's timed probe picks: bf16 + channels_last here).
 # Earlier generators came from: issue 11 (colour hints, no tags; 20,000 steps):
 #   OMP_NUM_THREADS=1 python -m gan_core train --dataset faces-edges --arch pix2pix --loss ns --hints 8 --image-size 32 \
 #     --num-samples 20000 --g-width 16 --d-width 16 --set loss.l1_weight=1000 --optimizer adam --lr-g 2e-4 --lr-d 2e-4 \
@@ -33,6 +33,6 @@ python -m gan_core export --checkpoint runs/pretrained_digits/last.pt --out chec
 OMP_NUM_THREADS=1 python -m gan_core train --dataset faces-edges --arch pix2pix-tags --set model.g_cond=both \
   --set model.embed_dim=16 --loss ns --hints 8 --image-size 32 --num-samples 20000 --g-width 16 --d-width 16 \
   --set loss.l1_weight=1000 --optimizer adam --lr-g 2e-4 --lr-d 2e-4 --set train.beta1=0.5 --set train.beta2=0.999 \
-  --n-critic 1 --batch-size 32 --steps STEPS_DONE --ema 0.999 --seed 0 --checkpoint-every 1000 --sample-every 2000 \
+  --n-critic 1 --batch-size 32 --steps 7000 --ema 0.999 --seed 0 --checkpoint-every 1000 --sample-every 2000 \
   --set train.checkpoint_seconds=0 --set train.keep_checkpoints=20 --out runs/pretrained_faces_pix2pix
 python -m gan_core export --checkpoint runs/pretrained_faces_pix2pix/last.pt --out checkpoints/faces_pix2pix.safetensors
