@@ -201,14 +201,19 @@ def test_sketch_tab_colour_dabs(shipped_pix2pix):
 TINY_VGG = (4, 4, "M", 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M")   # VGG19's layout, narrow
 
 
-def test_sketch_tab_tag_pickers_steer_the_picture(shipped_pix2pix):
-    """The shipped generator takes the tags: the tab shows Generate's hair and eye pickers (with random) and the
+def test_sketch_tab_tag_pickers_steer_the_picture(monkeypatch, tmp_path):
+    """The shipped tag generator (faces_pix2pix_tags.safetensors) takes the tags: the tab shows Generate's hair and eye pickers (with random) and the
     picture follows them; random picks are drawn from the seed, so they repeat."""
     import numpy as np
 
     from apps.gradio import sketch
     from apps.gradio.common import RANDOM
 
+    ck = tmp_path / "checkpoints"
+    ck.mkdir()
+    shutil.copy(REPO / "checkpoints" / "faces_pix2pix_tags.safetensors", ck / "faces_pix2pix_tags.safetensors")
+    monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(ck))
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
     _, default = sketch.translator_choices()
     hair, eye = sketch.sketch_tags(default)[:2]
     assert hair["visible"] and eye["visible"] and hair["value"] == RANDOM

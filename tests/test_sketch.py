@@ -123,6 +123,7 @@ def test_sketch_page_upload_of_a_drawing_and_of_a_photo(exports, folders, media)
 
 # ---- colour hints (a generator trained with them: the shipped one) -------------------------------------
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "faces_pix2pix.safetensors"
+SHIPPED_TAGS = SHIPPED.with_name("faces_pix2pix_tags.safetensors")     # pix2pix-tags (issue 21)
 
 
 def _upload(at: AppTest, key: str, name: str, img: np.ndarray) -> None:
@@ -179,12 +180,12 @@ def test_sketch_page_with_an_edges_only_generator_offers_no_dabs(exports, folder
 
 
 def test_sketch_page_hair_and_eye_pickers_steer_a_tag_generator(folders, media):
-    """The shipped generator takes the tags (pix2pix-tags): the page shows Generate's hair and eye pickers
+    """The shipped tag generator (pix2pix-tags) takes the tags: the page shows Generate's hair and eye pickers
     (with random) and the picture follows them; an edges-only generator gets no pickers."""
-    (folders / "faces_pix2pix.safetensors").write_bytes(SHIPPED.read_bytes())
+    (folders / "faces_pix2pix_tags.safetensors").write_bytes(SHIPPED_TAGS.read_bytes())
     at = _sketch_page()
     hair = at.selectbox(key="sketch.tag.hair")
-    assert None in hair.options and at.selectbox(key="sketch.tag.eye") is not None   # "random hair" first
+    assert hair.options[0] == "random hair" and at.selectbox(key="sketch.tag.eye").options[0] == "random eye"
     at.selectbox(key="sketch.tag.hair").set_value(8).run()                  # blue
     assert not at.exception
     blue = _picture(at, media, "pix2pix output").astype(int)
