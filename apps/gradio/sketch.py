@@ -6,9 +6,10 @@ from typing import Any, Optional
 import gradio as gr
 import numpy as np
 
-from gan_core import studio
+from gan_core import studio, zerogpu
 from gan_core.checkpoint import CheckpointError
 from .common import Ctx, picked_tags, tag_dropdowns, tag_updates
+from .gpu import on_gpu
 
 
 SKETCH_PX = 256          # the drawing pad's size on screen
@@ -26,7 +27,7 @@ def _translator(name: str, with_groups: bool = False):
                        "train one with --arch pix2pix --dataset faces-edges")
     try:
         entry = studio.find_generator(name, studio.list_generators(translators=True))
-        G, cfg, spec = studio.load_generator_cached(entry.path)
+        G, cfg, spec = studio.load_generator_cached(entry.path, zerogpu.tool_device())
         return (G, studio.label_groups(cfg, spec)) if with_groups else G
     except (ValueError, CheckpointError, OSError) as e:
         raise gr.Error(str(e)) from None
@@ -96,6 +97,14 @@ def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[d
     return view["picture_big"], view["seen_big"]
 
 
+def _pad_pixels(name: str, *_: Any) -> int:
+    """The work of one Sketch call: one picture of the generator's size (small: the CPU draws it)."""
+    try:
+        return int(getattr(_translator(name), "image_size", 32)) ** 2
+    except gr.Error:
+        return 0
+
+
 def build(ctx: Ctx) -> None:
     demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
     t_choices, t_default = translator_choices()
@@ -122,16 +131,18 @@ def build(ctx: Ctx) -> None:
                          elem_classes="pixelated", elem_id="sketch-out")
         k_edges = gr.Image(label="What G sees: edges and colour dabs", format="png", interactive=False,
                            elem_classes="pixelated")
+    start = on_gpu(sketch_start, "sketch", work=_pad_pixels)   # ZeroGPU: a GPU call only for big generators
+    draw = on_gpu(sketch_draw, "sketch", work=_pad_pixels)
     start_in, start_out = [k_ckpt, k_seed, k_dabs, *k_tags], [k_pad, k_out, k_edges, k_start]
-    k_new.click(sketch_start, start_in, start_out, **private)
-    k_pad.change(sketch_draw, [k_ckpt, k_pad, k_seed, k_start, *k_tags], [k_out, k_edges], show_progress="hidden",
+    k_new.click(start, start_in, start_out, **private)
+    k_pad.change(draw, [k_ckpt, k_pad, k_seed, k_start, *k_tags], [k_out, k_edges], show_progress="hidden",
                  trigger_mode="always_last", **private)
     for dd in k_tags:           # the picture follows the pickers live
-        dd.input(sketch_draw, [k_ckpt, k_pad, k_seed, k_start, *k_tags], [k_out, k_edges], show_progress="hidden",
+        dd.input(draw, [k_ckpt, k_pad, k_seed, k_start, *k_tags], [k_out, k_edges], show_progress="hidden",
                  trigger_mode="always_last", **private)
-    k_ckpt.input(sketch_tags, k_ckpt, k_tags, **private).then(sketch_start, start_in, start_out, **private)
+    k_ckpt.input(sketch_tags, k_ckpt, k_tags, **private).then(start, start_in, start_out, **private)
     if t_default is not None:   # without a generator the tab says so; no error at every page load
-        demo.load(sketch_tags, k_ckpt, k_tags, **private).then(sketch_start, start_in, start_out, **private)
+        demo.load(sketch_tags, k_ckpt, k_tags, **private).then(start, start_in, start_out, **private)
     else:
         gr.Markdown("**No image-to-image generator here yet:** the shipped `faces_pix2pix.safetensors` is "
                     "missing from the checkpoints folder. Train one (`python -m gan_core train --dataset "

@@ -4,7 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+
+from gan_core import zerogpu
 from .common import Ctx
+from .gpu import on_gpu
 
 
 
@@ -39,7 +42,8 @@ def style_run(content, style_img, steps, size, alpha, beta, optimizer):
         raise gr.Error("give a content and a style picture (or press 'Use the example pair')")
     try:
         cfg = S.StyleConfig(steps=int(steps), image_size=int(size), alpha=float(alpha), beta=float(beta),
-                            optimizer=optimizer, preview_every=max(1, int(steps) // 10)).validate()
+                            optimizer=optimizer, preview_every=max(1, int(steps) // 10),
+                            device=zerogpu.tool_device()).validate()   # cuda inside a ZeroGPU call
         for ev in S.stylize(content, style_img, cfg, net=_vgg()):
             if isinstance(ev, S.StylePreview):
                 yield ev.image, f"step {ev.step} / {cfg.steps}"
@@ -70,5 +74,7 @@ def build(ctx: Ctx) -> None:
     y_run = gr.Button("Stylise", variant="primary")
     y_msg = gr.Markdown()
     y_example.click(style_example, None, [y_content, y_style], **private)
-    y_run.click(style_run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg],
+    # ZeroGPU: always a GPU call (VGG19 optimisation), as long as the steps and size need
+    run = on_gpu(style_run, "style", seconds=lambda c, s, steps, size, *_: zerogpu.style_seconds(steps, size))
+    y_run.click(run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg],
                 concurrency_limit=1, **private)

@@ -243,7 +243,7 @@ def _queue_rows() -> None:
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
             who = "your run" if row["whose"] == "yours" else f"{row['whose']} run"
             c1.markdown(f"**#{row['position']}** · {who} · {row['dataset']} · {row['arch']} · "
-                        f"{row['loss']} · {row['steps']} steps · expected start {row['expected start']}")
+                        f"{row['loss']} · {row['length']} · expected start {row['expected start']}")
             if q is not None and q.can_control(me, admin) and c2.button("Cancel", key=f"cancel.{q.id}", icon=":material/close:"):
                 try:
                     q.cancel(me, admin=admin)
@@ -333,7 +333,7 @@ except NotOwnerError as e:
 
 if job is not None:
     st.subheader(f"Run {Path(snap0.run_dir).name}")
-    if active and mine:  # steer the running job
+    if studio.can_steer(snap0, mine):  # steer the running job (once it trains: not while it loads its data)
         now = studio.live_settings(snap0)   # the values the run uses now
         with st.container(border=True):
             cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
