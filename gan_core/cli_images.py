@@ -109,7 +109,7 @@ def _write_picture(path: str, img: Any) -> Optional[str]:
 def cmd_translate(args: argparse.Namespace) -> int:
     """pix2pix: --input (an edge drawing, dark lines on white; with --from-photo a picture whose Canny
     edges are computed first), with --hints (a picture of colour dabs) for a generator trained with colour
-    hints, through the generator of --checkpoint, written to --out."""
+    hints and --tags for one that takes tags, through the generator of --checkpoint, written to --out."""
     from PIL import Image, UnidentifiedImageError
 
     import torch
@@ -125,7 +125,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
         _err("--edges-out saves the edges computed from a photo: give --from-photo too")
         return EXIT_USAGE
     try:
-        G = T.load_translator(args.checkpoint, args.device)
+        G, _, spec = T.load_translator(args.checkpoint, args.device, with_spec=True)
+        tags = T.parse_translate_tags(G, spec, args.tags) if args.tags else None
     except (T.TranslateError, ValueError) as e:
         _err(str(e))
         return EXIT_USAGE
@@ -151,9 +152,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if args.from_photo:
         edges = T.edges_of_photo(picture, size)[0].numpy()
         hints = hints_from_picture(hint_pic, size) if hint_pic is not None else None
-        out = T.translate(G, torch.from_numpy(edges), seed=args.seed, hints=hints).permute(1, 2, 0).numpy()
+        out = T.translate(G, torch.from_numpy(edges), seed=args.seed, hints=hints, tags=tags).permute(1, 2, 0).numpy()
     else:   # a drawing: for a hint generator its coloured strokes are dabs too
-        view = T.sketch_view(G, picture, seed=args.seed, hints=hint_pic)
+        view = T.sketch_view(G, picture, seed=args.seed, hints=hint_pic, tags=tags)
         edges, hints, out = view["edges"], view["hints"], view["picture"]
     for path, img in ((args.edges_out, edges), (args.out, out)):
         if path is not None:
@@ -207,8 +208,10 @@ def add_image_commands(sub: Any) -> None:
     tr.add_argument("--hints", help="colour hints for a generator trained with them: a picture (PNG) of coloured "
                     "dabs on white or transparent paper, the same framing as --input; G paints those places "
                     "in about those colours")
+    tr.add_argument("--tags", help='for a tag-conditional generator (arch pix2pix-tags): e.g. "blue hair, red eyes" '
+                    '(as for sample --tags); "random hair" or a group left out: picked at random from --seed')
     tr.add_argument("--seed", type=cli_type("seed"), default=0,
-                    help="fixes G's dropout noise (when it is kept at test time)")
+                    help="fixes G's dropout noise (when it is kept at test time) and the random tag picks")
     tr.add_argument("--device", default="cpu")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(fn=cmd_translate)

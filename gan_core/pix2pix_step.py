@@ -14,6 +14,8 @@ everything else (control, logging, checkpoints, resume, the speed probe's copies
   ``g_adv`` (the GAN term) and ``l1`` (the unweighted mean absolute error, in [-1, 1] pixel units).
 * Noise: dropout in G (the paper's only noise), drawn from the global torch RNG that checkpoints save, so a
   resumed run repeats the uninterrupted one bit for bit.
+* Tags (arch pix2pix-tags): G also gets each pair's true tags (the dataset's labels, e.g. hair and eye
+  colours), in the D and G steps and in the grid; D does not see them (the L1 term ties colours to tags).
 * Colour hints (a dataset made with ``hints`` = K > 0, recorded as DataSpec.hint_dabs): each batch's pairs
   get up to K random dabs of their true colours (:func:`gan_core.data.hints.make_hints`, drawn from the
   trainer's data generator right after the batch indices) as 4 more input channels after the edges; the
@@ -81,6 +83,7 @@ def adopt(trainer: Any) -> None:
     trainer.n_train = split(len(ds))[0].stop
     idx = grid_indices(len(ds), min(GRID_PAIRS, trainer.cfg.train.grid_size, len(ds)))
     trainer.grid_pairs = (ds.inputs[idx], ds.images[idx])
+    trainer.grid_tags = ds.labels[idx] if trainer.labels is not None else None   # the true tags (pix2pix-tags)
     trainer.hint_dabs, trainer.grid_hints = trainer.spec.hint_dabs, None
     if trainer.hint_dabs:
         from .data.hints import make_hints
@@ -106,13 +109,16 @@ class Pix2PixSteps:
     hint_dabs: int
     grid_hints: Optional[Tensor]
     grid_pairs: tuple[Tensor, Tensor]
+    grid_tags: Optional[Tensor]
 
-    def _batch(self) -> tuple[Tensor, Tensor]:
+    def _batch(self) -> tuple[Tensor, Tensor, Optional[Tensor]]:
         """A random global batch of training pairs (train.batch_size x processes, with replacement): targets
-        y and edges x, float in [-1, 1]; flips and rotations move both alike. Each process keeps its shard."""
+        y and edges x, float in [-1, 1] (flips and rotations move both alike), and the pairs' true tags (long
+        (B, G); None unless G takes tags). Each process keeps its shard."""
         B = self.cfg.train.batch_size * self.world
         idx = torch.randint(self.n_train, (B,), generator=self.gen, device=self.data_device)
         y8, x8 = self.images[idx], self.inputs[idx]
+        lab = self.labels[idx].to(self.device, non_blocking=True) if self.labels is not None else None
         if self.hint_dabs:   # colour hints: dabs of the true colours, as channels after the edges
             from .data.hints import make_hints
 
@@ -125,7 +131,12 @@ class Pix2PixSteps:
             x, y = both[:, :x.shape[1]], both[:, x.shape[1]:]
         if self.mem_format is not None:
             x, y = x.contiguous(memory_format=self.mem_format), y.contiguous(memory_format=self.mem_format)
-        return y, x
+        return y, x, lab
+
+    def _G_on(self, x: Tensor, lab: Optional[Tensor], net: Optional[Any] = None) -> Tensor:
+        """G(edges[, tags]): the tags go in only for a generator that takes them."""
+        g = net if net is not None else self.G_fwd
+        return g(x) if lab is None else g(x, lab)
 
     def _D(self, y: Tensor, x: Optional[Tensor], net: Optional[Any] = None) -> tuple[Tensor, list[Tensor]]:
         """D on the pair (edges x, picture y): patch logits flattened to (B, P*P), no tag heads. The
@@ -138,9 +149,9 @@ class Pix2PixSteps:
 
     def _d_step(self, keep_fake: bool = False) -> dict[str, Tensor]:
         lc, spec = self.cfg.loss, self.loss_spec
-        y, x = (self._shard(t) for t in self._batch())
+        y, x, lab = (None if t is None else self._shard(t) for t in self._batch())
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.G_fwd(x)
+            fake_g = self._G_on(x, lab)
         self._stash = (fake_g, x, y) if keep_fake else None
         fake = fake_g.detach()
         with self.autocast():
@@ -167,8 +178,8 @@ class Pix2PixSteps:
                 if stash is not None:
                     fake, x, y = stash
                 else:
-                    y, x = (self._shard(t) for t in self._batch())
-                    fake = self.G_fwd(x)
+                    y, x, lab = (None if t is None else self._shard(t) for t in self._batch())
+                    fake = self._G_on(x, lab)
                 out, _ = self._D(fake, x, self.D)
             adv = self.loss_spec.g_loss(out.float(), lc)
             l1 = (fake.float() - y.float()).abs().mean()
@@ -187,5 +198,5 @@ class Pix2PixSteps:
         g = self.G_ema if self.G_ema is not None else self.G
         inputs, targets = self.grid_pairs
         with self.autocast():
-            out = translate(g, inputs, seed=self.cfg.train.seed, hints=self.grid_hints)
+            out = translate(g, inputs, seed=self.cfg.train.seed, hints=self.grid_hints, tags=self.grid_tags)
         return triptych(hint_overlay(inputs, self.grid_hints) if self.grid_hints is not None else inputs, out, targets)

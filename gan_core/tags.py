@@ -41,6 +41,9 @@ def parse_tags(text: str) -> tuple[int, int]:
 
 
 # ---- tags of any labelled data (CIFAR-10 classes, Hugging Face label columns, ...) -------------------
+RANDOM = "random"     # the class word for "pick at random" (parse_tags_for's allow_random)
+
+
 def _norm(s: str) -> str:
     return " ".join(str(s).strip().lower().split())
 
@@ -62,7 +65,8 @@ def _group_pairs(groups: Iterable[Any]) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def parse_tags_for(groups: Iterable[Any], text: str, require_all: bool = True) -> tuple[Optional[int], ...]:
+def parse_tags_for(groups: Iterable[Any], text: str, require_all: bool = True,
+                   allow_random: bool = False) -> tuple[Optional[int], ...]:
     """Parse tag text into one class index per label group, for any label groups.
 
     ``groups``: LabelGroup objects or ``(name, class names)`` pairs. Items are separated by commas
@@ -70,7 +74,8 @@ def parse_tags_for(groups: Iterable[Any], text: str, require_all: bool = True) -
     ``blue hair, red eyes``; a plural ``s`` on the group name is allowed) or a bare class name, which
     must belong to exactly one group that is not given yet (``cat`` for CIFAR-10). Matching ignores
     case and extra spaces. With ``require_all`` every group needs a class; otherwise missing ones are
-    None. Raises ValueError naming what is wrong and listing the valid names.
+    None. With ``allow_random`` a group's class may be ``random`` (``random hair``, ``hair=random``): it is
+    given, as None (a random pick). Raises ValueError naming what is wrong and listing the valid names.
     """
     pairs = _group_pairs(groups)
     if not pairs:
@@ -78,6 +83,7 @@ def parse_tags_for(groups: Iterable[Any], text: str, require_all: bool = True) -
     names = [_norm(n) for n, _ in pairs]
     lookup = [{_norm(c): i for i, c in reversed(list(enumerate(classes)))} for _, classes in pairs]
     out: list[Optional[int]] = [None] * len(pairs)
+    randoms: set[int] = set()    # groups given as "random"
 
     def group_index(word: str) -> Optional[int]:
         w = _norm(word)
@@ -88,6 +94,13 @@ def parse_tags_for(groups: Iterable[Any], text: str, require_all: bool = True) -
 
     def assign(g: int, value: str, raw: str) -> None:
         v = _norm(value)
+        if allow_random and v == RANDOM and v not in lookup[g]:
+            if out[g] is not None:
+                raise ValueError(f"{pairs[g][0]} is given twice in {text.strip()!r}")
+            randoms.add(g)
+            return
+        if g in randoms:
+            raise ValueError(f"{pairs[g][0]} is given twice in {text.strip()!r}")
         if v not in lookup[g]:
             name, classes = pairs[g]
             raise ValueError(f"unknown {name} {value.strip()!r} in {raw!r}; choose from {_choices(classes)}")
@@ -126,7 +139,7 @@ def parse_tags_for(groups: Iterable[Any], text: str, require_all: bool = True) -
             raise ValueError(f"unknown {pairs[0][0]} {item!r}; choose from {_choices(pairs[0][1])}")
         listing = "; ".join(f"{n}: {_choices(c, 20)}" for n, c in pairs)
         raise ValueError(f"unknown tag {item!r}: write group=class ({listing})")
-    missing = [pairs[g][0] for g in range(len(pairs)) if out[g] is None]
+    missing = [pairs[g][0] for g in range(len(pairs)) if out[g] is None and g not in randoms]
     if require_all and missing:
         example = ", ".join(f"{n}={c[0]}" for n, c in pairs)
         raise ValueError(f"give a class for {', '.join(missing)} (e.g. {example!r})")

@@ -16,7 +16,7 @@
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -70,14 +70,48 @@ def _hint_batch(hints: torch.Tensor, n: int, size: int) -> torch.Tensor:
     return h.expand(n, -1, -1, -1)
 
 
+def takes_tags(G: nn.Module) -> bool:
+    """Whether G also takes tags (a pix2pix-tags generator: hair and eye colours for the faces)."""
+    return bool(getattr(G, "num_classes", ())) and getattr(G, "takes_image", False)
+
+
+TagsLike = Union[torch.Tensor, Sequence[Optional[int]]]
+
+
+def tag_labels(G: nn.Module, n: int, tags: Optional[TagsLike], seed: Optional[int] = None) -> Optional[torch.Tensor]:
+    """The (n, G) long labels for a generator that :func:`takes_tags`: ``tags`` one class index or None
+    (random) per group, or exact labels (G,) / (n, G); None: all random. Random picks come from ``seed``
+    as on the Generate page (:func:`gan_core.latent.draw_labels` with ``rng(seed, TAG_SEED_OFFSET)``).
+    None for a generator without tags; ValueError when tags are given to one."""
+    from . import latent
+
+    if not takes_tags(G):
+        if tags is not None and not (not isinstance(tags, torch.Tensor) and all(t is None for t in tags)):
+            raise ValueError("this generator takes no tags (it was trained on edges without them)")
+        return None
+    k = len(G.num_classes)
+    if isinstance(tags, torch.Tensor):
+        lab = tags.long().reshape(-1, k) if tags.dim() <= 2 else tags
+        if lab.shape not in ((1, k), (n, k)):
+            raise ValueError(f"expected tags (G,) or ({n}, {k}), got {tuple(tags.shape)}")
+        for g, c in enumerate(G.num_classes):
+            if not bool(((lab[:, g] >= 0) & (lab[:, g] < c)).all()):
+                raise ValueError(f"tag of group {g} out of range 0..{c - 1}")
+        return lab.expand(n, -1).cpu()
+    return latent.draw_labels(G.num_classes, n, tags, latent.rng(0 if seed is None else seed, latent.TAG_SEED_OFFSET))
+
+
 @torch.no_grad()
 def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = None,
-              batch_size: int = 256, hints: Optional[torch.Tensor] = None) -> torch.Tensor:
+              batch_size: int = 256, hints: Optional[torch.Tensor] = None,
+              tags: Optional[TagsLike] = None) -> torch.Tensor:
     """Pictures for edge images: uint8 (N, 1, H, W) (or (1, H, W), (H, W)) -> uint8 (N, 3, S, S) (same batch
     axis as the input). Edges of another size are center-cropped and resized to G's ``image_size``;
     3-channel edges are made grey for a 1-channel G. G's dropout is its noise: ``seed`` fixes it.
     ``hints``: uint8 (N, 4, H, W) or (4, H, W) colour dabs (gan_core.data.hints) for a generator that
-    :func:`takes_hints`; None: no dabs (edges alone). ValueError for hints to a generator without them."""
+    :func:`takes_hints`; None: no dabs (edges alone). ValueError for hints to a generator without them.
+    ``tags`` for a generator that :func:`takes_tags` (:func:`tag_labels`: one class or None = random per
+    group, or exact labels; None: all random, drawn from ``seed``)."""
     x, batched = _as_batch(edges_uint8, (1, 3))
     hc = int(getattr(G, "hint_channels", 0))
     if hints is not None and not hc:
@@ -91,6 +125,7 @@ def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = Non
         h = (_hint_batch(hints, x.shape[0], size) if hints is not None
              else torch.zeros((x.shape[0], hc, size, size), dtype=torch.uint8))
         x = torch.cat([x, h], 1)
+    lab = tag_labels(G, x.shape[0], tags, seed)
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
@@ -100,7 +135,9 @@ def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = Non
             if seed is not None:
                 torch.manual_seed(seed)
             for i in range(0, x.shape[0], batch_size):
-                outs.append(to_uint8(G(to_float(x[i:i + batch_size]).to(device))).cpu())
+                xb = to_float(x[i:i + batch_size]).to(device)
+                out = G(xb) if lab is None else G(xb, lab[i:i + batch_size].to(device))
+                outs.append(to_uint8(out).cpu())
     finally:
         G.train(was_training)
     out = torch.cat(outs)
@@ -197,19 +234,31 @@ class TranslateError(ValueError):
     """A checkpoint or picture cannot be used for translation; the message is one line."""
 
 
-def load_translator(path, device: str = "cpu") -> nn.Module:
-    """The pix2pix generator of a ``.pt`` checkpoint or ``.safetensors`` export (eval mode).
-    :class:`TranslateError` (one line) when it is missing, unreadable or not an image-to-image generator."""
+def load_translator(path, device: str = "cpu", with_spec: bool = False):
+    """The pix2pix generator of a ``.pt`` checkpoint or ``.safetensors`` export (eval mode); with ``with_spec``
+    (G, run config, DataSpec). :class:`TranslateError` (one line) when it is missing, unreadable or not an
+    image-to-image generator."""
     from .checkpoint import CheckpointError, load_generator
 
     try:
-        G, cfg, _ = load_generator(path, device=device)
+        G, cfg, spec = load_generator(path, device=device)
     except CheckpointError as e:
         raise TranslateError(str(e)) from None
     if not getattr(G, "takes_image", False):
         raise TranslateError(f"{path} holds a '{cfg.model.arch}' generator, which draws from noise; translate "
                              "needs an image-to-image one (arch 'pix2pix', e.g. checkpoints/faces_pix2pix.safetensors)")
-    return G
+    return (G, cfg, spec) if with_spec else G
+
+
+def parse_translate_tags(G: nn.Module, spec, text: str) -> list[Optional[int]]:
+    """Tag text for a generator that :func:`takes_tags` (``"blue hair, red eyes"``, the parser of ``sample
+    --tags``): one class per group, None where it says ``random`` or leaves the group out (a random pick).
+    ValueError for a generator without tags or unknown names."""
+    from .tags import parse_tags_for
+
+    if not takes_tags(G):
+        raise ValueError("this generator takes no tags (it was trained on edges without them): leave --tags out")
+    return list(parse_tags_for(zip(spec.group_names, spec.class_names), text, require_all=False, allow_random=True))
 
 
 def random_face_edges(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
@@ -265,7 +314,8 @@ def merge_layers(layers) -> Optional[np.ndarray]:
 
 
 def sketch_view(G: nn.Module, drawing: Optional[PictureLike], seed: int = 0, scale: int = 8,
-                strokes: Optional[np.ndarray] = None, hints: Optional[PictureLike] = None) -> dict:
+                strokes: Optional[np.ndarray] = None, hints: Optional[PictureLike] = None,
+                tags: Optional[Sequence[Optional[int]]] = None) -> dict:
     """A drawing (dark lines on light paper, any size; None: white paper) with optional canvas ``strokes``
     (RGBA, laid over it) through G. For a generator that :func:`takes_hints`, coloured pixels of the drawing
     and coloured strokes are colour dabs, black and grey ones lines (:func:`~gan_core.data.hints.split_drawing`),
@@ -274,7 +324,9 @@ def sketch_view(G: nn.Module, drawing: Optional[PictureLike], seed: int = 0, sca
     ``hints`` (4, S, S) uint8 or None, ``dabs`` (pixels of G's size under a dab), ``picture`` (S, S, 3)
     uint8, ``seen`` (S, S, 3): edges with the dabs painted over; ``edges_big``, ``seen_big`` and
     ``picture_big`` enlarged ``scale`` times for the screen; ``note``: a sentence when dabs were ignored.
-    G's dropout noise is fixed by ``seed``."""
+    G's dropout noise is fixed by ``seed``. ``tags`` (a generator that :func:`takes_tags`: the Sketch pages'
+    hair and eye pickers): one class or None (random, drawn from ``seed`` as on Generate) per group; ignored
+    by a generator without tags (its pickers are not shown); ``tags`` in the result: the classes used."""
     size = int(getattr(G, "image_size", 32))
     note, hint_t = "", None
     if takes_hints(G):
@@ -291,10 +343,11 @@ def sketch_view(G: nn.Module, drawing: Optional[PictureLike], seed: int = 0, sca
             note = ("This generator was trained on edges alone and takes no colour hints: coloured dabs are "
                     "ignored (a dark coloured stroke counts as a line).")
     edges = sketch_to_edges(lines, size)
-    pic = translate(G, edges, seed=seed, hints=hint_t)
+    lab = tag_labels(G, 1, tags, seed) if takes_tags(G) else None
+    pic = translate(G, edges, seed=seed, hints=hint_t, tags=lab)
     seen = hint_overlay(edges, hint_t)
     return {"edges": edges[0].numpy(), "hints": hint_t, "dabs": int((hint_t[3] > 0).sum()) if hint_t is not None else 0,
             "picture": pic.permute(1, 2, 0).numpy(), "seen": seen.permute(1, 2, 0).numpy(),
             "edges_big": enlarge(edges, scale), "seen_big": enlarge(seen, scale), "picture_big": enlarge(pic, scale),
-            "note": note}
+            "note": note, "tags": None if lab is None else [int(t) for t in lab[0]]}
 

@@ -201,6 +201,32 @@ def test_sketch_tab_colour_dabs(shipped_pix2pix):
 TINY_VGG = (4, 4, "M", 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M")   # VGG19's layout, narrow
 
 
+def test_sketch_tab_tag_pickers_steer_the_picture(monkeypatch, tmp_path):
+    """The shipped tag generator (faces_pix2pix_tags.safetensors) takes the tags: the tab shows Generate's hair and eye pickers (with random) and the
+    picture follows them; random picks are drawn from the seed, so they repeat."""
+    import numpy as np
+
+    from apps.gradio import sketch
+    from apps.gradio.common import RANDOM
+
+    ck = tmp_path / "checkpoints"
+    ck.mkdir()
+    shutil.copy(REPO / "checkpoints" / "faces_pix2pix_tags.safetensors", ck / "faces_pix2pix_tags.safetensors")
+    monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(ck))
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    _, default = sketch.translator_choices()
+    hair, eye = sketch.sketch_tags(default)[:2]
+    assert hair["visible"] and eye["visible"] and hair["value"] == RANDOM
+    assert ("random hair", RANDOM) in hair["choices"] and ("blue", 8) in hair["choices"]
+    pad, blue, _, start = sketch.sketch_start(default, 3, 0, 8, 9)           # blue hair, red eyes
+    blonde, _ = sketch.sketch_draw(default, pad, 3, start, 11, 9)
+    bluish = lambda a: (a[..., 2].astype(int) - a[..., 0]).mean()             # noqa: E731
+    assert bluish(blue) > bluish(blonde) + 10, (bluish(blue), bluish(blonde))
+    r1, _ = sketch.sketch_draw(default, pad, 3, start, RANDOM, 9)
+    r2, _ = sketch.sketch_draw(default, pad, 3, start, RANDOM, 9)
+    assert np.array_equal(r1, r2)
+
+
 def test_style_tab_says_exactly_why_without_weights(monkeypatch):
     import gradio as gr
 

@@ -134,6 +134,7 @@ def test_sketch_page_upload_of_a_drawing_and_of_a_photo(exports, folders, media)
 
 # ---- colour hints (a generator trained with them: the shipped one) -------------------------------------
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "faces_pix2pix.safetensors"
+SHIPPED_TAGS = SHIPPED.with_name("faces_pix2pix_tags.safetensors")     # pix2pix-tags (issue 21)
 
 
 def _upload(at: AppTest, key: str, name: str, img: np.ndarray) -> None:
@@ -187,3 +188,25 @@ def test_sketch_page_with_an_edges_only_generator_offers_no_dabs(exports, folder
     assert any("trained on edges alone" in c.value for c in at.caption)
     at.radio(key="sketch.source").set_value("Upload a drawing or a photo").run()
     assert not at.get("file_uploader") or all(u.key != "sketch.hint_upload" for u in at.get("file_uploader"))
+
+
+def test_sketch_page_hair_and_eye_pickers_steer_a_tag_generator(folders, media):
+    """The shipped tag generator (pix2pix-tags) takes the tags: the page shows Generate's hair and eye pickers
+    (with random) and the picture follows them; an edges-only generator gets no pickers."""
+    (folders / "faces_pix2pix_tags.safetensors").write_bytes(SHIPPED_TAGS.read_bytes())
+    at = _sketch_page()
+    hair = at.selectbox(key="sketch.tag.hair")
+    assert hair.options[0] == "random hair" and at.selectbox(key="sketch.tag.eye").options[0] == "random eye"
+    at.selectbox(key="sketch.tag.hair").set_value(8).run()                  # blue
+    assert not at.exception
+    blue = _picture(at, media, "pix2pix output").astype(int)
+    at.selectbox(key="sketch.tag.hair").set_value(11).run()                 # blonde
+    blonde = _picture(at, media, "pix2pix output").astype(int)
+    bluish = lambda a: (a[..., 2] - a[..., 0]).mean()                       # noqa: E731
+    assert bluish(blue) > bluish(blonde) + 10, (bluish(blue), bluish(blonde))
+
+
+def test_sketch_page_edges_only_generator_has_no_tag_pickers(exports, folders):
+    (folders / "faces_pix2pix.safetensors").write_bytes(exports["pix2pix"].read_bytes())
+    at = _sketch_page()
+    assert not [s for s in at.selectbox if s.key and s.key.startswith("sketch.tag.")]

@@ -8,7 +8,7 @@ import numpy as np
 
 from gan_core import studio, zerogpu
 from gan_core.checkpoint import CheckpointError
-from .common import Ctx
+from .common import Ctx, picked_tags, tag_dropdowns, tag_updates
 from .gpu import on_gpu
 
 
@@ -20,13 +20,15 @@ def translator_choices() -> tuple[list[tuple[str, str]], Optional[str]]:
     return [(e.label, studio.generator_key(e)) for e in entries], (studio.generator_key(entries[0]) if entries else None)
 
 
-def _translator(name: str):
+def _translator(name: str, with_groups: bool = False):
+    """The generator of ``name`` (with ``with_groups``: and its tag groups, [] when it takes no tags)."""
     if not name:
         raise gr.Error("no image-to-image (pix2pix) generator yet: the shipped faces_pix2pix.safetensors is missing; "
                        "train one with --arch pix2pix --dataset faces-edges")
     try:
         entry = studio.find_generator(name, studio.list_generators(translators=True))
-        return studio.load_generator_cached(entry.path, zerogpu.tool_device())[0]
+        G, cfg, spec = studio.load_generator_cached(entry.path, zerogpu.tool_device())
+        return (G, studio.label_groups(cfg, spec)) if with_groups else G
     except (ValueError, CheckpointError, OSError) as e:
         raise gr.Error(str(e)) from None
 
@@ -36,7 +38,19 @@ SKETCH_COLOURS = ["#000000", "#ffffff",      # the pen (lines) and the eraser; a
                   "#73411a", "#ffe6d4"]
 
 
-def sketch_start(name: str, seed: float, dabs: float = 0):
+def sketch_tags(name: str):
+    """The hair and eye pickers (as on Generate, with "random") for a generator that takes tags; hidden otherwise."""
+    if not name:
+        return tag_updates([], True)
+    return tag_updates(_translator(name, with_groups=True)[1], True)
+
+
+def _picked(groups, tags) -> Optional[list]:
+    """The pickers' values as sketch_view's tags (None = random, from the seed); None without pickers."""
+    return picked_tags(groups, tags) if groups and len(tags) >= len(groups) else None
+
+
+def sketch_start(name: str, seed: float, dabs: float = 0, *tags):
     """The pad starts from the edges of a procedural face (with ``dabs`` dabs of its true colours for a
     generator that takes colour hints); the output is drawn at once. Returns (pad, picture, what G sees,
     start), ``start`` the lines and dabs the pad started from (kept in a gr.State for ``sketch_draw``)."""
@@ -55,26 +69,29 @@ def sketch_start(name: str, seed: float, dabs: float = 0):
         start["hints"] = np.repeat(np.repeat(hint_picture(h), scale, 0), scale, 1)
         shown = translate.enlarge(hint_overlay(edges, h), scale)
     pad = {"background": shown, "layers": [], "composite": shown}
-    return (pad,) + sketch_draw(name, pad, seed, start) + (start,)
+    return (pad,) + sketch_draw(name, pad, seed, start, *tags) + (start,)
 
 
-def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[dict] = None):
+def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[dict] = None, *tags):
     """What G draws from the pad as it is now: (picture, what G sees: edges with colour dabs), both enlarged.
     With ``start`` (from ``sketch_start``) the pad's stroke layers go over its lines and dabs, so a coloured
-    stroke is a dab and leaves the lines beneath it; without, the pad's composite picture is read alone."""
+    stroke is a dab and leaves the lines beneath it; without, the pad's composite picture is read alone.
+    ``tags``: the hair and eye pickers' values for a generator that takes tags (random: drawn from the seed)."""
     from gan_core import translate
 
     drawing = (value or {}).get("composite")
     if drawing is None:
         return None, None
-    G = _translator(name)
+    G, groups = _translator(name, with_groups=True)
+    t = _picked(groups, tags)
     seed = int(seed or 0)
     if start and start.get("lines") is not None and np.asarray(start["lines"]).shape[:2] == drawing.shape[:2]:
         strokes = translate.merge_layers((value or {}).get("layers"))
-        view = translate.sketch_view(G, start["lines"], seed=seed, scale=8, strokes=strokes, hints=start.get("hints"))
+        view = translate.sketch_view(G, start["lines"], seed=seed, scale=8, strokes=strokes, hints=start.get("hints"),
+                                     tags=t)
     else:
         rgb = translate.compose_drawing(None, drawing) if drawing.shape[-1] == 4 else drawing
-        view = translate.sketch_view(G, rgb, seed=seed, scale=8)
+        view = translate.sketch_view(G, rgb, seed=seed, scale=8, tags=t)
     if view["note"]:
         gr.Info(view["note"])
     return view["picture_big"], view["seen_big"]
@@ -95,13 +112,15 @@ def build(ctx: Ctx) -> None:
                 "Start from the edges of a random face, then draw dark lines (black pen) or erase (white). "
                 "A generator trained with colour hints also takes dabs of colour: strokes in any other "
                 "colour of the brush tell it the colours there (hair, skin, eyes, background), which edges "
-                "cannot show (as in Scribbler, Sangkloy et al. 2017).")
+                "cannot show (as in Scribbler, Sangkloy et al. 2017). A generator trained with the tags "
+                "(arch pix2pix-tags) also shows the hair and eye pickers of Generate: the picture follows them.")
     with gr.Row():
         k_ckpt = gr.Dropdown(t_choices, value=t_default, label="Image-to-image generator", scale=3)
         k_seed = gr.Number(0, label="Face seed (and G's dropout noise)", precision=0, minimum=0, scale=1)
         k_dabs = gr.Slider(0, 16, 0, step=1, label="Dabs of the face's true colours (hint generators)", scale=1,
                            elem_id="sketch-dabs")
         k_new = gr.Button("Edges of a random face", scale=1, elem_id="sketch-new")
+    k_tags = tag_dropdowns("sketch")     # hair and eye, as on Generate: shown for a generator that takes tags
     k_start = gr.State(None)
     with gr.Row():
         k_pad = gr.Sketchpad(label="Your edges and colour dabs", type="numpy", image_mode="RGBA",
@@ -113,11 +132,17 @@ def build(ctx: Ctx) -> None:
         k_edges = gr.Image(label="What G sees: edges and colour dabs", format="png", interactive=False,
                            elem_classes="pixelated")
     start = on_gpu(sketch_start, "sketch", work=_pad_pixels)   # ZeroGPU: a GPU call only for big generators
-    k_new.click(start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
-    k_pad.change(on_gpu(sketch_draw, "sketch", work=_pad_pixels), [k_ckpt, k_pad, k_seed, k_start], [k_out, k_edges],
-                 show_progress="hidden", trigger_mode="always_last", **private)
+    draw = on_gpu(sketch_draw, "sketch", work=_pad_pixels)
+    start_in, start_out = [k_ckpt, k_seed, k_dabs, *k_tags], [k_pad, k_out, k_edges, k_start]
+    k_new.click(start, start_in, start_out, **private)
+    k_pad.change(draw, [k_ckpt, k_pad, k_seed, k_start, *k_tags], [k_out, k_edges], show_progress="hidden",
+                 trigger_mode="always_last", **private)
+    for dd in k_tags:           # the picture follows the pickers live
+        dd.input(draw, [k_ckpt, k_pad, k_seed, k_start, *k_tags], [k_out, k_edges], show_progress="hidden",
+                 trigger_mode="always_last", **private)
+    k_ckpt.input(sketch_tags, k_ckpt, k_tags, **private).then(start, start_in, start_out, **private)
     if t_default is not None:   # without a generator the tab says so; no error at every page load
-        demo.load(start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
+        demo.load(sketch_tags, k_ckpt, k_tags, **private).then(start, start_in, start_out, **private)
     else:
         gr.Markdown("**No image-to-image generator here yet:** the shipped `faces_pix2pix.safetensors` is "
                     "missing from the checkpoints folder. Train one (`python -m gan_core train --dataset "

@@ -14,7 +14,8 @@ from .evaluate import (JUDGED_KEYS, PRDC_K, RealReference, accuracy_on, classifi
                        evaluate_generator, judged_fields, label_confidence, real_reference, tag_accuracy)
 from .listener import (EVAL_FILE, EXTRA_KEYS, MetricsListener, ModeCollapseMonitor, install_default_listeners,
                        load_eval_metrics)
-from .paired import PairedReference, evaluate_translator, paired_reference
+from .paired import (PairedReference, edge_f1, edge_faithfulness, evaluate_translator, paired_reference,
+                     tag_faithfulness)
 from .scores import (METRICS, MetricInfo, MetricsUnavailable, Score, compute_fid, compute_is, compute_kid, diversity,
                      diversity_within, feature_statistics, fid_from_features, frechet_distance, get_extractor,
                      inception_extractor, inception_score_from_logits, kid_from_features, pixel_features)
@@ -27,5 +28,5 @@ __all__ = [
     "MetricsUnavailable", "Score", "compute_fid", "compute_is", "compute_kid", "diversity", "diversity_within",
     "feature_statistics", "fid_from_features", "frechet_distance", "get_extractor", "inception_extractor",
     "inception_score_from_logits", "kid_from_features", "pixel_features", "PairedReference", "evaluate_translator",
-    "paired_reference",
+    "paired_reference", "edge_f1", "edge_faithfulness", "tag_faithfulness",
 ]

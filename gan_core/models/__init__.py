@@ -6,9 +6,10 @@ Networks map tensors to tensors:
 * ``D(x, labels | None) -> (adv: (B,), aux: list[(B, n_classes_g)])``; ``aux`` is empty unless the
   arch is ACGAN, which has one classification head per label group.
 
-The image-to-image arch ``pix2pix`` (conditioning "image") differs: ``G(edges (B, 1, S, S)) -> x`` and
-``D(edges, x) -> patch logits (B, 1, P, P)``; gan_core.pix2pix_step trains them on paired data. With
-colour hints (DataSpec.hint_channels = 4) both take (B, 1 + 4, S, S): edges, then hints.
+The image-to-image archs ``pix2pix`` and ``pix2pix-tags`` (conditioning "image") differ: ``G(edges (B, 1, S, S)
+[, labels]) -> x`` (labels only for pix2pix-tags) and ``D(edges, x) -> patch logits (B, 1, P, P)``;
+gan_core.pix2pix_step trains them on paired data. With colour hints (DataSpec.hint_channels = 4) both take
+(B, 1 + 4, S, S): edges, then hints. Whether a checkpoint's G takes tags is its config's arch.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class ArchSpec:
     conditioning: str      # "none" | "cgan" (projection D) | "acgan" (aux heads) | "tacgan" (aux + twin heads)
     #                        | "image" (G translates an input image; D judges (input, output) pairs)
     description: str
+    tags: bool = False     # an image-to-image G that also takes the tags (conditioning "image" only)
 
 
 ARCHITECTURES: dict[str, ArchSpec] = {
@@ -41,6 +43,10 @@ ARCHITECTURES: dict[str, ArchSpec] = {
                         "picture (dropout is its noise), a PatchGAN D judges (edges, picture) pairs patch by "
                         "patch; G's loss adds lambda * L1 to the true picture. Needs paired data: faces-edges, "
                         "or a folder with data.pairs."),
+    "pix2pix-tags": ArchSpec("pix2pix", "image", "Tag-conditional pix2pix: the pix2pix U-Net G also takes the "
+                             "tags (e.g. hair and eye colours; model.g_cond says how), so the picture follows "
+                             "the drawing and the chosen colours. Needs tagged paired data: faces-edges, or a "
+                             "folder with data.pairs and a tags CSV.", tags=True),
 }
 
 
@@ -95,8 +101,9 @@ class DataSpec:
 
 
 def is_conditional(arch: str) -> bool:
-    """G takes tags (cgan, acgan, tacgan ...); not the unconditional and image-to-image archs."""
-    return ARCHITECTURES[arch].conditioning not in ("none", "image")
+    """G takes tags (cgan, acgan, tacgan ..., pix2pix-tags); not the unconditional archs nor plain pix2pix."""
+    a = ARCHITECTURES[arch]
+    return a.tags or a.conditioning not in ("none", "image")
 
 
 def is_translator(arch: str) -> bool:
@@ -135,13 +142,17 @@ def build_models(cfg: ModelConfig, spec: DataSpec, gradient_penalty: bool = Fals
     no batch norm (per-sample gradients must not mix across the batch).
     """
     arch = ARCHITECTURES[cfg.arch]
-    if arch.backbone == "pix2pix":   # edges (and colour hints) in, spec.channels out; no tags
+    if arch.backbone == "pix2pix":   # edges (and colour hints) in, spec.channels out; tags for pix2pix-tags
         from .pix2pix import build_pix2pix
 
+        if arch.tags and not spec.num_classes:
+            raise ValueError(f"model.arch '{cfg.arch}' takes tags but the paired data has none; use 'pix2pix', "
+                             "or give the pictures tags")
         g, d = build_pix2pix(spec.image_size, spec.input_channels, spec.channels, cfg.g_width, cfg.d_width,
                              dropout_at_test=cfg.dropout_at_test,
                              d_norm=cfg.d_norm == "batch" or (cfg.d_norm == "auto" and not gradient_penalty),
-                             hint_channels=spec.hint_channels)
+                             hint_channels=spec.hint_channels, num_classes=spec.num_classes if arch.tags else (),
+                             g_cond=cfg.g_cond, embed_dim=cfg.embed_dim)
         if cfg.spectral_norm:
             apply_spectral_norm(d)
         return g, d

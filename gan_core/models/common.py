@@ -82,6 +82,26 @@ class ConditionalBatchNorm2d(nn.Module):
         return self.bn(x) * g + self.bias(c)[:, :, None, None]
 
 
+class CondSequential(nn.Sequential):
+    """A Sequential that hands the condition c (B, cond_dim) to its ConditionalBatchNorm2d layers (the other
+    layers get x alone). Same state-dict keys as a plain Sequential of the same layers."""
+
+    def forward(self, x: torch.Tensor, c: Optional[torch.Tensor] = None) -> torch.Tensor:  # type: ignore[override]
+        for m in self:
+            x = m(x, c) if isinstance(m, ConditionalBatchNorm2d) else m(x)
+        return x
+
+
+def tag_norm(ch: int, cond_dim: int) -> nn.Module:
+    """The BatchNorm of a G layer: conditional on the tags (cond_dim > 0) or plain."""
+    return ConditionalBatchNorm2d(ch, cond_dim) if cond_dim else nn.BatchNorm2d(ch)
+
+
+def tag_maps(c: torch.Tensor, size: int) -> torch.Tensor:
+    """Tag embeddings (B, D) as constant feature maps (B, D, size, size), to concatenate onto an image input."""
+    return c[:, :, None, None].expand(-1, -1, size, size)
+
+
 class GDropout(nn.Module):
     """Dropout in G that can stay active at sampling time (noise source, as in pix2pix)."""
 

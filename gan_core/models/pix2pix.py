@@ -16,11 +16,13 @@ part.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .common import GDropout, dcgan_init
+from .common import CondSequential, GDropout, LabelEmbedding, dcgan_init, tag_maps, tag_norm
 
 LAMBDA_L1 = 100.0       # the paper's weight of the L1 term
 DROPOUT = 0.5           # the paper's dropout (its only noise source)
@@ -40,61 +42,86 @@ def _ch(width: int, i: int) -> int:
 
 
 class UNetGenerator(nn.Module):
-    """edges (B, in_channels, S, S) in [-1, 1] -> image (B, out_channels, S, S) in [-1, 1].
+    """edges (B, in_channels, S, S) in [-1, 1] [+ tags (B, G) long] -> image (B, out_channels, S, S) in [-1, 1].
 
     With ``hint_channels`` (4: gan_core.data.hints), the last channels of the input are colour hints
     (dab colours and their mask) after the edges: in_channels = 1 + 4 for edges with hints.
+
+    With ``num_classes`` (e.g. (12, 11): hair and eye colours) G also takes tags, embedded as in the
+    conditional DCGAN (:class:`~gan_core.models.common.LabelEmbedding`) and entering as ``g_cond`` says:
+    ``concat``: the embeddings as constant maps concatenated onto the input; ``cbn``: every BatchNorm's
+    gain and bias come from them (:class:`~gan_core.models.common.ConditionalBatchNorm2d`); ``both``.
+    Without tags the layers (and their state-dict keys) are those of the plain pix2pix G.
 
     For S = 32, width w: encoder C(w) 16x16 - C(2w) 8x8 - C(4w) 4x4 - C(8w) 2x2 - C(8w) 1x1; decoder
     CD(8w) 2x2 - CD(4w) 4x4 - CD(2w) 8x8 - C(w) 16x16 - out 32x32, each decoder block fed with
     [previous block, encoder block of the same size] (2x the channels). S = 64 adds a C(8w) stage.
     """
 
-    takes_image = True      # an image-to-image G: G(edges), no z and no tags (gan_core.latent.sample refuses it)
+    takes_image = True      # an image-to-image G: G(edges[, tags]), no z (gan_core.latent.sample refuses it)
     z_dim = 0
-    num_classes: tuple[int, ...] = ()
 
     def __init__(self, image_size: int = 32, in_channels: int = 1, out_channels: int = 3, width: int = 64,
-                 dropout: float = DROPOUT, dropout_at_test: bool = True, skips: bool = True, hint_channels: int = 0):
+                 dropout: float = DROPOUT, dropout_at_test: bool = True, skips: bool = True, hint_channels: int = 0,
+                 num_classes: tuple[int, ...] = (), g_cond: str = "concat", embed_dim: int = 32):
         super().__init__()
         n = _check_size(image_size)
         if not 0 <= hint_channels < in_channels:
             raise ValueError(f"hint_channels must be between 0 and in_channels - 1, got {hint_channels}")
+        if g_cond not in ("concat", "cbn", "both"):
+            raise ValueError(f"g_cond must be 'concat', 'cbn' or 'both', got {g_cond!r}")
         self.image_size, self.in_channels, self.out_channels = image_size, in_channels, out_channels
         self.hint_channels = hint_channels                     # the last ones of in_channels: colour hints
         self.skips = skips
+        self.num_classes = tuple(int(k) for k in num_classes)  # () : no tags
+        self.g_cond = g_cond if self.num_classes else ""
+        self.embed = LabelEmbedding(self.num_classes, embed_dim) if self.num_classes else None
+        cond = self.embed.out_dim if self.embed is not None else 0
+        cmap = cond if self.g_cond in ("concat", "both") else 0    # tag maps onto the input
+        cbn = cond if self.g_cond in ("cbn", "both") else 0        # tag-conditional BatchNorm
         ch = [_ch(width, i) for i in range(n)]                 # encoder output channels, stage 0..n-1
-        enc = [nn.Conv2d(in_channels, ch[0], 4, 2, 1)]         # (B, w, S/2, S/2), no norm
+        enc = [nn.Conv2d(in_channels + cmap, ch[0], 4, 2, 1)]  # (B, w, S/2, S/2), no norm
         for i in range(1, n):                                  # stage i: (B, ch[i], S/2^(i+1), ...)
             innermost = i == n - 1                             # 1x1: no BatchNorm (as in the paper's code)
-            enc.append(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=innermost),
-                                     nn.Identity() if innermost else nn.BatchNorm2d(ch[i])))
+            enc.append(CondSequential(nn.LeakyReLU(0.2), nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=innermost),
+                                      nn.Identity() if innermost else tag_norm(ch[i], cbn)))
         self.encoder = nn.ModuleList(enc)
         mult = 2 if skips else 1
         dec = []
         for k in range(n - 1):                                 # block k: (B, ch[n-2-k], S/2^(n-1-k), ...)
             c_in = ch[n - 1] if k == 0 else mult * ch[n - 1 - k]
-            dec.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(c_in, ch[n - 2 - k], 4, 2, 1, bias=False),
-                                     nn.BatchNorm2d(ch[n - 2 - k]),
-                                     GDropout(dropout if k < DROPOUT_BLOCKS else 0.0, dropout_at_test)))
-        dec.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(mult * ch[0] if n > 1 else ch[0], out_channels, 4, 2, 1),
-                                 nn.Tanh()))                   # (B, out_channels, S, S)
+            dec.append(CondSequential(nn.ReLU(), nn.ConvTranspose2d(c_in, ch[n - 2 - k], 4, 2, 1, bias=False),
+                                      tag_norm(ch[n - 2 - k], cbn),
+                                      GDropout(dropout if k < DROPOUT_BLOCKS else 0.0, dropout_at_test)))
+        dec.append(CondSequential(nn.ReLU(), nn.ConvTranspose2d(mult * ch[0] if n > 1 else ch[0], out_channels, 4, 2, 1),
+                                  nn.Tanh()))                  # (B, out_channels, S, S)
         self.decoder = nn.ModuleList(dec)
         self.apply(dcgan_init)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         if x.shape[1:] != (self.in_channels, self.image_size, self.image_size):
             raise ValueError(f"expected inputs (B, {self.in_channels}, {self.image_size}, {self.image_size}), "
                              f"got {tuple(x.shape)}")
+        c = None
+        if self.embed is not None:
+            if labels is None or labels.shape != (x.shape[0], len(self.num_classes)):
+                raise ValueError(f"this generator also takes tags: pass labels ({x.shape[0]}, {len(self.num_classes)})"
+                                 f", got {None if labels is None else tuple(labels.shape)}")
+            c = self.embed(labels)                             # (B, G * embed_dim)
+            if self.g_cond in ("concat", "both"):
+                x = torch.cat([x, tag_maps(c, self.image_size).to(x.dtype)], 1)
+        elif labels is not None:
+            raise ValueError("this generator takes no tags (it was trained on edges without them)")
         feats = []
-        h = x
-        for e in self.encoder:
-            h = e(h)
+        h = self.encoder[0](x)
+        feats.append(h)
+        for e in self.encoder[1:]:
+            h = e(h, c)
             feats.append(h)                                    # feats[i]: (B, ch[i], S/2^(i+1), ...)
-        h = self.decoder[0](feats[-1])
+        h = self.decoder[0](feats[-1], c)
         for k, d in enumerate(self.decoder[1:], start=1):
             skip = feats[len(feats) - 1 - k]                   # the encoder block of h's size
-            h = d(torch.cat([h, skip], dim=1) if self.skips else h)
+            h = d(torch.cat([h, skip], dim=1) if self.skips else h, c)
         return h
 
 
@@ -165,10 +192,13 @@ def default_layers(image_size: int) -> int:
 def build_pix2pix(image_size: int = 32, in_channels: int = 1, out_channels: int = 3, g_width: int = 64,
                   d_width: int = 64, dropout: float = DROPOUT, n_layers: int | None = None,
                   dropout_at_test: bool = True, d_norm: bool = True,
-                  hint_channels: int = 0) -> tuple[UNetGenerator, PatchDiscriminator]:
+                  hint_channels: int = 0, num_classes: tuple[int, ...] = (), g_cond: str = "concat",
+                  embed_dim: int = 32) -> tuple[UNetGenerator, PatchDiscriminator]:
     """The pair (G, D) for ``image_size`` px (``n_layers`` None: :func:`default_layers`): ``in_channels`` of
-    input picture (edges: 1), plus ``hint_channels`` of colour hints (0 or 4) that G and D both see."""
+    input picture (edges: 1), plus ``hint_channels`` of colour hints (0 or 4) that G and D both see; with
+    ``num_classes`` G also takes tags (``g_cond``, ``embed_dim``: :class:`UNetGenerator`); D does not."""
     n_layers = default_layers(image_size) if n_layers is None else n_layers
     c_in = in_channels + hint_channels
-    return (UNetGenerator(image_size, c_in, out_channels, g_width, dropout, dropout_at_test, hint_channels=hint_channels),
+    return (UNetGenerator(image_size, c_in, out_channels, g_width, dropout, dropout_at_test, hint_channels=hint_channels,
+                          num_classes=num_classes, g_cond=g_cond, embed_dim=embed_dim),
             PatchDiscriminator(image_size, c_in, out_channels, d_width, n_layers, d_norm))

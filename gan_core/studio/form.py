@@ -86,8 +86,10 @@ def relevant_fields(dataset: str, arch: str, loss: str) -> set[str]:
               "model.dropout_at_test"}
     if a.backbone == "srresnet":
         f.add("model.res_blocks")
-    if a.conditioning == "image":   # pix2pix: dropout (p = 0.5) is G's noise; no z, no tags
+    if a.conditioning == "image":   # pix2pix: dropout (p = 0.5) is G's noise; no z; tags for pix2pix-tags
         f = (f - {"model.g_dropout", "loss.ms_weight"}) | {"loss.l1_weight", "data.hints"}
+        if a.tags:
+            f |= {"model.embed_dim", "model.g_cond"}
     elif a.conditioning != "none":
         f.add("model.embed_dim")
         if a.backbone == "dcgan":

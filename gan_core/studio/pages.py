@@ -45,7 +45,7 @@ PAGES: tuple[PageSpec, ...] = (
              "Neural style transfer (Gatys et al.): repaint a content picture in the style of another with VGG19.",
              _view("style"), "style"),
     PageSpec("sketch", "Sketch", ":material/draw:",
-             "Draw edges (and colour dabs) and a pix2pix generator turns them into a face as you draw.",
+             "Draw edges (and colour dabs), pick hair and eye colours, and a pix2pix generator turns them into a face as you draw.",
              _view("sketch"), "sketch"),
     PageSpec("board", "Class board", ":material/leaderboard:",
              "Every run on this server by visitor: loss, architecture, preset, steps, final grid, tag accuracy and "

@@ -14,7 +14,8 @@ from PIL import Image
 from gan_core import translate as T
 from gan_core.arguments import arg_spec
 from gan_core.data.hints import hint_overlay, hint_picture
-from apps.streamlit.common import checkpoint_picker, page_start, png_download, show_image
+from apps.streamlit.common import checkpoint_picker, page_start, png_download, show_image, tag_selectors
+from gan_core import studio
 
 K = "sketch."
 
@@ -48,6 +49,12 @@ entry, G, cfg, spec = picked
 size = int(G.image_size)
 scale = max(1, CANVAS // size)
 hinted = T.takes_hints(G)
+groups = studio.label_groups(cfg, spec)      # hair and eye for a generator that takes tags (pix2pix-tags)
+tags = None
+if groups:
+    st.caption("This generator also takes the tags: pick the hair and eye colours as on Generate (random: a "
+               "random pick); the picture follows them.")
+    tags = tag_selectors(groups, K + "tag")
 if not hinted:
     st.caption("This generator was trained on edges alone: it takes no colour hints, so its colours are its own "
                "guess.")
@@ -120,7 +127,7 @@ with left:
 
 with right:
     if drawing is not None:
-        view = T.sketch_view(G, drawing, seed=0, scale=scale, strokes=strokes, hints=hint_pic)
+        view = T.sketch_view(G, drawing, seed=0, scale=scale, strokes=strokes, hints=hint_pic, tags=tags)
         st.image(view["picture_big"], caption="pix2pix output", width=CANVAS)
         dabs = f" and {view['dabs']} pixels of colour dabs" if hinted else ""
         st.image(view["seen_big"], caption=f"what the generator sees ({size}x{size} edges{dabs})", width=CANVAS)
