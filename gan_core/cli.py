@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .checks import check_config
-from .config import ConfigError, RunConfig, all_fields
+from .config import ConfigError, RunConfig, all_fields, field_info
 from .recipes import PRESETS, apply_preset, recipe_for
 
 from .cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
@@ -102,14 +102,19 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 
 def _tagged(args: argparse.Namespace) -> Optional[bool]:
-    """Whether the data has tags, as far as the command line tells (a folder: only with a tags CSV; a
-    Hugging Face dataset: only with label columns)."""
-    if args.dataset == "folder":
-        return bool(args.tags_csv)
-    if args.dataset == "hf":
-        sets = _parse_set(args.set or []).get("data", {})
-        return bool(str(sets.get("hf_label_columns", "")).strip())
-    return None
+    """Whether the data has tags, as far as the command line tells: for a dataset whose tags come from a
+    setting (the registry's ``labels_field``: a folder's tags CSV, a Hugging Face dataset's label columns),
+    whether that setting is given, by its flag or ``--set``; None for the others."""
+    from .data.registry import DATASETS
+
+    spec = DATASETS.get(args.dataset or "")
+    if spec is None or not spec.labels_field:
+        return None
+    flag = field_info(f"data.{spec.labels_field}").metadata["flag"]
+    value = getattr(args, flag, None) if flag else None
+    if value is None:
+        value = _parse_set(args.set or []).get("data", {}).get(spec.labels_field, "")
+    return bool(str(value or "").strip())
 
 
 # what a resumed run takes from the command line; everything else comes from its checkpoint
@@ -366,7 +371,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if getattr(G, "takes_image", False):   # pix2pix: L1 and FID on the held-out pairs of its data
             from .data import load_dataset
 
-            ext = M.load_classifier("faces") if cfg.data.dataset == "faces-edges" else None
+            from .classifiers import classifier_for
+
+            name = classifier_for(cfg.data.dataset)   # the shipped classifier of the data (faces-edges: faces)
+            ext = M.load_classifier(name) if name else None
             row = M.evaluate_translator(G, M.paired_reference(load_dataset(data), ext, args.n), ext, args.seed)
             sys.stdout.write(json.dumps({k: v for k, v in row.items() if k != "label"}, indent=2) + "\n")
             sys.stderr.write(row["label"] + "\n")
