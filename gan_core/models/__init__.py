@@ -98,7 +98,7 @@ def check_model_config(cfg: ModelConfig, dataset: str, labelled: Optional[bool],
         raise ConfigError("model.arch", f"'{cfg.arch}' does not fit dataset '{dataset}': the 'mlp' arch is "
                           "for 'toy2d' data and image archs are for image data")
     if is_conditional(cfg.arch) and labelled is False:
-        plain = [a for a, s in ARCHITECTURES.items() if s.conditioning == "none"]
+        plain = [a for a, s in ARCHITECTURES.items() if not s.conditional and not s.paired]
         raise ConfigError(
             "model.arch",
             f"'{cfg.arch}' is conditional and needs labelled data, but '{dataset}' has no labels; "
