@@ -24,6 +24,15 @@ class ConfigError(ValueError):
         self.field = field_name
 
 
+def __getattr__(name: str) -> Any:
+    """``config.DATASETS``: the dataset names, now the keys of the dataset registry (kept for old imports)."""
+    if name == "DATASETS":
+        from .data.registry import DATASETS as registry
+
+        return tuple(registry)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 PAIRS = ("", "ab", "edges")   # data.pairs: a plain folder, A|B side-by-side pictures, edges of a plain folder
 TOY2D_SHAPES = ("8gaussians", "25gaussians", "moons", "ring", "spiral")
 OPTIMIZERS = ("adam", "rmsprop")
