@@ -5,8 +5,8 @@
 
 The app trains through gan_core.jobs.JobManager: by default in a child process (mode "process"; the
 server's Python thread then never holds the trainer's GIL), or in a thread of the server ("thread",
-``GAN_STUDIO_JOB_MODE=thread``; ``--job-mode`` here). The Train page's polling fragment (pages/train.py ``live_panel``, every ``POLL_S`` = 1 s) takes a
-``job.snapshot()``, builds the plotly figures of the curves (ui/charts.py), which Streamlit
+``GAN_STUDIO_JOB_MODE=thread``; ``--job-mode`` here). The Train page's polling fragment (apps/streamlit/views/train.py ``live_panel``, every ``POLL_S`` = 1 s) takes a
+``job.snapshot()``, builds the plotly figures of the curves (apps/charts.py), which Streamlit
 serialises to JSON, and shows the sample grid upscaled as PNG. This bench runs one training job through a
 JobManager of this process and, in alternating windows (A B B A ...), either leaves it
 alone (headless) or runs that same per-poll work in another thread at the page's rate (polled).
@@ -47,12 +47,12 @@ from gan_core.events import StepEvent  # noqa: E402
 from gan_core.jobs import JobManager  # noqa: E402
 
 TARGET = 0.9
-POLL_S = 1.0  # pages/train.py POLL_S
+POLL_S = 1.0  # apps/streamlit/views/train.py POLL_S
 
 
 def poll_once(job) -> int:
     """The work of one rerun of the Train page's live_panel fragment (minus Streamlit's own)."""
-    from ui import charts
+    from apps import charts
 
     snap = job.snapshot()
     payload = 0
@@ -182,7 +182,7 @@ def server_main(args: argparse.Namespace, device: torch.device) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from ui.devserver import start_app_server, stop_app_server
+    from apps.streamlit.devserver import start_app_server, stop_app_server
 
     root = Path(__file__).resolve().parents[1]
     chromium = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")

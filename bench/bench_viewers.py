@@ -41,7 +41,7 @@ from streamlit.proto.ClientState_pb2 import ClientState  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-from ui.devserver import start_app_server, stop_app_server  # noqa: E402
+from apps.streamlit.devserver import start_app_server, stop_app_server  # noqa: E402
 
 FINISHED = 0           # ScriptFinishedStatus.FINISHED_SUCCESSFULLY
 FRAGMENT_FINISHED = 3  # FINISHED_FRAGMENT_RUN_SUCCESSFULLY

@@ -73,7 +73,7 @@ def serve_app(base, env: dict, **info):
     ``{"url", "log", **info}``; fails the test when it does not come up. Use with ``yield from``."""
     import pytest
 
-    from ui.devserver import start_app_server, stop_app_server
+    from apps.streamlit.devserver import start_app_server, stop_app_server
 
     with open(base / "server.log", "wb") as log:
         try:

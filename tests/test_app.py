@@ -89,7 +89,7 @@ def page(name: str, query: dict | None = None) -> AppTest:
     if query:
         at.query_params.update(query)
     if name != "home":
-        at.switch_page(f"pages/{name}.py")
+        at.switch_page(f"apps/streamlit/views/{name}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -247,7 +247,7 @@ def test_pause_resume_live_settings_and_stop(env):
 
 
 def test_second_run_queued_link_is_view_only_and_owner_reload_reattaches(env, monkeypatch):
-    import ui.common as common
+    import apps.streamlit.common as common
 
     alice = page("train")
     _tiny_form(alice, steps=100_000, cache=env["cache"])
@@ -351,6 +351,12 @@ def test_interpolate_page(env, media):
     assert any(c.startswith("6 frames, lerp") for im in at.get("image") for c in [i.caption for i in im.proto.imgs])
     dl = [d.proto.label for d in at.get("download_button")]
     assert "Download GIF" in dl and "Download frames (PNG)" in dl
+    # issue 23 item 23: it opens on seeds whose faces differ (studio.distinct_seeds, not 0 and 1), and loops
+    # through several seeds
+    pair = (at.number_input(key="int.seed_a").value, at.number_input(key="int.seed_b").value)
+    assert pair != (0, 1) and pair[0] != pair[1]
+    loop = next(i for im in at.get("image") for i in im.proto.imgs if i.caption.startswith("32 frames through seeds"))
+    assert Image.open(io.BytesIO(_bytes(media, loop.url))).n_frames == 32     # 4 seeds, 8 frames a leg
 
 
 # ---- compare ----------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The layering rules of ARCHITECTURE.md, checked on the source: gan_core has no import circle (local
-imports inside functions count too), no file of it is over 500 lines, it never imports a UI toolkit,
+imports inside functions count too), no file of it is over 500 lines, it never imports a UI toolkit (apps/ and
+the two launchers do; the same size and circle rules hold there), the pages come from one registry,
 and each fact named in the redesign issue has one home."""
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "gan_core"
+APPS = ROOT / "apps"
+LAUNCHERS = ("app.py", "gradio_app.py")   # the two root launchers (streamlit run app.py, python gradio_app.py)
+UI_IMPORT = re.compile(r"^\s*(import|from)\s+(streamlit|gradio)\b", re.M)
 
 
 def _module_name(path: Path) -> str:
@@ -18,8 +22,8 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in CORE.rglob("*.py") if "__pycache__" not in p.parts}
+def _modules(root: Path = CORE) -> dict[str, Path]:
+    return {_module_name(p): p for p in root.rglob("*.py") if "__pycache__" not in p.parts}
 
 
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
@@ -87,7 +91,8 @@ def test_no_core_file_is_over_500_lines_and_none_imports_a_ui_toolkit():
     for name, path in _modules().items():
         text = path.read_text()
         assert len(text.splitlines()) <= 500, f"{path.relative_to(ROOT)} has {len(text.splitlines())} lines"
-        assert not re.search(r"^\s*(import|from)\s+(streamlit|gradio)\b", text, re.M), name
+        # nor ``spaces`` (Hugging Face's ZeroGPU package imports gradio): the front end hands its decorator in
+        assert not re.search(r"^\s*(import|from)\s+(streamlit|gradio|spaces)\b", text, re.M), name
 
 
 def _files_defining(pattern: str, where: list[Path]) -> list[str]:
@@ -97,7 +102,7 @@ def _files_defining(pattern: str, where: list[Path]) -> list[str]:
 
 
 def test_each_fact_has_one_home():
-    code = [CORE, ROOT / "pages", ROOT / "ui"]
+    code = [CORE, APPS]
     # run-folder file names are spelled only in gan_core/rundir.py
     for name in ("metrics.jsonl", "eval_metrics.jsonl", "last.pt"):
         assert _files_defining(rf"[\"']{re.escape(name)}[\"']", code) == ["gan_core/rundir.py"], name
@@ -109,6 +114,9 @@ def test_each_fact_has_one_home():
     assert _files_defining(r"penalty\s*==\s*\"", code) == []
     # the settings' ranges are written once: in config.py's field metadata
     assert _files_defining(r"min_value\s*=\s*1e-8|0\s*<\s*v\s*<=\s*1\b", code) == []
+    # ZeroGPU: the per-call cap and the duration of a training call are computed in gan_core/zerogpu.py
+    assert _files_defining(r"^MAX_CALL_S\s*=|^def call_duration\b", code) == ["gan_core/zerogpu.py"]
+    assert _files_defining(r"[\"']SPACES_ZERO_GPU[\"']", code) == ["gan_core/zerogpu.py"]
     # metric display names: one table
     assert _files_defining(r"^(METRICS: dict|_LABELS\s*=)", code) == ["gan_core/metrics/scores.py"]
 
@@ -152,3 +160,53 @@ def test_architecture_md_module_map_matches_the_package_tree():
     on_disk = {p.stem if p.suffix == ".py" else p.name for p in CORE.iterdir()
                if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or (p / "__init__.py").is_file())}
     assert shown == on_disk
+
+
+# ---- the front ends: apps/ ------------------------------------------------------------------------------
+def test_apps_have_no_import_circle_and_no_file_over_500_lines():
+    mods = _modules(APPS)
+    graph = {n: _imports(n, p, set(mods)) for n, p in mods.items()}
+    assert "apps.gradio.common" in graph["apps.gradio.train"]   # the graph sees real (relative) imports
+    assert not _cycle(graph), " -> ".join(_cycle(graph))
+    for path in [*mods.values(), *(ROOT / f for f in LAUNCHERS)]:
+        n = len(path.read_text().splitlines())
+        assert n <= 500, f"{path.relative_to(ROOT)} has {n} lines"
+
+
+def test_no_ui_toolkit_is_imported_outside_apps_and_the_launchers():
+    """streamlit and gradio are imported only by apps/ and app.py / gradio_app.py (tests drive the fronts and
+    bench/ talks Streamlit's wire protocol: both are exempt). The plotly builders both fronts share import
+    neither (the Gradio Space has no Streamlit)."""
+    exempt = {"tests", "bench", "apps", ".git"}
+    offenders = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+                 if not exempt & set(p.relative_to(ROOT).parts) and p.name not in LAUNCHERS
+                 and UI_IMPORT.search(p.read_text())]
+    assert offenders == []
+    for shared in ("charts.py", "lab2d_view.py", "__init__.py"):
+        assert not UI_IMPORT.search((APPS / shared).read_text()), shared
+    assert not any(UI_IMPORT.search(p.read_text()) and "streamlit" in UI_IMPORT.search(p.read_text()).group(0)
+                   for p in (APPS / "gradio").rglob("*.py"))
+    assert not any("gradio" in m.group(0) for p in (APPS / "streamlit").rglob("*.py")
+                   for m in UI_IMPORT.finditer(p.read_text()))
+
+
+def test_both_fronts_and_home_come_from_one_page_registry():
+    """gan_core.studio.pages.PAGES: every page has its Streamlit script and its Gradio tab module with a
+    ``build(ctx)``; no ``pages/`` folder next to app.py (it would start Streamlit's legacy page discovery)."""
+    from gan_core.studio.pages import HOME, PAGES
+
+    assert not (ROOT / "pages").exists()
+    keys = [p.key for p in PAGES]
+    assert len(set(keys)) == len(keys) and {"train", "style", "sketch", "lab2d"} <= set(keys)
+    for p in (HOME, *PAGES):
+        assert (ROOT / p.streamlit).is_file() and p.title and p.blurb and p.icon.startswith(":material/"), p
+    for p in PAGES:
+        tab = APPS / "gradio" / f"{p.gradio}.py"
+        assert tab.is_file() and re.search(r"^def build\(ctx", tab.read_text(), re.M), p
+    # the fronts iterate the registry rather than spelling the page list again
+    assert "PAGES" in (ROOT / "app.py").read_text() and "st.Page(\"" not in (ROOT / "app.py").read_text()
+    assert "PAGES" in (APPS / "streamlit" / "views" / "home.py").read_text()
+    assert "st.page_link(\"" not in (APPS / "streamlit" / "views" / "home.py").read_text()
+    assert not re.search(r"gr\.Tab\(\"", "".join(p.read_text() for p in (APPS / "gradio").rglob("*.py")))
+    # links to a page go through the registry too (an old "pages/x.py" path fails only when clicked or rendered)
+    assert not re.search(r"[\"']pages/\w+\.py", "".join(p.read_text() for p in APPS.rglob("*.py")))

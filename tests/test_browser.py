@@ -117,7 +117,7 @@ def test_train_then_generate_in_the_browser(server, page, shots):
     pg.screenshot(path=str(shots / "03_training_updated.png"), full_page=True)
 
     # the same session may stop it; it then shows as stopped or done
-    stop = pg.get_by_role("button", name="Stop")
+    stop = pg.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")  # not the run indicator's
     if stop.is_enabled():
         stop.click()
     _wait_for_text(pg.locator('[data-testid="stMetric"]').filter(has_text="Status"), re.compile("stopped|done"))

@@ -45,7 +45,7 @@ def _dropdown_values(demo, label: str) -> list:
 
 
 def test_both_fronts_list_the_registries(app):
-    gradio_app, demo = app
+    _, demo = app
     loss_label = studio.field_spec("loss.name").label
     arch_label = studio.field_spec("model.arch").label
     assert _dropdown_values(demo, loss_label) == list(LOSSES)
@@ -54,7 +54,7 @@ def test_both_fronts_list_the_registries(app):
     # the Streamlit Train page's selectboxes (AppTest) offer the same keys
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(REPO / "pages" / "train.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(REPO / "apps" / "streamlit" / "views" / "train.py"), default_timeout=120).run()
     assert not at.exception
     assert list(at.selectbox(key="tr.loss.name").options) == list(LOSSES)
     assert list(at.selectbox(key="tr.model.arch").options) == list(ARCHITECTURES)
@@ -62,23 +62,24 @@ def test_both_fronts_list_the_registries(app):
 
 
 def test_the_form_has_a_widget_per_config_field_and_builds_the_default_config(app):
-    gradio_app, demo = app
+    _, demo = app
+    from apps.gradio import train
     keys = [k for k, _ in all_fields() if k not in studio.SERVER_ONLY]
-    assert gradio_app.KEYS == keys
+    assert train.KEYS == keys
     init = studio.initial_form_values(studio.DEFAULT_PRESET)
     values = [init[k] for k in keys]
-    cfg = gradio_app.form_config(values)
+    cfg = train.form_config(values)
     assert cfg == studio.config_from_flat({k: init[k] for k in keys})
     assert isinstance(cfg, RunConfig)
     # what the form shows follows form_fields for the chosen dataset / arch / loss
     flat = dict(zip(keys, values), **{"data.dataset": "toy2d", "model.arch": "mlp", "loss.name": "wgan-gp"})
-    ups = gradio_app.form_view(*[flat[k] for k in keys])
+    ups = train.form_view(*[flat[k] for k in keys])
     shown = {k for k, u in zip(keys, ups) if u["visible"]}
     assert shown == {s.key for s in studio.form_fields("toy2d", "mlp", "wgan-gp")}
     assert "loss.gp_lambda" in shown and "model.g_width" not in shown
     # a bad value names the field
     bad = dict(zip(keys, values), **{"train.batch_size": 0})
-    assert "train.batch_size" in gradio_app.check_text(*[bad[k] for k in keys])
+    assert "train.batch_size" in train.check_text(*[bad[k] for k in keys])
 
 
 def test_generator_lookup_tags_and_captions(app, tmp_path):
@@ -110,15 +111,15 @@ def test_admin_token_check(monkeypatch):
 
 
 def test_owner_secret_comes_from_the_browser_or_the_connection(app):
-    gradio_app, _ = app
-    tok = gradio_app.init_owner(None)
-    assert gradio_app.TOKEN_RE.match(tok) and gradio_app.init_owner(tok) == tok
-    assert gradio_app.owner_of(tok) == tok
+    from apps.gradio import common  # after the app fixture set the folders
+    tok = common.init_owner(None)
+    assert common.TOKEN_RE.match(tok) and common.init_owner(tok) == tok
+    assert common.owner_of(tok) == tok
 
     class Req:
         session_hash = "abc"
 
-    a, b = gradio_app.owner_of("bad token!", Req()), gradio_app.owner_of(None, Req())
+    a, b = common.owner_of("bad token!", Req()), common.owner_of(None, Req())
     assert a == b and a.startswith("session-") and "abc" not in a
 
 
@@ -136,13 +137,13 @@ def shipped_pix2pix(monkeypatch, tmp_path):
 def test_sketch_tab_draws_a_face_from_the_pad_and_follows_new_lines(shipped_pix2pix):
     import numpy as np
 
-    import gradio_app
+    from apps.gradio import sketch
     from gan_core import translate
 
-    choices, default = gradio_app.translator_choices()
+    choices, default = sketch.translator_choices()
     assert default == "faces_pix2pix.safetensors" and len(choices) == 1
-    pad, picture, edges, start = gradio_app.sketch_start(default, 3)
-    size = gradio_app.SKETCH_PX
+    pad, picture, edges, start = sketch.sketch_start(default, 3)
+    size = sketch.SKETCH_PX
     assert pad["background"].shape == (size, size, 3) and picture.shape == edges.shape == (size, size, 3)
     assert picture.std() > 10   # a picture, not a flat colour
     # the pad and what G sees are dark lines on light paper, as G was trained (not inverted)
@@ -155,11 +156,11 @@ def test_sketch_tab_draws_a_face_from_the_pad_and_follows_new_lines(shipped_pix2
     strokes[120:136, 20:236] = (0, 0, 0, 255)
 
     composite = np.dstack([translate.compose_drawing(pad["background"], strokes), np.full((size, size), 255, np.uint8)])
-    picture2, edges2 = gradio_app.sketch_draw(default, {"composite": composite}, 3)
+    picture2, edges2 = sketch.sketch_draw(default, {"composite": composite}, 3)
     assert (edges2 != edges).any() and np.abs(picture2.astype(int) - picture.astype(int)).mean() > 1
-    assert gradio_app.sketch_draw(default, {"composite": None}, 3) == (None, None)
+    assert sketch.sketch_draw(default, {"composite": None}, 3) == (None, None)
     # with the start state, the pad's stroke layer goes over the start lines: the same picture as the composite
-    picture3, edges3 = gradio_app.sketch_draw(default, {"composite": composite, "layers": [strokes]}, 3, start)
+    picture3, edges3 = sketch.sketch_draw(default, {"composite": composite, "layers": [strokes]}, 3, start)
     assert np.array_equal(picture3, picture2) and np.array_equal(edges3, edges2)
 
 
@@ -168,13 +169,13 @@ def test_sketch_tab_colour_dabs(shipped_pix2pix):
     coloured stroke on the pad is a dab that pulls that region towards its colour."""
     import numpy as np
 
-    import gradio_app
+    from apps.gradio import sketch
     from gan_core import translate
 
-    _, default = gradio_app.translator_choices()
+    _, default = sketch.translator_choices()
     colourful = lambda a: (a[..., :3].max(2).astype(int) - a[..., :3].min(2)).max()   # noqa: E731
-    pad0, pic0, seen0, start0 = gradio_app.sketch_start(default, 3, 0)
-    pad8, pic8, seen8, start8 = gradio_app.sketch_start(default, 3, 8)
+    pad0, pic0, seen0, start0 = sketch.sketch_start(default, 3, 0)
+    pad8, pic8, seen8, start8 = sketch.sketch_start(default, 3, 8)
     assert start0["hints"] is None and start8["hints"].shape == (256, 256, 4)
     assert colourful(seen0) == 0 and colourful(seen8) > 24 and colourful(pad8["background"]) > 24
     face, _ = translate.random_face_edges(3, 32)
@@ -183,7 +184,7 @@ def test_sketch_tab_colour_dabs(shipped_pix2pix):
     blue = np.array((30, 70, 225))
     layer = np.zeros((256, 256, 4), np.uint8)
     layer[4:28, 4:28] = (30, 70, 225, 255)                     # a blue dab in the background's corner
-    pic1, seen1 = gradio_app.sketch_draw(default, {"composite": pad0["composite"], "layers": [layer]}, 3, start0)
+    pic1, seen1 = sketch.sketch_draw(default, {"composite": pad0["composite"], "layers": [layer]}, 3, start0)
     assert tuple(seen1[12, 12]) == (30, 70, 225)
     corner = (slice(0, 40), slice(0, 40))
     assert np.abs(pic1[corner].astype(int) - blue).mean() < np.abs(pic0[corner].astype(int) - blue).mean() - 20
@@ -194,7 +195,7 @@ def test_sketch_tab_colour_dabs(shipped_pix2pix):
     top[10:20, 10:20] = (255, 255, 255, 255)
     assert tuple(translate.merge_layers([layer, top])[15, 15]) == (255, 255, 255, 255)
     # the brush: the black pen, the white eraser, then dab colours
-    assert gradio_app.SKETCH_COLOURS[:2] == ["#000000", "#ffffff"] and len(gradio_app.SKETCH_COLOURS) > 4
+    assert sketch.SKETCH_COLOURS[:2] == ["#000000", "#ffffff"] and len(sketch.SKETCH_COLOURS) > 4
 
 
 TINY_VGG = (4, 4, "M", 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M")   # VGG19's layout, narrow
@@ -203,21 +204,21 @@ TINY_VGG = (4, 4, "M", 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, 
 def test_style_tab_says_exactly_why_without_weights(monkeypatch):
     import gradio as gr
 
-    import gradio_app
+    from apps.gradio import style
     from gan_core import style as S
 
-    content, style_img = gradio_app.style_example()
+    content, style_img = style.style_example()
     assert content.shape == style_img.shape and content.dtype.name == "uint8"
-    monkeypatch.setattr(gradio_app, "_VGG", {"error": "no VGG19 weights here: set GAN_STUDIO_VGG19"})
+    monkeypatch.setattr(style, "_VGG", {"error": "no VGG19 weights here: set GAN_STUDIO_VGG19"})
     with pytest.raises(gr.Error, match="GAN_STUDIO_VGG19"):
-        list(gradio_app.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+        list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
     # with a network (a small VGG-shaped one stands in for VGG19) it streams previews, then the result
     import torch
 
     torch.manual_seed(0)
     net = S.make_vgg_features(TINY_VGG)
-    monkeypatch.setattr(gradio_app, "_VGG", {"net": net})
-    out = list(gradio_app.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+    monkeypatch.setattr(style, "_VGG", {"net": net})
+    out = list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
     assert out[-1][1].startswith("done: 10 steps") and out[-1][0].shape[-1] == 3 and len(out) >= 2
 
 
@@ -227,51 +228,51 @@ def test_train_tab_continues_a_finished_run_from_its_checkpoint(app, tiny_cfg, t
     offered only to the run's owner once it has ended with a checkpoint."""
     from gan_core.jobs import JobManager
 
-    gradio_app, _ = app
+    from apps.gradio import common, train  # after the app fixture set the folders
     mgr = JobManager(runs_dir=tmp_path, mode="thread")
-    monkeypatch.setattr(gradio_app, "mgr", mgr)
-    me, other = gradio_app.init_owner(None), gradio_app.init_owner(None)
-    msgs = list(gradio_app.continue_run(me, 5))        # nothing to continue yet
+    monkeypatch.setattr(common, "mgr", mgr)
+    me, other = common.init_owner(None), common.init_owner(None)
+    msgs = list(train.continue_run(me, 5))        # nothing to continue yet
     assert "Not started" in msgs[-1]
     job = mgr.start(tiny_cfg(steps=3), me)
     assert job.wait(60)
     snap = job.snapshot()
     assert studio.can_continue(snap, True) and not studio.can_continue(snap, False)
-    panel = gradio_app.live_panel(me, False, None)
-    assert panel[-1]["visible"] is True and gradio_app.live_panel(other, False, None)[-1]["visible"] is False
-    msgs = [m for m in gradio_app.continue_run(me, 4) if isinstance(m, str)]
+    panel = train.live_panel(me, False, None)
+    assert panel[-1]["visible"] is True and train.live_panel(other, False, None)[-1]["visible"] is False
+    msgs = [m for m in train.continue_run(me, 4) if isinstance(m, str)]
     assert "ended: done at step 7" in msgs[-1], msgs
     again = mgr.latest(owner=me).snapshot()
     assert again.run_dir == snap.run_dir and again.step == 7
     assert [h["step"] for h in again.history] == list(range(1, 8))   # the curves show the whole run
     rows = [r["step"] for r in map(__import__("json").loads, (Path(snap.run_dir) / "metrics.jsonl").open())]
     assert rows == list(range(1, 8))
-    assert "Not started" in list(gradio_app.continue_run(other, 4))[-1]   # another visitor's run
+    assert "Not started" in list(train.continue_run(other, 4))[-1]   # another visitor's run
 
 
 def test_lab_drawing_pad_clicks_become_points(app):
-    gradio_app, _ = app
+    from apps.gradio import lab2d as lab_tab  # after the app fixture set the folders
     from gan_core import lab2d
 
     extent = lab2d.LabConfig().extent
-    last = gradio_app.PAD_PX - 1
-    assert gradio_app.pad_point((0, 0), extent) == (-extent, extent)          # top left
-    assert gradio_app.pad_point((last, last), extent) == (extent, -extent)    # bottom right
-    assert gradio_app.pad_point((last / 2, last / 2), extent) == (0.0, 0.0)
+    last = lab_tab.PAD_PX - 1
+    assert lab_tab.pad_point((0, 0), extent) == (-extent, extent)          # top left
+    assert lab_tab.pad_point((last, last), extent) == (extent, -extent)    # bottom right
+    assert lab_tab.pad_point((last / 2, last / 2), extent) == (0.0, 0.0)
 
     class Click:
         index = (last * 0.75, last * 0.25)
 
-    img, drawn, note = gradio_app.lab_pad_click(None, "8gaussians", [], Click())
+    img, drawn, note = lab_tab.lab_pad_click(None, "8gaussians", [], Click())
     assert drawn == [[extent / 2, extent / 2]] and note == "1 point(s) drawn."
     # the point is drawn where it was clicked (orange), the rest of the pad is not
     x, y = int(last * 0.75), int(last * 0.25)
     assert tuple(img[y, x]) == (230, 110, 20) and tuple(img[last - y, last - x]) != (230, 110, 20)
-    img, drawn, _ = gradio_app.lab_pad_click(None, "8gaussians", drawn, Click())   # the same point once
+    img, drawn, _ = lab_tab.lab_pad_click(None, "8gaussians", drawn, Click())   # the same point once
     assert len(drawn) == 1
-    cfg = gradio_app.lab_config("custom", gradio_app.lab_values(lab2d.LabConfig()), drawn)
+    cfg = lab_tab.lab_config("custom", lab_tab.lab_values(lab2d.LabConfig()), drawn)
     assert cfg.drawn == ((extent / 2, extent / 2),)
-    assert gradio_app.lab_pad_clear()[1] == []
+    assert lab_tab.lab_pad_clear()[1] == []
 
 
 def test_train_tab_previews_a_hugging_face_dataset(app, tmp_path):
@@ -279,21 +280,21 @@ def test_train_tab_previews_a_hugging_face_dataset(app, tmp_path):
     import numpy as np
     from PIL import Image
 
-    gradio_app, _ = app
+    from apps.gradio import train  # after the app fixture set the folders
     colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
     rows = {"img": [Image.new("RGB", (20, 20), colours[i % 3]) for i in range(6)], "label": [i % 3 for i in range(6)]}
     feats = datasets.Features({"img": datasets.Image(), "label": datasets.ClassLabel(names=["red", "green", "blue"])})
     datasets.Dataset.from_dict(rows, features=feats).save_to_disk(str(tmp_path / "ds"))
     init = studio.initial_form_values(studio.DEFAULT_PRESET)
-    flat = {k: init[k] for k in gradio_app.KEYS}
+    flat = {k: init[k] for k in train.KEYS}
     flat.update({"data.dataset": "hf", "data.path": str(tmp_path / "ds"), "data.hf_label_columns": "label"})
-    text, images, table = gradio_app.hf_preview(*[flat[k] for k in gradio_app.KEYS])
+    text, images, table = train.hf_preview(*[flat[k] for k in train.KEYS])
     assert "split `train`" in text and "6 rows" in text and "Tag group **label** (3 classes): red, green, blue" in text
     assert len(images) == 6 and images[1][1] == "green"
     assert np.asarray(images[0][0])[10, 10].tolist() == [200, 30, 30]   # the rows' own pictures, in order
     assert table["visible"] and table["value"]["headers"] == ["column", "type", "details", "use"]
     flat["data.hf_label_columns"] = "hair"
-    text, images, _ = gradio_app.hf_preview(*[flat[k] for k in gradio_app.KEYS])
+    text, images, _ = train.hf_preview(*[flat[k] for k in train.KEYS])
     assert text.startswith("**Preview failed:**") and "hair" in text and images is None
     flat["data.path"] = ""
-    assert "Give a Hugging Face dataset name" in gradio_app.hf_preview(*[flat[k] for k in gradio_app.KEYS])[0]
+    assert "Give a Hugging Face dataset name" in train.hf_preview(*[flat[k] for k in train.KEYS])[0]

@@ -1,7 +1,8 @@
 """UI defects of issue 8 that can be checked without a browser."""
 from __future__ import annotations
 
-from ui import charts, common
+from apps import charts
+from apps.streamlit import common
 
 
 def test_one_point_curves_are_drawn_with_markers():
@@ -43,3 +44,14 @@ def test_run_labels_name_the_same_step_as_the_sample_grid(tmp_path):
     (run / "samples" / "step_0000049.png").write_bytes(b"")
     (info,) = list_runs(tmp_path)
     assert info.step == 49 and info.sample_step == 49 and "step 49" in info.label
+
+
+def test_a_constant_learning_rate_is_drawn_on_a_log_axis_at_its_value():
+    # issue 23 item 3: lr 2e-4 was a flat line at "0" on a -1..1 linear axis
+    hist = [{"step": s, "lr_g": 2e-4, "lr_d": 2e-4, "d_loss": 1.0} for s in range(1, 50)]
+    fig = charts.curves_figure(hist, ["lr_d", "lr_g"], "Learning rates")
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.tickformat == ".1e"
+    assert list(fig.data[0].y)[0] == 2e-4
+    cmp = charts.compare_figure({"a": hist}, "lr_g")
+    assert cmp.layout.yaxis.type == "log"
+    assert charts.curves_figure(hist, ["d_loss"], "Losses").layout.yaxis.type is None   # losses stay linear

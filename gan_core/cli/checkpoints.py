@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import ConfigError
+from ..arguments import cli_type
 from .common import EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err
 
 
@@ -165,7 +166,7 @@ def add_checkpoint_commands(sub: Any) -> None:
     s = sub.add_parser("sample", help="sample images from a checkpoint")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--n", type=int, default=64)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=cli_type("seed"), default=0)
     s.add_argument("--tags", help='e.g. "blue hair,red eyes" (conditional models)')
     s.add_argument("--out", help="PNG grid")
     s.add_argument("--npy", help="raw samples as a .npy array (N, C, H, W) in [-1, 1]")
@@ -188,6 +189,6 @@ def add_checkpoint_commands(sub: Any) -> None:
     v = sub.add_parser("evaluate", help="judge a generator: tag accuracy, same-tag diversity, precision/recall, FID")
     v.add_argument("--checkpoint", required=True)
     v.add_argument("--n", type=int, default=1000, help="generated and real samples (default 1000)")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--seed", type=cli_type("seed"), default=0)
     v.add_argument("--cache-dir", help="dataset cache folder (default: the one in the checkpoint's config)")
     v.set_defaults(fn=cmd_evaluate)

@@ -12,9 +12,10 @@ from gan_core.config import ConfigError, RunConfig
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
-from ui import charts
-from ui.hf_preview import hf_preview_panel
-from ui.common import ensure_navigation, install_metrics, is_admin, owner_token, png_download, show_image
+from gan_core.studio.pages import PAGE
+from apps import charts
+from apps.streamlit.hf_preview import hf_preview_panel
+from apps.streamlit.common import page_start, install_metrics, is_admin, owner_token, png_download, show_image
 
 KEY = "tr."                                 # widget keys: "tr.<section>.<field>"
 MAX_WIDGET_INT = 2**53 - 1                  # largest integer a browser's number input holds exactly
@@ -22,7 +23,7 @@ FIELDS = list(studio.flatten(RunConfig().to_dict()))
 DEFAULT_PRESET = studio.DEFAULT_PRESET
 POLL_S = 1.0
 
-ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+page_start()
 mgr = get_manager()
 me = owner_token()
 admin = is_admin()
@@ -115,7 +116,7 @@ def _notes_after(key: str, dataset: str, arch: str, loss: str) -> None:
     """What a choice means, right under its widget: the arch's and the loss's descriptions, a link to the
     2D lab for toy2d data, and a preview of a Hugging Face dataset."""
     if key == "data.dataset" and dataset == "toy2d":  # 2D points: the 2D lab shows D's surface and G's gradients live
-        st.page_link("pages/lab2d.py", label="Open the 2D lab for toy2d data", icon=":material/scatter_plot:")
+        st.page_link(PAGE["lab2d"].streamlit, label="Open the 2D lab for toy2d data", icon=PAGE["lab2d"].icon)
     elif key == "data.hf_label_columns":
         state = st.session_state
         hf_preview_panel(state.get(KEY + "data.path") or "", state[KEY + "data.hf_split"],
@@ -242,7 +243,7 @@ def _queue_rows() -> None:
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
             who = "your run" if row["whose"] == "yours" else f"{row['whose']} run"
             c1.markdown(f"**#{row['position']}** · {who} · {row['dataset']} · {row['arch']} · "
-                        f"{row['loss']} · {row['steps']} steps · expected start {row['expected start']}")
+                        f"{row['loss']} · {row['length']} · expected start {row['expected start']}")
             if q is not None and q.can_control(me, admin) and c2.button("Cancel", key=f"cancel.{q.id}", icon=":material/close:"):
                 try:
                     q.cancel(me, admin=admin)
@@ -332,7 +333,7 @@ except NotOwnerError as e:
 
 if job is not None:
     st.subheader(f"Run {Path(snap0.run_dir).name}")
-    if active and mine:  # steer the running job
+    if studio.can_steer(snap0, mine):  # steer the running job (once it trains: not while it loads its data)
         now = studio.live_settings(snap0)   # the values the run uses now
         with st.container(border=True):
             cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")

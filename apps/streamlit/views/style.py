@@ -6,13 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core import style as S
-from ui.common import ensure_navigation, png_download, show_image
+from apps.streamlit.common import page_start, png_download, show_image
 
 K = "style."
 EXAMPLE, UPLOAD = "Built-in example: a procedural face and a pattern", "Upload your own pictures"
 BETAS = [10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 1e6]
 
-ensure_navigation()
+page_start()
 ss = st.session_state
 
 

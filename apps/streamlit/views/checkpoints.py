@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import ensure_navigation, is_admin, owner_token
+from apps.streamlit.common import page_start, is_admin, owner_token
 
 from gan_core import sharing, studio
 from gan_core.checkpoint import CheckpointError
 from gan_core.fileio import remove_stale_temp_files
 
-ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+page_start()
 st.title("Checkpoints")
 folder = studio.checkpoints_dir()
 me, admin = owner_token(), is_admin()

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Mapping
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

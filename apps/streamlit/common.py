@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from gan_core import studio
+from gan_core.arguments import arg_spec
 from gan_core.studio import views
 from gan_core.checkpoint import CheckpointError
 
@@ -23,30 +24,12 @@ COOKIE_DAYS = 30
 RANDOM = "random"
 
 
-def ensure_navigation() -> None:
-    """Run every page through app.py's ``st.navigation``.
+def page_start() -> None:
+    """Every page calls this first: the sidebar's admin box (when $GAN_STUDIO_ADMIN_TOKEN is set).
 
-    Streamlit treats an app with a ``pages/`` folder as a legacy (v1) multipage app until some
-    session has run ``st.navigation``: the first visitor of a fresh server who opens a deep link
-    (``/train``) would get pages/train.py run on its own (file-name sidebar, no wide layout). Each
-    page calls this first: in that case it switches Streamlit to ``st.navigation`` mode (what app.py
-    would do) and reruns, so app.py runs and routes to the same page.
-
-    Not under ``streamlit.testing`` (AppTest resets that switch before every run, so a rerun there
-    would repeat forever and drop button clicks): AppTest runs the page script itself.
-    """
-    from streamlit import config as st_config
-
-    admin_login()  # every page: the sidebar's admin box (when $GAN_STUDIO_ADMIN_TOKEN is set)
-    if st_config.get_option("global.appTest"):
-        return
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a Streamlit without the v1/v2 split
-        return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    (The pages live in apps/streamlit/views/, not in a ``pages/`` folder, so Streamlit never starts its legacy
+    page discovery: a deep link such as ``/train`` on a fresh server is routed by app.py's ``st.navigation``.)"""
+    admin_login()
 
 
 def read_owner_cookie() -> Optional[str]:
@@ -142,7 +125,7 @@ def load_generator_cached(path: Path):
 
 
 DEFAULT_GENERATOR = views.DEFAULT_GENERATOR
-FAVICON = Path(__file__).resolve().parent / "favicon.png"
+FAVICON = Path(__file__).resolve().parents[1] / "favicon.png"   # apps/favicon.png (both fronts)
 
 
 def generator_page(title: str):
@@ -150,7 +133,7 @@ def generator_page(title: str):
 
     Returns (entry, G, cfg, spec, tag groups, file stem for downloads); stops the page when there is
     no usable checkpoint (the picker has said why)."""
-    ensure_navigation()  # a deep link on a fresh server: route through app.py's st.navigation
+    page_start()
     st.title(title)
     picked = checkpoint_picker()
     if picked is None:
@@ -231,5 +214,6 @@ def png_download(img: np.ndarray, file_name: str, label: str = "Download PNG", k
 
 
 def seed_input(label: str, key: str, default: int = 0, help: Optional[str] = None) -> int:
-    return int(st.number_input(label, min_value=0, max_value=2**31 - 1, value=default, step=1, key=key,
+    sp = arg_spec("seed")   # the seed range of gan_core.arguments (cut to what a browser's number box holds)
+    return int(st.number_input(label, min_value=sp.lo, max_value=sp.hi, value=int(default), step=1, key=key,
                                help=help, persist_state="session"))

@@ -1,0 +1,60 @@
+"""The Gradio Blocks: the header and admin box, one tab per page of ``gan_core.studio.pages`` (each tab's
+module in this package builds and wires its own components), then the API routes; and ``main`` (launch)."""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from gan_core import sharing, studio
+from gan_core.studio.pages import PAGE, PAGES
+from . import api, gpu
+from . import common as C
+from .common import CSS, PORT_ENV, TITLE, Ctx, admin_sign_in, generator_choices, init_owner
+
+# the Gradio tabs' order (the Streamlit sidebar keeps the registry's); every page with a Gradio tab is here
+TAB_ORDER = ("train", "generate", "interpolate", "compare", "checkpoints", "sketch", "style", "lab2d")
+FAVICON = Path(__file__).resolve().parents[1] / "favicon.png"
+assert set(TAB_ORDER) == {p.key for p in PAGES if p.gradio}
+
+
+def build_demo() -> gr.Blocks:
+    zero_note = gpu.install()   # ZeroGPU: spaces.GPU handed to gan_core before the app launches
+    C.METRICS_EVERY = studio.install_metrics(C.mgr)
+    gen_choices, gen_default = generator_choices()
+    private = dict(api_visibility="private")
+    with gr.Blocks(title=TITLE) as demo:
+        owner = gr.BrowserState(None, storage_key="gan_studio_owner")
+        admin = gr.State(False)
+        gr.Markdown(f"# {TITLE}\nTrain and explore GANs: pick a loss and an architecture, start a short run, watch "
+                    "the curves and samples live, change tags, interpolate and compare runs."
+                    + (f"\n\n*{zero_note}*" if zero_note else ""))
+        if studio.admin_token_configured():
+            with gr.Accordion("Admin", open=False):
+                with gr.Row():
+                    admin_tok = gr.Textbox(label="Admin token", type="password", scale=3)
+                    admin_btn = gr.Button("Sign in", scale=1)
+                admin_msg = gr.Markdown()
+                admin_btn.click(admin_sign_in, admin_tok, [admin, admin_msg], **private).then(
+                    lambda: "", None, admin_tok, **private)
+        demo.load(init_owner, owner, owner, **private)
+        ctx = Ctx(demo, owner, admin, private, gen_choices, gen_default)
+        # the API first: its routes keep the names /generate and /interpolate (Gradio numbers a later event of
+        # a function with the same name, e.g. the Generate tab's button, as generate_2); its components are hidden
+        api.build(ctx)
+        for key in TAB_ORDER:
+            page = PAGE[key]
+            with gr.Tab(page.title, id=page.key):
+                importlib.import_module(f"{__package__}.{page.gradio}").build(ctx)
+    return demo
+
+
+def main() -> None:
+    demo = build_demo()
+    folders = [str(Path(p).resolve()) for p in (studio.checkpoints_dir(),)]
+    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("GAN_STUDIO_GRADIO_MAX_QUEUE", "100")))
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+                server_port=int(os.environ.get(PORT_ENV, "7860")), allowed_paths=folders,
+                max_file_size=sharing.max_upload_bytes(), css=CSS, show_error=True, favicon_path=str(FAVICON))

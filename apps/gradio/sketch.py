@@ -1,0 +1,125 @@
+"""The Sketch tab: pix2pix "sketch to face" on a gr.Sketchpad, with colour dabs."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import gradio as gr
+import numpy as np
+
+from gan_core import studio, zerogpu
+from gan_core.checkpoint import CheckpointError
+from .common import Ctx
+from .gpu import on_gpu
+
+
+SKETCH_PX = 256          # the drawing pad's size on screen
+
+
+def translator_choices() -> tuple[list[tuple[str, str]], Optional[str]]:
+    entries = studio.list_generators(translators=True)
+    return [(e.label, studio.generator_key(e)) for e in entries], (studio.generator_key(entries[0]) if entries else None)
+
+
+def _translator(name: str):
+    if not name:
+        raise gr.Error("no image-to-image (pix2pix) generator yet: the shipped faces_pix2pix.safetensors is missing; "
+                       "train one with --arch pix2pix --dataset faces-edges")
+    try:
+        entry = studio.find_generator(name, studio.list_generators(translators=True))
+        return studio.load_generator_cached(entry.path, zerogpu.tool_device())[0]
+    except (ValueError, CheckpointError, OSError) as e:
+        raise gr.Error(str(e)) from None
+
+
+SKETCH_COLOURS = ["#000000", "#ffffff",      # the pen (lines) and the eraser; any other colour is a colour dab
+                  "#d81e28", "#ff8700", "#f8da55", "#23a537", "#00d7d7", "#1e46e1", "#7d2db9", "#ff73be",
+                  "#73411a", "#ffe6d4"]
+
+
+def sketch_start(name: str, seed: float, dabs: float = 0):
+    """The pad starts from the edges of a procedural face (with ``dabs`` dabs of its true colours for a
+    generator that takes colour hints); the output is drawn at once. Returns (pad, picture, what G sees,
+    start), ``start`` the lines and dabs the pad started from (kept in a gr.State for ``sketch_draw``)."""
+    from gan_core import translate
+    from gan_core.data.hints import hint_overlay, hint_picture
+
+    G = _translator(name)
+    size = int(getattr(G, "image_size", 32))
+    face, edges = translate.random_face_edges(int(seed or 0), size)
+    scale = SKETCH_PX // size
+    paper = translate.enlarge(edges, scale)       # dark lines on light paper, as G was trained
+    start: dict[str, Any] = {"lines": paper, "hints": None}
+    shown = paper
+    if translate.takes_hints(G) and int(dabs or 0) > 0:   # the dabs travel apart from the lines (any colour)
+        h = translate.face_hints(face, int(dabs), int(seed or 0))
+        start["hints"] = np.repeat(np.repeat(hint_picture(h), scale, 0), scale, 1)
+        shown = translate.enlarge(hint_overlay(edges, h), scale)
+    pad = {"background": shown, "layers": [], "composite": shown}
+    return (pad,) + sketch_draw(name, pad, seed, start) + (start,)
+
+
+def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[dict] = None):
+    """What G draws from the pad as it is now: (picture, what G sees: edges with colour dabs), both enlarged.
+    With ``start`` (from ``sketch_start``) the pad's stroke layers go over its lines and dabs, so a coloured
+    stroke is a dab and leaves the lines beneath it; without, the pad's composite picture is read alone."""
+    from gan_core import translate
+
+    drawing = (value or {}).get("composite")
+    if drawing is None:
+        return None, None
+    G = _translator(name)
+    seed = int(seed or 0)
+    if start and start.get("lines") is not None and np.asarray(start["lines"]).shape[:2] == drawing.shape[:2]:
+        strokes = translate.merge_layers((value or {}).get("layers"))
+        view = translate.sketch_view(G, start["lines"], seed=seed, scale=8, strokes=strokes, hints=start.get("hints"))
+    else:
+        rgb = translate.compose_drawing(None, drawing) if drawing.shape[-1] == 4 else drawing
+        view = translate.sketch_view(G, rgb, seed=seed, scale=8)
+    if view["note"]:
+        gr.Info(view["note"])
+    return view["picture_big"], view["seen_big"]
+
+
+def _pad_pixels(name: str, *_: Any) -> int:
+    """The work of one Sketch call: one picture of the generator's size (small: the CPU draws it)."""
+    try:
+        return int(getattr(_translator(name), "image_size", 32)) ** 2
+    except gr.Error:
+        return 0
+
+
+def build(ctx: Ctx) -> None:
+    demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
+    t_choices, t_default = translator_choices()
+    gr.Markdown("Draw edges and see the face a pix2pix generator (U-Net G, PatchGAN D) makes of them. "
+                "Start from the edges of a random face, then draw dark lines (black pen) or erase (white). "
+                "A generator trained with colour hints also takes dabs of colour: strokes in any other "
+                "colour of the brush tell it the colours there (hair, skin, eyes, background), which edges "
+                "cannot show (as in Scribbler, Sangkloy et al. 2017).")
+    with gr.Row():
+        k_ckpt = gr.Dropdown(t_choices, value=t_default, label="Image-to-image generator", scale=3)
+        k_seed = gr.Number(0, label="Face seed (and G's dropout noise)", precision=0, minimum=0, scale=1)
+        k_dabs = gr.Slider(0, 16, 0, step=1, label="Dabs of the face's true colours (hint generators)", scale=1,
+                           elem_id="sketch-dabs")
+        k_new = gr.Button("Edges of a random face", scale=1, elem_id="sketch-new")
+    k_start = gr.State(None)
+    with gr.Row():
+        k_pad = gr.Sketchpad(label="Your edges and colour dabs", type="numpy", image_mode="RGBA",
+                             canvas_size=(SKETCH_PX, SKETCH_PX),
+                             brush=gr.Brush(colors=SKETCH_COLOURS, default_color="#000000", default_size=3),
+                             elem_id="sketch-pad")
+        k_out = gr.Image(label="The generator's picture", format="png", interactive=False,
+                         elem_classes="pixelated", elem_id="sketch-out")
+        k_edges = gr.Image(label="What G sees: edges and colour dabs", format="png", interactive=False,
+                           elem_classes="pixelated")
+    start = on_gpu(sketch_start, "sketch", work=_pad_pixels)   # ZeroGPU: a GPU call only for big generators
+    k_new.click(start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
+    k_pad.change(on_gpu(sketch_draw, "sketch", work=_pad_pixels), [k_ckpt, k_pad, k_seed, k_start], [k_out, k_edges],
+                 show_progress="hidden", trigger_mode="always_last", **private)
+    if t_default is not None:   # without a generator the tab says so; no error at every page load
+        demo.load(start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
+    else:
+        gr.Markdown("**No image-to-image generator here yet:** the shipped `faces_pix2pix.safetensors` is "
+                    "missing from the checkpoints folder. Train one (`python -m gan_core train --dataset "
+                    "faces-edges --arch pix2pix`) and export it, or upload one on **Checkpoints**.",
+                    elem_id="sketch-missing")

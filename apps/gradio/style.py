@@ -1,0 +1,80 @@
+"""The Style tab: neural style transfer (Gatys et al. 2016) with VGG19."""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from gan_core import zerogpu
+from .common import Ctx
+from .gpu import on_gpu
+
+
+
+_VGG: dict[str, Any] = {}
+
+
+def _vgg():
+    """VGG19 once per process; the reason it cannot be had is remembered too (no retry per click)."""
+    from gan_core import style as S
+
+    if "net" not in _VGG and "error" not in _VGG:
+        try:
+            _VGG["net"] = S.load_vgg19()
+        except S.WeightsUnavailable as e:
+            _VGG["error"] = str(e)
+    if "error" in _VGG:
+        raise gr.Error(_VGG["error"], duration=None)
+    return _VGG["net"]
+
+
+def style_example():
+    from gan_core import style as S
+
+    return S.example_pair(size=128)
+
+
+def style_run(content, style_img, steps, size, alpha, beta, optimizer):
+    """Stream previews while the image is optimised, then the result."""
+    from gan_core import style as S
+
+    if content is None or style_img is None:
+        raise gr.Error("give a content and a style picture (or press 'Use the example pair')")
+    try:
+        cfg = S.StyleConfig(steps=int(steps), image_size=int(size), alpha=float(alpha), beta=float(beta),
+                            optimizer=optimizer, preview_every=max(1, int(steps) // 10),
+                            device=zerogpu.tool_device()).validate()   # cuda inside a ZeroGPU call
+        for ev in S.stylize(content, style_img, cfg, net=_vgg()):
+            if isinstance(ev, S.StylePreview):
+                yield ev.image, f"step {ev.step} / {cfg.steps}"
+            elif isinstance(ev, S.StyleDone):
+                yield ev.image, (f"done: {ev.steps} steps in {ev.seconds:.1f} s; loss {ev.first_loss:.3g} -> "
+                                 f"{ev.loss:.3g}")
+    except S.StyleError as e:
+        raise gr.Error(str(e)) from None
+
+
+
+def build(ctx: Ctx) -> None:
+    demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
+    gr.Markdown("Neural style transfer (Gatys et al. 2016): an image is optimised so that VGG19's features match "
+                "the content picture and their Gram matrices match the style picture. VGG19's weights come "
+                "from `GAN_STUDIO_VGG19` or torchvision's download; without either, the tab says so.")
+    with gr.Row():
+        y_content = gr.Image(label="Content", type="numpy", image_mode="RGB")
+        y_style = gr.Image(label="Style", type="numpy", image_mode="RGB")
+        y_out = gr.Image(label="Result", format="png", interactive=False)
+    with gr.Row():
+        y_example = gr.Button("Use the example pair")
+        y_steps = gr.Slider(10, 500, 100, step=10, label="Steps")
+        y_size = gr.Slider(64, 512, 192, step=32, label="Size (px)")
+        y_alpha = gr.Number(1.0, label="Content weight (alpha)")
+        y_beta = gr.Number(1000.0, label="Style weight (beta)")
+        y_opt = gr.Dropdown(["lbfgs", "adam"], value="lbfgs", label="Optimiser")
+    y_run = gr.Button("Stylise", variant="primary")
+    y_msg = gr.Markdown()
+    y_example.click(style_example, None, [y_content, y_style], **private)
+    # ZeroGPU: always a GPU call (VGG19 optimisation), as long as the steps and size need
+    run = on_gpu(style_run, "style", seconds=lambda c, s, steps, size, *_: zerogpu.style_seconds(steps, size))
+    y_run.click(run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg],
+                concurrency_limit=1, **private)

@@ -1,0 +1,415 @@
+"""The Train tab: the form generated from the config metadata, Start (in Gradio's queue and the machine's
+training slots), owner-only pause/steer/stop, Continue, and the live panel; ``run_training`` is shared with /train."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import gradio as gr
+
+from gan_core import studio
+from gan_core.config import ConfigError, RunConfig, all_fields
+from gan_core.jobs import JobBusyError, NotOwnerError
+from gan_core.losses import LOSSES
+from gan_core.models import ARCHITECTURES
+from apps import charts
+from . import common as C
+from .common import Ctx, POLL_S, _stat_cards, _table, owner_of
+
+
+SPECS = [studio.field_spec(k) for k, _ in all_fields() if k not in studio.SERVER_ONLY]
+KEYS = [s.key for s in SPECS]
+SPEC = dict(zip(KEYS, SPECS))
+TARGET_FIELDS = ("loss.real_label", "loss.fake_label", "loss.label_noise")
+
+
+# ---- training: shared by the Train tab and /train -------------------------------------------------------
+def _slots_text() -> str:
+    """Who holds the machine's training slots, when another server's runs hold them all."""
+    held = C.mgr.slots.holders()
+    if C.mgr.slots.free() > 0 or not held:
+        return ""
+    who = "; ".join(h.get("label") or f"process {h.get('pid')}" for h in held)
+    return f" Training slots on this machine: {len(held)} of {C.mgr.slots.n} taken ({who})."
+
+
+def run_training(cfg, me: str, start: Optional[Callable[[], Any]] = None) -> Iterator[tuple[Optional[Any], str]]:
+    """Start a run of ``cfg`` for ``me`` (or call ``start``; the job manager queues it until a machine-wide
+    slot is free) and follow it to its end, yielding (job or None, message) about once a second."""
+    try:
+        job = start() if start is not None else C.mgr.start(cfg, me)
+    except (JobBusyError, ConfigError, ValueError) as e:
+        yield None, f"Not started: {e}"
+        return
+    while True:
+        snap = job.snapshot()
+        if snap.queued:
+            yield job, (f"Queued: position {C.mgr.queue_position(job)}, expected start in about "
+                        f"{studio.format_duration(C.mgr.expected_wait(job))}." + _slots_text())
+        elif snap.active:
+            yield job, f"Run {Path(snap.run_dir).name} is {snap.status}: you control it (Pause, Stop, live lr)."
+        else:
+            end = f"Run {Path(snap.run_dir).name} ended: {snap.status} at step {snap.step}."
+            yield job, end + (f" {snap.error}" if snap.error else "")
+            return
+        time.sleep(1.0)
+
+
+def _coerce(spec: studio.FieldSpec, v: Any) -> Any:
+    if v is None:
+        return None if spec.optional else spec.default
+    if spec.kind == "int":
+        return int(v)
+    if spec.kind == "float":
+        return float(v)
+    if spec.kind == "bool":
+        return bool(v)
+    if spec.kind == "choice":
+        return next((c for c in spec.choices if c == v or str(c) == str(v)), v)
+    return str(v)
+
+
+def form_to_flat(values) -> dict[str, Any]:
+    return {k: _coerce(SPEC[k], v) for k, v in zip(KEYS, values)}
+
+
+def form_config(values):
+    return studio.config_from_flat(form_to_flat(values))
+
+
+def start_run(owner_v, *values, request: gr.Request = None):
+    me = owner_of(owner_v, request)
+    try:
+        cfg = form_config(values)
+    except (ConfigError, ValueError, TypeError) as e:
+        yield f"**Not started:** {e}"
+        return
+    yield from _changes(run_training(cfg, me))
+
+
+def _changes(follow: Iterator[tuple[Optional[Any], str]]) -> Iterator[Any]:
+    """The messages of ``run_training``, each once (a repeat leaves the box as it is)."""
+    last = None
+    for _job, msg in follow:
+        if msg != last:
+            yield msg
+            last = msg
+        else:
+            yield gr.skip()
+
+
+def continue_run(owner_v, more: float, request: gr.Request = None):
+    """More steps of the visitor's finished run, from its last checkpoint, in the same run folder."""
+    job, me = _job_for(owner_v, request)
+    snap = job.snapshot() if job is not None else None
+    if snap is None or not studio.can_continue(snap, job.can_control(me)):
+        yield "**Not started:** there is no finished run of yours with a checkpoint to continue."
+        return
+    yield from _changes(run_training(None, me, start=lambda: studio.continue_run(C.mgr, snap, me, int(more or 0))))
+
+
+
+
+# ---- the Train tab ----------------------------------------------------------------------------------------
+def field_component(s: studio.FieldSpec, value: Any):
+    kw = dict(label=s.label, info=s.help or None, elem_id="f-" + s.key.replace(".", "-"), interactive=True)
+    if s.kind == "choice":
+        return gr.Dropdown(choices=[(s.display(c), c) for c in s.choices], value=value, **kw)
+    if s.kind == "bool":
+        return gr.Checkbox(value=bool(value), **kw)
+    if s.kind in ("int", "float"):
+        return gr.Number(value=value, minimum=s.lo, maximum=s.hi, step=s.step or (1 if s.kind == "int" else None),
+                         precision=0 if s.kind == "int" else None, **kw)
+    return gr.Textbox(value="" if value is None else str(value), placeholder="(empty)" if s.optional else None, **kw)
+
+
+def form_view(*values) -> list[Any]:
+    """Visibility / interactivity of every field for the chosen dataset, arch and loss, the notes, and
+    whether the configuration can train."""
+    flat = dict(zip(KEYS, values))
+    dataset, arch, loss = flat["data.dataset"], flat["model.arch"], flat["loss.name"]
+    shown = {s.key for s in studio.form_fields(dataset, arch, loss)}
+    no_targets = not LOSSES[loss].uses_targets
+    adam = flat.get("train.optimizer") == "adam"
+    ups = []
+    for k in KEYS:
+        interactive = not ((k in TARGET_FIELDS and no_targets) or (k in ("train.beta1", "train.beta2") and not adam))
+        ups.append(gr.update(visible=k in shown, interactive=interactive))
+    spec = LOSSES[loss]
+    notes = f"**{spec.title}.** {spec.curve_help}" + (" (Real/fake labels and label noise are not used: this loss "
+                                                       "has no real/fake targets.)" if no_targets else "")
+    return [*ups, ARCHITECTURES[arch].description, notes, check_text(*values)]
+
+
+def hf_preview(*values):
+    """The Train tab's preview of a Hugging Face dataset (as the Streamlit Train page): the first 16 images
+    with their tags, the columns and the tag groups, or the one line that says why not."""
+    from gan_core.data import DataError
+    from gan_core.data.hf import preview
+
+    flat = dict(zip(KEYS, values))
+    path = str(flat.get("data.path") or "").strip()
+    if not path:
+        return ("Give a Hugging Face dataset name such as `huggan/anime-faces`, or a local saved copy (a "
+                "`save_to_disk` folder or a parquet file), then preview it.", None, gr.update(visible=False))
+    try:
+        p = preview(path, flat["data.hf_split"], flat["data.hf_image_column"], flat["data.hf_label_columns"],
+                    n=16, image_size=64, cache_dir=RunConfig().data.cache_dir)
+    except DataError as e:
+        return f"**Preview failed:** {e}", None, gr.update(visible=False)
+    v = studio.hf_preview_view(p)
+    text = "\n\n".join([v["header"], *v["groups"], *v["notes"]])
+    images = [(im, cap or None) for im, cap in zip(v["images"], v["captions"])]
+    return text, images, _table(v["columns"])
+
+
+def check_text(*values) -> str:
+    try:
+        form_config(values)
+    except (ConfigError, ValueError, TypeError) as e:
+        return f"**This configuration cannot train:** {e}"
+    return "Ready to train."
+
+
+def apply_preset(preset: str, *values):
+    flat = dict(zip(KEYS, values))
+    new = studio.flatten(studio.preset_sections(preset, flat["data.dataset"]))
+    return [studio.PRESETS[preset].description, *[gr.update(value=new[k]) if k in new else gr.skip() for k in KEYS]]
+
+
+def apply_loss(loss: str):
+    opt = {f"train.{k}": v for k, v in studio.optimizer_settings(loss).items()}
+    return [gr.update(value=opt[k]) if k in opt else gr.skip() for k in KEYS]
+
+
+def _job_for(owner_v, request) -> tuple[Optional[Any], str]:
+    me = owner_of(owner_v, request)
+    return C.mgr.latest(owner=me), me
+
+
+def control(action: str):
+    def fn(owner_v, admin: bool, request: gr.Request = None):
+        job, me = _job_for(owner_v, request)
+        if job is None:
+            gr.Warning("There is no run to control.")
+            return
+        try:
+            getattr(job, action)(me, admin=bool(admin))
+        except NotOwnerError as e:
+            gr.Warning(str(e))
+        else:
+            gr.Info({"pause": "Paused.", "resume_training": "Resumed.", "stop": "Stopping..."}[action])
+    return fn
+
+
+def steer(owner_v, admin: bool, lr_g, lr_d, n_critic, request: gr.Request = None):
+    job, me = _job_for(owner_v, request)
+    if job is None or not job.active:
+        gr.Warning("No run is training.")
+        return
+    try:
+        job.set_lr(me, lr_g=float(lr_g), lr_d=float(lr_d), admin=bool(admin))
+        job.set_n_critic(me, int(n_critic), admin=bool(admin))
+    except (NotOwnerError, ValueError, TypeError) as e:
+        gr.Warning(str(e))
+    else:
+        gr.Info(f"Applied: lr G {float(lr_g):.1e}, lr D {float(lr_d):.1e}, n_critic {int(n_critic)}")
+
+
+def metrics_md(snap, every: int) -> str:
+    ov = studio.metrics_overview(snap.extras)
+    lines = [f"**Alert at step {a.get('step', '?')}:** {a['message']}" for a in ov["alerts"][-3:]]
+    latest = ov["latest"]
+    if latest is None:
+        if ov["status"]:
+            lines.append(f"Quality metrics: {ov['status']}")
+        elif every:
+            lines.append(f"Quality metrics (FID, KID, tag accuracy) are computed at checkpoints, at most every "
+                         f"{every} steps, and at the end of the run.")
+        return "\n\n".join(lines)
+    vals = " · ".join(f"**{studio.METRIC_NAMES[k]}** {studio.format_metric(k, latest.get(k))}" for k in ov["series"][:4])
+    lines.append(f"Quality at step {latest.get('step')} ({latest.get('n_real')} real vs {latest.get('n_fake')} "
+                 f"generated images, {latest.get('features')} features): {vals}")
+    lines.append(" ".join(f"**{studio.METRIC_NAMES[k]}**: {h}." for k, h in studio.METRIC_HELP.items()
+                          if k in ov["series"]))
+    return "\n\n".join(lines)
+
+
+def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request = None):
+    """One poll of the Train tab: the visitor's run (or the one training) drawn from one snapshot; plots
+    and the grid are only resent when they changed, the live lr / n_critic boxes only filled when the
+    shown run changes."""
+    job, me = _job_for(owner_v, request)
+    queue = studio.queue_rows(C.mgr, me)
+    queue_up = _table(queue) if queue else gr.update(value=None, visible=False)
+    queue_md = (f"**Queue** · {len(queue)} waiting · {C.mgr.max_concurrent} run(s) train at once" if queue else "")
+    if job is None:
+        runs = studio.list_runs()
+        msg = (f"No run is training. {len(runs)} earlier run(s) are in `{studio.runs_dir()}` (see **Compare**)."
+               if runs else "No run yet. Choose a preset or your own settings and press **Start training**.")
+        return [None, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
+                queue_md, queue_up, gr.update(visible=False)]
+    snap = job.snapshot()
+    mine = job.can_control(me, bool(admin))
+    key = {"job": snap.id, "n": len(snap.history), "sample": snap.sample_step, "status": snap.status,
+           "steer": studio.can_steer(snap, mine)}   # not while it starts / loads its data
+    new_job = not shown or shown.get("job") != snap.id
+    changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
+    who = "yours" if job.owner == me else ("admin" if admin else "view only: started in another browser")
+    title = f"### Run {Path(snap.run_dir).name} · {snap.status} · {who}"
+    pct = min(max(snap.progress, 0.0), 1.0)
+    prog = (f'<progress value="{pct:.4f}" max="1" style="width:100%;height:14px"></progress>'
+            f'<div id="progress-text">{studio.progress_text(snap)}</div>')
+    stats = _stat_cards([("Status", snap.status),
+                         ("Step", f"{snap.step} / {snap.total_steps}" if snap.total_steps else str(snap.step)),
+                         ("Images / s", f"{snap.img_per_s:.0f}"),
+                         ("ETA", studio.format_duration(snap.eta) if snap.active else "-")])
+    if snap.error:
+        stats += f"<p><b>Error:</b> {snap.error}</p>"
+    if job.owner != me and snap.active and not admin:
+        stats += ("<p>View only: this run was started in another browser. You can watch it, but only that browser "
+                  "(or the admin) can pause, stop or change it; a copied link never gives control.</p>")
+    help_ = studio.curve_help(snap.config["loss"]["name"], snap.config["model"]["arch"])
+    if changed and snap.history:
+        extra = [k for k in studio.history_keys(snap.history) if k.startswith("extra.")]
+        plots = [charts.curves_figure(snap.history, ["d_loss", "g_loss"], "Losses"),
+                 charts.curves_figure(snap.history, ["d_real", "d_fake"], "D outputs"),
+                 charts.curves_figure(snap.history, ["grad_norm_d", "grad_norm_g"], "Gradient norms"),
+                 charts.curves_figure(snap.history, ["lr_d", "lr_g"], "Learning rates"),
+                 charts.curves_figure(snap.history, extra, "Loss terms") if extra else None]
+    elif changed:
+        plots = [None] * 5
+    else:
+        plots = [gr.skip()] * 5
+    if snap.sample is not None and (new_job or shown.get("sample") != snap.sample_step):
+        grid = gr.update(value=studio.upscale(snap.sample, min_size=384),
+                         label=f"Fixed-noise samples at step {snap.sample_step}")
+    elif snap.sample is None and new_job:
+        grid = gr.update(value=None, label="The sample grid appears after the first sample")
+    else:
+        grid = gr.skip()
+    notes = (f"{help_['losses']}\n\n{help_['outputs']}" if snap.history else "Waiting for the first logged step...")
+    more = f"{help_['grad_norm']}\n\n{help_['lr']}\n\n{help_['terms']}\n\n" + metrics_md(snap, C.METRICS_EVERY)
+    if key["steer"] and (new_job or not shown.get("steer")):
+        s = studio.live_settings(snap)
+        steer_vals = [s["lr_g"], s["lr_d"], s["n_critic"]]
+    else:
+        steer_vals = [gr.skip()] * 3
+    return [key, title, prog, stats, *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
+            queue_md, queue_up, gr.update(visible=studio.can_continue(snap, job.owner == me))]
+
+
+
+def build(ctx: Ctx) -> None:
+    demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
+    init = studio.initial_form_values(studio.DEFAULT_PRESET)
+    with gr.Accordion("Run configuration", open=True):
+        with gr.Row():
+            preset = gr.Dropdown([(p.title, k) for k, p in studio.PRESETS.items()], value=studio.DEFAULT_PRESET,
+                                 label="Preset", scale=1, elem_id="preset",
+                                 info="Fills sizes and the time budget; for tagged data also the "
+                                      "recommended recipe (architecture, loss, optimiser).")
+            preset_note = gr.Markdown(studio.PRESETS[studio.DEFAULT_PRESET].description)
+        comps: dict[str, Any] = {}
+        with gr.Row(equal_height=False):
+            for g, title in studio.GROUPS.items():
+                with gr.Column(min_width=220):
+                    gr.Markdown(f"**{title}**")
+                    for s in SPECS:
+                        if s.group == g and not s.advanced:
+                            comps[s.key] = field_component(s, init.get(s.key, s.default))
+                            if s.key == "model.arch":
+                                arch_note = gr.Markdown(ARCHITECTURES[init["model.arch"]].description)
+                            if s.key == "loss.name":
+                                loss_note = gr.Markdown()
+                    if g == "train":
+                        with gr.Accordion("Logging and samples", open=False):
+                            for s in SPECS:
+                                if s.advanced:
+                                    comps[s.key] = field_component(s, init.get(s.key, s.default))
+        with gr.Accordion("Hugging Face dataset: preview", open=True, visible=init["data.dataset"] == "hf",
+                          elem_id="hf-box") as hf_box:
+            hf_btn = gr.Button("Preview dataset", size="sm", elem_id="hf-preview")
+            hf_text = gr.Markdown(elem_id="hf-preview-text")
+            hf_gallery = gr.Gallery(columns=8, height=220, show_label=False, object_fit="contain",
+                                    elem_id="hf-gallery")
+            hf_table = gr.Dataframe(visible=False, interactive=False, label="Columns")
+        form_check = gr.Markdown(elem_id="form-check")
+    fields = [comps[k] for k in KEYS]
+    with gr.Row():
+        start_btn = gr.Button("Start training", variant="primary", elem_id="start")
+        pause_btn = gr.Button("Pause", elem_id="pause")
+        resume_btn = gr.Button("Resume", elem_id="resume")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+        leave_btn = gr.Button("Leave the line", elem_id="leave")
+    start_msg = gr.Markdown(elem_id="start-msg", min_height=40)
+    gr.Markdown(f"{C.mgr.max_concurrent} run(s) train at once on this machine (shared with the Streamlit app); "
+                "a later **Start** waits in line and shows its place. Only the browser that started a run "
+                f"(or the admin) can pause, steer or stop it; at most {C.mgr.max_per_visitor} per visitor.")
+    queue_md = gr.Markdown()
+    queue_tbl = gr.Dataframe(visible=False, interactive=False, label="Queue")
+    run_title = gr.Markdown(elem_id="run-title")
+    progress = gr.HTML(elem_id="progress")
+    stats = gr.HTML(elem_id="stats")
+    with gr.Group(visible=False) as steer_box:
+        with gr.Row(equal_height=True):
+            lr_g = gr.Number(label="lr G (live)", minimum=1e-8, maximum=1.0, step=1e-5)
+            lr_d = gr.Number(label="lr D (live)", minimum=1e-8, maximum=1.0, step=1e-5)
+            n_crit = gr.Number(label="n_critic (live)", minimum=1, maximum=100, step=1, precision=0)
+            apply_btn = gr.Button("Apply to the running job")
+    with gr.Row(visible=False, equal_height=True) as continue_box:
+        more_steps = gr.Number(label="More steps", value=200, minimum=1, maximum=10_000_000, step=50,
+                               precision=0, elem_id="more-steps", scale=1)
+        continue_btn = gr.Button("Continue this run from its last checkpoint", elem_id="continue", scale=3)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            with gr.Row():
+                p_losses = gr.Plot(label="Losses", elem_id="plot-losses")
+                p_outputs = gr.Plot(label="D outputs", elem_id="plot-outputs")
+            curve_notes = gr.Markdown()
+        with gr.Column(scale=2):
+            grid = gr.Image(label="Sample grid", format="png", interactive=False, elem_classes="pixelated",
+                            elem_id="train-grid", buttons=["download"])
+    with gr.Accordion("More curves: gradient norms, learning rates, loss terms, quality metrics", open=False):
+        with gr.Row():
+            p_grad = gr.Plot(label="Gradient norms")
+            p_lr = gr.Plot(label="Learning rates")
+            p_terms = gr.Plot(label="Loss terms")
+        more_notes = gr.Markdown()
+    shown = gr.State(None)
+    timer = gr.Timer(POLL_S)
+
+
+    view_outputs = [*fields, arch_note, loss_note, form_check]
+    demo.load(form_view, fields, view_outputs, **private)
+    preset.input(apply_preset, [preset, *fields], [preset_note, *fields], **private).then(
+        form_view, fields, view_outputs, **private)
+    comps["loss.name"].input(apply_loss, comps["loss.name"], fields, **private).then(
+        form_view, fields, view_outputs, **private)
+    for k in ("data.dataset", "model.arch", "train.optimizer"):
+        comps[k].input(form_view, fields, view_outputs, **private)
+    comps["data.dataset"].change(lambda d: gr.update(visible=d == "hf"), comps["data.dataset"], hf_box,
+                                 queue=False, **private)
+    hf_btn.click(hf_preview, fields, [hf_text, hf_gallery, hf_table], concurrency_id="pictures",
+                 concurrency_limit=2, **private)
+    gr.on([comps[k].input for k in KEYS if k not in ("data.dataset", "model.arch", "loss.name", "train.optimizer")],
+          check_text, fields, form_check, concurrency_limit=None, show_progress="hidden", **private)
+    start_btn.click(lambda: "In line for a training slot: your place shows at the right (queue: place / waiting). "
+                    "The run starts by itself when a slot is free; **Leave the line** to give up.", None, start_msg,
+                    queue=False, **private)
+    start_ev = start_btn.click(start_run, [owner, *fields], start_msg, concurrency_id="training",
+                               concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
+    leave_btn.click(lambda: "You left the line (a run that had started keeps training: use Stop).", None,
+                    start_msg, cancels=[start_ev], **private)
+    pause_btn.click(control("pause"), [owner, admin], None, **private)
+    resume_btn.click(control("resume_training"), [owner, admin], None, **private)
+    stop_btn.click(control("stop"), [owner, admin], None, **private)
+    apply_btn.click(steer, [owner, admin, lr_g, lr_d, n_crit], None, **private)
+    continue_btn.click(continue_run, [owner, more_steps], start_msg, concurrency_id="training",
+                       concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
+    live_outputs = [shown, run_title, progress, stats, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
+                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, continue_box]
+    timer.tick(live_panel, [owner, admin, shown], live_outputs, concurrency_limit=None, show_progress="hidden",
+               **private)
+
