@@ -2,12 +2,12 @@
 
 ``RunConfig.validate()`` checks types and ranges from the fields' metadata; the registries check what
 only they know (gan_core.losses: the loss name; gan_core.models: the arch name and whether it fits the
-data). config.py imports none of them, so there is no import circle.
+data, as the dataset registry describes it). config.py imports none of them, so there is no import circle.
 """
 from __future__ import annotations
 
 from .config import ConfigError, RunConfig
-from .data import dataset_is_labelled, dataset_is_paired
+from .data.registry import DATASETS
 from .losses import check_loss_config
 from .models import check_model_config, is_translator
 
@@ -16,7 +16,8 @@ def check_config(cfg: RunConfig) -> RunConfig:
     """Validate every field, then the registry checks; returns ``cfg`` (ConfigError on the first fault)."""
     cfg.validate()
     check_loss_config(cfg.loss)
-    check_model_config(cfg.model, cfg.data.dataset, dataset_is_labelled(cfg.data), dataset_is_paired(cfg.data))
+    data = DATASETS[cfg.data.dataset]   # validate() refused unknown names
+    check_model_config(cfg.model, cfg.data.dataset, data.is_labelled(cfg.data), data.is_paired(cfg.data), data.points)
     if cfg.data.hints and not is_translator(cfg.model.arch):
         raise ConfigError("data.hints", f"colour hints are for image-to-image archs (pix2pix); set it to 0 for "
                                         f"arch '{cfg.model.arch}'")

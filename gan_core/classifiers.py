@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data.images import to_float
+from .data.registry import DATASETS
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 CLASSIFIER_NAMES: tuple[str, ...] = ("digits", "faces")
@@ -258,7 +259,7 @@ def classifier_for(dataset: str, spec: Optional[Any] = None) -> Optional[str]:
 
     With a :class:`~gan_core.models.DataSpec`, the spec's label groups / channels must match too (a
     folder of images with other tags gets None)."""
-    name = {"faces": "faces", "faces-edges": "faces", "digits": "digits"}.get(dataset)
+    name = DATASETS[dataset].classifier if dataset in DATASETS else None
     if name is None or spec is None:
         return name
     want = {"faces": (3, ("hair", "eye"), (12, 11)), "digits": (1, ("digit",), (10,))}[name]

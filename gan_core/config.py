@@ -4,7 +4,9 @@ Each field is declared once with :func:`setting`: default, label, help, range or
 ``validate()``, the forms of both front ends (gan_core.studio.form) and the CLI flags are generated from
 that metadata. A bad value raises :class:`ConfigError` whose message names the offending field
 (``train.batch_size must be between 1 and 65536, got 0``), so UIs and the CLI can show it as-is.
-This module imports nothing from gan_core: registry names are checked in gan_core.checks.
+This module imports nothing from gan_core at its top: registry names are checked in gan_core.checks, and
+``DataConfig._check`` asks the dataset registry (gan_core.data.registry, which imports nothing from gan_core)
+about the chosen dataset when it runs.
 """
 from __future__ import annotations
 
@@ -22,7 +24,15 @@ class ConfigError(ValueError):
         self.field = field_name
 
 
-DATASETS = ("faces", "faces-edges", "digits", "mnist", "fashion-mnist", "cifar10", "folder", "hf", "toy2d")
+def __getattr__(name: str) -> Any:
+    """``config.DATASETS``: the dataset names, now the keys of the dataset registry (kept for old imports)."""
+    if name == "DATASETS":
+        from .data.registry import DATASETS as registry
+
+        return tuple(registry)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 PAIRS = ("", "ab", "edges")   # data.pairs: a plain folder, A|B side-by-side pictures, edges of a plain folder
 TOY2D_SHAPES = ("8gaussians", "25gaussians", "moons", "ring", "spiral")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -41,7 +51,8 @@ def setting(default: Any, label: str, help: str = "", *, lo: Any = None, hi: Any
     (gan_core.studio.form) and the CLI flags are all generated from this metadata.
 
     lo/hi: inclusive range of a number; choices: allowed values; registry: the values are the keys of a
-    registry ("architectures", "losses"), checked by gan_core.checks since config imports no registry;
+    registry ("datasets", "architectures", "losses"), checked by gan_core.checks (datasets: by DataConfig,
+    which asks the dataset registry) since config imports no registry at its top;
     names: display names of choices; step/fmt: widget step and printf format; group: the form's column;
     live: can be changed while a run trains; flag: the short CLI flag (``--lr_g``); advanced: shown in
     the form's "Logging and samples" popover.
@@ -87,7 +98,7 @@ def check_value(name: str, v: Any, f: dataclasses.Field) -> None:
 class DataConfig(_Section):
     PREFIX = "data"
     CONDITIONAL = ("image_size",)
-    dataset: str = setting("faces", "Dataset", choices=DATASETS, group="data", flag="dataset")
+    dataset: str = setting("faces", "Dataset", registry="datasets", group="data", flag="dataset")
     image_size: int = setting(32, "Image size (px)", "Ignored for toy2d points.", choices=(16, 32, 64),
                               group="data", flag="image_size")
     path: Optional[str] = setting(None, "Image folder, .zip or dataset name",
@@ -135,12 +146,13 @@ class DataConfig(_Section):
                                group="data", flag="diffaugment")
 
     def _check(self) -> None:
-        if self.dataset != "toy2d" and self.image_size not in (16, 32, 64):
-            raise ConfigError("data.image_size", f"must be 16, 32 or 64, got {self.image_size!r}")
-        if self.pairs and self.dataset != "folder":
-            raise ConfigError("data.pairs", f"applies to dataset 'folder' only, not '{self.dataset}'")
-        if self.dataset in ("folder", "hf") and not self.path:
-            raise ConfigError("data.path", f"is required when data.dataset is '{self.dataset}'")
+        from .data.registry import DATASETS, unknown_dataset   # the dataset's own rules (path, pairs, size)
+
+        if self.dataset not in DATASETS:
+            raise ConfigError("data.dataset", unknown_dataset(self.dataset))
+        problem = DATASETS[self.dataset].problem(self)
+        if problem is not None:
+            raise ConfigError(*problem)
         parse_diffaugment(self.diffaugment)
 
 

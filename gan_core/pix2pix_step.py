@@ -1,9 +1,9 @@
 """The pix2pix side of the trainer (Isola et al. 2017): paired batches, the D and G steps with the L1 term,
 and the input | output | target sample grid.
 
-:class:`gan_core.trainer.Trainer` calls :func:`adopt` once in its setup; for an image-to-image arch
-(conditioning "image") the trainer's class becomes a subclass with :class:`Pix2PixSteps` in front, so
-everything else (control, logging, checkpoints, resume, the speed probe's copies) stays the trainer's own.
+:class:`Pix2PixStep` is the step strategy (gan_core.steps) a :class:`gan_core.trainer.Trainer` holds for an
+image-to-image arch (``ArchSpec.step`` "pix2pix"); everything else (control, logging, checkpoints, resume,
+the speed probe's copies) stays the trainer's own.
 
 * Data: a :class:`~gan_core.data.edges.PairedDataset`; ``images`` are the targets y, ``inputs`` the edges x.
   The last :func:`held_out_count` pairs are never trained on: the sample grid and the metrics
@@ -24,7 +24,6 @@ everything else (control, logging, checkpoints, resume, the speed probe's copies
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
@@ -33,7 +32,7 @@ from torch import Tensor
 
 from .data.augment import augment, diff_augment
 from .data.images import make_grid_uint8, to_float
-from .losses import loss_scale, make_targets
+from .steps import Step
 
 GRID_PAIRS = 16     # pairs in the sample grid (fewer when train.grid_size is smaller)
 MAX_HELD_OUT = 500  # pairs kept out of training for the grid and the metrics
@@ -67,43 +66,11 @@ def triptych(inputs: Tensor, outputs: Tensor, targets: Tensor) -> np.ndarray:
     return make_grid_uint8(tiles, nrow=3 * max(1, int(math.ceil(math.sqrt(k)))))
 
 
-def adopt(trainer: Any) -> None:
-    """Make ``trainer`` a pix2pix trainer when its arch is image-to-image (else leave it as it is): its class
-    gets :class:`Pix2PixSteps` in front; the paired inputs, the training split and the grid pairs are set."""
-    from .models import is_translator
+class Pix2PixStep(Step):
+    """Paired batches, the D and G steps with the L1 term, the (input | output | target) grid (see the module
+    docstring). Set by :meth:`prepare`: the paired inputs, the training split and the grid pairs."""
 
-    if not is_translator(trainer.cfg.model.arch):
-        return
-    ds = trainer.dataset
-    if getattr(ds, "inputs", None) is None:
-        raise ValueError(f"model.arch '{trainer.cfg.model.arch}' needs paired images (inputs and targets), "
-                         f"but dataset '{ds.name}' has targets only")
-    trainer.__class__ = _with_steps(type(trainer))
-    trainer.inputs = ds.inputs.to(trainer.data_device)
-    trainer.n_train = split(len(ds))[0].stop
-    idx = grid_indices(len(ds), min(GRID_PAIRS, trainer.cfg.train.grid_size, len(ds)))
-    trainer.grid_pairs = (ds.inputs[idx], ds.images[idx])
-    trainer.grid_tags = ds.labels[idx] if trainer.labels is not None else None   # the true tags (pix2pix-tags)
-    trainer.hint_dabs, trainer.grid_hints = trainer.spec.hint_dabs, None
-    if trainer.hint_dabs:
-        from .data.hints import make_hints
-
-        g = torch.Generator().manual_seed(trainer.cfg.train.seed)
-        trainer.grid_hints = make_hints(ds.images[idx], g, trainer.hint_dabs)
-    note = (f"pix2pix: {trainer.n_train:,} training pairs; the last {len(ds) - trainer.n_train:,} are held out "
-            "for the sample grid (input | output | target) and the metrics")
-    if note not in ds.notes:
-        ds.notes.append(note)
-
-
-@lru_cache(maxsize=None)
-def _with_steps(base: type) -> type:
-    return type(f"Pix2Pix{base.__name__}", (Pix2PixSteps, base), {})
-
-
-class Pix2PixSteps:
-    """The methods a pix2pix trainer uses in place of the Trainer's (see the module docstring)."""
-
+    name = "pix2pix"
     inputs: Tensor
     n_train: int
     hint_dabs: int
@@ -111,92 +78,103 @@ class Pix2PixSteps:
     grid_pairs: tuple[Tensor, Tensor]
     grid_tags: Optional[Tensor]
 
-    def _batch(self) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    def prepare(self, t: Any) -> None:
+        ds = t.dataset
+        if getattr(ds, "inputs", None) is None:
+            raise ValueError(f"model.arch '{t.cfg.model.arch}' needs paired images (inputs and targets), "
+                             f"but dataset '{ds.name}' has targets only")
+        self.inputs = ds.inputs.to(t.data_device)
+        self.n_train = split(len(ds))[0].stop
+        idx = grid_indices(len(ds), min(GRID_PAIRS, t.cfg.train.grid_size, len(ds)))
+        self.grid_pairs = (ds.inputs[idx], ds.images[idx])
+        self.hint_dabs, self.grid_hints = t.spec.hint_dabs, None
+        if self.hint_dabs:
+            from .data.hints import make_hints
+
+            g = torch.Generator().manual_seed(t.cfg.train.seed)
+            self.grid_hints = make_hints(ds.images[idx], g, self.hint_dabs)
+        self.grid_tags = ds.labels[idx] if t.labels is not None else None   # the true tags (pix2pix-tags)
+        note = (f"pix2pix: {self.n_train:,} training pairs; the last {len(ds) - self.n_train:,} are held out "
+                "for the sample grid (input | output | target) and the metrics")
+        if note not in ds.notes:
+            ds.notes.append(note)
+
+    def batch(self, t: Any) -> tuple[Tensor, Tensor, Optional[Tensor]]:
         """A random global batch of training pairs (train.batch_size x processes, with replacement): targets
         y and edges x, float in [-1, 1] (flips and rotations move both alike), and the pairs' true tags (long
         (B, G); None unless G takes tags). Each process keeps its shard."""
-        B = self.cfg.train.batch_size * self.world
-        idx = torch.randint(self.n_train, (B,), generator=self.gen, device=self.data_device)
-        y8, x8 = self.images[idx], self.inputs[idx]
-        lab = self.labels[idx].to(self.device, non_blocking=True) if self.labels is not None else None
+        B = t.cfg.train.batch_size * t.world
+        idx = torch.randint(self.n_train, (B,), generator=t.gen, device=t.data_device)
+        y8, x8 = t.images[idx], self.inputs[idx]
+        lab = t.labels[idx].to(t.device, non_blocking=True) if t.labels is not None else None
         if self.hint_dabs:   # colour hints: dabs of the true colours, as channels after the edges
             from .data.hints import make_hints
 
-            x8 = torch.cat([x8, make_hints(y8, self.gen, self.hint_dabs)], 1)
-        y = to_float(y8.to(self.device, non_blocking=True))
-        x = to_float(x8.to(self.device, non_blocking=True))
-        dc = self.cfg.data
+            x8 = torch.cat([x8, make_hints(y8, t.gen, self.hint_dabs)], 1)
+        y = to_float(y8.to(t.device, non_blocking=True))
+        x = to_float(x8.to(t.device, non_blocking=True))
+        dc = t.cfg.data
         if dc.augment_flip or dc.augment_rotate > 0:
-            both = augment(torch.cat([x, y], 1), dc.augment_flip, dc.augment_rotate, self.dev_gen)
+            both = augment(torch.cat([x, y], 1), dc.augment_flip, dc.augment_rotate, t.dev_gen)
             x, y = both[:, :x.shape[1]], both[:, x.shape[1]:]
-        if self.mem_format is not None:
-            x, y = x.contiguous(memory_format=self.mem_format), y.contiguous(memory_format=self.mem_format)
+        if t.mem_format is not None:
+            x, y = x.contiguous(memory_format=t.mem_format), y.contiguous(memory_format=t.mem_format)
         return y, x, lab
 
-    def _G_on(self, x: Tensor, lab: Optional[Tensor], net: Optional[Any] = None) -> Tensor:
+    def G_on(self, t: Any, x: Tensor, lab: Optional[Tensor], net: Optional[Any] = None) -> Tensor:
         """G(edges[, tags]): the tags go in only for a generator that takes them."""
-        g = net if net is not None else self.G_fwd
+        g = net if net is not None else t.G_fwd
         return g(x) if lab is None else g(x, lab)
 
-    def _D(self, y: Tensor, x: Optional[Tensor], net: Optional[Any] = None) -> tuple[Tensor, list[Tensor]]:
+    def D(self, t: Any, y: Tensor, x: Optional[Tensor], net: Optional[Any] = None) -> tuple[Tensor, list[Tensor]]:
         """D on the pair (edges x, picture y): patch logits flattened to (B, P*P), no tag heads. The
-        DiffAugment ops, when on, move the pair alike. The signature of the Trainer's ``_D``, so the
+        DiffAugment ops, when on, move the pair alike. The signature of the GAN step's ``D``, so the
         losses' penalties (which differentiate with respect to y) work unchanged."""
-        if self.diffaug:
-            both = diff_augment(torch.cat([x, y], 1), self.diffaug, self.noise_gen)
+        if t.diffaug:
+            both = diff_augment(torch.cat([x, y], 1), t.diffaug, t.noise_gen)
             x, y = both[:, :x.shape[1]], both[:, x.shape[1]:]
-        return (net if net is not None else self.D_fwd)(x, y).flatten(1), []
+        return (net if net is not None else t.D_fwd)(x, y).flatten(1), []
 
-    def _d_step(self, keep_fake: bool = False) -> dict[str, Tensor]:
-        lc, spec = self.cfg.loss, self.loss_spec
-        y, x, lab = (None if t is None else self._shard(t) for t in self._batch())
-        with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self._G_on(x, lab)
-        self._stash = (fake_g, x, y) if keep_fake else None
+    def d_step(self, t: Any, keep_fake: bool = False) -> dict[str, Tensor]:
+        y, x, lab = (None if v is None else t._shard(v) for v in t._batch())
+        with torch.set_grad_enabled(keep_fake), t.autocast():
+            fake_g = self.G_on(t, x, lab)
+        t._stash = (fake_g, x, y) if keep_fake else None
         fake = fake_g.detach()
-        with self.autocast():
-            real_out, _ = self._D(y, x)
-            fake_out, _ = self._D(fake, x)
+        with t.autocast():
+            real_out, _ = t._D(y, x)
+            fake_out, _ = t._D(fake, x)
         real_out, fake_out = real_out.float(), fake_out.float()
-        real_t, fake_t = (self._shard(t) for t in make_targets(spec, lc, y.shape[0] * self.world, self.device,
-                                                                self.dev_gen))
-        real_t, fake_t = real_t[:, None].expand_as(real_out), fake_t[:, None].expand_as(fake_out)
-        loss = adv = spec.d_loss(real_out, fake_out, real_t, fake_t)
-        out = {"d_adv": adv.detach()}
-        if spec.penalty is not None:
-            with self.autocast():
-                pen = spec.penalty(self._D, y, fake, x, lc, self.noise_gen, scale=loss_scale(self.scaler))
-            loss = loss + spec.penalty_weight(lc) * pen.float()
-            out["penalty"] = pen.detach()
-        return self._finish_d_step(loss, real_out, fake_out, out)
+        loss, out = self.d_adversarial(t, y, fake, x, real_out, fake_out)
+        return self.finish_d(t, loss, real_out, fake_out, out)
 
-    def _g_step(self) -> dict[str, Tensor]:
-        lc = self.cfg.loss
-        stash, self._stash = self._stash, None
-        with self._frozen_d():   # no D weight grads needed in the G step
-            with self.autocast():
+    def g_step(self, t: Any) -> dict[str, Tensor]:
+        lc = t.cfg.loss
+        stash, t._stash = t._stash, None
+        with t._frozen_d():   # no D weight grads needed in the G step
+            with t.autocast():
                 if stash is not None:
                     fake, x, y = stash
                 else:
-                    y, x, lab = (None if t is None else self._shard(t) for t in self._batch())
-                    fake = self._G_on(x, lab)
-                out, _ = self._D(fake, x, self.D)
-            adv = self.loss_spec.g_loss(out.float(), lc)
+                    y, x, lab = (None if v is None else t._shard(v) for v in t._batch())
+                    fake = self.G_on(t, x, lab)
+                out, _ = t._D(fake, x, t.D)
+            adv = t.loss_spec.g_loss(out.float(), lc)
             l1 = (fake.float() - y.float()).abs().mean()
             loss = adv + lc.l1_weight * l1
-            self._backward_step(loss, self.opt_g)
-        if self.ema is not None:
-            self.ema.update(self.G, self.step)
+            self.finish_g(t, loss)
+        if t.ema is not None:
+            t.ema.update(t.G, t.step)
         return {"g_adv": adv.detach(), "l1": l1.detach(), "g_loss": loss.detach()}
 
-    def sample_image(self) -> np.ndarray:
+    def sample_image(self, t: Any) -> np.ndarray:
         """(input | output | target) triples of the grid pairs (held-out ones first) as (H, W, 3) uint8;
         G's dropout noise is fixed by ``train.seed`` and the global RNG is left as it was."""
         from .data.hints import hint_overlay
         from .translate import translate
 
-        g = self.G_ema if self.G_ema is not None else self.G
+        g = t.G_ema if t.G_ema is not None else t.G
         inputs, targets = self.grid_pairs
-        with self.autocast():
-            out = translate(g, inputs, seed=self.cfg.train.seed, hints=self.grid_hints, tags=self.grid_tags)
+        with t.autocast():
+            out = translate(g, inputs, seed=t.cfg.train.seed, hints=self.grid_hints, tags=self.grid_tags)
         return triptych(hint_overlay(inputs, self.grid_hints) if self.grid_hints is not None else inputs, out, targets)

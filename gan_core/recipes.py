@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from .config import RunConfig
+from .data.registry import DATASETS
 
-__all__ = ["Preset", "PRESETS", "PIX2PIX_RECIPE", "TAGGED_RECIPE", "DIGITS_RECIPE", "TAGGED_RECIPES", "UNTAGGED_RECIPE", "TAGGED_DATASETS", "apply_preset",
+__all__ = ["Preset", "PRESETS", "PIX2PIX_RECIPE", "TAGGED_RECIPE", "DIGITS_RECIPE", "TAGGED_RECIPES", "UNTAGGED_RECIPE", "RECIPES", "apply_preset",
            "recipe_for", "merge_sections", "STEPS_NEEDED", "steps_needed", "preset_of"]
 
 Sections = dict[str, dict[str, Any]]
@@ -40,13 +41,11 @@ DIGITS_RECIPE: Sections = {
     "train": {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1,
               "ema_decay": 0.999},
 }
-TAGGED_RECIPES: dict[str, Sections] = {"digits": DIGITS_RECIPE}   # by dataset; others: TAGGED_RECIPE
 UNTAGGED_RECIPE: Sections = {
     "model": {"arch": "dcgan", "spectral_norm": False, "g_cond": "concat"},
     "loss": {"name": "ns", "ms_weight": 0.0},
     "train": {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1},
 }
-TAGGED_DATASETS = ("faces", "digits")
 # Paired data (faces-edges, a folder with data.pairs): pix2pix with the paper's settings (Isola et al. 2017:
 # cGAN + 100 * L1, Adam 2e-4, beta1 0.5).
 PIX2PIX_RECIPE: Sections = {
@@ -54,6 +53,9 @@ PIX2PIX_RECIPE: Sections = {
     "loss": {"name": "ns", "ms_weight": 0.0, "l1_weight": 100.0},
     "train": {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1},
 }
+# by name: a dataset's registry entry (gan_core.data.registry.DatasetSpec.recipe) names the one for its data
+RECIPES: dict[str, Sections] = {"tagged": TAGGED_RECIPE, "digits": DIGITS_RECIPE, "untagged": UNTAGGED_RECIPE,
+                                "pix2pix": PIX2PIX_RECIPE}
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,16 @@ def merge_sections(*parts: Mapping[str, Mapping[str, Any]]) -> Sections:
 
 def recipe_for(dataset: str, tagged: Optional[bool] = None) -> Sections:
     """The recommended architecture / loss / optimiser for a dataset: the tag-conditional recipe for
-    tagged data, a plain DCGAN otherwise (``tagged`` overrides the guess, e.g. a folder with tags)."""
-    if dataset == "faces-edges":
+    tagged data, a plain DCGAN otherwise (``tagged`` overrides the registry's guess, e.g. a folder with
+    tags); pix2pix for paired data. Which is which: the dataset's registry entry."""
+    spec = DATASETS.get(dataset)
+    if spec is not None and spec.paired:
         return PIX2PIX_RECIPE
     if tagged is None:
-        tagged = dataset in TAGGED_DATASETS
+        tagged = spec is not None and spec.tagged_by_default
     if not tagged:
         return UNTAGGED_RECIPE
-    return TAGGED_RECIPES.get(dataset, TAGGED_RECIPE)
+    return RECIPES[spec.recipe] if spec is not None else TAGGED_RECIPE
 
 
 def apply_preset(cfg: RunConfig, name: str, tagged: Optional[bool] = None, with_recipe: bool = True) -> RunConfig:

@@ -22,23 +22,26 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import distributed, latent, pix2pix_step, rundir, tblog, timeplan
+from . import distributed, latent, rundir, tblog, timeplan
 from .checkpoint import load_checkpoint, lr_of, restore_trainer, save_checkpoint, set_lr, trainer_state
 from .checks import check_config
 from .config import RunConfig
 from .control import TrainControl, resolve_device
 from .data import ImageDataset, load_dataset
-from .data.augment import augment, diff_augment, parse_policy
-from .data.images import make_grid_uint8, save_png, scatter_image
+from .data.augment import parse_policy
+from .data.images import save_png
 from .events import CheckpointEvent, DoneEvent, ErrorEvent, Event, SampleEvent, StartEvent, StatusEvent
 from .recipes import steps_needed
-from .losses import LossSpec, aux_loss, get_loss, loss_scale, make_targets, mode_seeking_ratio
-from .models import ARCHITECTURES, DataSpec, build_models, count_params, is_conditional
+from .losses import LossSpec, get_loss
+from .models import ARCHITECTURES, DataSpec, build_models, count_params
 from .distributed import Dist
+from .pix2pix_step import Pix2PixStep
 from .speed import Option, probe_trainer
 from .steplog import EMA, StepLog, due, grid_labels, weights_finite
+from .steps import GanStep, Step
 
 SMALL_DATA = 2000   # fewer training images than this: suggest DiffAugment
+STEPS: dict[str, type[Step]] = {"gan": GanStep, "pix2pix": Pix2PixStep}   # ArchSpec.step -> strategy
 SPEC_KEYS = ("kind", "channels", "image_size", "num_classes", "input_channels", "hint_channels")   # resume: same
 
 
@@ -87,17 +90,15 @@ class Trainer:
         if len(ds) == 0:
             raise ValueError("the dataset is empty")
         self.spec = DataSpec.from_dataset(ds)
+        self.arch = ARCHITECTURES[cfg.model.arch]
         tag_notes = [n for n in ds.notes if n.startswith("tags from")]
-        if is_conditional(cfg.model.arch) and not self.spec.num_classes and tag_notes:  # say why
+        if self.arch.conditional and not self.spec.num_classes and tag_notes:  # say why
             raise ValueError(f"model.arch '{cfg.model.arch}' is conditional but the images have no labels: {tag_notes[0]}")
         if self.resume_state is not None:
             saved_spec = DataSpec.from_dict(self.resume_state["data_spec"])
             if any(getattr(saved_spec, k) != getattr(self.spec, k) for k in SPEC_KEYS):
                 raise ValueError(f"the checkpoint was trained on data shaped {saved_spec}, but the data is {self.spec}")
-        self.conditional = is_conditional(cfg.model.arch)
-        conditioning = ARCHITECTURES[cfg.model.arch].conditioning
-        self.acgan = conditioning in ("acgan", "tacgan")   # D has tag heads
-        self.twin = conditioning == "tacgan"                # ... and twin heads trained on fakes
+        self.conditional = self.arch.conditional
         self.n_groups = len(self.spec.num_classes)
         torch.manual_seed(tc.seed)  # init weights + dropout stream
         self.G, self.D = build_models(cfg.model, self.spec, gradient_penalty=self.loss_spec.penalty is not None)
@@ -122,7 +123,8 @@ class Trainer:
         if self._user_generator is None:
             self.gen.manual_seed(tc.seed)
         self.dev_gen = self.gen if self.gen.device == dev else torch.Generator(device=dev).manual_seed(tc.seed + 1)
-        pix2pix_step.adopt(self)   # image-to-image archs: paired batches, their own steps and grid
+        self.strategy: Step = STEPS[self.arch.step]()   # how a step draws, trains D and G, and draws the grid
+        self.strategy.prepare(self)
         # precision and memory layout: the fastest of the allowed options, timed on this machine
         self.speed = distributed.agreed_speed(self, probe_trainer(self, keep=(self.resume_state or {}).get("precision")))
         self._use_option(self.speed.chosen)
@@ -181,25 +183,6 @@ class Trainer:
         finally:
             self.D.requires_grad_(True)
 
-    def _batch(self) -> tuple[Tensor, Optional[Tensor]]:
-        """A random global batch (train.batch_size x processes, with replacement) from the in-memory data:
-        x float on device, labels; each process then keeps its shard (``_shard``)."""
-        B = self.cfg.train.batch_size * self.world
-        idx = torch.randint(len(self.images), (B,), generator=self.gen, device=self.data_device)
-        x = self.images[idx].to(self.device, non_blocking=True)
-        y = self.labels[idx].to(self.device, non_blocking=True) if self.labels is not None else None
-        if self.conv:
-            x = x.float().div_(127.5).sub_(1.0)   # uint8 -> [-1, 1]
-            dc = self.cfg.data
-            if dc.augment_flip or dc.augment_rotate > 0:
-                x = augment(x, dc.augment_flip, dc.augment_rotate, self.dev_gen)
-            if self.mem_format is not None:
-                x = x.contiguous(memory_format=self.mem_format)
-        return x, y
-
-    def _z(self, n: int) -> Tensor:
-        return torch.randn(n, self.cfg.model.z_dim, generator=self.dev_gen, device=self.device)
-
     def _backward_step(self, loss: Tensor, opt: torch.optim.Optimizer) -> None:
         opt.zero_grad(set_to_none=True)
         if self.scaler is not None:
@@ -210,105 +193,18 @@ class Trainer:
             loss.backward()
             opt.step()
 
-    def _D(self, x: Tensor, y: Optional[Tensor], net: Optional[nn.Module] = None) -> tuple[Tensor, list[Tensor]]:
-        """D (``net``: default ``D_fwd``) on DiffAugment-ed inputs (none when data.diffaugment is off)."""
-        if self.diffaug:
-            x = diff_augment(x, self.diffaug, self.noise_gen)
-        return (net if net is not None else self.D_fwd)(x, y)
+    # the step itself is the strategy's (gan_core.steps): a batch, D on it, one D update, one G update
+    def _batch(self) -> tuple[Tensor, Optional[Tensor]]:
+        return self.strategy.batch(self)
 
-    def _fake_inputs(self, B: int, y: Optional[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
-        """z (B, z_dim) and the tags to ask G for, for a global batch of B. With the mode-seeking term on,
-        the second half of each process's shard repeats its first half's tags, so samples i and i + b/2 of
-        a shard of b differ only by z."""
-        z = self._z(B)
-        b = B // self.world
-        if self.cfg.loss.ms_weight > 0 and y is not None and b >= 2:
-            h, ys = b // 2, y.view(self.world, b, -1)
-            y = torch.cat([ys[:, :h], ys[:, :h], ys[:, 2 * h:]], 1).view(B, -1)
-        return z, y
+    def _D(self, x: Tensor, y: Optional[Tensor], net: Optional[nn.Module] = None) -> tuple[Tensor, list[Tensor]]:
+        return self.strategy.D(self, x, y, net)
 
     def _d_step(self, keep_fake: bool = False) -> dict[str, Tensor]:
-        """One D update. With ``keep_fake`` the fake batch keeps its graph and is stashed (with its
-        labels and z) so the following G step reuses it instead of running G again."""
-        lc, spec = self.cfg.loss, self.loss_spec
-        x, y = self._batch()
-        z, y_fake = self._fake_inputs(x.shape[0], y)
-        x, y, z, y_fake = (self._shard(t) for t in (x, y, z, y_fake))   # this process's part
-        B = x.shape[0]
-        with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.G_fwd(z, y_fake)
-        self._stash = (fake_g, y_fake, z) if keep_fake else None
-        fake = fake_g.detach()
-        with self.autocast():
-            real_out, real_aux = self._D(x, y)
-            fake_out, fake_aux = self._D(fake, y_fake)
-        real_out, fake_out = real_out.float(), fake_out.float()
-        real_t, fake_t = (self._shard(t) for t in make_targets(spec, lc, B * self.world, self.device, self.dev_gen))
-        loss = adv = spec.d_loss(real_out, fake_out, real_t, fake_t)
-        out = {"d_adv": adv.detach()}
-        if spec.penalty is not None:
-            with self.autocast():
-                pen = spec.penalty(self._D, x, fake, y, lc, self.noise_gen, scale=loss_scale(self.scaler))
-            loss = loss + spec.penalty_weight(lc) * pen.float()
-            out["penalty"] = pen.detach()
-        if self.acgan:
-            G = self.n_groups
-            aux = aux_loss(real_aux[:G], y)
-            if lc.aux_on_fake:
-                aux = aux + aux_loss(fake_aux[:G], y_fake)
-            if self.twin:  # the twin heads learn the tags of fakes (TAC-GAN)
-                twin = aux_loss(fake_aux[G:], y_fake)
-                aux = aux + twin
-                out["twin_d"] = twin.detach()
-            loss = loss + lc.aux_weight * aux
-            out["aux_d"] = aux.detach()
-        return self._finish_d_step(loss, real_out, fake_out, out)
-
-    def _finish_d_step(self, loss: Tensor, real_out: Tensor, fake_out: Tensor, out: dict) -> dict[str, Tensor]:
-        """D's update, the loss's constraint (weight clipping), and what the curves show of D's outputs."""
-        spec = self.loss_spec
-        self._backward_step(loss, self.opt_d)
-        if spec.d_constraint is not None:
-            spec.d_constraint(self.D, self.cfg.loss)
-        return {**out, "d_loss": loss.detach(), "d_real": spec.output_summary(real_out.detach()),
-                "d_fake": spec.output_summary(fake_out.detach())}
+        return self.strategy.d_step(self, keep_fake)
 
     def _g_step(self) -> dict[str, Tensor]:
-        lc = self.cfg.loss
-        B = self.cfg.train.batch_size
-        stash, self._stash = self._stash, None
-        y = stash[1] if stash is not None else None
-        if stash is None and self.labels is not None:
-            idx = torch.randint(len(self.labels), (B * self.world,), generator=self.gen, device=self.data_device)
-            y = self.labels[idx].to(self.device, non_blocking=True)
-        with self._frozen_d():
-            with self.autocast():
-                if stash is not None:
-                    fake, z = stash[0], stash[2]
-                else:
-                    z, y = (self._shard(t) for t in self._fake_inputs(B * self.world, y))
-                    fake = self.G_fwd(z, y)
-                if self.mem_format is not None:
-                    fake = fake.contiguous(memory_format=self.mem_format)
-                out, aux = self._D(fake, y, self.D)
-            loss = self.loss_spec.g_loss(out.float(), lc)
-            res = {"g_adv": loss.detach()}
-            if self.acgan:
-                G = self.n_groups
-                a = aux_loss(aux[:G], y)
-                if self.twin:  # TAC-GAN: match the real tag heads, not the twin (fake) heads
-                    a = a - aux_loss(aux[G:], y)
-                loss = loss + lc.aux_weight * a
-                res["aux_g"] = a.detach()
-            if lc.ms_weight > 0 and B >= 2:
-                ms = mode_seeking_ratio(fake, z)
-                loss = loss + lc.ms_weight / (ms + 1e-5)
-                res["ms"] = ms.detach()
-            self._backward_step(loss, self.opt_g)
-        if self.ema is not None:
-            self.ema.update(self.G, self.step)
-        res["g_loss"] = loss.detach()
-        return res
+        return self.strategy.g_step(self)
 
     # ---- sampling ------------------------------------------------------------------------------
     @property
@@ -317,13 +213,8 @@ class Trainer:
         return self.ema.model if self.ema is not None else None
 
     def sample_image(self) -> np.ndarray:
-        """Fixed-noise sample grid (images) or scatter plot (2D points) as (H, W, 3) uint8."""
-        with self.autocast():
-            x = latent.sample(self.G_ema if self.G_ema is not None else self.G, len(self.fixed_z), z=self.fixed_z,
-                              labels=self.fixed_labels).images
-        if self.spec.kind == "points":
-            return scatter_image(x.numpy(), self.images[:2000].float().cpu().numpy())
-        return make_grid_uint8(x, nrow=int(math.ceil(math.sqrt(len(x)))))
+        """The sample grid (images), scatter plot (2D points) or (input | output | target) triples, (H, W, 3) uint8."""
+        return self.strategy.sample_image(self)
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def save(self, path: Union[str, os.PathLike]) -> str:

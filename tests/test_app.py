@@ -161,7 +161,7 @@ def test_home_lists_losses_and_archs_from_the_registries(env):
 
 # ---- train ------------------------------------------------------------------------------------------------
 def test_train_form_is_built_from_the_registries(env):
-    from gan_core.config import DATASETS
+    from gan_core.data.registry import DATASETS
     from gan_core.losses import LOSSES
     from gan_core.models import ARCHITECTURES
 

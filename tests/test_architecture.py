@@ -137,6 +137,47 @@ def test_training_children_start_at_training_priority():
     assert _files_defining(r"\b1400\b", [CORE]) == ["gan_core/recipes.py"]
 
 
+def test_arch_and_dataset_facts_are_registry_properties_not_name_tests():
+    """What an arch or a dataset implies (tag heads, pairs, points, tags, path, recipe, form fields) is a
+    property of its ArchSpec / DatasetSpec (gan_core/models/registry.py, gan_core/data/registry.py), never
+    a test of its name, and the trainer holds its step strategy instead of swapping its class."""
+    fronts = [ROOT / d for d in ("pages", "ui", "apps") if (ROOT / d).is_dir()]
+    code = [CORE] + fronts
+    arch_names = r"(acgan|tacgan|cgan|pix2pix|dcgan|srresnet|srresnet-acgan|mlp|none|image)"
+    assert _files_defining(rf"conditioning\s*(==|!=|in)\s*[\"'(]", code) == []
+    assert _files_defining(rf"backbone\s*(==|!=|in)\s*[\"'(]", code) == []
+    assert _files_defining(rf"\.arch\s*(==|!=|in)\s*[\"'(]\s*{arch_names}?", [CORE]) == []
+    assert _files_defining(r"[\"']acgan[\"']\s*,\s*[\"']tacgan[\"']", code) == []
+    assert _files_defining(r"^\s*ARCHITECTURES\s*[:=]", code) == [_rel(CORE / "models" / "registry.py")]
+    # datasets: the registry is the one list of names; no dataset name is tested in the core
+    assert _files_defining(r"^\s*DATASETS\s*[:=]", code) == [_rel(CORE / "data" / "registry.py")]
+    assert _files_defining(r"dataset\s*(==|!=|in)\s*[\"'(]", [CORE]) == []
+    assert _files_defining(r"^TAGGED_DATASETS\s*=", code) == []
+    # one D loss with the penalty (the trainer's step strategies share it), no class swap at run time
+    shared = _files_defining(r"spec\.penalty\(t\.", [CORE])
+    assert len(shared) == 1 and shared[0].endswith("/steps.py"), shared
+    assert _files_defining(r"__class__\s*=", [CORE]) == []
+
+
+def _rel(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+def test_architecture_md_module_map_matches_the_package_tree():
+    """ARCHITECTURE.md's module map is generated (scripts/module_map.py --write), never hand-kept."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("module_map", ROOT / "scripts" / "module_map.py")
+    mm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mm)
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert mm.section(text) == mm.render(), "out of date: run python3 scripts/module_map.py --write"
+    shown = {name.rstrip("/").removesuffix(".py") for name, _, _ in mm.entries()}
+    on_disk = {p.stem if p.suffix == ".py" else p.name for p in CORE.iterdir()
+               if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or (p / "__init__.py").is_file())}
+    assert shown == on_disk
+
+
 # ---- the front ends: apps/ ------------------------------------------------------------------------------
 def test_apps_have_no_import_circle_and_no_file_over_500_lines():
     mods = _modules(APPS)

@@ -280,13 +280,13 @@ def test_trainer_logs_both_terms_and_draws_input_output_target_grids(tiny_cfg, t
     grid = [e for e in events if isinstance(e, SampleEvent)][-1].image
     s = 16 + 2  # tile and padding: 4 pairs = 2 triples per row, 2 rows
     assert grid.shape == (2 * s + 2, 6 * s + 2, 3)
-    inputs, targets = trainer.grid_pairs
+    inputs, targets = trainer.strategy.grid_pairs
     tile = lambda r, c: grid[2 + r * s:2 + r * s + 16, 2 + c * s:2 + c * s + 16]  # noqa: E731
     assert np.array_equal(tile(0, 0)[..., 0], inputs[0, 0].numpy())          # input column: the edges
     assert np.array_equal(tile(0, 2), targets[0].permute(1, 2, 0).numpy())   # target column: the true face
     assert not np.array_equal(tile(0, 1), tile(0, 2))                        # output: G's picture
     # the grid shows held-out pairs: 64 faces -> the last 6 are never trained on
-    assert trainer.n_train == 58 and P.split(64) == (slice(0, 58), slice(58, 64))
+    assert trainer.strategy.n_train == 58 and P.split(64) == (slice(0, 58), slice(58, 64))
     assert isinstance(events[-1], DoneEvent) and (tmp_path / "last.pt").exists()
 
 
@@ -298,7 +298,7 @@ def test_held_out_pairs_are_never_in_a_batch(tiny_cfg):
     ds = PairedDataset("pairs", targets, inputs=inputs)
     trainer = Trainer(_p2p_cfg(tiny_cfg, steps=1), dataset=ds)
     list(trainer.run())
-    assert P.held_out_count(n) == 4 and trainer.n_train == 36
+    assert P.held_out_count(n) == 4 and trainer.strategy.n_train == 36
     for _ in range(30):
         y, x, lab = trainer._batch()
         assert y.shape == (8, 3, 16, 16) and x.shape == (8, 1, 16, 16) and lab is None

@@ -243,11 +243,11 @@ def test_time_cadence_gives_grids_and_checkpoints_by_the_clock(tiny_cfg, tmp_pat
 
 @pytest.mark.parametrize("on_fake", [False, True])
 def test_acgan_tag_heads_train_on_fakes_only_when_asked(tiny_cfg, monkeypatch, on_fake, untimed_precision):
-    import gan_core.trainer as T
+    import gan_core.steps as S   # the GAN step strategy computes the tag heads' loss
 
     calls = []
-    real_aux_loss = T.aux_loss
-    monkeypatch.setattr(T, "aux_loss", lambda logits, y: calls.append(logits[0].shape[0]) or real_aux_loss(logits, y))
+    real_aux_loss = S.aux_loss
+    monkeypatch.setattr(S, "aux_loss", lambda logits, y: calls.append(logits[0].shape[0]) or real_aux_loss(logits, y))
     cfg = tiny_cfg(arch="acgan", steps=1).replace(loss={"aux_on_fake": on_fake})
     for _ in Trainer(cfg, device="cpu").run():
         pass

@@ -12,55 +12,35 @@ from typing import Optional
 from ..config import DataConfig
 from .base import DataError, ImageDataset, LabelGroup, ProgressFn  # noqa: F401  (the package's API)
 
+from .registry import DATASETS, DatasetSpec  # noqa: F401,E402
+
+
 def dataset_is_labelled(cfg: DataConfig) -> Optional[bool]:
-    """Whether the data has class labels: False for 2D toy data, True for the built-in image sets;
-    a folder has labels with a tags CSV, a Hugging Face dataset with label columns."""
-    if cfg.dataset == "toy2d":
-        return False
-    if cfg.dataset == "faces-edges":
-        return True
-    if cfg.dataset == "folder":
-        return True if cfg.tags_csv else None
-    if cfg.dataset == "hf":
-        return bool(cfg.hf_label_columns.strip())
-    return True
+    """Whether the data has class labels (None: not known before loading): the registry's
+    :meth:`DatasetSpec.is_labelled` (a folder has labels with a tags CSV, a Hugging Face dataset with
+    label columns)."""
+    return DATASETS[cfg.dataset].is_labelled(cfg)
 
 
 def dataset_is_paired(cfg: DataConfig) -> bool:
     """Whether the data are (input, target) image pairs for pix2pix: 'faces-edges', or 'folder' with
     ``data.pairs`` set ('ab' pictures or 'edges' of plain images)."""
-    return cfg.dataset == "faces-edges" or (cfg.dataset == "folder" and bool(cfg.pairs))
+    return DATASETS[cfg.dataset].is_paired(cfg)
 
 
 def load_dataset(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> ImageDataset:
-    """Load (and cache) the dataset a DataConfig names. Paired data (:func:`dataset_is_paired`) come as a
-    :class:`~gan_core.data.edges.PairedDataset`: ``images`` are the targets, ``inputs`` the inputs."""
+    """Load (and cache) the dataset a DataConfig names, by its registry entry. Paired data
+    (:func:`dataset_is_paired`) come as a :class:`~gan_core.data.edges.PairedDataset`: ``images`` are the
+    targets, ``inputs`` the inputs."""
     cfg.validate()
-    if dataset_is_paired(cfg):
-        from .edges import load_paired
-
-        ds = load_paired(cfg, "faces-edges" if cfg.dataset == "faces-edges" else
-                         {"ab": "pairs", "edges": "edges"}[cfg.pairs], progress)
+    spec = DATASETS[cfg.dataset]
+    ds = spec.load(cfg, progress)
+    if spec.is_paired(cfg):
         if cfg.max_images and len(ds) > cfg.max_images:
             ds.images, ds.inputs = ds.images[: cfg.max_images], ds.inputs[: cfg.max_images]
             ds.labels = ds.labels[: cfg.max_images] if ds.labels is not None else None
         ds.hints = cfg.hints   # up to this many colour dabs per training pair (gan_core.data.hints)
         return ds
-    if cfg.dataset == "faces":
-        from .faces import load_faces as fn
-    elif cfg.dataset == "digits":
-        from .digits import load_digits as fn
-    elif cfg.dataset in ("mnist", "fashion-mnist", "cifar10"):
-        from .torchvision_sets import load_torchvision as fn
-    elif cfg.dataset == "folder":
-        from .folder import load_folder as fn
-    elif cfg.dataset == "toy2d":
-        from .toy2d import load_toy2d as fn
-    elif cfg.dataset == "hf":
-        from .hf import load_hf as fn
-    else:  # pragma: no cover - validate() already refuses
-        raise DataError(f"unknown dataset {cfg.dataset!r}")
-    ds = fn(cfg, progress)
     if cfg.max_images and len(ds) > cfg.max_images:
         ds.images = ds.images[: cfg.max_images]
         if ds.labels is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import TOY2D_SHAPES, ConfigError, LossConfig, ModelConfig, TrainConfig
 from ..losses import check_loss_config
-from ..models import DataSpec
+from ..models import ARCHITECTURES, DataSpec
 
 DRAWN = "drawn"                                   # data shape: Gaussians around user-drawn points
 LAB_SHAPES: tuple[str, ...] = TOY2D_SHAPES + (DRAWN,)
@@ -70,8 +70,10 @@ class LabConfig:
         if not 0.005 <= self.drawn_std <= 1.0:
             raise ConfigError("lab.drawn_std", f"must be between 0.005 and 1, got {self.drawn_std!r}")
         self.model.validate()
-        if self.model.arch != "mlp":
-            raise ConfigError("model.arch", f"must be 'mlp' in the 2D lab, got {self.model.arch!r}")
+        points = [a for a, spec in ARCHITECTURES.items() if spec.points]   # archs that draw 2D points
+        if self.model.arch not in points:
+            raise ConfigError("model.arch", f"must be {' or '.join(repr(a) for a in points)} in the 2D lab, "
+                                            f"got {self.model.arch!r}")
         self.loss.validate()
         check_loss_config(self.loss)
         self.train.validate()

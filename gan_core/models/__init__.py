@@ -19,35 +19,7 @@ from typing import Optional
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    backbone: str          # "dcgan" | "srresnet" | "mlp" | "pix2pix"
-    conditioning: str      # "none" | "cgan" (projection D) | "acgan" (aux heads) | "tacgan" (aux + twin heads)
-    #                        | "image" (G translates an input image; D judges (input, output) pairs)
-    description: str
-    tags: bool = False     # an image-to-image G that also takes the tags (conditioning "image" only)
-
-
-ARCHITECTURES: dict[str, ArchSpec] = {
-    "dcgan": ArchSpec("dcgan", "none", "DCGAN: ConvTranspose+BN+ReLU generator, strided conv+LeakyReLU(0.2) discriminator."),
-    "cgan": ArchSpec("dcgan", "cgan", "Conditional DCGAN: label embeddings fed to G, projection discriminator."),
-    "acgan": ArchSpec("dcgan", "acgan", "ACGAN: conditional G, D with auxiliary classifiers for each tag group."),
-    "tacgan": ArchSpec("dcgan", "tacgan", "TAC-GAN: ACGAN plus twin tag classifiers trained on fakes, which "
-                       "cancel ACGAN's pull towards easy-to-classify, alike samples (Gong et al. 2019)."),
-    "srresnet": ArchSpec("srresnet", "none", "SRResNet-style generator (residual blocks + PixelShuffle), ResNet discriminator."),
-    "srresnet-acgan": ArchSpec("srresnet", "acgan", "SRResNet G + ResNet D with auxiliary tag classifiers (Jin et al. 2017)."),
-    "mlp": ArchSpec("mlp", "none", "Small MLP generator and discriminator for 2D toy data."),
-    "pix2pix": ArchSpec("pix2pix", "image", "pix2pix (Isola et al. 2017): a U-Net G turns an edge image into a "
-                        "picture (dropout is its noise), a PatchGAN D judges (edges, picture) pairs patch by "
-                        "patch; G's loss adds lambda * L1 to the true picture. Needs paired data: faces-edges, "
-                        "or a folder with data.pairs."),
-    "pix2pix-tags": ArchSpec("pix2pix", "image", "Tag-conditional pix2pix: the pix2pix U-Net G also takes the "
-                             "tags (e.g. hair and eye colours; model.g_cond says how), so the picture follows "
-                             "the drawing and the chosen colours. Needs tagged paired data: faces-edges, or a "
-                             "folder with data.pairs and a tags CSV.", tags=True),
-}
+from .registry import ARCHITECTURES, BACKBONES, CONDITIONINGS, ArchSpec, Backbone, Conditioning  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -101,20 +73,20 @@ class DataSpec:
 
 
 def is_conditional(arch: str) -> bool:
-    """G takes tags (cgan, acgan, tacgan ..., pix2pix-tags); not the unconditional archs nor plain pix2pix."""
-    a = ARCHITECTURES[arch]
-    return a.tags or a.conditioning not in ("none", "image")
+    """G takes tags (cgan, acgan, tacgan ...); not the unconditional and image-to-image archs."""
+    return ARCHITECTURES[arch].conditional
 
 
 def is_translator(arch: str) -> bool:
     """G turns an input image into a picture (pix2pix): trained on pairs, used through gan_core.translate."""
-    return ARCHITECTURES[arch].conditioning == "image"
+    return ARCHITECTURES[arch].paired
 
 
-def check_model_config(cfg: ModelConfig, dataset: str, labelled: Optional[bool], paired: bool = False) -> None:
-    """The architecture is a known one and fits the data: 'mlp' for toy2d points, image archs for
-    images, a conditional arch only where the data has labels (``labelled`` None: not known yet), and
-    'pix2pix' exactly for paired data (``paired``: faces-edges, or a folder with data.pairs)."""
+def check_model_config(cfg: ModelConfig, dataset: str, labelled: Optional[bool], paired: bool = False,
+                       points: bool = False) -> None:
+    """The architecture is a known one and fits the data: 'mlp' for 2D points (``points``: toy2d), image
+    archs for images, a conditional arch only where the data has labels (``labelled`` None: not known
+    yet), and 'pix2pix' exactly for paired data (``paired``: faces-edges, or a folder with data.pairs)."""
     if cfg.arch not in ARCHITECTURES:
         raise ConfigError("model.arch", f"must be one of {', '.join(ARCHITECTURES)}; got {cfg.arch!r}")
     if is_translator(cfg.arch) != paired:
@@ -123,11 +95,11 @@ def check_model_config(cfg: ModelConfig, dataset: str, labelled: Optional[bool],
                               "with targets): use 'pix2pix', or a plain dataset such as 'faces'")
         raise ConfigError("model.arch", f"'{cfg.arch}' needs paired images: dataset 'faces-edges', or 'folder' "
                           f"with data.pairs 'ab' or 'edges'; '{dataset}' is not paired")
-    if (ARCHITECTURES[cfg.arch].backbone == "mlp") != (dataset == "toy2d"):
+    if ARCHITECTURES[cfg.arch].points != points:
         raise ConfigError("model.arch", f"'{cfg.arch}' does not fit dataset '{dataset}': the 'mlp' arch is "
                           "for 'toy2d' data and image archs are for image data")
     if is_conditional(cfg.arch) and labelled is False:
-        plain = [a for a, s in ARCHITECTURES.items() if s.conditioning == "none"]
+        plain = [a for a, s in ARCHITECTURES.items() if not s.conditional and not s.paired]
         raise ConfigError(
             "model.arch",
             f"'{cfg.arch}' is conditional and needs labelled data, but '{dataset}' has no labels; "
@@ -142,52 +114,20 @@ def build_models(cfg: ModelConfig, spec: DataSpec, gradient_penalty: bool = Fals
     no batch norm (per-sample gradients must not mix across the batch).
     """
     arch = ARCHITECTURES[cfg.arch]
-    if arch.backbone == "pix2pix":   # edges (and colour hints) in, spec.channels out; tags for pix2pix-tags
-        from .pix2pix import build_pix2pix
-
-        if arch.tags and not spec.num_classes:
-            raise ValueError(f"model.arch '{cfg.arch}' takes tags but the paired data has none; use 'pix2pix', "
-                             "or give the pictures tags")
-        g, d = build_pix2pix(spec.image_size, spec.input_channels, spec.channels, cfg.g_width, cfg.d_width,
-                             dropout_at_test=cfg.dropout_at_test,
-                             d_norm=cfg.d_norm == "batch" or (cfg.d_norm == "auto" and not gradient_penalty),
-                             hint_channels=spec.hint_channels, num_classes=spec.num_classes if arch.tags else (),
-                             g_cond=cfg.g_cond, embed_dim=cfg.embed_dim)
-        if cfg.spectral_norm:
-            apply_spectral_norm(d)
-        return g, d
-    if arch.conditioning != "none" and not spec.num_classes:
+    if arch.conditional and not spec.num_classes:
         raise ValueError(
             f"model.arch '{cfg.arch}' is conditional but the dataset has no labels; "
-            "use 'dcgan' or 'srresnet', or give the images tags"
-        )
-    num_classes = spec.num_classes if arch.conditioning != "none" else ()
-    if cfg.g_cond != "concat" and arch.backbone != "dcgan" and num_classes:
+            + ("use 'pix2pix', or give the pictures tags" if arch.paired
+               else "use 'dcgan' or 'srresnet', or give the images tags"))
+    num_classes = spec.num_classes if arch.conditional else ()
+    if cfg.g_cond not in arch.net.g_conds and num_classes:
         raise ValueError(f"model.g_cond '{cfg.g_cond}' is only built for the DCGAN generator; use 'concat' "
                          f"with '{cfg.arch}'")
     d_norm = cfg.d_norm
     if d_norm == "auto":
         d_norm = "none" if gradient_penalty else "batch"
-    if arch.backbone == "mlp":
-        from .mlp import MLPDiscriminator, MLPGenerator
-
-        return MLPGenerator(cfg), MLPDiscriminator(cfg)
-    if arch.backbone == "dcgan":
-        from .common import dcgan_init
-        from .dcgan import DCGANDiscriminator, DCGANGenerator
-
-        g = DCGANGenerator(cfg, spec, num_classes)
-        d = DCGANDiscriminator(cfg, spec, num_classes, arch.conditioning, d_norm)
-        g.apply(dcgan_init)
-        d.apply(dcgan_init)
-        if cfg.spectral_norm:
-            apply_spectral_norm(d)
-        return g, d
-    from .srresnet import ResNetDiscriminator, SRResNetGenerator
-
-    g = SRResNetGenerator(cfg, spec, num_classes)
-    d = ResNetDiscriminator(cfg, spec, num_classes, arch.conditioning, d_norm)
-    if cfg.spectral_norm:
+    g, d = arch.net.build(cfg, spec, num_classes, arch.conditioning, d_norm)
+    if cfg.spectral_norm and arch.net.spectral_norm:
         apply_spectral_norm(d)
     return g, d
 

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .registry import CONDITIONINGS
+
 
 class LabelEmbedding(nn.Module):
     """Concatenated embeddings of each label group: labels (B, G) long -> (B, G * dim)."""
@@ -50,8 +52,9 @@ class DHead(nn.Module):
         super().__init__()
         self.conditioning = conditioning
         self.adv = nn.Linear(feat_dim, 1)
-        self.proj = nn.ModuleList(nn.Embedding(n, feat_dim) for n in num_classes) if conditioning == "cgan" else None
-        heads = {"acgan": 1, "tacgan": 2}.get(conditioning, 0)
+        cond = CONDITIONINGS[conditioning]
+        self.proj = nn.ModuleList(nn.Embedding(n, feat_dim) for n in num_classes) if cond.projection else None
+        heads = cond.tag_heads
         self.aux = nn.ModuleList(nn.Linear(feat_dim, n) for _ in range(heads) for n in num_classes) if heads else None
 
     def forward(self, h: torch.Tensor, labels: Optional[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:

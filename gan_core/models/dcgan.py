@@ -95,3 +95,14 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None):
         h = self.features(x).flatten(1)                # (B, ch*16)
         return self.head(h, labels)
+
+
+def build(cfg: ModelConfig, spec, num_classes: tuple[int, ...], conditioning: str, d_norm: str):
+    """(G, D) with the N(0, 0.02) init of the DCGAN paper."""
+    from .common import dcgan_init
+
+    g = DCGANGenerator(cfg, spec, num_classes)
+    d = DCGANDiscriminator(cfg, spec, num_classes, conditioning, d_norm)
+    g.apply(dcgan_init)
+    d.apply(dcgan_init)
+    return g, d

@@ -44,3 +44,8 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None):
         return self.head(self.features(x), labels)
+
+
+def build(cfg: ModelConfig, spec, num_classes: tuple[int, ...], conditioning: str, d_norm: str):
+    """(G, D) for 2D points (unconditional; the registry's builder signature)."""
+    return MLPGenerator(cfg), MLPDiscriminator(cfg)

@@ -202,3 +202,12 @@ def build_pix2pix(image_size: int = 32, in_channels: int = 1, out_channels: int 
     return (UNetGenerator(image_size, c_in, out_channels, g_width, dropout, dropout_at_test, hint_channels=hint_channels,
                           num_classes=num_classes, g_cond=g_cond, embed_dim=embed_dim),
             PatchDiscriminator(image_size, c_in, out_channels, d_width, n_layers, d_norm))
+
+
+def build(cfg, spec, num_classes: tuple[int, ...], conditioning: str, d_norm: str):
+    """The registry's builder: edges (and colour hints) in, ``spec.channels`` out; the tags too when
+    ``num_classes`` is given (pix2pix-tags, ``model.g_cond`` saying how)."""
+    return build_pix2pix(spec.image_size, spec.input_channels, spec.channels, cfg.g_width, cfg.d_width,
+                         dropout_at_test=cfg.dropout_at_test, d_norm=d_norm == "batch",
+                         hint_channels=spec.hint_channels, num_classes=tuple(num_classes), g_cond=cfg.g_cond,
+                         embed_dim=cfg.embed_dim)

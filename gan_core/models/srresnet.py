@@ -82,3 +82,7 @@ class ResNetDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None):
         return self.head(self.features(x).flatten(1), labels)
+
+
+def build(cfg: ModelConfig, spec, num_classes: tuple[int, ...], conditioning: str, d_norm: str):
+    return SRResNetGenerator(cfg, spec, num_classes), ResNetDiscriminator(cfg, spec, num_classes, conditioning, d_norm)

@@ -121,7 +121,7 @@ def is_translator_file(path: PathLike) -> bool:
                 arch = json.loads((p.parent / rundir.CONFIG).read_text()).get("model", {}).get("arch")
             else:
                 arch = describe_checkpoint(p)["arch"]
-            _KIND_CACHE[key] = arch in ARCHITECTURES and ARCHITECTURES[arch].conditioning == "image"
+            _KIND_CACHE[key] = arch in ARCHITECTURES and ARCHITECTURES[arch].paired
         return _KIND_CACHE[key]
     except (CheckpointError, OSError, ValueError, AttributeError, KeyError):
         return False

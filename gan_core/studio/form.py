@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from ..checks import check_config
-from ..config import DATASETS, ConfigError, RunConfig, TrainConfig, all_fields, field_info, flatten
+from ..config import ConfigError, RunConfig, TrainConfig, all_fields, field_info, flatten
+from ..data.registry import DATASETS
 from ..losses import LOSSES
 from ..models import ARCHITECTURES
 from ..recipes import PRESETS, merge_sections, recipe_for
 
-REGISTRIES: dict[str, Mapping[str, Any]] = {"architectures": ARCHITECTURES, "losses": LOSSES}
+REGISTRIES: dict[str, Mapping[str, Any]] = {"datasets": DATASETS, "architectures": ARCHITECTURES, "losses": LOSSES}
 GROUPS: dict[str, str] = {"data": "Data", "model": "Model", "loss": "Loss", "train": "Optimisation"}
 SERVER_ONLY = ("data.cache_dir", "data.download",   # server settings a visitor's form never shows
                "train.world_size")                  # ... and a fact the trainer records (torchrun)
@@ -66,36 +67,9 @@ def field_spec(key: str) -> FieldSpec:
 def relevant_fields(dataset: str, arch: str, loss: str) -> set[str]:
     """The optional ``section.field`` settings that matter for a dataset/arch/loss choice; a form hides
     the others (they keep their values and are ignored by the trainer)."""
-    f: set[str] = set()
-    if dataset == "toy2d":
-        f |= {"data.toy_shape", "data.num_samples"}
-    else:
-        f |= {"data.image_size", "data.augment_flip", "data.augment_rotate", "data.max_images", "data.diffaugment",
-              "loss.ms_weight"}
-    if dataset in ("faces", "faces-edges"):
-        f.add("data.num_samples")
-    if dataset == "folder":
-        f |= {"data.path", "data.tags_csv", "data.pairs"}
-    if dataset == "hf":
-        f |= {"data.path", "data.hf_split", "data.hf_image_column", "data.hf_label_columns"}
+    f = set(DATASETS[dataset].relevant_fields())
     a = ARCHITECTURES[arch]
-    if a.backbone == "mlp":
-        f.add("model.mlp_hidden")
-    else:
-        f |= {"model.g_width", "model.d_width", "model.d_norm", "model.spectral_norm", "model.g_dropout",
-              "model.dropout_at_test"}
-    if a.backbone == "srresnet":
-        f.add("model.res_blocks")
-    if a.conditioning == "image":   # pix2pix: dropout (p = 0.5) is G's noise; no z; tags for pix2pix-tags
-        f = (f - {"model.g_dropout", "loss.ms_weight"}) | {"loss.l1_weight", "data.hints"}
-        if a.tags:
-            f |= {"model.embed_dim", "model.g_cond"}
-    elif a.conditioning != "none":
-        f.add("model.embed_dim")
-        if a.backbone == "dcgan":
-            f.add("model.g_cond")
-    if a.conditioning in ("acgan", "tacgan"):
-        f |= {"loss.aux_weight", "loss.aux_on_fake"}
+    f = (f | a.fields) - a.cond.drops
     f |= {f"loss.{name}" for name in LOSSES[loss].fields}
     return f
 

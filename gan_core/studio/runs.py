@@ -332,15 +332,8 @@ def curve_help(loss: str, arch: Optional[str] = None) -> dict[str, str]:
                    "between them is what D measures: a gap that shrinks over training means G is "
                    "catching up.")
     losses = f"{spec.title}. {spec.curve_help}"
-    if arch in ARCHITECTURES and ARCHITECTURES[arch].conditioning in ("acgan", "tacgan"):
-        losses += (" Here D's and G's losses also hold the tag classifiers' cross-entropy (aux_d, aux_g "
-                   "under Loss terms), so the D loss starts far above those landmarks (about 6 for 12 hair "
-                   "and 11 eye colours); the real-vs-fake part alone is d_adv.")
-    if arch in ARCHITECTURES and ARCHITECTURES[arch].conditioning == "image":
-        losses += (" pix2pix: D judges (edges, picture) pairs patch by patch, and G's loss is its GAN term "
-                   "(g_adv) plus lambda * l1 (loss.l1_weight, 100 in the paper), so the G loss is mostly "
-                   "the L1 term; l1 under Loss terms is the mean |G(x) - y| in [-1, 1] units (x 127.5 for "
-                   "grey levels) and should fall steadily.")
+    if arch in ARCHITECTURES:
+        losses += ARCHITECTURES[arch].cond.curve_note
     return {
         "losses": losses,
         "outputs": outputs,

@@ -1,28 +1,19 @@
-"""Command line: ``python -m gan_core train|sample|export|info|evaluate|stylize|translate``.
-
-* ``train``: train a GAN (flags generated from the config's metadata); ``sample``: images from a checkpoint;
-  ``export``: the generator to safetensors; ``info``: describe a checkpoint; ``evaluate``: judge a generator.
-* ``stylize`` (Gatys style transfer) and ``translate`` (pix2pix: an edge image or a photo's edges to a
-  picture) live in :mod:`gan_core.cli_images`.
-
-The only modules of gan_core that talk to a terminal (argparse, tqdm, stderr messages) are this one and
-gan_core.cli_images; everything they do goes through the library API.
-"""
+"""``train``: its flags generated from the config's metadata, the config a command line makes (the
+dataset's recipe, a preset, the loss's optimiser settings, then explicit flags), resuming, and a progress
+bar over the trainer's events."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .checks import check_config
-from .config import ConfigError, RunConfig, all_fields
-from .arguments import cli_type
-from .recipes import PRESETS, apply_preset, recipe_for
+from ..checks import check_config
+from ..config import ConfigError, RunConfig, all_fields, field_info
+from ..recipes import PRESETS, apply_preset, recipe_for
+from .common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, err as _err
 
-from .cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
 
 def _config_flags() -> dict[str, tuple[str, str]]:
     """``--lr-g`` style flags of ``train``, from the config fields' metadata: flag -> (section, field)."""
@@ -91,7 +82,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if args.seconds is not None and args.steps is None:  # "--seconds 60" alone means: train for 60 s
         sections.setdefault("train", {})["steps"] = 0
     loss_name = sections.get("loss", {}).get("name", cfg.loss.name)
-    from .losses import LOSSES
+    from ..losses import LOSSES
 
     if loss_name in LOSSES:  # the paper's optimiser settings, unless given explicitly
         rec = {k: v for k, v in LOSSES[loss_name].recommended.items() if k not in sections.get("train", {})}
@@ -103,14 +94,19 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 
 def _tagged(args: argparse.Namespace) -> Optional[bool]:
-    """Whether the data has tags, as far as the command line tells (a folder: only with a tags CSV; a
-    Hugging Face dataset: only with label columns)."""
-    if args.dataset == "folder":
-        return bool(args.tags_csv)
-    if args.dataset == "hf":
-        sets = _parse_set(args.set or []).get("data", {})
-        return bool(str(sets.get("hf_label_columns", "")).strip())
-    return None
+    """Whether the data has tags, as far as the command line tells: for a dataset whose tags come from a
+    setting (the registry's ``labels_field``: a folder's tags CSV, a Hugging Face dataset's label columns),
+    whether that setting is given, by its flag or ``--set``; None for the others."""
+    from ..data.registry import DATASETS
+
+    spec = DATASETS.get(args.dataset or "")
+    if spec is None or not spec.labels_field:
+        return None
+    flag = field_info(f"data.{spec.labels_field}").metadata["flag"]
+    value = getattr(args, flag, None) if flag else None
+    if value is None:
+        value = _parse_set(args.set or []).get("data", {}).get(spec.labels_field, "")
+    return bool(str(value or "").strip())
 
 
 # what a resumed run takes from the command line; everything else comes from its checkpoint
@@ -121,7 +117,7 @@ _RESUME_FIELDS = _RESUME_FLAGS + ("keep_checkpoints",)
 def _check_resume(args: argparse.Namespace) -> None:
     """Refuse what ``--resume`` would silently ignore (a data, model or loss setting that differs from the
     checkpoint's) and files that cannot be resumed; warn about non-finite weights."""
-    from .checkpoint import CheckpointError, load_checkpoint, nonfinite_tensors
+    from ..checkpoint import CheckpointError, load_checkpoint, nonfinite_tensors
 
     try:
         state = load_checkpoint(args.resume)
@@ -164,8 +160,8 @@ def _check_resume(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from . import distributed
-    from .trainer import Trainer
+    from .. import distributed
+    from ..trainer import Trainer
 
     try:
         if args.resume:
@@ -185,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _error_code(ev: Any) -> int:
-    from .events import ErrorEvent
+    from ..events import ErrorEvent
 
     if not isinstance(ev, ErrorEvent):
         return EXIT_OK
@@ -211,7 +207,7 @@ def _train_bar(trainer: Any, args: argparse.Namespace) -> int:
 
 
 def _train_loop(trainer: Any, bar: Any, by_time: bool, args: argparse.Namespace) -> int:
-    from .events import CheckpointEvent, DoneEvent, ErrorEvent, StartEvent, StatusEvent, StepEvent
+    from ..events import CheckpointEvent, DoneEvent, ErrorEvent, StartEvent, StatusEvent, StepEvent
 
     code = EXIT_OK
     for ev in trainer.run():
@@ -243,155 +239,7 @@ def _train_loop(trainer: Any, bar: Any, by_time: bool, args: argparse.Namespace)
     return code
 
 
-def _parse_tags_arg(tags: str, spec) -> Any:
-    import torch
-
-    if not spec.num_classes:
-        raise ValueError("this generator is unconditional: --tags cannot be used")
-    from .tags import parse_tags_for
-
-    return torch.tensor(parse_tags_for(zip(spec.group_names, spec.class_names), tags))
-
-
-def _warn_nonfinite(path: str, state: dict, keys: Sequence[str] = ("G", "G_ema", "D", "opt_g", "opt_d")) -> int:
-    from .checkpoint import nonfinite_tensors
-
-    bad = nonfinite_tensors({k: state.get(k) for k in keys})
-    if bad:
-        sys.stderr.write(f"warning: {path} holds NaN/inf values in {len(bad)} tensor(s) (e.g. {bad[0]}); "
-                         "it comes from a diverged run\n")
-    return len(bad)
-
-
-def cmd_sample(args: argparse.Namespace) -> int:
-    import io
-
-    import numpy as np
-    from PIL import Image
-    from tqdm import tqdm
-
-    from . import latent
-    from .checkpoint import CheckpointError, generator_from_state, load_checkpoint, resolve_device
-    from .data.images import make_grid_uint8, scatter_image
-    from .fileio import atomic_write_bytes
-
-    if args.n < 1 or args.n > 100_000:
-        _err("--n must be between 1 and 100000")
-        return EXIT_USAGE
-    fmt = None
-    if args.out:
-        fmt = _IMAGE_FORMATS.get(Path(args.out).suffix.lower())
-        if fmt is None:
-            _err(f"--out {args.out}: the file name must end in {', '.join(_IMAGE_FORMATS)} (the image format)")
-            return EXIT_USAGE
-    if args.npy and not args.npy.endswith(".npy"):
-        _err(f"--npy {args.npy}: the file name must end in .npy")
-        return EXIT_USAGE
-    try:
-        resolve_device(args.device)
-        state = load_checkpoint(args.checkpoint)
-        use_ema = not args.no_ema and state.get("G_ema") is not None
-        _warn_nonfinite(args.checkpoint, state, ("G_ema",) if use_ema else ("G",))
-        G, cfg, spec = generator_from_state(state, device=args.device, use_ema=not args.no_ema)
-        del state
-        if getattr(G, "takes_image", False):
-            raise ValueError(f"{args.checkpoint} holds a pix2pix generator, which turns edge images into pictures "
-                             "and draws nothing from z: use `python -m gan_core translate`")
-        labels = None
-        if args.tags:
-            if not G.num_classes:  # trained on tagged data without a conditional arch
-                raise ValueError("this generator is unconditional: --tags cannot be used")
-            labels = _parse_tags_arg(args.tags, spec).repeat(args.n, 1)
-    except (CheckpointError, ValueError) as e:
-        _err(str(e))
-        return EXIT_USAGE
-    with tqdm(total=args.n, desc="sampling", unit="img", disable=args.quiet, file=sys.stderr) as bar:
-        x = latent.sample(G, args.n, seed=args.seed, labels=labels,
-                          progress=lambda done, total: bar.update(done - bar.n)).images
-    try:
-        if args.out:
-            img = scatter_image(x.numpy()) if spec.kind == "points" else make_grid_uint8(x, nrow=args.nrow)
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-            atomic_write_bytes(args.out, lambda f: f.write(buf.getvalue()))
-        if args.npy:
-            atomic_write_bytes(args.npy, lambda f: np.save(f, x.numpy()))
-    except OSError as e:  # fileio.WriteError: one line (read-only folder, a file in the path, disk full)
-        _err(str(e))
-        return EXIT_USAGE
-    sys.stdout.write(f"wrote {args.n} samples" + (f" grid {args.out}" if args.out else "") +
-                     (f" array {args.npy}" if args.npy else "") + "\n")
-    return EXIT_OK
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, export_generator, load_checkpoint
-
-    try:
-        state = load_checkpoint(args.checkpoint)
-        path = export_generator(state, args.out, use_ema=not args.no_ema)
-    except (CheckpointError, OSError) as e:  # NonFiniteError, WriteError included
-        _err(str(e))
-        return EXIT_USAGE
-    sys.stdout.write(f"exported generator to {path}\n")
-    return EXIT_OK
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, checkpoint_summary, load_checkpoint
-
-    try:
-        state = load_checkpoint(args.checkpoint)
-    except CheckpointError as e:
-        _err(str(e))
-        return EXIT_USAGE
-    summary = checkpoint_summary(state)
-    summary["nonfinite_tensors"] = _warn_nonfinite(args.checkpoint, state)
-    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
-    return EXIT_OK
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Judge a generator with the project's classifier: tag accuracy, same-tag diversity, precision /
-    recall / density / coverage and FID, each with its sample sizes."""
-    from . import latent
-    from .checkpoint import CheckpointError, load_generator
-    from .classifiers import ClassifierUnavailable
-    from .data import DataError
-    from . import metrics as M
-
-    if not 8 <= args.n <= 100_000:
-        _err(f"--n must be between 8 and 100000, got {args.n}")
-        return EXIT_USAGE
-    try:
-        G, cfg, spec = load_generator(args.checkpoint)
-        data = cfg.data if args.cache_dir is None else dataclasses.replace(cfg.data, cache_dir=args.cache_dir)
-        if getattr(G, "takes_image", False):   # pix2pix: L1 and FID on the held-out pairs of its data
-            from .data import load_dataset
-
-            ext = M.load_classifier("faces") if cfg.data.dataset == "faces-edges" else None
-            row = M.evaluate_translator(G, M.paired_reference(load_dataset(data), ext, args.n), ext, args.seed)
-            sys.stdout.write(json.dumps({k: v for k, v in row.items() if k != "label"}, indent=2) + "\n")
-            sys.stderr.write(row["label"] + "\n")
-            return EXIT_OK
-        ext, ref = M.classifier_reference(data, args.n, args.seed, spec)
-    except (CheckpointError, ClassifierUnavailable, DataError, ConfigError, ValueError) as e:
-        _err(str(e))
-        return EXIT_USAGE
-    row = M.evaluate_generator(G, spec, ext, ref, args.n, latent.rng(args.seed, latent.EVAL_SEED_OFFSET), seed=args.seed)
-    sys.stdout.write(json.dumps(M.judged_fields(row), indent=2) + "\n")
-    sys.stderr.write(row["label"] + "\n")
-    ratio = row.get("diversity_ratio")
-    if ratio is not None and ratio < M.ModeCollapseMonitor().min_tag_ratio:
-        sys.stderr.write(f"warning: samples with the same tags differ only {ratio:.2f} times as much as real "
-                         "ones: this generator ignores z\n")
-    return EXIT_OK
-
-
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m gan_core", description="GAN Studio command line")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def add_train_command(sub: Any) -> None:
     t = sub.add_parser("train", help="train a GAN")
     t.add_argument("--config", help="JSON config file (fields not given keep defaults)")
     t.add_argument("--out", required=True, help="run directory (checkpoints, samples, metrics.jsonl)")
@@ -403,46 +251,3 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--verbose", action="store_true")
     t.set_defaults(fn=cmd_train)
-
-    s = sub.add_parser("sample", help="sample images from a checkpoint")
-    s.add_argument("--checkpoint", required=True)
-    s.add_argument("--n", type=int, default=64)
-    s.add_argument("--seed", type=cli_type("seed"), default=0)
-    s.add_argument("--tags", help='e.g. "blue hair,red eyes" (conditional models)')
-    s.add_argument("--out", help="PNG grid")
-    s.add_argument("--npy", help="raw samples as a .npy array (N, C, H, W) in [-1, 1]")
-    s.add_argument("--nrow", type=int, default=8)
-    s.add_argument("--device", default="cpu")
-    s.add_argument("--no-ema", action="store_true", help="use raw G weights even when EMA weights exist")
-    s.add_argument("--quiet", action="store_true")
-    s.set_defaults(fn=cmd_sample)
-
-    e = sub.add_parser("export", help="export the generator to safetensors")
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--out", required=True)
-    e.add_argument("--no-ema", action="store_true")
-    e.set_defaults(fn=cmd_export)
-
-    i = sub.add_parser("info", help="describe a checkpoint")
-    i.add_argument("--checkpoint", required=True)
-    i.set_defaults(fn=cmd_info)
-
-    v = sub.add_parser("evaluate", help="judge a generator: tag accuracy, same-tag diversity, precision/recall, FID")
-    v.add_argument("--checkpoint", required=True)
-    v.add_argument("--n", type=int, default=1000, help="generated and real samples (default 1000)")
-    v.add_argument("--seed", type=cli_type("seed"), default=0)
-    v.add_argument("--cache-dir", help="dataset cache folder (default: the one in the checkpoint's config)")
-    v.set_defaults(fn=cmd_evaluate)
-
-    from .cli_images import add_image_commands   # stylize, translate
-
-    add_image_commands(sub)
-    return p
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = make_parser().parse_args(argv)
-    if args.command == "sample" and not (args.out or args.npy):
-        _err("give --out (PNG grid) and/or --npy")
-        return EXIT_USAGE
-    return args.fn(args)
