@@ -41,7 +41,10 @@ def measure_step_ms(cfg: RunConfig, steps: int = PROBE_STEPS) -> float:
     from .data import load_dataset
     from .trainer import Trainer
 
-    if cfg.data.dataset == "faces":   # a small pool of the same faces: a step costs what it costs on 20,000
+    from .data.registry import DATASETS
+
+    if "data.num_samples" in DATASETS[cfg.data.dataset].relevant_fields():
+        # a drawn pool (faces): a small one costs a step what a step costs on 20,000
         cfg = cfg.replace(data={"num_samples": min(cfg.data.num_samples, 512)})
     tr = Trainer(cfg, None, dataset=load_dataset(cfg.data))
     tr._setup()

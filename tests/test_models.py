@@ -10,7 +10,7 @@ def _labels(n, spec):
 
 
 # z-to-image archs (pix2pix maps images to images: tests/test_pix2pix.py)
-@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "mlp" and ARCHITECTURES[a].conditioning != "image"])
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "mlp" and not ARCHITECTURES[a].paired])
 @pytest.mark.parametrize("size,channels", [(16, 1), (32, 3), (64, 3)])
 def test_image_archs_shapes(arch, size, channels):
     spec = DataSpec("image", channels, size, (12, 11), ("hair", "eye"))

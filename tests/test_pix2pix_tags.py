@@ -77,14 +77,14 @@ def test_training_feeds_the_true_tags_and_files_record_them(tag_run):
 
     tr = tag_run["trainer"]
     tr.gen.manual_seed(5)
-    idx = torch.randint(tr.n_train, (8,), generator=torch.Generator().manual_seed(0))
+    idx = torch.randint(tr.strategy.n_train, (8,), generator=torch.Generator().manual_seed(0))
     tr.gen.manual_seed(5)
     y, x, lab = tr._batch()
     assert lab.shape == (8, 2) and lab.dtype == torch.long
     g = torch.Generator(device=tr.data_device).manual_seed(5)
-    idx = torch.randint(tr.n_train, (8,), generator=g, device=tr.data_device)
+    idx = torch.randint(tr.strategy.n_train, (8,), generator=g, device=tr.data_device)
     assert torch.equal(lab.cpu(), tr.dataset.labels[idx.cpu()])            # each pair's own tags
-    assert torch.equal(tr.grid_tags, tr.dataset.labels[P_grid(tr)])
+    assert torch.equal(tr.strategy.grid_tags, tr.dataset.labels[P_grid(tr)])
     assert checkpoint_summary(load_checkpoint(tag_run["dir"] / "run" / "last.pt"))["conditional"]
     for path in (tag_run["dir"] / "run" / "last.pt", tag_run["export"]):
         G, cfg, spec = load_generator(path)
@@ -95,7 +95,7 @@ def test_training_feeds_the_true_tags_and_files_record_them(tag_run):
 def P_grid(tr):
     from gan_core import pix2pix_step as P
 
-    return P.grid_indices(len(tr.dataset), len(tr.grid_tags))
+    return P.grid_indices(len(tr.dataset), len(tr.strategy.grid_tags))
 
 
 def test_translate_follows_the_tags_and_random_picks_come_from_the_seed(tag_run):

@@ -29,7 +29,8 @@ def test_every_arch_is_complete(name):
     a = ARCHITECTURES[name]
     assert a.backbone in BACKBONES and a.conditioning in CONDITIONINGS and a.step in STEPS
     assert a.fields <= FIELDS and a.cond.drops <= FIELDS
-    assert not (a.conditional and a.paired)            # tags or an input picture, not both
+    if a.conditional and a.paired:                     # a translator that takes tags (pix2pix-tags): only G does;
+        assert not a.cond.projection and a.tag_heads == 0   # its D judges (input, picture) pairs as pix2pix's
     assert a.tag_heads == 0 or a.conditional           # tag heads need tags
     assert (a.step == "pix2pix") == a.paired           # paired archs train with the pix2pix step
 
