@@ -100,9 +100,50 @@ class Judge:
         return M.judged_fields(M.evaluate_generator(G, spec, self.ext, self.ref, self.n, g, seed=0))
 
 
-def train_for(cfg: RunConfig, device: torch.device, out_dir: Optional[Path] = None) -> tuple[Trainer, dict[str, Any]]:
+class ExtraEMAs:
+    """More averages of G kept beside the trainer's EMA, over a longer share of the run: weight decay
+    ``1 - 1 / (1 + r * (step + 1))`` for each ratio r (the trainer's TF warm-up ``(1 + step) / (10 + step)``
+    is r = 1/9). Installed by wrapping the trainer's EMA class; they draw no random numbers, so the run
+    itself is unchanged."""
+
+    def __init__(self, ratios: list[float]):
+        self.ratios, self.models = ratios, {}
+
+    def install(self) -> Any:
+        import gan_core.trainer as trainer_mod
+
+        base, extra = trainer_mod.EMA, self
+
+        class Hooked(base):  # type: ignore[misc, valid-type]
+            @torch.no_grad()
+            def update(self, G, step):
+                super().update(G, step)
+                for r in extra.ratios:
+                    if r not in extra.models:
+                        extra.models[r] = base(G, 1.0).model
+                    m = extra.models[r]
+                    d = 1.0 - 1.0 / (1.0 + r * (step + 1))
+                    torch._foreach_lerp_(list(m.parameters()), [p.detach() for p in G.parameters()], 1.0 - d)
+                    for be, b in zip(m.buffers(), G.buffers()):
+                        be.copy_(b)
+
+        trainer_mod.EMA = Hooked
+        return lambda: setattr(trainer_mod, "EMA", base)
+
+
+def train_for(cfg: RunConfig, device: torch.device, out_dir: Optional[Path] = None,
+              extra_emas: Optional[ExtraEMAs] = None) -> tuple[Trainer, dict[str, Any]]:
     t0 = time.perf_counter()
-    tr = Trainer(cfg, out_dir, device=device)
+    undo = extra_emas.install() if extra_emas is not None else None
+    try:
+        tr = Trainer(cfg, out_dir, device=device)
+        return _train(tr, t0)
+    finally:
+        if undo is not None:
+            undo()
+
+
+def _train(tr: Trainer, t0: float) -> tuple[Trainer, dict[str, Any]]:
     first_grid = None
     error = None
     for ev in tr.run():
@@ -201,13 +242,17 @@ def compare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
         for seed in seeds:
             cfg = base.replace(**merge_sections(sections, extra, {"train": {**budget, "seed": seed, "sample_every": 0,
                                                                            "sample_seconds": 0.0}}))
-            tr, info = train_for(cfg, device)
+            emas = ExtraEMAs([float(v) for v in args.ema_windows.split(",")]) if args.ema_windows else None
+            tr, info = train_for(cfg, device, extra_emas=emas)
             q = judge(tr.G_ema if tr.G_ema is not None else tr.G, tr.spec)
             label = name if len(seeds) == 1 else f"{name}, seed {seed}"
             print(fmt_row(label, info, q), flush=True)
             if args.also_raw and tr.G_ema is not None:   # the raw G too: what the EMA adds
                 q["raw_g"] = judge(tr.G, tr.spec)
                 print(fmt_row(label + " (raw G, no EMA)", info, q["raw_g"]), flush=True)
+            for r, m in (emas.models.items() if emas is not None else ()):   # longer averages of the same run
+                q[f"ema_r{r:g}"] = judge(m, tr.spec)
+                print(fmt_row(f"{label} (average over {r:g} of the run)", info, q[f"ema_r{r:g}"]), flush=True)
             rows.append({"seed": seed, **info, **q})
         res: dict[str, Any] = {"what": what, **rows[0]} if len(seeds) == 1 else {"what": what, "seeds": rows}
         if len(seeds) > 1:
@@ -298,6 +343,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="with --compare: a config change on top of every recipe")
     p.add_argument("--also-raw", action="store_true", help="with --compare: judge the raw G as well as its EMA")
+    p.add_argument("--ema-windows", help="with --compare: also judge averages of G over these shares of the run, "
+                   "e.g. 0.2,0.5 (the trainer's EMA warm-up is 1/9)")
     p.add_argument("--n", type=int, default=1000, help="generated and real samples for every figure")
     args = p.parse_args(argv)
     device = setup(args)
