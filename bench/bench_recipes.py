@@ -20,8 +20,9 @@ Run it on a quiet machine: the recipes are compared at equal training seconds, s
 the same cores changes the figures. With ``--steps N`` they are compared at equal *steps* instead
 (``train.seconds`` 0): the quality figures then do not depend on the load, only the ms/step column
 does. ``--seeds`` repeats every recipe for several training seeds (printed per seed, then the mean and
-the minimum); ``--set section.field=value`` changes every recipe (exploration). It prints the CPU model
-with every table.
+the minimum); ``--set section.field=value`` changes every recipe (exploration); ``--also-raw`` judges
+the raw G beside its EMA and ``--ema-windows 0.2,0.5`` longer averages of the same run. It prints the
+CPU model with every table.
 """
 from __future__ import annotations
 
