@@ -1,6 +1,8 @@
 """Tag-conditional recipes at equal seconds, and the learning targets of the time presets.
 
     python bench/bench_recipes.py --compare              # every recipe for --seconds (default 60) each
+    python bench/bench_recipes.py --compare --steps 1400 --seeds 0,1,2 --recipe acgan-cbn-ms
+                                                         # by steps (quality independent of the load), per seed
     python bench/bench_recipes.py --targets              # 1min + 5min faces presets, digits in 30 s
     python bench/bench_recipes.py --judge checkpoints/faces.safetensors --judge checkpoints/digits.safetensors
     python bench/bench_recipes.py --compare --quick      # smoke test: tiny sizes, numbers mean nothing
@@ -15,12 +17,18 @@ Every run trains in this process on the CPU (or --device), stopped by the clock,
 * precision / recall / density / coverage (k = 5) and FID on the classifier's features.
 
 Run it on a quiet machine: the recipes are compared at equal training seconds, so another job on
-the same cores changes the figures. It prints the CPU model with every table.
+the same cores changes the figures. With ``--steps N`` they are compared at equal *steps* instead
+(``train.seconds`` 0): the quality figures then do not depend on the load, only the ms/step column
+does. ``--seeds`` repeats every recipe for several training seeds (printed per seed, then the mean and
+the minimum); ``--set section.field=value`` changes every recipe (exploration); ``--also-raw`` judges
+the raw G beside its EMA and ``--ema-windows 0.2,0.5`` longer averages of the same run. It prints the
+CPU model with every table.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -72,6 +80,8 @@ RECIPES: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                        "loss": {"name": "ns", "ms_weight": 1.0}, "train": _NS_OPT}),
     "acgan-cbn-ms": ("ACGAN, NS, conditional BN + mode-seeking: the recommended recipe (TAGGED_RECIPE)",
                      TAGGED_RECIPE),
+    "acgan-cbn-ms-aux3": ("ACGAN, NS, conditional BN + mode-seeking, tag loss weight 3",
+                          merge_sections(TAGGED_RECIPE, {"loss": {"aux_weight": 3.0}})),
 }
 
 
@@ -91,9 +101,50 @@ class Judge:
         return M.judged_fields(M.evaluate_generator(G, spec, self.ext, self.ref, self.n, g, seed=0))
 
 
-def train_for(cfg: RunConfig, device: torch.device, out_dir: Optional[Path] = None) -> tuple[Trainer, dict[str, Any]]:
+class ExtraEMAs:
+    """More averages of G kept beside the trainer's EMA, over a longer share of the run: weight decay
+    ``1 - 1 / (1 + r * (step + 1))`` for each ratio r (the trainer's TF warm-up ``(1 + step) / (10 + step)``
+    is r = 1/9). Installed by wrapping the trainer's EMA class; they draw no random numbers, so the run
+    itself is unchanged."""
+
+    def __init__(self, ratios: list[float]):
+        self.ratios, self.models = ratios, {}
+
+    def install(self) -> Any:
+        import gan_core.trainer as trainer_mod
+
+        base, extra = trainer_mod.EMA, self
+
+        class Hooked(base):  # type: ignore[misc, valid-type]
+            @torch.no_grad()
+            def update(self, G, step):
+                super().update(G, step)
+                for r in extra.ratios:
+                    if r not in extra.models:
+                        extra.models[r] = base(G, 1.0).model
+                    m = extra.models[r]
+                    d = 1.0 - 1.0 / (1.0 + r * (step + 1))
+                    torch._foreach_lerp_(list(m.parameters()), [p.detach() for p in G.parameters()], 1.0 - d)
+                    for be, b in zip(m.buffers(), G.buffers()):
+                        be.copy_(b)
+
+        trainer_mod.EMA = Hooked
+        return lambda: setattr(trainer_mod, "EMA", base)
+
+
+def train_for(cfg: RunConfig, device: torch.device, out_dir: Optional[Path] = None,
+              extra_emas: Optional[ExtraEMAs] = None) -> tuple[Trainer, dict[str, Any]]:
     t0 = time.perf_counter()
-    tr = Trainer(cfg, out_dir, device=device)
+    undo = extra_emas.install() if extra_emas is not None else None
+    try:
+        tr = Trainer(cfg, out_dir, device=device)
+        return _train(tr, t0)
+    finally:
+        if undo is not None:
+            undo()
+
+
+def _train(tr: Trainer, t0: float) -> tuple[Trainer, dict[str, Any]]:
     first_grid = None
     error = None
     for ev in tr.run():
@@ -114,13 +165,34 @@ def fmt_row(name: str, info: dict[str, Any], q: dict[str, Any]) -> str:
             return "-"
         return f"{100 * v:.1f} %" if pct else f"{v:.3f}" if k != "fid" else f"{v:.2f}"
 
-    return (f"| {name} | {info['steps']} | {info['train_s']} | {f('tag_accuracy', True)} | {f('diversity_ratio')} | "
+    ms = f"{1000 * info['train_s'] / info['steps']:.0f}" if info.get("steps") else "-"
+    return (f"| {name} | {info['steps']} | {info['train_s']} | {ms} | {f('tag_accuracy', True)} | "
+            f"{f('hair_accuracy', True)} | {f('eye_accuracy', True)} | {f('diversity_ratio')} | "
             f"{f('diversity_ratio_features')} | {f('precision')} | {f('recall')} | {f('density')} | "
             f"{f('coverage')} | {f('fid')} |")
 
 
-HEADER = ("| recipe | steps | train s | tag accuracy | same-tag diversity (pixels) | (classifier features) | "
-          "precision | recall | density | coverage | FID (classifier) |\n" + "|---" * 11 + "|")
+HEADER = ("| recipe | steps | train s | ms/step | tag accuracy | hair | eye | same-tag diversity (pixels) | "
+          "(classifier features) | precision | recall | density | coverage | FID (classifier) |\n" + "|---" * 14 + "|")
+SUMMARY_KEYS = ("tag_accuracy", "hair_accuracy", "eye_accuracy", "diversity_ratio")
+
+
+def summary_row(name: str, rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """Mean and minimum over seeds of the headline figures (and the mean ms/step)."""
+    out: dict[str, Any] = {}
+    for k in SUMMARY_KEYS:
+        vals = [r[k] for r in rows if r.get(k) is not None]
+        if vals:
+            out[f"{k}_mean"], out[f"{k}_min"] = statistics.fmean(vals), min(vals)
+    out["ms_per_step_mean"] = statistics.fmean(1000 * r["train_s"] / r["steps"] for r in rows if r["steps"])
+
+    def pct(k: str) -> str:
+        return f"{100 * out[k + '_mean']:.1f} % (min {100 * out[k + '_min']:.1f} %)" if k + "_mean" in out else "-"
+
+    div = (f"{out['diversity_ratio_mean']:.3f} (min {out['diversity_ratio_min']:.3f})"
+           if "diversity_ratio_mean" in out else "-")
+    return (f"| {name}: mean of {len(rows)} seeds | {out['ms_per_step_mean']:.0f} ms/step | tag {pct('tag_accuracy')} | "
+            f"hair {pct('hair_accuracy')} | eye {pct('eye_accuracy')} | diversity {div} |"), out
 
 
 def base_config(args: argparse.Namespace, dataset: str = "faces", preset: str = "1min") -> RunConfig:
@@ -133,23 +205,61 @@ def base_config(args: argparse.Namespace, dataset: str = "faces", preset: str = 
     return cfg
 
 
+def parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set loss.aux_weight=2`` -> {"loss": {"aux_weight": 2}} (values parsed as JSON when possible)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        sec, _, fld = key.partition(".")
+        if not (sec and fld and raw):
+            raise SystemExit(f"error: --set expects section.field=value, got {item!r}")
+        try:
+            val = json.loads(raw)
+        except json.JSONDecodeError:
+            val = raw
+        out.setdefault(sec, {})[fld] = val
+    return out
+
+
 def compare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """Every recipe for ``--seconds`` of training, or for ``--steps`` steps (then per ``--seeds``)."""
     seconds = 3.0 if args.quick else args.seconds
+    steps = (20 if args.quick else args.steps) if args.steps else 0
+    budget = ({"steps": steps, "seconds": 0.0} if steps else {"steps": 0, "seconds": seconds})
+    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
     base = base_config(args)
     judge = Judge(base, 64 if args.quick else args.n)
     names = args.recipe or list(RECIPES)
-    print(f"# recipes at equal seconds: {seconds:g} s of training each, faces 32 px (1min preset sizes), "
-          f"judged on {judge.n} samples vs {judge.n} real; {machine_info(device).get('cpu', '')}")
+    extra = parse_sets(args.set)
+    what_budget = f"{steps} steps" if steps else f"{seconds:g} s of training"
+    print(f"# recipes at equal {'steps' if steps else 'seconds'}: {what_budget} each, training seeds {seeds}, "
+          f"faces 32 px (1min preset sizes){', with ' + ' '.join(args.set) if args.set else ''}, judged on "
+          f"{judge.n} samples vs {judge.n} real; {machine_info(device).get('cpu', '')}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(HEADER)
-    results = {}
+    results: dict[str, Any] = {}
     for name in names:
         what, sections = RECIPES[name]
-        cfg = base.replace(**merge_sections(sections, {"train": {"seconds": seconds, "steps": 0,
-                                                                  "sample_every": 0, "sample_seconds": 0.0}}))
-        tr, info = train_for(cfg, device)
-        q = judge(tr.G_ema if tr.G_ema is not None else tr.G, tr.spec)
-        print(fmt_row(name, info, q), flush=True)
-        results[name] = {"what": what, **info, **q}
+        rows = []
+        for seed in seeds:
+            cfg = base.replace(**merge_sections(sections, extra, {"train": {**budget, "seed": seed, "sample_every": 0,
+                                                                           "sample_seconds": 0.0}}))
+            emas = ExtraEMAs([float(v) for v in args.ema_windows.split(",")]) if args.ema_windows else None
+            tr, info = train_for(cfg, device, extra_emas=emas)
+            q = judge(tr.G_ema if tr.G_ema is not None else tr.G, tr.spec)
+            label = name if len(seeds) == 1 else f"{name}, seed {seed}"
+            print(fmt_row(label, info, q), flush=True)
+            if args.also_raw and tr.G_ema is not None:   # the raw G too: what the EMA adds
+                q["raw_g"] = judge(tr.G, tr.spec)
+                print(fmt_row(label + " (raw G, no EMA)", info, q["raw_g"]), flush=True)
+            for r, m in (emas.models.items() if emas is not None else ()):   # longer averages of the same run
+                q[f"ema_r{r:g}"] = judge(m, tr.spec)
+                print(fmt_row(f"{label} (average over {r:g} of the run)", info, q[f"ema_r{r:g}"]), flush=True)
+            rows.append({"seed": seed, **info, **q})
+        res: dict[str, Any] = {"what": what, **rows[0]} if len(seeds) == 1 else {"what": what, "seeds": rows}
+        if len(seeds) > 1:
+            line, res["summary"] = summary_row(name, rows)
+            print(line, flush=True)
+        results[name] = res
     return results
 
 
@@ -229,6 +339,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--judge", action="append", default=[], help="a generator file to judge")
     p.add_argument("--recipe", action="append", choices=list(RECIPES), help="with --compare: only these")
     p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--steps", type=int, default=0, help="with --compare: train N steps (seconds 0) instead")
+    p.add_argument("--seeds", help="with --compare: training seeds, e.g. 0,1,2 (default: --seed)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="with --compare: a config change on top of every recipe")
+    p.add_argument("--also-raw", action="store_true", help="with --compare: judge the raw G as well as its EMA")
+    p.add_argument("--ema-windows", help="with --compare: also judge averages of G over these shares of the run, "
+                   "e.g. 0.2,0.5 (the trainer's EMA warm-up is 1/9)")
     p.add_argument("--n", type=int, default=1000, help="generated and real samples for every figure")
     args = p.parse_args(argv)
     device = setup(args)
