@@ -53,6 +53,7 @@ class JobSnapshot:
     extras: dict[str, list[dict[str, Any]]]  # e.g. "metrics" from evaluators
     queued_at: float = 0.0
     lr_changes: list[dict[str, Any]] = field(default_factory=list)  # {"step", "lr_g", "lr_d", "n_critic"} set mid-run
+    data_spec: dict[str, Any] = field(default_factory=dict)  # the StartEvent's DataSpec (tag names for the grid)
 
     @property
     def active(self) -> bool:
@@ -80,6 +81,7 @@ class Job:
         self.status = "queued"
         self._on_end = on_end
         self.lr_changes: list[dict[str, Any]] = []
+        self.data_spec: dict[str, Any] = {}
         self.step = 0
         self.total_steps = cfg.train.steps
         self.progress, self.eta, self.img_per_s = 0.0, None, 0.0
@@ -193,6 +195,7 @@ class Job:
                 self.status = "running"
                 self.step = ev.start_step
                 self.notes.extend(ev.notes)
+                self.data_spec = dict(ev.data_spec or {})
                 if ev.start_step and not self.history:   # a continued run: its curves start at step 1
                     self.history = [r for r in rundir.step_rows(self.run_dir) if r["step"] <= ev.start_step]
             elif isinstance(ev, StepEvent):
@@ -236,6 +239,7 @@ class Job:
                 self.total_steps, self.progress, self.eta, self.img_per_s, hist, self.sample, self.sample_step,
                 list(self.checkpoints), self.error, list(self.notes), self.started_at, self.finished_at,
                 {k: list(v) for k, v in self.extras.items()}, self.queued_at, list(self.lr_changes),
+                dict(self.data_spec),
             )
 
     @property

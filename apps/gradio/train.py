@@ -2,6 +2,7 @@
 training slots), owner-only pause/steer/stop, Continue, and the live panel; ``run_training`` is shared with /train."""
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -45,14 +46,11 @@ def run_training(cfg, me: str, start: Optional[Callable[[], Any]] = None) -> Ite
     while True:
         snap = job.snapshot()
         if snap.queued:
-            yield job, (f"Queued: position {C.mgr.queue_position(job)}, expected start in about "
-                        f"{studio.format_duration(C.mgr.expected_wait(job))}." + _slots_text())
-        elif snap.active:
-            yield job, f"Run {Path(snap.run_dir).name} is {snap.status}: you control it (Pause, Stop, live lr)."
+            yield job, studio.queued_text(C.mgr.queue_position(job), C.mgr.expected_wait(job)) + _slots_text()
         else:
-            end = f"Run {Path(snap.run_dir).name} ended: {snap.status} at step {snap.step}."
-            yield job, end + (f" {snap.error}" if snap.error else "")
-            return
+            yield job, studio.run_status_text(snap, mine=True)
+            if not snap.active:
+                return
         time.sleep(1.0)
 
 
@@ -136,10 +134,8 @@ def form_view(*values) -> list[Any]:
     for k in KEYS:
         interactive = not ((k in TARGET_FIELDS and no_targets) or (k in ("train.beta1", "train.beta2") and not adam))
         ups.append(gr.update(visible=k in shown, interactive=interactive))
-    spec = LOSSES[loss]
-    notes = f"**{spec.title}.** {spec.curve_help}" + (" (Real/fake labels and label noise are not used: this loss "
-                                                       "has no real/fake targets.)" if no_targets else "")
-    return [*ups, ARCHITECTURES[arch].description, notes, check_text(*values)]
+    return [*ups, studio.field_note("model.arch", dataset, arch, loss),
+            studio.field_note("loss.name", dataset, arch, loss), check_text(*values)]
 
 
 def hf_preview(*values):
@@ -217,25 +213,6 @@ def steer(owner_v, admin: bool, lr_g, lr_d, n_critic, request: gr.Request = None
         gr.Info(f"Applied: lr G {float(lr_g):.1e}, lr D {float(lr_d):.1e}, n_critic {int(n_critic)}")
 
 
-def metrics_md(snap, every: int) -> str:
-    ov = studio.metrics_overview(snap.extras)
-    lines = [f"**Alert at step {a.get('step', '?')}:** {a['message']}" for a in ov["alerts"][-3:]]
-    latest = ov["latest"]
-    if latest is None:
-        if ov["status"]:
-            lines.append(f"Quality metrics: {ov['status']}")
-        elif every:
-            lines.append(f"Quality metrics (FID, KID, tag accuracy) are computed at checkpoints, at most every "
-                         f"{every} steps, and at the end of the run.")
-        return "\n\n".join(lines)
-    vals = " · ".join(f"**{studio.METRIC_NAMES[k]}** {studio.format_metric(k, latest.get(k))}" for k in ov["series"][:4])
-    lines.append(f"Quality at step {latest.get('step')} ({latest.get('n_real')} real vs {latest.get('n_fake')} "
-                 f"generated images, {latest.get('features')} features): {vals}")
-    lines.append(" ".join(f"**{studio.METRIC_NAMES[k]}**: {h}." for k, h in studio.METRIC_HELP.items()
-                          if k in ov["series"]))
-    return "\n\n".join(lines)
-
-
 def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request = None):
     """One poll of the Train tab: the visitor's run (or the one training) drawn from one snapshot; plots
     and the grid are only resent when they changed, the live lr / n_critic boxes only filled when the
@@ -243,11 +220,9 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
     job, me = _job_for(owner_v, request)
     queue = studio.queue_rows(C.mgr, me)
     queue_up = _table(queue) if queue else gr.update(value=None, visible=False)
-    queue_md = (f"**Queue** · {len(queue)} waiting · {C.mgr.max_concurrent} run(s) train at once" if queue else "")
+    queue_md = studio.queue_header(len(queue), C.mgr.max_concurrent) if queue else ""
     if job is None:
-        runs = studio.list_runs()
-        msg = (f"No run is training. {len(runs)} earlier run(s) are in `{studio.runs_dir()}` (see **Compare**)."
-               if runs else "No run yet. Choose a preset or your own settings and press **Start training**.")
+        msg = studio.no_run_text(studio.list_runs(), studio.runs_dir())
         return [None, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
                 queue_md, queue_up, gr.update(visible=False)]
     snap = job.snapshot()
@@ -256,7 +231,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
            "steer": bool(snap.active and mine)}
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
-    who = "yours" if job.owner == me else ("admin" if admin else "view only: started in another browser")
+    who = studio.owner_label(job.owner == me, bool(admin))
     title = f"### Run {Path(snap.run_dir).name} · {snap.status} · {who}"
     pct = min(max(snap.progress, 0.0), 1.0)
     prog = (f'<progress value="{pct:.4f}" max="1" style="width:100%;height:14px"></progress>'
@@ -268,29 +243,28 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
     if snap.error:
         stats += f"<p><b>Error:</b> {snap.error}</p>"
     if job.owner != me and snap.active and not admin:
-        stats += ("<p>View only: this run was started in another browser. You can watch it, but only that browser "
-                  "(or the admin) can pause, stop or change it; a copied link never gives control.</p>")
-    help_ = studio.curve_help(snap.config["loss"]["name"], snap.config["model"]["arch"])
-    if changed and snap.history:
-        extra = [k for k in studio.history_keys(snap.history) if k.startswith("extra.")]
-        plots = [charts.curves_figure(snap.history, ["d_loss", "g_loss"], "Losses"),
-                 charts.curves_figure(snap.history, ["d_real", "d_fake"], "D outputs"),
-                 charts.curves_figure(snap.history, ["grad_norm_d", "grad_norm_g"], "Gradient norms"),
-                 charts.curves_figure(snap.history, ["lr_d", "lr_g"], "Learning rates"),
-                 charts.curves_figure(snap.history, extra, "Loss terms") if extra else None]
+        stats += f"<p>{html.escape(studio.VIEW_ONLY)}</p>"
+    groups = {g["title"]: g for g in studio.chart_groups(snap.history, snap.config["loss"]["name"],
+                                                          snap.config["model"]["arch"])}
+    if changed and snap.history:   # one plot per chart group, in the order of CHART_GROUPS (None: no such curves)
+        plots = [charts.curves_figure(snap.history, groups[g.title]["keys"], g.title) if g.title in groups else None
+                 for g in studio.CHART_GROUPS]
     elif changed:
         plots = [None] * 5
     else:
         plots = [gr.skip()] * 5
     if snap.sample is not None and (new_job or shown.get("sample") != snap.sample_step):
-        grid = gr.update(value=studio.upscale(snap.sample, min_size=384),
-                         label=f"Fixed-noise samples at step {snap.sample_step}")
+        img, tags = studio.labelled_grid(snap.sample, snap.config, snap.data_spec, min_size=384)
+        grid = gr.update(value=img, label=f"Fixed-noise samples at step {snap.sample_step}"
+                                          + (f" · {tags}" if tags else ""))
     elif snap.sample is None and new_job:
-        grid = gr.update(value=None, label="The sample grid appears after the first sample")
+        grid = gr.update(value=None, label=studio.WAITING_FIRST_SAMPLE)
     else:
         grid = gr.skip()
-    notes = (f"{help_['losses']}\n\n{help_['outputs']}" if snap.history else "Waiting for the first logged step...")
-    more = f"{help_['grad_norm']}\n\n{help_['lr']}\n\n{help_['terms']}\n\n" + metrics_md(snap, C.METRICS_EVERY)
+    notes = ("\n\n".join(g["help"] for g in groups.values() if g["main"]) if snap.history
+             else studio.WAITING_FIRST_STEP)
+    more = "\n\n".join([*(g["help"] for g in groups.values() if not g["main"]),
+                         studio.metrics_markdown(snap.extras, C.METRICS_EVERY)])
     if key["steer"] and (new_job or not shown.get("steer")):
         s = studio.live_settings(snap)
         steer_vals = [s["lr_g"], s["lr_d"], s["n_critic"]]
