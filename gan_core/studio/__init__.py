@@ -26,7 +26,7 @@ from .live import (CHART_GROUPS, CONTROL_DISABLED, MORE_CURVES, VIEW_ONLY, WAITI
                    metrics_view, no_run_text, owner_label, queue_header, queue_row_text, queued_text,
                    run_status_text)
 from .tools import (CUSTOM_PRESET, DRAWN_LABELS, LAB_WIDGETS, SHAPE_NAMES, SWEEP_NOTE, SWEEP_TITLE, VGG, VggLoader,
-                    export_generator_as, lab_form_config, lab_form_values, lab_preset_choices, lab_preset_note,
+                    export_generator_as, lab_coerce, lab_form_config, lab_form_values, lab_preset_choices, lab_preset_note,
                     shape_names, sketch_start, sweep_caption)
 from .pictures import (annotate_columns, annotate_rows, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
                        label_groups, make_labels, png_bytes, render, sample_grid, tag_sweep, upscale)
@@ -61,6 +61,6 @@ __all__ = [
     "ChartGroup", "chart_groups", "field_note", "grid_labels_view", "labelled_grid", "metrics_markdown",
     "metrics_view", "no_run_text", "owner_label", "queue_header", "queue_row_text", "queued_text",
     "run_status_text", "CUSTOM_PRESET", "DRAWN_LABELS", "LAB_WIDGETS", "SHAPE_NAMES", "SWEEP_NOTE", "SWEEP_TITLE",
-    "VGG", "VggLoader", "export_generator_as", "lab_form_config", "lab_form_values", "lab_preset_choices",
+    "VGG", "VggLoader", "export_generator_as", "lab_coerce", "lab_form_config", "lab_form_values", "lab_preset_choices",
     "lab_preset_note", "shape_names", "sketch_start", "sweep_caption",
 ]

@@ -69,6 +69,15 @@ def lab_form_values(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def lab_coerce(field: str, v: Any) -> Any:
+    """A 2D lab widget's value as its LabConfig field wants it (a form's numbers may come as floats)."""
+    if field in ("train.n_critic", "train.batch_size"):
+        return int(v)
+    if field.startswith("train.lr"):
+        return float(v)
+    return v
+
+
 def lab_form_config(preset: Optional[str], values: Mapping[str, Any], drawn: Sequence[Sequence[float]] = ()) -> Any:
     """The LabConfig the form describes: the preset's model settings (Custom: the lab's defaults and no
     step limit), the widgets' values (by widget name) and the drawn points."""
@@ -76,14 +85,7 @@ def lab_form_config(preset: Optional[str], values: Mapping[str, Any], drawn: Seq
 
     p = LAB_PRESETS.get(preset or "")
     base = p.config() if p is not None else LabConfig()
-    changes: dict[str, Any] = {}
-    for w, f in LAB_WIDGETS.items():
-        v = values[w]
-        if f in ("train.n_critic", "train.batch_size"):
-            v = int(v)
-        elif f.startswith("train.lr"):
-            v = float(v)
-        changes[f] = v
+    changes: dict[str, Any] = {f: lab_coerce(f, values[w]) for w, f in LAB_WIDGETS.items()}
     changes["drawn"] = tuple(tuple(float(c) for c in v) for v in drawn or ())
     changes["train.steps"] = 100_000_000 if p is None else p.steps
     return base.replace(**changes)
