@@ -84,7 +84,7 @@ with left:
             result = st_canvas(stroke_width=width, stroke_color=colour,
                                background_image=Image.fromarray(background), update_streamlit=True,
                                height=CANVAS, width=CANVAS, drawing_mode="freedraw", return_image_data=True,
-                               key=f"{K}canvas.{seed}.{true_dabs if hinted else 0}")
+                               key=f"{K}canvas.{seed}")   # not the dab count: moving its slider keeps the drawing (#23.7)
             strokes = getattr(result, "image_data", None) if result is not None else None
             strokes = strokes if strokes is not None and strokes.size else None
             drawing = lines
