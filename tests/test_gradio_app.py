@@ -209,15 +209,36 @@ def test_style_tab_says_exactly_why_without_weights(monkeypatch):
 
     content, style_img = style.style_example()
     assert content.shape == style_img.shape and content.dtype.name == "uint8"
-    monkeypatch.setattr(style, "_VGG", {"error": "no VGG19 weights here: set GAN_STUDIO_VGG19"})
-    with pytest.raises(gr.Error, match="GAN_STUDIO_VGG19"):
+    from gan_core import studio
+
+    monkeypatch.delenv(S.ENV_VAR, raising=False)                      # no local file: torchvision's download
+    monkeypatch.setenv("TORCH_HOME", "/nonexistent-torch-home")
+    monkeypatch.setattr(studio, "VGG", studio.VggLoader())
+    assert "will try to download" in style.style_notice()             # said before the button is pressed
+    calls = []
+
+    def offline(*a, **k):
+        calls.append(1)
+        raise S.WeightsUnavailable(S.offline_message("URLError: <urlopen error [Errno -2] Name or service not known>"))
+
+    monkeypatch.setattr(S, "load_vgg19", offline)
+    with pytest.raises(gr.Error) as err:
         list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+    # the whole reason, escaped: "<urlopen error ...>" is not swallowed as an HTML tag, the fix follows it (#23.8)
+    assert "&lt;urlopen error [Errno -2] Name or service not known&gt;" in err.value.message
+    assert "GAN_STUDIO_VGG19=" in err.value.message and "<urlopen" not in err.value.message
+    notice = style.style_notice()                                      # and the tab says it from now on
+    assert notice.startswith("**Style transfer cannot run here:**") and "&lt;urlopen error" in notice
+    with pytest.raises(gr.Error):
+        list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+    assert len(calls) == 1                                             # no second failing download per click
     # with a network (a small VGG-shaped one stands in for VGG19) it streams previews, then the result
     import torch
 
     torch.manual_seed(0)
     net = S.make_vgg_features(TINY_VGG)
-    monkeypatch.setattr(style, "_VGG", {"net": net})
+    monkeypatch.setattr(S, "load_vgg19", lambda *a, **k: net)
+    monkeypatch.setattr(studio, "VGG", studio.VggLoader())
     out = list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
     assert out[-1][1].startswith("done: 10 steps") and out[-1][0].shape[-1] == 3 and len(out) >= 2
 

@@ -1,28 +1,32 @@
 """The Style tab: neural style transfer (Gatys et al. 2016) with VGG19."""
 from __future__ import annotations
 
-from typing import Any
+import html
 
 import gradio as gr
+
+from gan_core import studio
 from .common import Ctx
 
 
 
-_VGG: dict[str, Any] = {}
-
-
 def _vgg():
-    """VGG19 once per process; the reason it cannot be had is remembered too (no retry per click)."""
+    """VGG19 from studio.VGG (one behaviour for both fronts); why it cannot be had, escaped: the reason holds
+    text such as "<urlopen error ...>" that would be read as an HTML tag and vanish."""
     from gan_core import style as S
 
-    if "net" not in _VGG and "error" not in _VGG:
-        try:
-            _VGG["net"] = S.load_vgg19()
-        except S.WeightsUnavailable as e:
-            _VGG["error"] = str(e)
-    if "error" in _VGG:
-        raise gr.Error(_VGG["error"], duration=None)
-    return _VGG["net"]
+    try:
+        return studio.VGG.network()
+    except S.StyleError as e:
+        raise gr.Error(html.escape(str(e)), duration=None) from None
+
+
+def style_notice() -> str:
+    """What the tab says before Stylize is pressed: that VGG19 will be downloaded, or why it cannot be had."""
+    n = studio.VGG.notice()
+    if n is None:
+        return ""
+    return ("**Style transfer cannot run here:** " if n[0] == "error" else "") + html.escape(n[1])
 
 
 def style_example():
@@ -47,7 +51,7 @@ def style_run(content, style_img, steps, size, alpha, beta, optimizer):
                 yield ev.image, (f"done: {ev.steps} steps in {ev.seconds:.1f} s; loss {ev.first_loss:.3g} -> "
                                  f"{ev.loss:.3g}")
     except S.StyleError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(html.escape(str(e))) from None
 
 
 
@@ -67,8 +71,10 @@ def build(ctx: Ctx) -> None:
         y_alpha = gr.Number(1.0, label="Content weight (alpha)")
         y_beta = gr.Number(1000.0, label="Style weight (beta)")
         y_opt = gr.Dropdown(["lbfgs", "adam"], value="lbfgs", label="Optimiser")
-    y_run = gr.Button("Stylise", variant="primary")
+    y_notice = gr.Markdown(style_notice(), elem_id="style-notice")
+    y_run = gr.Button("Stylize", variant="primary", elem_id="style-run")
     y_msg = gr.Markdown()
     y_example.click(style_example, None, [y_content, y_style], **private)
     y_run.click(style_run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg],
-                concurrency_limit=1, **private)
+                concurrency_limit=1, **private).then(style_notice, None, y_notice, **private)
+    demo.load(style_notice, None, y_notice, **private)
