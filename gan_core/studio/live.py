@@ -28,7 +28,8 @@ def metrics_view(extras: Mapping[str, Any], every: int) -> dict[str, Any]:
     for the headline metrics, ``summary`` (the step and sample sizes), ``values`` (one line of the cards),
     ``help`` (what each metric means), ``table`` (one row per evaluation)."""
     ov = metrics_overview(extras)
-    out: dict[str, Any] = {"alerts": [f"**Step {a.get('step', '?')}:** {a['message']}" for a in ov["alerts"][-3:]],
+    out: dict[str, Any] = {"alerts": [f"**Alert at step {a.get('step', '?')}:** {a['message']}"
+                                      for a in ov["alerts"][-3:]],
                            "intro": "", "cards": [], "summary": "", "values": "", "help": "", "table": ov["table"]}
     latest = ov["latest"]
     if latest is None:
@@ -59,7 +60,7 @@ def metrics_view(extras: Mapping[str, Any], every: int) -> dict[str, Any]:
 def metrics_markdown(extras: Mapping[str, Any], every: int) -> str:
     """:func:`metrics_view` as one Markdown text (for a front end that shows it as text)."""
     v = metrics_view(extras, every)
-    lines = [f"**Alert at {a[2:]}" if a.startswith("**Step") else a for a in v["alerts"]]
+    lines = list(v["alerts"])
     if v["intro"]:
         lines.append(v["intro"])
     if v["summary"]:
