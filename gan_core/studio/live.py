@@ -198,15 +198,27 @@ def labelled_grid(sample: Any, config: Mapping[str, Any], data_spec: Mapping[str
     if not view["rows"]:
         return big, ""
     out = annotate_rows(big, view["rows"], width=ROW_LABEL_PX)
-    if view["columns"]:
-        out = _with_header(out, annotate_columns(big, view["columns"], header=18)[:18])
-    return out, view["caption"]
+    if view["columns"]:   # under the grid: a front end's own label bar may cover the picture's top edge
+        out = _with_footer(out, annotate_columns(big, view["columns"], header=LABEL_STRIP_PX)[:LABEL_STRIP_PX])
+    return out, view["caption"] + (" (below)" if view["columns"] else "")
 
 
 ROW_LABEL_PX = 72
+LABEL_STRIP_PX = 18
 
 
-def _with_header(body: Any, header: Any) -> Any:
-    """``header`` (the column labels over the grid alone) above ``body`` (row labels + grid)."""
-    pad = np.full((header.shape[0], body.shape[1] - header.shape[1], 3), 255, np.uint8)
-    return np.concatenate([np.concatenate([pad, header[..., :3]], axis=1), body[..., :3]], axis=0)
+def _with_footer(body: Any, strip: Any) -> Any:
+    """``strip`` (the column labels, as wide as the grid alone) under ``body`` (row labels + grid)."""
+    pad = np.full((strip.shape[0], body.shape[1] - strip.shape[1], 3), 255, np.uint8)
+    return np.concatenate([body[..., :3], np.concatenate([pad, strip[..., :3]], axis=1)], axis=0)
+
+
+# ---- the form after a reload -------------------------------------------------------------------------------
+def reattached_form(mgr: Any, me: str) -> Optional[dict[str, Any]]:
+    """The ``section.field`` values of the run a returning visitor's page reattaches to (their running or
+    queued run, else the one training, else their newest), so the form shows what that run uses rather
+    than the defaults; None when there is no run."""
+    from .form import flatten
+
+    job = mgr.latest(owner=me)
+    return None if job is None else flatten(job.cfg.to_dict())
