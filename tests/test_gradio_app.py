@@ -319,3 +319,18 @@ def test_train_tab_previews_a_hugging_face_dataset(app, tmp_path):
     assert text.startswith("**Preview failed:**") and "hair" in text and images is None
     flat["data.path"] = ""
     assert "Give a Hugging Face dataset name" in train.hf_preview(*[flat[k] for k in train.KEYS])[0]
+
+
+def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
+    """#23 item 11: the API page shows each endpoint's docstring as it is: no reStructuredText ``literals``;
+    and the studio says "Stylize" (as the CLI's ``stylize``), never "Stylise"."""
+    import json
+
+    _, demo = app
+    info = demo.get_api_info()
+    descriptions = [e.get("description", "") for e in info["named_endpoints"].values()]
+    assert any("PNG grid" in d for d in descriptions)
+    assert not any("``" in d for d in descriptions), [d for d in descriptions if "``" in d]
+    assert "``" not in json.dumps(info["named_endpoints"])
+    fronts = [p for d in ("apps", "gan_core", "docs") for p in (REPO / d).rglob("*") if p.suffix in (".py", ".md")]
+    assert not [str(p) for p in fronts + [REPO / "README.md"] if "stylis" in p.read_text().lower()]
