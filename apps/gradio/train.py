@@ -11,6 +11,7 @@ import gradio as gr
 
 from gan_core import studio
 from gan_core.config import ConfigError, RunConfig, all_fields
+from gan_core.job import ACTIVE
 from gan_core.jobs import JobBusyError, NotOwnerError
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
@@ -84,6 +85,16 @@ def start_run(owner_v, *values, request: gr.Request = None):
         yield f"**Not started:** {e}"
         return
     yield from _changes(run_training(cfg, me))
+
+
+def leave_line(owner_v, request: gr.Request = None) -> str:
+    """Take this visitor's waiting runs out of the job manager's line (a started run keeps training)."""
+    me = owner_of(owner_v, request)
+    mine = [q for q in C.mgr.queued_jobs() if q.owner == me]
+    for q in mine:
+        q.cancel(me)
+    return (f"You left the line ({len(mine)} waiting run(s) cancelled)." if mine else "You have no run waiting.") + \
+        " A run that has started keeps training: use Stop."
 
 
 def _changes(follow: Iterator[tuple[Optional[Any], str]]) -> Iterator[Any]:
@@ -179,6 +190,25 @@ def apply_loss(loss: str):
     return [gr.update(value=opt[k]) if k in opt else gr.skip() for k in KEYS]
 
 
+def restore_form(owner_v, request: gr.Request = None) -> list[Any]:
+    """Page load: the form shows the settings of the run the page reattaches to (as Streamlit's does), not
+    the defaults (#23 item 9)."""
+    flat = studio.reattached_form(C.mgr, owner_of(owner_v, request))
+    if flat is None:
+        return [gr.skip()] * len(KEYS)
+    return [gr.update(value=flat[k]) if k in flat else gr.skip() for k in KEYS]
+
+
+def _controls(snap: Any, mine: bool) -> list[Any]:
+    """Pause / Resume / Stop: usable only by the run's owner (or the admin) while it trains; the reason
+    shows beside them otherwise (#23 item 10)."""
+    active = bool(snap is not None and snap.active)
+    note = studio.CONTROL_DISABLED if active and not mine else ""
+    return [gr.update(interactive=active and mine and snap.status != "paused"),
+            gr.update(interactive=active and mine and snap.status == "paused"),
+            gr.update(interactive=active and mine), note]
+
+
 def _job_for(owner_v, request) -> tuple[Optional[Any], str]:
     me = owner_of(owner_v, request)
     return C.mgr.latest(owner=me), me
@@ -224,7 +254,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
     if job is None:
         msg = studio.no_run_text(studio.list_runs(), studio.runs_dir())
         return [None, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
-                queue_md, queue_up, gr.update(visible=False)]
+                queue_md, queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False)]
     snap = job.snapshot()
     mine = job.can_control(me, bool(admin))
     key = {"job": snap.id, "n": len(snap.history), "sample": snap.sample_step, "status": snap.status,
@@ -270,15 +300,18 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
         steer_vals = [s["lr_g"], s["lr_d"], s["n_critic"]]
     else:
         steer_vals = [gr.skip()] * 3
+    # while a run trains the form folds away, so the curves and the grid sit near the top (once per change)
+    fold = gr.update(open=False) if snap.active and (new_job or shown.get("status") not in ACTIVE) else gr.skip()
     return [key, title, prog, stats, *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
-            queue_md, queue_up, gr.update(visible=studio.can_continue(snap, job.owner == me))]
+            queue_md, queue_up, *_controls(snap, mine), fold,
+            gr.update(visible=studio.can_continue(snap, job.owner == me))]
 
 
 
 def build(ctx: Ctx) -> None:
     demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
     init = studio.initial_form_values(studio.DEFAULT_PRESET)
-    with gr.Accordion("Run configuration", open=True):
+    with gr.Accordion("Run configuration", open=True, elem_id="run-config") as config_box:
         with gr.Row():
             preset = gr.Dropdown([(p.title, k) for k, p in studio.PRESETS.items()], value=studio.DEFAULT_PRESET,
                                  label="Preset", scale=1, elem_id="preset",
@@ -317,6 +350,7 @@ def build(ctx: Ctx) -> None:
         resume_btn = gr.Button("Resume", elem_id="resume")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
         leave_btn = gr.Button("Leave the line", elem_id="leave")
+    control_note = gr.Markdown(elem_id="control-note")
     start_msg = gr.Markdown(elem_id="start-msg", min_height=40)
     gr.Markdown(f"{C.mgr.max_concurrent} run(s) train at once on this machine (shared with the Streamlit app); "
                 "a later **Start** waits in line and shows its place. Only the browser that started a run "
@@ -356,7 +390,7 @@ def build(ctx: Ctx) -> None:
 
 
     view_outputs = [*fields, arch_note, loss_note, form_check]
-    demo.load(form_view, fields, view_outputs, **private)
+    demo.load(restore_form, owner, fields, **private).then(form_view, fields, view_outputs, **private)
     preset.input(apply_preset, [preset, *fields], [preset_note, *fields], **private).then(
         form_view, fields, view_outputs, **private)
     comps["loss.name"].input(apply_loss, comps["loss.name"], fields, **private).then(
@@ -369,21 +403,21 @@ def build(ctx: Ctx) -> None:
                  concurrency_limit=2, **private)
     gr.on([comps[k].input for k in KEYS if k not in ("data.dataset", "model.arch", "loss.name", "train.optimizer")],
           check_text, fields, form_check, concurrency_limit=None, show_progress="hidden", **private)
-    start_btn.click(lambda: "In line for a training slot: your place shows at the right (queue: place / waiting). "
-                    "The run starts by itself when a slot is free; **Leave the line** to give up.", None, start_msg,
-                    queue=False, **private)
-    start_ev = start_btn.click(start_run, [owner, *fields], start_msg, concurrency_id="training",
-                               concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
-    leave_btn.click(lambda: "You left the line (a run that had started keeps training: use Stop).", None,
-                    start_msg, cancels=[start_ev], **private)
+    start_btn.click(lambda: "Starting...", None, start_msg, queue=False, **private)
+    # the job manager keeps the line (as on the Streamlit page): Start returns at once and the message says the
+    # place in words, never Gradio's own overlay "queue: 1/1 | 6.2/163.7s" (#23 item 11)
+    start_ev = start_btn.click(start_run, [owner, *fields], start_msg, concurrency_limit=None,
+                               show_progress="hidden", **private)
+    leave_btn.click(leave_line, owner, start_msg, cancels=[start_ev], **private)
     pause_btn.click(control("pause"), [owner, admin], None, **private)
     resume_btn.click(control("resume_training"), [owner, admin], None, **private)
     stop_btn.click(control("stop"), [owner, admin], None, **private)
     apply_btn.click(steer, [owner, admin, lr_g, lr_d, n_crit], None, **private)
-    continue_btn.click(continue_run, [owner, more_steps], start_msg, concurrency_id="training",
-                       concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
+    continue_btn.click(continue_run, [owner, more_steps], start_msg, concurrency_limit=None,
+                       show_progress="hidden", **private)
     live_outputs = [shown, run_title, progress, stats, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
-                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, continue_box]
+                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, pause_btn, resume_btn,
+                    stop_btn, control_note, config_box, continue_box]
     timer.tick(live_panel, [owner, admin, shown], live_outputs, concurrency_limit=None, show_progress="hidden",
                **private)
 

@@ -24,7 +24,7 @@ from .form import (GROUPS, OPTIMIZER_FIELDS, OPTIONAL_FIELDS, SERVER_ONLY, Field
 from .live import (CHART_GROUPS, CONTROL_DISABLED, MORE_CURVES, VIEW_ONLY, WAITING_FIRST_SAMPLE, WAITING_FIRST_STEP,
                    ChartGroup, chart_groups, field_note, grid_labels_view, labelled_grid, metrics_markdown,
                    metrics_view, no_run_text, owner_label, queue_header, queue_row_text, queued_text,
-                   run_status_text)
+                   reattached_form, run_status_text)
 from .tools import (CUSTOM_PRESET, DRAWN_LABELS, LAB_WIDGETS, SHAPE_NAMES, SWEEP_NOTE, SWEEP_TITLE, VGG, VggLoader,
                     export_generator_as, lab_coerce, lab_form_config, lab_form_values, lab_preset_choices, lab_preset_note,
                     shape_names, sketch_start, sweep_caption)
@@ -60,7 +60,7 @@ __all__ = [
     "CHART_GROUPS", "CONTROL_DISABLED", "MORE_CURVES", "VIEW_ONLY", "WAITING_FIRST_SAMPLE", "WAITING_FIRST_STEP",
     "ChartGroup", "chart_groups", "field_note", "grid_labels_view", "labelled_grid", "metrics_markdown",
     "metrics_view", "no_run_text", "owner_label", "queue_header", "queue_row_text", "queued_text",
-    "run_status_text", "CUSTOM_PRESET", "DRAWN_LABELS", "LAB_WIDGETS", "SHAPE_NAMES", "SWEEP_NOTE", "SWEEP_TITLE",
+    "reattached_form", "run_status_text", "CUSTOM_PRESET", "DRAWN_LABELS", "LAB_WIDGETS", "SHAPE_NAMES", "SWEEP_NOTE", "SWEEP_TITLE",
     "VGG", "VggLoader", "export_generator_as", "lab_coerce", "lab_form_config", "lab_form_values", "lab_preset_choices",
     "lab_preset_note", "shape_names", "sketch_start", "sweep_caption",
 ]

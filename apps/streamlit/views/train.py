@@ -39,9 +39,8 @@ def _init_form() -> None:
         return
     _apply(studio.initial_form_values(DEFAULT_PRESET))
     st.session_state[KEY + "_preset"] = DEFAULT_PRESET
-    last = mgr.latest(owner=me)  # after a reload: the running (or my last) run's settings, not the defaults
-    if last is not None:
-        flat = studio.flatten(last.cfg.to_dict())
+    flat = studio.reattached_form(mgr, me)  # after a reload: the running (or my last) run's settings
+    if flat is not None:
         _apply({k: v for k, v in flat.items() if k in FIELDS})
     st.session_state[KEY + "_init"] = True
 
