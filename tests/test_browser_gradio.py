@@ -152,8 +152,8 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
                                                         "(position 1", timeout=60_000)
         expect(b.get_by_text(re.compile(r"queue: \d+/\d+"))).to_have_count(0)
         b.screenshot(path=str(shots / "gradio_second_visitor_waits.png"), full_page=True)
-        b.wait_for_timeout(2000)
-        expect(b.locator("#run-title")).to_contain_text("view only")   # still A's run
+        expect(b.locator("#run-title")).to_contain_text("queued · yours")   # B's page follows B's waiting run
+        expect(a.locator("#run-title")).to_contain_text("running")
 
         # A stops its run: then B's run leaves the line and trains
         a.locator("#stop").click()

@@ -44,3 +44,21 @@ def test_run_labels_name_the_same_step_as_the_sample_grid(tmp_path):
     (run / "samples" / "step_0000049.png").write_bytes(b"")
     (info,) = list_runs(tmp_path)
     assert info.step == 49 and info.sample_step == 49 and "step 49" in info.label
+
+
+def test_students_get_the_viewer_toolbar_and_home_has_a_card_per_page():
+    """#23 item 19: no "Deploy" (developer options) for students: client.toolbarMode = "viewer" keeps the
+    viewer's menu (theme, print); Home shows a card for every page, Style and Sketch included."""
+    import tomllib
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert cfg["client"]["toolbarMode"] == "viewer"
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    cards = [s.value for s in at.subheader]
+    assert "Style" in cards and "Sketch" in cards and "2D lab" in cards
