@@ -62,3 +62,17 @@ def test_students_get_the_viewer_toolbar_and_home_has_a_card_per_page():
     assert not at.exception
     cards = [s.value for s in at.subheader]
     assert "Style" in cards and "Sketch" in cards and "2D lab" in cards
+
+
+def test_checkbox_labels_of_the_form_fit_a_column_at_1280_px():
+    """#23 item 18: a checkbox's label is one line that both fronts cut at the column's width ("Train D's tag
+    heads on fa...", "Keep G dropout when samp..." at 1280 px): the form's checkboxes have short labels
+    (declared once in config's setting(...)), the detail goes to the help text."""
+    from gan_core import studio
+    from gan_core.config import all_fields
+
+    specs = [studio.field_spec(k) for k, _ in all_fields()]
+    long = [(s.key, s.label) for s in specs if s.kind == "bool" and not s.advanced and len(s.label) > 23]
+    assert long == []
+    for key in ("model.dropout_at_test", "loss.aux_on_fake"):
+        assert studio.field_spec(key).help, key   # what the short label leaves out

@@ -213,10 +213,10 @@ def build(ctx: Ctx) -> None:
                                                  elem_id="lab-pad-note")
                         l_clear = gr.Button("Clear points", size="sm")
                     l_drawn = gr.State([])
-                with gr.Row():
-                    l_start = gr.Button("Start / restart", variant="primary", elem_id="lab-start")
-                    l_pause = gr.Button("Pause / resume")
-                    l_stop = gr.Button("Stop", elem_id="lab-stop")
+                l_start = gr.Button("Start / restart", variant="primary", elem_id="lab-start")
+                with gr.Row():   # two to a row: three in this column cut their labels (#23 item 18)
+                    l_pause = gr.Button("Pause / resume", scale=2, min_width=120)
+                    l_stop = gr.Button("Stop", elem_id="lab-stop", scale=1, min_width=60)
             with gr.Column(scale=3):
                 l_stats = gr.Markdown("Press **Start** to train. Pick a preset for a classic picture.", elem_id="lab-stats")
                 with gr.Row(equal_height=False):

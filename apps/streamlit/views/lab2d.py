@@ -81,7 +81,7 @@ st.caption("A tiny MLP GAN on points in the plane. The background is D's output 
            "real data, orange dots are G's samples, and green arrows show where G's loss pushes each sample "
            "(-dL_G/dx). Every setting below applies to the running lab at once.")
 
-c_pre, c_note = st.columns([1, 2])
+c_pre, c_note = st.columns([2, 3])   # wide enough for the presets' titles at 1280 px (#23 item 18)
 with c_pre:
     titles = {k: t for t, k in studio.lab_preset_choices()}
     st.selectbox("Preset", list(titles), key=K + "preset", on_change=_on_preset, format_func=titles.get)
@@ -105,18 +105,20 @@ with controls:
     show_arrows = st.toggle("Gradient arrows", value=True, key=K + "arrows")
     r = runner()
     active = r is not None and r.active
-    b1, b2, b3 = st.columns(3)
-    if b1.button("Start" if not active else "Restart", type="primary", key="lab_start"):
+    b1 = st.container()      # its own row: "Restart" was cut to "Res..." beside two others (#23 item 18)
+    b2, b3 = st.columns(2)
+    if b1.button("Start" if not active else "Restart", type="primary", key="lab_start", width="stretch",
+                 icon=":material/play_arrow:" if not active else ":material/restart_alt:"):
         try:
             start(form_config())
         except ConfigError as e:
             st.error(f"Not started: {e}", icon=":material/error:")
         st.rerun()
     paused = active and r.status == "paused"
-    if b2.button("Resume" if paused else "Pause", disabled=not active, key="lab_pause"):
+    if b2.button("Resume" if paused else "Pause", disabled=not active, key="lab_pause", width="stretch"):
         r.resume() if paused else r.pause()
         st.rerun()
-    if b3.button("Stop", disabled=not active, key="lab_stop"):
+    if b3.button("Stop", disabled=not active, key="lab_stop", width="stretch"):
         r.stop()
         st.rerun()
     if ss.get("lab._msg"):
