@@ -241,6 +241,7 @@ def test_style_tab_says_exactly_why_without_weights(monkeypatch):
     monkeypatch.setattr(studio, "VGG", studio.VggLoader())
     out = list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
     assert out[-1][1].startswith("done: 10 steps") and out[-1][0].shape[-1] == 3 and len(out) >= 2
+    assert style.style_notice() == ""                                  # weights at hand: nothing to warn of
 
 
 

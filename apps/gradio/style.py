@@ -36,7 +36,8 @@ def style_example():
 
 
 def style_run(content, style_img, steps, size, alpha, beta, optimizer):
-    """Stream previews while the image is optimised, then the result."""
+    """Stream (picture, message, notice) while the image is optimised, then the result; without VGG19 the
+    tab's notice says why (from then on, before the button is pressed) and the error toast too."""
     from gan_core import style as S
 
     if content is None or style_img is None:
@@ -44,12 +45,17 @@ def style_run(content, style_img, steps, size, alpha, beta, optimizer):
     try:
         cfg = S.StyleConfig(steps=int(steps), image_size=int(size), alpha=float(alpha), beta=float(beta),
                             optimizer=optimizer, preview_every=max(1, int(steps) // 10)).validate()
-        for ev in S.stylize(content, style_img, cfg, net=_vgg()):
+        try:
+            net = _vgg()
+        except gr.Error:
+            yield gr.skip(), gr.skip(), style_notice()
+            raise
+        for ev in S.stylize(content, style_img, cfg, net=net):
             if isinstance(ev, S.StylePreview):
-                yield ev.image, f"step {ev.step} / {cfg.steps}"
+                yield ev.image, f"step {ev.step} / {cfg.steps}", gr.skip()
             elif isinstance(ev, S.StyleDone):
                 yield ev.image, (f"done: {ev.steps} steps in {ev.seconds:.1f} s; loss {ev.first_loss:.3g} -> "
-                                 f"{ev.loss:.3g}")
+                                 f"{ev.loss:.3g}"), gr.skip()
     except S.StyleError as e:
         raise gr.Error(html.escape(str(e))) from None
 
@@ -75,6 +81,6 @@ def build(ctx: Ctx) -> None:
     y_run = gr.Button("Stylize", variant="primary", elem_id="style-run")
     y_msg = gr.Markdown()
     y_example.click(style_example, None, [y_content, y_style], **private)
-    y_run.click(style_run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg],
-                concurrency_limit=1, **private).then(style_notice, None, y_notice, **private)
+    y_run.click(style_run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg, y_notice],
+                concurrency_limit=1, **private)
     demo.load(style_notice, None, y_notice, **private)

@@ -173,6 +173,9 @@ class VggLoader:
         err = self.error()
         if err:
             return "error", err
+        with self._lock:
+            if self._net is not None and self._key == self._key_now():
+                return None                      # downloaded (or loaded) already
         if self.will_download():
             return "info", (f"No local VGG19 weights ({S.ENV_VAR} is not set and torch's cache has no "
                             f"{S.VGG19_FILE}): torchvision will try to download them (548 MB) when you press "
