@@ -1,7 +1,7 @@
 """Plotly figures from StepEvent histories (data extraction lives in gan_core.studio)."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
 
@@ -19,7 +19,8 @@ def _mode(n_points: int) -> str:
     return "lines" if n_points > 30 else "lines+markers"
 
 
-def _layout(fig: go.Figure, title: str, height: int = 300, y_title: str = "", log_y: bool = False) -> go.Figure:
+def _layout(fig: go.Figure, title: str, height: int = 300, y_title: str = "", log_y: bool = False,
+            tickformat: Optional[str] = None) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=14)), height=height,
         margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1.0,
@@ -28,6 +29,8 @@ def _layout(fig: go.Figure, title: str, height: int = 300, y_title: str = "", lo
     )
     if log_y:
         fig.update_yaxes(type="log")
+    if tickformat:
+        fig.update_yaxes(tickformat=tickformat)
     return fig
 
 
@@ -41,7 +44,8 @@ def curves_figure(history: Sequence[Mapping[str, Any]], keys: Sequence[str], tit
         if xs:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode=_mode(len(xs)), name=studio.curve_label(k),
                                      line=dict(color=COLOURS.get(k))))
-    return _layout(fig, title, log_y=log_y)
+    axis = studio.curve_axis(keys)   # learning rates: a log axis with scientific ticks (2e-4 is not "0")
+    return _layout(fig, title, log_y=log_y or axis["log"], tickformat=axis["tickformat"])
 
 
 def compare_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], key: str, smoothing: float = 0.0,
@@ -53,7 +57,8 @@ def compare_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], key: str, sm
         if xs:
             fig.add_trace(go.Scatter(x=xs, y=studio.smooth(ys, smoothing), mode=_mode(len(xs)), name=name,
                                      line=dict(color=PALETTE[i % len(PALETTE)])))
-    return _layout(fig, studio.curve_label(key), height=340, log_y=log_y)
+    axis = studio.curve_axis([key])
+    return _layout(fig, studio.curve_label(key), height=340, log_y=log_y or axis["log"], tickformat=axis["tickformat"])
 
 
 def metrics_figure(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> go.Figure:

@@ -8,9 +8,11 @@ from typing import Optional, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from gan_core.lab2d import ARROW_SCALE_NOTE, arrow_ends
+
 SCALE_TITLES = {"probability": "D(x) (probability real)", "score": "D(x) (LSGAN score)", "critic": "critic D(x)"}
 _GC_FROZEN = False
-ARROW_LEN = 0.45     # display length of the longest arrows (95th percentile), in plane units
+ARROW_LEN = 0.6      # display length of an arrow at the top of gan_core.lab2d's log scale, in plane units
 
 
 def freeze_gc_once() -> None:
@@ -26,14 +28,14 @@ def freeze_gc_once() -> None:
 
 
 def arrow_segments(at: np.ndarray, vec: np.ndarray, max_len: float = ARROW_LEN) -> tuple[list, list, list]:
-    """x, y and marker sizes of one line trace drawing every arrow (start, end, gap); arrows keep their
-    relative lengths within a frame (the 95th percentile is drawn ``max_len`` long)."""
+    """x, y and marker sizes of one line trace drawing every arrow (start, end, gap). Lengths show the absolute
+    gradient on gan_core.lab2d's fixed log scale (the same in every frame and for every loss): an arrow whose
+    gradient vanishes (below 1e-6) is not drawn at all."""
     if len(at) == 0:
         return [], [], []
-    norms = np.linalg.norm(vec, axis=1)
-    ref = float(np.quantile(norms, 0.95)) if norms.size else 0.0
-    k = max_len / ref if ref > 1e-12 else 0.0
-    end = at + np.clip(vec * k, -max_len * 1.5, max_len * 1.5)
+    end = arrow_ends(at, vec, max_len)
+    keep = np.linalg.norm(end - at, axis=1) > 1e-3 * max_len
+    at, end = at[keep], end[keep]
     n = len(at)
     xs = np.empty(3 * n, dtype=object)
     ys = np.empty(3 * n, dtype=object)
@@ -55,26 +57,54 @@ def lab_figure(frame, show_arrows: bool = True, drawn: Optional[Sequence[Sequenc
         hovertemplate="x %{x:.2f}, y %{y:.2f}<br>D %{z:.3f}<extra></extra>"))
     fig.add_trace(go.Scatter(x=frame.real[:, 0].round(3), y=frame.real[:, 1].round(3), mode="markers",
                                name="real", marker=dict(size=4, color="#111111", opacity=0.55), hoverinfo="skip"))
+    if show_arrows and len(frame.arrows):   # under the generated points, so the arrows never hide them
+        xs, ys, sizes = arrow_segments(frame.arrows_at, frame.arrows)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="-dL_G/dx (G's push)",
+                                 line=dict(color="#00c853", width=1.2), opacity=0.8,
+                                 marker=dict(symbol="arrow", angleref="previous", size=sizes, color="#00c853"),
+                                 hoverinfo="skip"))
+        fig.add_annotation(text=f"{ARROW_SCALE_NOTE}<br>mean |dL_G/dx| here: {frame.grad_norm:.2g}"
+                                + (" (vanishing: no arrows)" if not xs else ""),
+                           xref="paper", yref="paper", x=0.0, y=-0.055, xanchor="left", yanchor="top",
+                           showarrow=False, font=dict(size=11, color="#333"), align="left")
     fig.add_trace(go.Scatter(x=frame.fake[:, 0].round(3), y=frame.fake[:, 1].round(3), mode="markers",
                                name="generated", marker=dict(size=5, color="#ff9f1c", line=dict(width=0.5, color="#333")),
                                hoverinfo="skip"))
-    if show_arrows and len(frame.arrows):
-        xs, ys, sizes = arrow_segments(frame.arrows_at, frame.arrows)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="-dL_G/dx (G's push)",
-                                 line=dict(color="#00c853", width=1.5),
-                                 marker=dict(symbol="arrow", angleref="previous", size=sizes, color="#00c853"),
-                                 hoverinfo="skip"))
     if drawn:
         d = np.asarray(drawn, dtype=float).reshape(-1, 2)
         fig.add_trace(go.Scatter(x=d[:, 0], y=d[:, 1], mode="markers", name="drawn points",
                                  marker=dict(symbol="x", size=9, color="#d50000"), hoverinfo="skip"))
     e = float(max(abs(frame.xs[0]), abs(frame.xs[-1])))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), uirevision="lab",
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=62), uirevision="lab",
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0),
                       title=dict(text=f"step {frame.step}", x=1.0, xanchor="right", font=dict(size=13)))
     fig.update_xaxes(range=[-e, e], constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(range=[-e, e], scaleanchor="x", scaleratio=1, constrain="domain", showgrid=False,
                      zeroline=False)
+    return fig
+
+
+def strip_figure(frame, height: int = 170) -> Optional[go.Figure]:
+    """The strip of earlier frames a run keeps (``frame.strip``): the generated points of each, titled with its
+    step and the modes it covers; None when the run keeps none."""
+    strip = getattr(frame, "strip", None) or []
+    if not strip:
+        return None
+    from plotly.subplots import make_subplots
+
+    n_modes = frame.coverage.n_modes if frame.coverage is not None else None
+    titles = [f"step {s['step']}" + (f" · {s['modes_covered']}/{n_modes} modes" if n_modes else "") for s in strip]
+    fig = make_subplots(rows=1, cols=len(strip), subplot_titles=titles, horizontal_spacing=0.01)
+    e = float(max(abs(frame.xs[0]), abs(frame.xs[-1])))
+    for i, s in enumerate(strip, start=1):
+        fig.add_trace(go.Scatter(x=frame.real[:300, 0].round(3), y=frame.real[:300, 1].round(3), mode="markers",
+                                 marker=dict(size=2, color="#999"), hoverinfo="skip", showlegend=False), 1, i)
+        fig.add_trace(go.Scatter(x=s["fake"][:, 0].round(3), y=s["fake"][:, 1].round(3), mode="markers",
+                                 marker=dict(size=3, color="#ff9f1c"), hoverinfo="skip", showlegend=False), 1, i)
+        fig.update_xaxes(range=[-e, e], visible=False, row=1, col=i)
+        fig.update_yaxes(range=[-e, e], visible=False, scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=28, b=5), plot_bgcolor="#f4f4f4")
     return fig
 
 

@@ -2,16 +2,21 @@
 the cost and size of one frame, and the presets' metric checks with their wall time.
 
     PYTHONPATH=. python bench/bench_lab2d.py [--quick] [--seconds 20] [--no-browser] [--seeds 0,1,2,3,4]
+                                             [--loads 0,2]
 
 Headless: ``Lab2D.train_step`` in a loop (1 torch thread, as the lab's process runs), then the same
 config in a ``LabRunner`` (its child process) with a reader asking for a frame every 0.25 s. With the view: the real ``streamlit run app.py`` server and Debian Chromium on /lab2d, the
 same config started from the page; steps/s read from the page's Step metric over the window, and
-the refresh rate = distinct heatmap pictures Chromium drew per second.
+the refresh rate = distinct heatmap pictures Chromium drew per second. ``--loads 0,2`` measures the view once
+per load: 0 = quiet (nothing else of the bench runs), N = while N processes each keep one core busy (a stated,
+reproducible stand-in for "other work shares the machine"; they stop when that measurement ends).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing as mp
 import re
 import os
 import sys
@@ -71,6 +76,29 @@ def headless(seconds: float) -> dict:
     return {"loop_steps_per_s": loop, "runner_steps_per_s": runner, "runner_frames_per_s": frames,
             "frame_ms_median": fr_t[len(fr_t) // 2] * 1000, "figure_json_kb": len(payload) / 1024,
             "figure_to_json_ms": fig_ms}
+
+
+def _spin(stop) -> None:
+    while not stop.is_set():
+        sum(i * i for i in range(20_000))
+
+
+@contextlib.contextmanager
+def cpu_load(n: int):
+    """``n`` processes each keeping one core busy while the block runs (none for n = 0); always stopped."""
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    procs = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(n)]
+    for pr in procs:
+        pr.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for pr in procs:
+            pr.join(timeout=5)
+            if pr.is_alive():
+                pr.terminate()
 
 
 def with_browser(seconds: float) -> dict:
@@ -151,7 +179,12 @@ def main() -> None:
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--no-presets", action="store_true")
     p.add_argument("--seeds", default="0,1,2,3,4", help="seeds for each preset")
+    p.add_argument("--loads", default="0,2", help="measure the view once per load: 0 = quiet, N = while N "
+                                                  "processes each keep a core busy (e.g. 0,2)")
     args = p.parse_args()
+    loads = [int(n) for n in args.loads.split(",") if n.strip()]
+    if any(n < 0 or n > 64 for n in loads):
+        p.error("--loads: numbers of busy processes between 0 and 64")
     args.threads = args.threads or 1
     dev = setup(args)
     secs = 2.0 if args.quick else args.seconds
@@ -163,13 +196,19 @@ def main() -> None:
           f"{h['frame_ms_median']:.1f} ms; figure JSON {h['figure_json_kb']:.0f} KiB ({h['figure_to_json_ms']:.0f} ms)",
           flush=True)
     if not args.no_browser and Path(CHROMIUM).exists():
-        b = with_browser(secs)
-        res.update(b)
-        ratio = b["view_steps_per_s"] / h["loop_steps_per_s"]
-        res["view_vs_headless"] = ratio
-        print(f"with the view open in Chromium: {b['view_steps_per_s']:.0f} steps/s = {ratio:.2f} of the headless "
-              f"loop; refresh seen in Chromium {b['browser_refresh_per_s']:.2f}/s over {b['window_s']:.0f} s",
-              flush=True)
+        res["browser"] = []
+        for n in loads:
+            with cpu_load(n):
+                b = with_browser(secs)
+            b["load_procs"], b["cores"] = n, os.cpu_count()
+            b["view_vs_headless"] = b["view_steps_per_s"] / h["loop_steps_per_s"]
+            res["browser"].append(b)
+            if n == 0:
+                res.update({k: v for k, v in b.items() if k != "load_procs"})   # the quiet figures, as before
+            under = "quiet" if n == 0 else f"under load: {n} busy process(es) on {os.cpu_count()} cores"
+            print(f"with the view open in Chromium ({under}): {b['view_steps_per_s']:.0f} steps/s = "
+                  f"{b['view_vs_headless']:.2f} of the headless loop; refresh seen in Chromium "
+                  f"{b['browser_refresh_per_s']:.2f}/s over {b['window_s']:.0f} s", flush=True)
     if not args.no_presets:
         res["presets"] = presets([0] if args.quick else [int(s) for s in args.seeds.split(",")])
     print("RESULT " + json.dumps(res))

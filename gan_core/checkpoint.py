@@ -12,7 +12,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, Optional, Union
 
 import torch
 from torch import nn
@@ -274,7 +274,7 @@ def _generator_state_from_safetensors(source: Union[PathLike, bytes], name: str,
 
 
 def load_checkpoint(source: Union[PathLike, bytes, BinaryIO], map_location: Any = "cpu",
-                    load_tensors: bool = True) -> dict[str, Any]:
+                    load_tensors: bool = True, name: Optional[str] = None) -> dict[str, Any]:
     """Load and validate a checkpoint (``.pt``) or generator export (``.safetensors``) from a path,
     bytes or a binary file object.
 
@@ -283,12 +283,12 @@ def load_checkpoint(source: Union[PathLike, bytes, BinaryIO], map_location: Any 
     like a ``RunConfig``, the networks' size is estimated without allocating them (memory bombs are
     refused) and the generator's weights must match that config. A safetensors export gives a state
     with ``G`` only and ``generator_only=True`` (``load_tensors=False``: its tensor shapes, nothing read).
-    Every problem raises :class:`CheckpointError` with a one-line message.
+    Every problem raises :class:`CheckpointError` with a one-line message that starts with ``name`` (default:
+    the path, or "checkpoint" for bytes and file objects).
     """
-    name = "checkpoint"
+    name = name or (str(source) if isinstance(source, (str, os.PathLike)) else "checkpoint")
     if isinstance(source, (str, os.PathLike)):
         p = Path(source)
-        name = str(p)
         if not p.is_file():
             raise CheckpointError(f"checkpoint {name} does not exist")
         if p.stat().st_size > MAX_CHECKPOINT_BYTES:
@@ -303,7 +303,7 @@ def load_checkpoint(source: Union[PathLike, bytes, BinaryIO], map_location: Any 
         fobj: BinaryIO = open(p, "rb")
     elif isinstance(source, (bytes, bytearray)):
         if len(source) > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES >> 20} MiB; refusing to load it")
+            raise CheckpointError(f"{name} is larger than {MAX_CHECKPOINT_BYTES >> 20} MiB; refusing to load it")
         if _is_safetensors(bytes(source[:9])):
             return _generator_state_from_safetensors(source, name, load_tensors)
         fobj = io.BytesIO(source)

@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 
 from .checks import check_config
 from .config import ConfigError, RunConfig, all_fields
+from .arguments import cli_type
 from .recipes import PRESETS, apply_preset, recipe_for
 
 from .cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
@@ -404,7 +405,7 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="sample images from a checkpoint")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--n", type=int, default=64)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=cli_type("seed"), default=0)
     s.add_argument("--tags", help='e.g. "blue hair,red eyes" (conditional models)')
     s.add_argument("--out", help="PNG grid")
     s.add_argument("--npy", help="raw samples as a .npy array (N, C, H, W) in [-1, 1]")
@@ -427,7 +428,7 @@ def make_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("evaluate", help="judge a generator: tag accuracy, same-tag diversity, precision/recall, FID")
     v.add_argument("--checkpoint", required=True)
     v.add_argument("--n", type=int, default=1000, help="generated and real samples (default 1000)")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--seed", type=cli_type("seed"), default=0)
     v.add_argument("--cache-dir", help="dataset cache folder (default: the one in the checkpoint's config)")
     v.set_defaults(fn=cmd_evaluate)
 

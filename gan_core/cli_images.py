@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from .arguments import cli_type
 from .cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
 
 
@@ -187,7 +188,7 @@ def add_image_commands(sub: Any) -> None:
     sty.add_argument("--optimizer", default="lbfgs", help="lbfgs (default) or adam")
     sty.add_argument("--lr", type=float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
     sty.add_argument("--init", default="content", help="start from: content (default), noise or style")
-    sty.add_argument("--seed", type=int, default=0)
+    sty.add_argument("--seed", type=cli_type("seed"), default=0)
     sty.add_argument("--device", default="cpu")
     sty.add_argument("--weights", help="VGG19 weights file (a VGG state dict: .pth or .safetensors)")
     sty.add_argument("--no-download", action="store_true", help="never let torchvision download the weights")
@@ -206,7 +207,8 @@ def add_image_commands(sub: Any) -> None:
     tr.add_argument("--hints", help="colour hints for a generator trained with them: a picture (PNG) of coloured "
                     "dabs on white or transparent paper, the same framing as --input; G paints those places "
                     "in about those colours")
-    tr.add_argument("--seed", type=int, default=0, help="fixes G's dropout noise (when it is kept at test time)")
+    tr.add_argument("--seed", type=cli_type("seed"), default=0,
+                    help="fixes G's dropout noise (when it is kept at test time)")
     tr.add_argument("--device", default="cpu")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(fn=cmd_translate)

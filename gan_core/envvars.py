@@ -29,7 +29,7 @@ def env_number(name: str, default: Number, lo: Number, hi: Number, kind: type = 
 class EnvVar:
     """One environment variable the studio reads: its name, default (as text), what it does and who
     reads it (``server``: the app servers and the job manager; ``run``: a training run; ``internal``:
-    set by the studio itself for its child processes, never by a person)."""
+    set by the studio itself for its child processes, never by a person; ``test``: the test suite)."""
     name: str
     default: str
     meaning: str
@@ -52,8 +52,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("GAN_STUDIO_MAX_UPLOADS_MB", "1024", "all uploads together at most"),
     EnvVar("GAN_STUDIO_MAX_RUNS_MB", "4096", "disk used by runs; the oldest finished runs are pruned "
            "before a new one starts"),
-    EnvVar("GAN_STUDIO_JOB_MODE", "process", "where a run trains: `process` (a child process), `thread` "
-           "or `ray` (a Ray actor, docs/scaling.md)"),
+    EnvVar("GAN_STUDIO_JOB_MODE", "process (zerogpu on ZeroGPU)", "where a run trains: `process` (a child "
+           "process), `thread`, `ray` (a Ray actor, docs/scaling.md) or `zerogpu` (a chain of ZeroGPU calls)"),
+    EnvVar("GAN_STUDIO_ZEROGPU", "on where `SPACES_ZERO_GPU` is set", "`1`: the ZeroGPU mode (GPU calls "
+           "through `spaces.GPU`, docs/deploy.md) even off a ZeroGPU Space, e.g. to try it on a CPU; `0`: off"),
     EnvVar("GAN_STUDIO_NPROC", "1", "processes per run; more makes every run a torchrun data-parallel "
            "job (docs/scaling.md)"),
     EnvVar("GAN_STUDIO_RAY_ADDRESS", "(a local cluster)", "the Ray cluster to join in job mode `ray`"),
@@ -66,6 +68,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("GAN_STUDIO_TENSORBOARD", "1", "`0`: runs write no TensorBoard event files", "run"),
     EnvVar("GAN_STUDIO_VGG19", "(torchvision's cache or download)", "a local VGG19 weights file for "
            "style transfer", "run"),
+    EnvVar("GAN_STUDIO_TEST_DEVICE", "cpu", "`cuda`: the tests that take a device train on the GPU "
+           "(bench/gpu_check.sh)", "test"),
     EnvVar("GAN_STUDIO_JOB_ADDR", "", "set by the job manager for a torchrun job's rank 0", "internal"),
     EnvVar("GAN_STUDIO_JOB_KEY", "", "set by the job manager for a torchrun job's rank 0", "internal"),
     EnvVar("GAN_STUDIO_JOB_CONFIG", "", "set by the job manager for a torchrun job's ranks", "internal"),

@@ -46,21 +46,25 @@ def knn_radii(x: Tensor, k: int) -> Tensor:
 def prdc(real: Tensor, fake: Tensor, k: int = 5) -> PRDC:
     """Precision, recall, density and coverage of ``fake`` (M, F) against ``real`` (N, F).
 
-    precision = mean_j [exists i: |f_j - r_i| <= rad_r(i)]
-    recall    = mean_i [exists j: |r_i - f_j| <= rad_f(j)]
-    density   = 1/(kM) sum_j #{i: |f_j - r_i| <= rad_r(i)}
-    coverage  = mean_i [min_j |r_i - f_j| <= rad_r(i)]
+    precision = mean_j [exists i: |f_j - r_i| < rad_r(i)]
+    recall    = mean_i [exists j: |r_i - f_j| < rad_f(j)]
+    density   = 1/(kM) sum_j #{i: |f_j - r_i| < rad_r(i)}
+    coverage  = mean_i [min_j |r_i - f_j| < rad_r(i)]
+
+    The balls are open (``<``), as in the reference ``prdc`` code of Naeem et al.: with fakes equal to
+    the reals each fake lies strictly inside its own ball and the balls of its k-1 nearer neighbours,
+    so density is exactly 1.0 (closed balls would count the k-th neighbour too: (k+1)/k).
     """
     real, fake = real.double(), fake.double()
     rad_r, rad_f = knn_radii(real, k), knn_radii(fake, k)   # (N,), (M,)
     d = torch.cdist(real, fake)                             # (N, M)
-    inside_real = d <= rad_r[:, None]                       # fake j inside real ball i
-    inside_fake = d <= rad_f[None, :]                       # real i inside fake ball j
+    inside_real = d < rad_r[:, None]                       # fake j inside real ball i
+    inside_fake = d < rad_f[None, :]                       # real i inside fake ball j
     return PRDC(
         precision=float(inside_real.any(dim=0).double().mean()),
         recall=float(inside_fake.any(dim=1).double().mean()),
         density=float(inside_real.double().sum() / (k * fake.shape[0])),
-        coverage=float((d.min(dim=1).values <= rad_r).double().mean()),
+        coverage=float((d.min(dim=1).values < rad_r).double().mean()),
         k=k, n_real=int(real.shape[0]), n_fake=int(fake.shape[0]),
     )
 

@@ -2,6 +2,7 @@
 fed over queues, or a thread). The queue and the limits live in gan_core.jobs (JobManager)."""
 from __future__ import annotations
 
+import contextvars
 import multiprocessing as mp
 import queue
 import threading
@@ -22,7 +23,8 @@ from .trainer import Trainer
 from .spawn import main_not_reimported
 
 ACTIVE = ("starting", "loading data", "running", "paused", "stopping")
-MODES = ("process", "thread", "ray")   # "ray": gan_core.job_ray (optional)
+STEERABLE = ("running", "paused")   # the trainer has started: a live lr / n_critic change applies from its next step
+MODES = ("process", "thread", "ray", "zerogpu")   # "ray": gan_core.job_ray (optional); "zerogpu": gan_core.job_zerogpu
 
 
 class NotOwnerError(PermissionError):
@@ -63,6 +65,11 @@ class JobSnapshot:
     def queued(self) -> bool:
         return self.status == "queued"
 
+    @property
+    def steerable(self) -> bool:
+        """Offer the live lr / n_critic box: the run trains (not while it starts, loads data or stops)."""
+        return self.status in STEERABLE
+
 
 class Job:
     def __init__(self, job_id: int, owner: str, cfg: RunConfig, run_dir: Path, resume: Optional[str],
@@ -95,6 +102,8 @@ class Job:
         self.queued_at = self.started_at = time.time()
         self.finished_at: Optional[float] = None
         self.thread = threading.Thread(target=self._run, name=f"gan-job-{job_id}", daemon=True)
+        # the request that started the job (mode "zerogpu": its GPU calls are made in this context)
+        self.context = contextvars.copy_context()
 
     def launch(self) -> None:
         """Leave the queue and start training (called by the manager when a slot is free)."""
@@ -113,6 +122,9 @@ class Job:
             elif self.mode == "ray":
                 from .job_ray import run_ray
                 run_ray(self)
+            elif self.mode == "zerogpu":
+                from .job_zerogpu import run_zerogpu
+                run_zerogpu(self)
             else:
                 trainer = Trainer(self.cfg, self.run_dir, resume=self.resume, control=self.control)
                 for ev in trainer.run():

@@ -26,6 +26,9 @@ Isolation (``JobManager(mode=...)``, default from the environment variable ``GAN
   keeps it waiting (status ``starting``, with a note) until a node has room. Set
   ``GAN_STUDIO_MAX_CONCURRENT`` to what the cluster holds (e.g. GPUs / ``GAN_STUDIO_RAY_GPUS``) so that
   waiting runs stay in this visible queue, with positions, ETAs and cancel, rather than in Ray's.
+* ``"zerogpu"`` (the default on a ZeroGPU Space, or with ``GAN_STUDIO_ZEROGPU=1``): the run trains in
+  GPU calls (``spaces.GPU``) made from this process in the starting request's context, a chain of
+  calls each resuming from the previous one's checkpoint (``gan_core.job_zerogpu``).
 
 Listeners always run in this process, in the job's event thread.
 """
@@ -37,7 +40,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import rundir
+from . import rundir, zerogpu
 from .checks import check_config
 from .config import RunConfig
 from .envvars import env_number
@@ -78,7 +81,7 @@ class JobManager:
     def __init__(self, runs_dir: Optional[Path] = None, mode: Optional[str] = None,
                  max_concurrent: Optional[int] = None, max_per_visitor: Optional[int] = None,
                  max_queue: Optional[int] = None):
-        mode = mode or os.environ.get(MODE_ENV, "process")
+        mode = mode or os.environ.get(MODE_ENV) or ("zerogpu" if zerogpu.enabled() else "process")
         if mode not in MODES:
             raise ValueError(f"{MODE_ENV} must be one of {', '.join(MODES)}, got {mode!r}")
         if mode == "ray":  # optional: one line naming requirements-scale.txt when Ray is missing

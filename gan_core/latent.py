@@ -14,14 +14,19 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from .arguments import check_arg
+from .config import SEED_MAX
+
 TAG_SEED_OFFSET = 1        # random tags of a seeded sample: their own stream, apart from z
 GRID_SEED_OFFSET = 12345   # the trainer's fixed-noise grid: far from the seeds people type
 EVAL_SEED_OFFSET = 1       # evaluations (metrics listener, ``evaluate``): z and tags from one stream
 
 
 def rng(seed: int, offset: int = 0) -> torch.Generator:
-    """A CPU generator seeded with ``seed + offset``."""
-    return torch.Generator().manual_seed(int(seed) + offset)
+    """A CPU generator seeded with ``seed + offset`` (wrapped into the seed range, so the largest seed plus an
+    offset still works). A seed outside 0..SEED_MAX raises ConfigError (a ValueError) naming the range."""
+    seed = check_arg("seed", seed)
+    return torch.Generator().manual_seed((seed + offset) % (SEED_MAX + 1))
 
 
 def sample_z(n: int, z_dim: int, *, seed: Optional[int] = None, generator: Optional[torch.Generator] = None,
@@ -30,7 +35,7 @@ def sample_z(n: int, z_dim: int, *, seed: Optional[int] = None, generator: Optio
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if generator is None:
-        generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        generator = rng(0 if seed is None else seed)
     return torch.randn(n, z_dim, generator=generator, device=generator.device).to(device)
 
 

@@ -32,6 +32,7 @@ SAMPLES = "samples"
 TENSORBOARD = "tb"
 LAST = "last.pt"
 STEP_GLOB = "step_*.pt"
+ZEROGPU_COMMANDS = ".zerogpu-commands.jsonl"   # steering of a run training in ZeroGPU calls (gan_core.job_zerogpu)
 
 
 RESUME_HINT = "the newest checkpoint in the run directory can be resumed"   # after a training process died

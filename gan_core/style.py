@@ -129,7 +129,7 @@ class StylePreview:
 class StyleDone:
     image: np.ndarray                         # (H, W, 3) uint8, the result
     steps: int
-    loss: float
+    loss: float                               # the loss of the saved picture (``image``)
     first_loss: float                         # the loss of the starting image
     seconds: float
     layer_weights: dict[str, float] = field(default_factory=dict)  # the w_l used
@@ -288,8 +288,8 @@ def stylize(content: ImageLike, style: ImageLike, cfg: Optional[StyleConfig] = N
     x = x0.clone().contiguous().requires_grad_(True)
     all_layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
 
-    def losses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        feats = extract(net, norm(x), all_layers)
+    def losses(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        feats = extract(net, norm(img), all_layers)
         zero = x.new_zeros(())
         lc = sum((content_layer_loss(feats[n], targets_c[n]) for n in cfg.content_layers), zero)
         per = {n: style_layer_loss(feats[n], targets_s[n]) for n in cfg.style_layers}
@@ -302,14 +302,16 @@ def stylize(content: ImageLike, style: ImageLike, cfg: Optional[StyleConfig] = N
     else:
         opt = torch.optim.Adam([x], lr=cfg.lr or 0.02)
 
+    # The loss is always that of the picture in [0, 1] (clamped inside the closure, so L-BFGS's curvature pairs
+    # stay consistent): what is printed is what is saved, not an image with values outside the range.
     def closure() -> torch.Tensor:
         opt.zero_grad(set_to_none=True)
-        total = losses()[0]
+        total = losses(x.clamp(0.0, 1.0))[0]
         total.backward()
         return total
 
     with torch.no_grad():
-        first = float(losses()[0])
+        first = float(losses(x.clamp(0.0, 1.0))[0])
     if not math.isfinite(first):
         raise StyleError("the loss of the starting image is not finite: check the weights file and the settings")
     last = first
@@ -320,9 +322,9 @@ def stylize(content: ImageLike, style: ImageLike, cfg: Optional[StyleConfig] = N
             closure()
             opt.step()
         with torch.no_grad():
-            if cfg.optimizer == "adam":  # L-BFGS's curvature pairs would no longer match: clipped at the end only
+            if cfg.optimizer == "adam":  # (not L-BFGS: its curvature pairs would no longer match)
                 x.clamp_(0.0, 1.0)
-            total, lc, ls, per = losses()
+            total, lc, ls, per = losses(x.clamp(0.0, 1.0))
         last = float(total)
         yield StyleStep(step, cfg.steps, last, float(lc), float(ls), {n: float(v) for n, v in per.items()},
                         time.perf_counter() - t0)
@@ -331,8 +333,10 @@ def stylize(content: ImageLike, style: ImageLike, cfg: Optional[StyleConfig] = N
         if not math.isfinite(last):
             raise StyleError(f"the loss became {last} at step {step}: lower the learning rate or the weights")
     image = _to_uint8_image(x)
+    with torch.no_grad():   # the loss of the saved picture itself (8 bits a channel)
+        saved = float(losses((x.detach().clamp(0.0, 1.0) * 255.0).round() / 255.0)[0])
     yield StylePreview(cfg.steps, image)
-    yield StyleDone(image, cfg.steps, last, first, time.perf_counter() - t0, dict(layer_w))
+    yield StyleDone(image, cfg.steps, saved, first, time.perf_counter() - t0, dict(layer_w))
 
 
 def run_style_transfer(content: ImageLike, style: ImageLike, cfg: Optional[StyleConfig] = None,

@@ -1,7 +1,6 @@
 """The GAN trainer: a generator of typed events.
 
-    trainer = Trainer(cfg, out_dir="runs/x")
-    for ev in trainer.run():          # StartEvent, StepEvent, SampleEvent, CheckpointEvent, ...
+    for ev in Trainer(cfg, out_dir="runs/x").run():   # StartEvent, StepEvent, SampleEvent, CheckpointEvent, ...
         ...
 
 Device and RNG are explicit: ``device=`` (default from ``cfg.train.device``) and one
@@ -75,7 +74,7 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.last_checkpoint: Optional[str] = None
-        self._saved_step = -1  # step of the newest checkpoint written by this run
+        self._saved_step = self._sampled_step = -1  # steps of the newest checkpoint / sample grid of this run
 
     # ---- setup ---------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -133,7 +132,7 @@ class Trainer:
         self.opt_d = self._make_opt(self.D, tc.lr_d)
         self.ema = EMA(self.G, tc.ema_decay) if tc.ema_decay > 0 else None
         n_grid = 512 if self.spec.kind == "points" else tc.grid_size   # same grid z for every run with this seed
-        self.fixed_z = latent.sample_z(n_grid, cfg.model.z_dim, seed=tc.seed + latent.GRID_SEED_OFFSET)
+        self.fixed_z = latent.sample_z(n_grid, cfg.model.z_dim, generator=latent.rng(tc.seed, latent.GRID_SEED_OFFSET))
         self.fixed_labels = grid_labels(self.spec.num_classes, n_grid) if self.conditional else None
         if self.resume_state is not None:
             restore_trainer(self, self.resume_state)
@@ -318,9 +317,9 @@ class Trainer:
 
     def sample_image(self) -> np.ndarray:
         """Fixed-noise sample grid (images) or scatter plot (2D points) as (H, W, 3) uint8."""
-        g = self.G_ema if self.G_ema is not None else self.G
         with self.autocast():
-            x = latent.sample(g, len(self.fixed_z), z=self.fixed_z, labels=self.fixed_labels).images
+            x = latent.sample(self.G_ema if self.G_ema is not None else self.G, len(self.fixed_z), z=self.fixed_z,
+                              labels=self.fixed_labels).images
         if self.spec.kind == "points":
             return scatter_image(x.numpy(), self.images[:2000].float().cpu().numpy())
         return make_grid_uint8(x, nrow=int(math.ceil(math.sqrt(len(x)))))
@@ -390,8 +389,9 @@ class Trainer:
         yield DoneEvent(self.step, reason, str(self.out_dir) if self.out_dir else None, self.last_checkpoint)
 
     def _emit_sample(self) -> Iterator[Event]:
-        if self.dist is not None and not self.dist.is_main:
-            return   # only rank 0 shows and saves grids
+        if (self.dist is not None and not self.dist.is_main) or self._sampled_step == self.step:
+            return   # only rank 0 shows and saves grids, once a step (the end of a run may follow a due grid)
+        self._sampled_step = self.step
         img = self.sample_image()
         path = None
         if self.out_dir is not None:

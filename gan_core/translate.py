@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageOps
 from torch import nn
 
-from .data.edges import canny
+from .data.edges import canny, detailed_edges
 from .data.hints import coloured, eval_hints, hint_overlay, hints_from_picture, split_drawing
 from .data.images import resize_uint8, to_float, to_uint8
 
@@ -127,15 +127,56 @@ def _picture_tensor(img: PictureLike) -> tuple[torch.Tensor, bool]:
     return (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x), batched
 
 
-def edges_of_photo(img: PictureLike, size: Optional[int] = None, **canny_kw) -> torch.Tensor:
+PHOTO_DETAIL = 4   # a photo's edges are found at 4x the generator's size, then brought down and thinned
+
+
+def edges_of_photo(img: PictureLike, size: Optional[int] = None, detail: int = PHOTO_DETAIL,
+                   **canny_kw) -> torch.Tensor:
     """Canny edges of a picture, black on white: uint8 (1, S, S) for one picture ((N, 1, S, S) for a batch
-    (N, 3, H, W)). With ``size`` the picture is center-cropped to a square and resized first (to the size
-    of the generator); ``canny_kw``: low, high, sigma of :func:`~gan_core.data.edges.canny`."""
+    (N, 3, H, W)). With ``size`` the picture is center-cropped to a square and resized to ``detail`` times
+    ``size``, its edges found there and brought down to ``size`` with one-pixel lines
+    (:func:`~gan_core.data.edges.detailed_edges`): at 32 px directly a face's eyes, nose and mouth are lost.
+    ``detail=1``: Canny at ``size`` itself. ``canny_kw``: low, high, sigma of :func:`~gan_core.data.edges.canny`."""
     x, batched = _picture_tensor(img)
+    if size is not None and detail > 1:
+        e = detailed_edges(_square(x, size * detail).contiguous(), detail, **canny_kw)
+        return e if batched else e[0]
     if size is not None:
         x = _square(x, size)
     e = canny(x.contiguous(), **canny_kw)
     return e if batched else e[0]
+
+
+PHOTO_COLOURS = 64    # distinct colours (4 bits a channel) from which an upload may be a photo ...
+PHOTO_PLAIN = 0.5     # ... when less than this share of it is plain paper or dark lines
+
+
+def photo_likeness(img: PictureLike) -> tuple[bool, str]:
+    """Whether an uploaded picture looks like a photo rather than a drawing: many colours and little plain
+    paper (white) or line (dark grey / black). A drawing, even with colour dabs, is mostly paper. Returns
+    (looks like a photo, the figures in words: "2,310 colours, 4% plain paper or lines")."""
+    x, _ = _picture_tensor(img)
+    x = x[:1]
+    if max(x.shape[-2:]) > 128:       # the figures of a 128 px copy: fast on big photos
+        x = torch.nn.functional.interpolate(x.float(), size=(128, 128), mode="area").round().to(torch.uint8)
+    a = x[0].permute(1, 2, 0).reshape(-1, 3).numpy().astype(np.int16)
+    colours = len(np.unique((a >> 4) @ np.array([256, 16, 1])))
+    spread = a.max(1) - a.min(1)
+    plain = float(((a.min(1) >= 200) | ((a.max(1) <= 100) & (spread < 40))).mean())
+    return colours >= PHOTO_COLOURS and plain < PHOTO_PLAIN, f"{colours:,} colours, {plain:.0%} plain paper or lines"
+
+
+def upload_drawing(img: PictureLike, size: int, scale: int = 8, photo: bool = False) -> tuple[np.ndarray, bool, str]:
+    """An uploaded picture for the Sketch page: (the drawing to show and give :func:`sketch_view`, whether it
+    was read as a photo, a note). ``photo``: the user said it is a photo; without it a photo-like upload
+    (:func:`photo_likeness`) is read as a photo too, and the note says so: read as a drawing its hundreds
+    of colours would be colour dabs, and the output noise."""
+    auto, why = (False, "") if photo else photo_likeness(img)
+    if not (photo or auto):
+        return _picture_tensor(img)[0][0].permute(1, 2, 0).numpy(), False, ""
+    note = (f"This picture looks like a photo ({why}), so its edges were computed, as with \"It is a photo\". "
+            "Upload a drawing of dark lines on white paper to draw the lines yourself." if auto else "")
+    return enlarge(edges_of_photo(img, size), scale), True, note
 
 
 def sketch_to_edges(img: PictureLike, size: int, threshold: int = 128) -> torch.Tensor:

@@ -2,6 +2,7 @@
 Space's git repository).
 
     python space/build_space.py --out /tmp/gan-studio-space [--torch-index URL] [--title "GAN Studio"]
+    python space/build_space.py --out /tmp/gan-studio-zero --zerogpu     # a ZeroGPU Space
 
 The folder gets ``gradio_app.py`` (the Space's ``app_file``), the ``gan_core`` package, the Gradio front end
 (``apps/gradio/``) with the Streamlit-free ``apps`` modules it draws with (``charts.py``, ``lab2d_view.py``), the
@@ -10,6 +11,12 @@ gradio itself comes from the Space's ``sdk_version``) and a ``README.md`` whose 
 Gradio Space. ``--torch-index`` names a wheel index for torch (e.g. the PyTorch project's CPU wheel
 index: CPU-only wheels are several times smaller than the default CUDA ones); it is written as
 ``--extra-index-url`` into requirements.txt. Only the standard library is used.
+
+``--zerogpu`` makes a ZeroGPU Space (Hugging Face's shared GPUs, Gradio SDK only): the front matter asks
+for the ZeroGPU hardware (``suggested_hardware: zero-a10g``, the flavour's id whatever GPU backs it),
+requirements.txt pins ``spaces`` (:data:`SPACES_PIN`), the app imports ``spaces`` first (it must come
+before anything touches CUDA) and starts with ZeroGPU defaults, and the README says what the quotas mean
+for training (gan_core/zerogpu.py: each Start is a chain of GPU calls of at most ``MAX_CALL_S`` s).
 """
 from __future__ import annotations
 
@@ -26,6 +33,10 @@ SPACE_ENV = {  # CPU-basic: 2 vCPU, 16 GB RAM, ephemeral disk
     "GAN_STUDIO_MAX_CONCURRENT": "1", "GAN_STUDIO_MAX_PER_VISITOR": "1", "GAN_STUDIO_MAX_RUNS_MB": "2048",
     "GAN_STUDIO_EVAL_SAMPLES": "128",
 }
+# ZeroGPU: each run trains in its own GPU calls (the runs' GPU time is the visitors' quota, not the
+# Space's); the Space's own CPU still loads data and serves the pages. 2 at once is a guess: not measured.
+ZEROGPU_ENV = {**SPACE_ENV, "GAN_STUDIO_MAX_CONCURRENT": "2"}
+SPACES_PIN = "spaces==0.51.3"   # the release gan_core/zerogpu.py was written against
 
 
 def gradio_version() -> str:
@@ -37,8 +48,9 @@ def gradio_version() -> str:
     return m.group(1) if m.group(1).count(".") == 2 else m.group(1) + ".0"
 
 
-def space_requirements(torch_index: str = "") -> str:
-    """requirements.txt without gradio (the Space's sdk_version installs it) and without comments."""
+def space_requirements(torch_index: str = "", zerogpu: bool = False) -> str:
+    """requirements.txt without gradio (the Space's sdk_version installs it) and without comments; with
+    ``zerogpu``, the ``spaces`` package pinned."""
     lines = []
     if torch_index:
         lines.append(f"--extra-index-url {torch_index}")
@@ -46,13 +58,16 @@ def space_requirements(torch_index: str = "") -> str:
         line = raw.split("#", 1)[0].strip()
         if line and not re.match(r"^gradio\b", line):
             lines.append(line)
+    if zerogpu:
+        lines.append(SPACES_PIN)
     return "\n".join(lines) + "\n"
 
 
-def front_matter(title: str, version: str) -> str:
+def front_matter(title: str, version: str, zerogpu: bool = False) -> str:
     return "\n".join([
         "---", f"title: {title}", "emoji: 🎨", "colorFrom: indigo", "colorTo: pink", "sdk: gradio",
         f"sdk_version: {version}", "python_version: '3.11'", "app_file: gradio_app.py", "pinned: false",
+        *(["suggested_hardware: zero-a10g"] if zerogpu else []),
         "short_description: Train and explore GANs in the browser", "---", ""])
 
 
@@ -76,8 +91,45 @@ The API (`/generate`, `/interpolate`, `/train`, `/train_status`, `/train_stop`) 
 "Use via API" at the bottom of the page.
 """
 
+ZEROGPU_BODY = """
+# GAN Studio (Gradio, ZeroGPU)
 
-def build(out: Path, torch_index: str = "", title: str = "GAN Studio", force: bool = False) -> Path:
+Train and explore GANs in the browser on Hugging Face's shared GPUs (ZeroGPU): pick a loss and an
+architecture, start a short training run, watch loss curves and sample grids live, change hair / eye
+tags of a conditional generator, interpolate latent vectors, compare runs, and play with a 2D GAN lab.
+
+How training uses the GPU here:
+
+* A GPU is attached only while a run trains. Each **Start** trains in GPU calls of at most {max_call} s
+  (about {train_s} s of training plus {margin} s to start and to save): the `1min` preset is one call, `5min`
+  a chain of calls, each going on from the previous call's checkpoint exactly as an uninterrupted run would.
+  **Continue this run** starts another call from the last checkpoint.
+* The GPU time counts against **your** daily ZeroGPU quota (Hugging Face's Usage Tiers: a few minutes for
+  visitors who are not logged in, more for logged-in and PRO accounts; log in for more). When it is used
+  up the run stops with "GPU quota used up: try again in N minutes, or run on CPU" and keeps its last
+  checkpoint: Continue later, or set **Device** to `cpu` to train on the Space's CPU.
+* **Pause** ends the current GPU call after {pause} s (with a checkpoint) so that no GPU time is spent while
+  paused; **Resume** starts the next call.
+* Generate, Interpolate and Sketch run on the CPU (a 32-64 px generator is quicker there than the start of a
+  GPU call) unless the work is large; Style runs in a GPU call of up to {style} s.
+* Runs, uploads and exports live on the Space's disk, which is wiped when the Space restarts or sleeps:
+  download what you want to keep.
+
+The API (`/generate`, `/interpolate`, `/train`, `/train_status`, `/train_stop`) is listed under
+"Use via API" at the bottom of the page; API callers spend their own quota (send a Hugging Face token).
+"""
+
+
+def zerogpu_readme_body() -> str:
+    sys.path.insert(0, str(REPO))
+    from gan_core import zerogpu as Z
+
+    return ZEROGPU_BODY.format(max_call=Z.MAX_CALL_S, train_s=Z.CALL_TRAIN_S, margin=Z.MARGIN_S,
+                               pause=int(Z.PAUSE_RELEASE_S), style=Z.TOOL_SECONDS["style"])
+
+
+def build(out: Path, torch_index: str = "", title: str = "GAN Studio", force: bool = False,
+          zerogpu: bool = False) -> Path:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not force:
@@ -93,14 +145,17 @@ def build(out: Path, torch_index: str = "", title: str = "GAN Studio", force: bo
     (out / "checkpoints").mkdir()
     for p in sorted((REPO / "checkpoints").glob("*.safetensors")):
         shutil.copy2(p, out / "checkpoints" / p.name)
-    (out / "requirements.txt").write_text(space_requirements(torch_index), encoding="utf-8")
-    env_lines = "".join(f"os.environ.setdefault({k!r}, {v!r})\n" for k, v in SPACE_ENV.items())
+    (out / "requirements.txt").write_text(space_requirements(torch_index, zerogpu), encoding="utf-8")
+    env_lines = "".join(f"os.environ.setdefault({k!r}, {v!r})\n" for k, v in (ZEROGPU_ENV if zerogpu else SPACE_ENV).items())
     app = (out / "gradio_app.py").read_text(encoding="utf-8")
     marker = "from __future__ import annotations\n"
-    app = app.replace(marker, marker + "\nimport os\n\n# CPU-basic Space defaults (Space variables override them)\n"
+    head = ("\nimport spaces  # noqa: F401  ZeroGPU: imported before anything touches CUDA\n" if zerogpu else "")
+    what = "ZeroGPU" if zerogpu else "CPU-basic"
+    app = app.replace(marker, marker + head + f"\nimport os\n\n# {what} Space defaults (Space variables override them)\n"
                       + env_lines, 1)
     (out / "gradio_app.py").write_text(app, encoding="utf-8")
-    (out / "README.md").write_text(front_matter(title, gradio_version()) + README_BODY, encoding="utf-8")
+    body = zerogpu_readme_body() if zerogpu else README_BODY
+    (out / "README.md").write_text(front_matter(title, gradio_version(), zerogpu) + body, encoding="utf-8")
     (out / ".gitattributes").write_text("*.safetensors filter=lfs diff=lfs merge=lfs -text\n", encoding="utf-8")
     return out
 
@@ -111,9 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--torch-index", default="", help="extra wheel index for torch (e.g. a CPU-only wheel index)")
     ap.add_argument("--title", default="GAN Studio")
     ap.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    ap.add_argument("--zerogpu", action="store_true", help="a ZeroGPU Space (shared GPUs; needs the CUDA torch wheels)")
     a = ap.parse_args(argv)
-    out = build(Path(a.out), a.torch_index, a.title, a.force)
-    print(f"Gradio Space written to {out}: push it to the Space's git repository (git lfs for *.safetensors).")
+    if a.zerogpu and "cpu" in a.torch_index.lower():
+        raise SystemExit("error: --zerogpu needs torch's CUDA wheels, not a CPU-only wheel index")
+    out = build(Path(a.out), a.torch_index, a.title, a.force, a.zerogpu)
+    kind = "ZeroGPU Space (set its hardware to ZeroGPU)" if a.zerogpu else "Gradio Space"
+    print(f"{kind} written to {out}: push it to the Space's git repository (git lfs for *.safetensors).")
     return 0
 
 

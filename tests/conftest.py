@@ -10,6 +10,14 @@ from gan_core.config import RunConfig
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+# The device of the tests that take one (tiny_cfg's train.device): cpu unless $GAN_STUDIO_TEST_DEVICE says
+# cuda (bench/gpu_check.sh runs the suite so on a GPU machine). Tests about the CPU itself keep "cpu".
+TEST_DEVICE = os.environ.get("GAN_STUDIO_TEST_DEVICE", "").strip() or "cpu"
+if TEST_DEVICE not in ("cpu", "cuda"):
+    raise pytest.UsageError(f"GAN_STUDIO_TEST_DEVICE must be cpu or cuda, got {TEST_DEVICE!r}")
+if TEST_DEVICE == "cuda" and not torch.cuda.is_available():
+    raise pytest.UsageError("GAN_STUDIO_TEST_DEVICE=cuda but no CUDA GPU is available here")
+
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> str:
@@ -18,7 +26,8 @@ def cache_dir(tmp_path_factory) -> str:
 
 @pytest.fixture
 def tiny_cfg(cache_dir):
-    """Factory for a tiny CPU config: tiny_cfg(dataset="faces", arch="dcgan", loss="ns", steps=3, ...)."""
+    """Factory for a tiny config on TEST_DEVICE (cpu by default): tiny_cfg(dataset="faces", arch="dcgan",
+    loss="ns", steps=3, ...)."""
 
     def make(dataset: str = "faces", arch: str = "dcgan", loss: str = "ns", steps: int = 3, image_size: int = 16,
              **sections) -> RunConfig:
@@ -28,7 +37,7 @@ def tiny_cfg(cache_dir):
                    "embed_dim": 4},
             loss={"name": loss},
             train={"steps": steps, "batch_size": 8, "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
-                   "device": "cpu", "grid_size": 4},
+                   "device": TEST_DEVICE, "grid_size": 4},
         )
         return cfg.replace(**sections) if sections else cfg
 

@@ -351,6 +351,12 @@ def test_interpolate_page(env, media):
     assert any(c.startswith("6 frames, lerp") for im in at.get("image") for c in [i.caption for i in im.proto.imgs])
     dl = [d.proto.label for d in at.get("download_button")]
     assert "Download GIF" in dl and "Download frames (PNG)" in dl
+    # issue 23 item 23: it opens on seeds whose faces differ (studio.distinct_seeds, not 0 and 1), and loops
+    # through several seeds
+    pair = (at.number_input(key="int.seed_a").value, at.number_input(key="int.seed_b").value)
+    assert pair != (0, 1) and pair[0] != pair[1]
+    loop = next(i for im in at.get("image") for i in im.proto.imgs if i.caption.startswith("32 frames through seeds"))
+    assert Image.open(io.BytesIO(_bytes(media, loop.url))).n_frames == 32     # 4 seeds, 8 frames a leg
 
 
 # ---- compare ----------------------------------------------------------------------------------------------

@@ -31,6 +31,20 @@ def test_prdc_hand_computed_1d():
     assert (r.k, r.n_real, r.n_fake) == (1, 4, 2)
 
 
+def test_prdc_open_balls_as_the_reference():
+    # Issue 23 item 16: the reference prdc uses open balls (<). A memorising generator (fakes == reals)
+    # then has density exactly 1.0; closed balls (<=) gave (k+1)/k = 1.2 for k=5.
+    g = torch.Generator().manual_seed(1)
+    real = torch.randn(200, 6, generator=g)
+    r = prdc(real, real.clone(), k=5)
+    assert r.density == pytest.approx(1.0)
+    assert (r.precision, r.recall, r.coverage) == (1.0, 1.0, 1.0)
+    # a fake exactly on a real ball's edge is outside it: reals 0, 1, 2 (radius 1 for k=1), fake at 2
+    # is inside only real 2's ball (distance 0), not real 1's (distance 1 = radius)
+    e = prdc(torch.tensor([[0.0], [1.0], [2.0]]), torch.tensor([[2.0], [7.0]]), k=1)
+    assert e.density == pytest.approx(0.5)
+
+
 def test_prdc_same_distribution_vs_collapsed():
     g = torch.Generator().manual_seed(0)
     real, same = torch.randn(400, 8, generator=g), torch.randn(400, 8, generator=g)

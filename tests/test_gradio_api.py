@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -127,6 +128,24 @@ def test_generate_explains_bad_arguments(client):
         client.predict(checkpoint="faces.safetensors", tags="", seed=0, n=65, api_name="/generate")
     with pytest.raises(Exception, match="no checkpoint called"):
         client.predict(checkpoint="../../etc/passwd", tags="", seed=0, n=4, api_name="/generate")
+
+
+def test_api_arguments_get_the_ui_fields_checks_and_messages(client):
+    # issue 23 item 12: seed -5 was accepted, 2**70 / 1e300 gave "Overflow when unpacking long long", n=2.5 was
+    # cut to 2, fps 0 / -1 / 1e9 were accepted; the messages are gan_core.arguments' (the UI fields' own)
+    seed_range = "between 0 and 9223372036854775807"
+    for seed, said in ((-5, "got -5"), (2**70, f"got {2**70}"), (1e300, "got 1e+300")):
+        with pytest.raises(Exception, match=f"seed must be {seed_range}, {re.escape(said)}"):
+            client.predict(checkpoint="faces.safetensors", tags="", seed=seed, n=4, api_name="/generate")
+    with pytest.raises(Exception, match="n must be an integer, got 2.5"):
+        client.predict(checkpoint="faces.safetensors", tags="", seed=0, n=2.5, api_name="/generate")
+    for fps in (0, -1, 1e9):
+        with pytest.raises(Exception, match="fps must be between 1 and 30"):
+            client.predict(checkpoint="faces.safetensors", seed_a=1, seed_b=2, frames=4, method="slerp", tags_a="",
+                           tags_b="", fps=fps, api_name="/interpolate")
+    with pytest.raises(Exception, match=f"seed_b must be {seed_range}, got -1"):
+        client.predict(checkpoint="faces.safetensors", seed_a=1, seed_b=-1, frames=4, method="slerp", tags_a="",
+                       tags_b="", fps=8, api_name="/interpolate")
 
 
 def test_interpolate_returns_an_animated_gif(client):

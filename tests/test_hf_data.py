@@ -370,3 +370,30 @@ def test_train_conditional_and_sample_by_class_name(hf_data, tiny_cfg, tmp_path)
     assert main(["sample", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--n", "4", "--tags", "cow",
                  "--out", str(tmp_path / "cows.png"), "--quiet"]) == 2
     assert not (tmp_path / "cows.png").exists()
+
+
+def test_empty_sources_say_no_usable_images(tmp_path):
+    # issue 23 item 17: these gave "IndexError: list index out of range", an AttributeError or
+    # 'Instruction "train" corresponds to no data!' inside the message
+    empty = datasets.Dataset.from_dict({"img": [], "label": []}, features=datasets.Features(
+        {"img": datasets.Image(), "label": datasets.Value("int64")}))
+    empty.save_to_disk(str(tmp_path / "empty_ds"))
+    datasets.DatasetDict({}).save_to_disk(str(tmp_path / "empty_dict"))
+    empty.to_parquet(str(tmp_path / "empty.parquet"))
+    (tmp_path / "empty_pq").mkdir()
+    empty.to_parquet(str(tmp_path / "empty_pq" / "train-00000.parquet"))
+    for name in ("empty_ds", "empty_dict", "empty.parquet", "empty_pq"):
+        with pytest.raises(DataError) as e:
+            load_dataset(_cfg(tmp_path / name, tmp_path / "cache").data)
+        assert str(e.value) == f"no usable images in {tmp_path / name} (split train): it holds no rows"
+
+
+def test_a_split_name_on_a_single_split_source_is_refused(hf_data, tmp_path):
+    # issue 23 item 17: data.hf_split=test on a saved Dataset or one parquet file trained on all of it
+    single = tmp_path / "single"
+    hf_data["train"].save_to_disk(str(single))
+    for path in (single, hf_data["file"]):
+        with pytest.raises(DataError, match=r"has a single split \(no split names\): data.hf_split 'test' cannot "
+                                            r"choose part of it; set data.hf_split to 'train'"):
+            load_dataset(_cfg(path, tmp_path / "cache", hf_split="test").data)
+        assert len(load_dataset(_cfg(path, tmp_path / "cache").data)) == N - 1   # "train": all of it

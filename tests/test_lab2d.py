@@ -410,3 +410,76 @@ def test_lab_in_the_browser(tmp_path):
         finally:
             stop_app_server(proc)
     assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+# ---- arrows: the absolute gradient on one log scale (issue 23 item 1) ------------------------------------
+def test_arrow_length_shows_the_absolute_gradient_on_one_log_scale():
+    from gan_core.lab2d import ARROW_LOG_RANGE, ARROW_SCALE_NOTE, arrow_ends
+
+    at = np.zeros((5, 2))
+    vec = np.array([[1e-10, 0.0], [0.0, 1e-6], [1e-3, 0.0], [0.0, -1.0], [100.0, 0.0]])
+    ends = arrow_ends(at, vec, max_len=0.7)
+    lengths = np.linalg.norm(ends - at, axis=1)
+    lo, hi = ARROW_LOG_RANGE
+    assert lengths == pytest.approx([0.0, 0.0, 0.7 * (-3 - lo) / (hi - lo), 0.7 * (0 - lo) / (hi - lo), 0.7])
+    assert ends[3] == pytest.approx([0.0, -0.7 * 6 / 7])                   # along the gradient's direction
+    # one arrow's length depends on its gradient alone, not on the other arrows of its frame
+    assert np.linalg.norm(arrow_ends(at[:1], vec[2:3], 0.7))[()] == pytest.approx(lengths[2])
+    assert "log scale" in ARROW_SCALE_NOTE and "1e-6" in ARROW_SCALE_NOTE
+
+
+def test_minimax_arrows_vanish_where_lsgan_arrows_stay():
+    """D sure that every point is fake (logit -30, a gentle slope): the saturating minimax loss gives G a
+    gradient of ~1e-13 (no arrow), LSGAN a long one. Relative lengths drew both the same."""
+    from gan_core.lab2d import arrow_ends
+
+    def D(x, labels):
+        return -30.0 + 0.5 * x[:, 0], []
+
+    pts = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    lengths = {}
+    for name in ("minimax", "lsgan"):
+        g = g_gradient_field(D, pts, LOSSES[name], LossConfig(name=name)).numpy()
+        lengths[name] = np.linalg.norm(arrow_ends(pts.numpy(), g, 0.45) - pts.numpy(), axis=1)
+    assert lengths["minimax"].max() == 0.0
+    assert lengths["lsgan"].min() > 0.3
+
+
+def test_a_strip_keeps_earlier_frames_with_the_modes_they_cover():
+    # issue 23 item 2: the NS-collapse preset makes its point mid-run; its last frame alone did not show it
+    from gan_core.lab2d import Lab2D, LabConfig
+
+    cfg = LabConfig().replace(**{"train.steps": 7, "train.batch_size": 16, "model.mlp_hidden": 16, "pool": 256,
+                                 "view_points": 64, "draw_points": 32, "grid": 8, "arrows": 4,
+                                 "strip_every": 2, "strip_frames": 2})
+    lab = Lab2D(cfg)
+    for _ in range(7):
+        lab.train_step()
+    fr = lab.frame(history=False)
+    assert [s["step"] for s in fr.strip] == [4, 6]           # every 2 steps, the newest 2 kept
+    assert all(s["fake"].shape == (32, 2) and 0 <= s["modes_covered"] <= 8 for s in fr.strip)
+    assert not Lab2D(LabConfig().replace(**{"pool": 256})).frame(history=False).strip   # none by default
+    ns = LAB_PRESETS["ns-collapse"]
+    assert ns.config().strip_every == 500 and "strip" in ns.shows and "between the modes" in ns.shows
+
+
+def test_the_plane_states_its_arrow_scale_and_shows_the_strip():
+    from apps.lab2d_view import arrow_segments, lab_figure, strip_figure
+    from gan_core.lab2d import Lab2D, LabConfig
+
+    at = np.zeros((2, 2))
+    xs, ys, sizes = arrow_segments(at, np.array([[1e-10, 0.0], [1.0, 0.0]]))
+    assert len(xs) == 3 and sizes == [0, 7, 0]          # the vanishing arrow is not drawn, the other is
+    cfg = LabConfig().replace(**{"train.steps": 4, "train.batch_size": 16, "model.mlp_hidden": 16, "pool": 256,
+                                 "view_points": 64, "draw_points": 32, "grid": 8, "arrows": 4, "strip_every": 2})
+    lab = Lab2D(cfg)
+    for _ in range(4):
+        lab.train_step()
+    fr = lab.frame(history=False)
+    fig = lab_figure(fr)
+    assert any("log scale" in a.text for a in fig.layout.annotations)
+    names = [t.name for t in fig.data]
+    assert names.index("generated") > names.index("-dL_G/dx (G's push)")   # the points drawn over the arrows
+    strip = strip_figure(fr)
+    assert [a.text for a in strip.layout.annotations] == [f"step {s['step']} · {s['modes_covered']}/8 modes"
+                                                          for s in fr.strip]

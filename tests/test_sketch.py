@@ -119,6 +119,17 @@ def test_sketch_page_upload_of_a_drawing_and_of_a_photo(exports, folders, media)
     small = _picture(at, media, "what the generator sees (16x16 edges)")[::16, ::16, 0]
     assert (small == 0).sum() >= 8 and small[8, 8] == 255           # an outline, not a filled square
     assert not np.array_equal(_picture(at, media, "pix2pix output"), out)
+    # issue 23 item 5: a photo uploaded with the box unticked is read as a photo, and the page says so
+    at.checkbox(key="sketch.photo").uncheck()
+    rng = np.random.default_rng(0)
+    noisy = (photo.astype(int) + rng.normal(0, 25, photo.shape) + np.linspace(0, 60, 64)[:, None, None])
+    buf = io.BytesIO()
+    Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).save(buf, format="PNG")
+    at.file_uploader(key="sketch.upload").set_value(("snap.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception
+    assert any("looks like a photo" in i.value for i in at.info)
+    seen = _picture(at, media, "what the generator sees (16x16 edges)")
+    assert set(np.unique(seen)) <= {0, 255}                         # lines only: no colour dabs
 
 
 # ---- colour hints (a generator trained with them: the shipped one) -------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,8 +95,17 @@ def test_validate_upload_refuses_bad_files(trained):
         studio.validate_upload("junk.safetensors", b"\x00\x01 not safetensors")
     buf = io.BytesIO()
     torch.save({"x": _Boom()}, buf)
-    with pytest.raises(studio.UploadError, match="refused"):
+    with pytest.raises(studio.UploadError, match="refused") as e:
         studio.validate_upload("pickle.pt", buf.getvalue())
+    # said once, about the file (issue 23 item 20: was "was refused: checkpoint was refused")
+    assert str(e.value).startswith("'pickle.pt' was refused: it contains pickled Python objects")
+    assert str(e.value).count("refused") == 1
+    with pytest.raises(studio.UploadError) as e:
+        studio.validate_upload("junk.pt", b"definitely not a torch file")
+    assert str(e.value).startswith("'junk.pt' was refused: it ") and str(e.value).count("refused") == 1
+    with pytest.raises(studio.UploadError) as e:
+        studio.validate_upload("junk.safetensors", b"\x00\x01 not safetensors")
+    assert str(e.value).startswith("'junk.safetensors' was refused: it ") and "checkpoint" not in str(e.value)[:40]
     # a real tensor file that is not a GAN Studio checkpoint
     buf = io.BytesIO()
     torch.save({"weights": torch.zeros(3)}, buf)
@@ -408,7 +418,7 @@ def test_status_queue_and_field_note_strings():
     assert studio.queued_text(2, 75.0) == ("Queued: your run starts when a training slot is free (position 2, "
                                            "expected in about 1 min 15 s).")
     assert studio.queued_text(1, 0.0).endswith("(position 1, next).")
-    row = {"position": 1, "whose": "yours", "dataset": "faces", "arch": "dcgan", "loss": "ns", "steps": 400,
+    row = {"position": 1, "whose": "yours", "dataset": "faces", "arch": "dcgan", "loss": "ns", "length": "400 steps",
            "expected start": "next"}
     assert studio.queue_row_text(row) == "**#1** · your run · faces · dcgan · ns · 400 steps · expected start next"
     assert studio.queue_header(3, 1) == "**Queue** · 3 waiting · 1 run(s) train at once"
@@ -509,3 +519,57 @@ def test_vgg_loader_remembers_a_failure_and_tries_again_when_a_file_appears(monk
     assert vgg.notice() is None and not vgg.will_download()
     a = vgg.network()
     assert vgg.network() is a and len(calls) == 2              # loaded once per file version
+
+
+def test_queue_rows_say_a_time_limited_runs_length():
+    # issue 23 item 22: a time-limited queued run read "lsgan · - steps"
+    from types import SimpleNamespace
+
+    from gan_core.config import RunConfig
+
+    def job(i, **train):
+        cfg = RunConfig().to_dict()
+        cfg["train"].update(train)
+        return SimpleNamespace(id=f"j{i}", owner="me", snapshot=lambda: SimpleNamespace(config=cfg))
+
+    jobs = [job(0, steps=0, seconds=60.0), job(1, steps=200, seconds=0.0), job(2, steps=5000, seconds=600.0)]
+    mgr = SimpleNamespace(queued_jobs=lambda: jobs, expected_wait=lambda q: 0, queue_position=lambda q: jobs.index(q) + 1)
+    rows = studio.queue_rows(mgr, "me")
+    assert [r["length"] for r in rows] == ["60 s", "200 steps", "5,000 steps or 10 min 00 s"]
+    assert studio.run_length({"steps": 0, "seconds": 0}) == "no limit"
+
+
+def test_compare_lists_a_live_change_made_before_the_first_logged_step():
+    # issue 23 item 21: lr set to 1e-4 while the run loaded its data; every logged step has 1e-4
+    from gan_core.config import RunConfig
+    from gan_core.studio import RunInfo, changed_while_training, mid_run_changes
+
+    cfg = RunConfig().replace(train={"lr_g": 2e-4, "lr_d": 2e-4, "n_critic": 1}).to_dict()
+    hist = [{"step": 10, "lr_g": 1e-4, "lr_d": 2e-4, "n_critic": 1},
+            {"step": 20, "lr_g": 1e-4, "lr_d": 2e-4, "n_critic": 1}]
+    assert mid_run_changes(hist, config=cfg) == [{"step": 10, "lr_g": "2.0e-04 -> 1.0e-04"}]
+    run = RunInfo("r1", Path("/nowhere/r1"), cfg, hist[-1], None, None, 0.0)
+    assert changed_while_training([run], {"r1": hist}) == [{"run": "r1", "step": "10", "lr_g": "2.0e-04 -> 1.0e-04"}]
+
+
+def test_the_live_box_is_offered_only_while_the_run_trains():
+    from gan_core.job import JobSnapshot
+    from gan_core.studio import can_steer
+
+    def snap(status):
+        return JobSnapshot(1, "me", "/tmp/r", {}, status, 0, 10, 0.0, None, 0.0, [], None, 0, [], None, [], 0.0,
+                           None, {})
+
+    offered = {s: can_steer(snap(s), True) for s in ("queued", "starting", "loading data", "running", "paused",
+                                                      "stopping", "done")}
+    assert offered == {"queued": False, "starting": False, "loading data": False, "running": True, "paused": True,
+                       "stopping": False, "done": False}
+    assert not can_steer(snap("running"), False)     # another visitor's run
+
+
+
+def test_learning_rates_are_drawn_on_a_log_axis_with_scientific_ticks():
+    # issue 23 item 3: a constant lr 2e-4 was drawn flat at 0 on a -1..1 linear axis
+    assert studio.curve_axis(["lr_d", "lr_g"]) == {"log": True, "tickformat": ".1e"}
+    for keys in (["d_loss", "g_loss"], ["d_real", "d_fake"], ["extra.penalty"], []):
+        assert studio.curve_axis(keys) == {"log": False, "tickformat": None}

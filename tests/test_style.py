@@ -119,6 +119,34 @@ def test_loss_goes_down_and_image_changes(tiny_net, pair, optimizer, steps):
     assert not np.array_equal(previews[0].image, done.image)
 
 
+def _loss_of_picture(net, cfg, picture, content, style_img):
+    """alpha * L_content + beta * sum_l w_l E_l of a uint8 picture, computed here from the paper's formulas."""
+    def t(a):
+        x = torch.tensor(a).permute(2, 0, 1)[None].float() / 255.0
+        return (x - torch.tensor(S.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(S.IMAGENET_STD).view(1, 3, 1, 1)
+
+    layers = tuple(dict.fromkeys(cfg.content_layers + cfg.style_layers))
+    with torch.no_grad():
+        f, fc, fs = (S.extract(net, t(a), layers) for a in (picture, content, style_img))
+        lc = sum(S.content_layer_loss(f[n], fc[n]) for n in cfg.content_layers)
+        w = S.default_layer_weights(net, cfg.style_layers)
+        ls = sum(wl * S.style_layer_loss(f[n], S.gram_matrix(fs[n])) for wl, n in zip(w, cfg.style_layers))
+    return float(cfg.alpha * lc + cfg.beta * ls)
+
+
+def test_lbfgs_keeps_the_picture_in_range_and_reports_the_saved_pictures_loss(tiny_net, pair):
+    # issue 23 item 14: L-BFGS clipped to [0, 1] only at the end, so the printed loss belonged to an image it
+    # never saved. Strong style weight and noise start: the unclamped optimum lies far outside [0, 1].
+    content, style_img = pair
+    cfg = S.StyleConfig(steps=6, image_size=32, optimizer="lbfgs", init="noise", beta=1e4, preview_every=0)
+    events = list(S.stylize(content, style_img, cfg, net=tiny_net))
+    done, last_step = events[-1], [e for e in events if isinstance(e, S.StyleStep)][-1]
+    saved = _loss_of_picture(tiny_net, cfg, done.image, content, style_img)
+    assert done.loss == pytest.approx(saved, rel=1e-3)           # the loss said is the saved picture's
+    assert last_step.loss == pytest.approx(saved, rel=0.05)      # ... and the last step's (8-bit rounding apart)
+    assert done.loss < done.first_loss
+
+
 def test_noise_init_and_explicit_layer_weights(tiny_net, pair):
     content, style_img = pair
     cfg = S.StyleConfig(steps=15, image_size=32, optimizer="adam", init="noise", lr=0.05,

@@ -49,7 +49,7 @@ def test_event_sequence_and_files(tiny_cfg, tmp_path):
     events = list(Trainer(cfg, tmp_path).run())
     kinds = [e.kind for e in events]
     assert kinds[0] == "status" and kinds[1] == "start" and kinds[-1] == "done"
-    assert [e.step for e in events if isinstance(e, SampleEvent)] == [0, 2, 4, 4]
+    assert [e.step for e in events if isinstance(e, SampleEvent)] == [0, 2, 4]   # the last grid once (issue 23 item 15)
     assert sorted(p.name for p in tmp_path.glob("step_*.pt")) == ["step_0000004.pt"]  # keep_checkpoints=1
     assert len(list((tmp_path / "samples").iterdir())) == 3  # steps 0, 2, 4
     start = events[1]

@@ -76,3 +76,14 @@ def test_checkbox_labels_of_the_form_fit_a_column_at_1280_px():
     assert long == []
     for key in ("model.dropout_at_test", "loss.aux_on_fake"):
         assert studio.field_spec(key).help, key   # what the short label leaves out
+
+
+def test_a_constant_learning_rate_is_drawn_on_a_log_axis_at_its_value():
+    # issue 23 item 3: lr 2e-4 was a flat line at "0" on a -1..1 linear axis
+    hist = [{"step": s, "lr_g": 2e-4, "lr_d": 2e-4, "d_loss": 1.0} for s in range(1, 50)]
+    fig = charts.curves_figure(hist, ["lr_d", "lr_g"], "Learning rates")
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.tickformat == ".1e"
+    assert list(fig.data[0].y)[0] == 2e-4
+    cmp = charts.compare_figure({"a": hist}, "lr_g")
+    assert cmp.layout.yaxis.type == "log"
+    assert charts.curves_figure(hist, ["d_loss"], "Losses").layout.yaxis.type is None   # losses stay linear

@@ -8,10 +8,12 @@ from typing import Iterator
 import gradio as gr
 
 from gan_core import studio
+from gan_core.arguments import check_args
 from gan_core.config import ConfigError
 from gan_core.jobs import NotOwnerError
 from . import common as C
-from .common import API_MAX_N, Ctx, TOKEN_RE, _file, _png, _safe, _stem, load
+from .common import Ctx, TOKEN_RE, _file, _png, _safe, _stem, load
+from .gpu import image_pixels, on_gpu
 from .train import SPEC, run_training
 
 
@@ -19,45 +21,38 @@ from .train import SPEC, run_training
 def api_generate(checkpoint: str, tags: str, seed: float, n: float) -> str:
     """A PNG grid of n (1-64) samples of checkpoint (a file name in the checkpoints folder, e.g.
     "faces.safetensors", or "<run>/last.pt"; empty = the shipped faces generator) for tags ("blue
-    hair, red eyes"; empty = random tags, or an unconditional model) and seed: the same arguments
-    give the same image."""
+    hair, red eyes"; empty = random tags, or an unconditional model) and seed (0 to 2^63 - 1): the same
+    arguments give the same image."""
     entry, G, cfg, spec, groups = load(checkpoint)
-    try:
-        n = int(n)
-        seed = int(seed)
-        if not 1 <= n <= API_MAX_N:
-            raise ValueError(f"n must be between 1 and {API_MAX_N}, got {n}")
+    try:   # the ranges and messages of the UI's fields, from one declaration (gan_core.arguments)
+        a = check_args(seed=seed, n=n)
         t = studio.parse_tag_text(groups, tags)
-        grid = studio.sample_grid(G, cfg, spec, n=n, seed=seed, tags=t)
+        grid = studio.sample_grid(G, cfg, spec, n=a["n"], seed=a["seed"], tags=t)
     except (ValueError, TypeError) as e:
         raise gr.Error(str(e)) from None
-    return _png(grid, f"{_safe(_stem(entry))}_seed{seed}_n{n}.png")
+    return _png(grid, f"{_safe(_stem(entry))}_seed{a['seed']}_n{a['n']}.png")
 
 
 def api_interpolate(checkpoint: str, seed_a: float, seed_b: float, frames: float, method: str, tags_a: str,
                     tags_b: str, fps: float) -> str:
-    """An animated GIF walking from z(seed_a) to z(seed_b) (method "slerp" or "lerp", 2-64 frames);
-    for conditional generators the tags switch from tags_a to tags_b (default: the same) half way."""
+    """An animated GIF walking from z(seed_a) to z(seed_b) (method "slerp" or "lerp", 2-64 frames, 1-30
+    fps); for conditional generators the tags switch from tags_a to tags_b (default: the same)
+    half way."""
     entry, G, cfg, spec, groups = load(checkpoint)
     try:
-        steps = int(frames)
-        if not 2 <= steps <= 64:
-            raise ValueError(f"frames must be between 2 and 64, got {steps}")
-        if method not in ("slerp", "lerp"):
-            raise ValueError(f"method must be 'slerp' or 'lerp', got {method!r}")
+        a = check_args(seed_a=seed_a, seed_b=seed_b, frames=frames, method=method, fps=fps)
         ta = studio.parse_tag_text(groups, tags_a)
         tb = studio.parse_tag_text(groups, tags_b) if (tags_b or "").strip() else ta
         if ta is not None:  # a path needs fixed tags: a group left out takes the seed's random class
-            base = studio.make_labels(cfg, spec, 1, ta, int(seed_a))[0].tolist()
+            base = studio.make_labels(cfg, spec, 1, ta, a["seed_a"])[0].tolist()
             ta = [b if t is None else t for t, b in zip(ta, base)]
-            tb = [a if t is None else t for t, a in zip(tb, ta)]
-        fr = studio.interpolation_frames(G, cfg, spec, int(seed_a), int(seed_b), steps=steps, method=method,
-                                         tags_a=ta, tags_b=tb)
-        gif = studio.frames_to_gif(fr, fps=float(fps), boomerang=False, min_size=128)
+            tb = [x if t is None else t for t, x in zip(tb, ta)]
+        fr = studio.interpolation_frames(G, cfg, spec, a["seed_a"], a["seed_b"], steps=a["frames"],
+                                         method=a["method"], tags_a=ta, tags_b=tb)
+        gif = studio.frames_to_gif(fr, fps=a["fps"], boomerang=False, min_size=128)
     except (ValueError, TypeError) as e:
         raise gr.Error(str(e)) from None
-    return _file(gif, f"{_safe(_stem(entry))}_{method}_{int(seed_a)}-{int(seed_b)}.gif")
-
+    return _file(gif, f"{_safe(_stem(entry))}_{a['method']}_{a['seed_a']}-{a['seed_b']}.gif")
 
 
 def api_train(settings: dict, preset: str = "tiny", owner_key: str = "", request: gr.Request = None) -> Iterator[dict]:
@@ -111,12 +106,13 @@ def build(ctx: Ctx) -> None:
     with gr.Column(visible=False):
         api_ckpt = gr.Textbox(gen_default or "faces.safetensors", label="checkpoint")
         api_tags = gr.Textbox("", label="tags")
-        api_seed = gr.Number(0, label="seed", precision=0)
-        api_n = gr.Number(16, label="n", precision=0, minimum=1, maximum=API_MAX_N)
+        # plain numbers: the handlers check them as the UI does (a rounding precision would cut n=2.5 to 2)
+        api_seed = gr.Number(0, label="seed")
+        api_n = gr.Number(16, label="n")
         api_png = gr.File(label="PNG grid")
-        api_sa = gr.Number(0, label="seed_a", precision=0)
-        api_sb = gr.Number(1, label="seed_b", precision=0)
-        api_frames = gr.Number(16, label="frames", precision=0)
+        api_sa = gr.Number(0, label="seed_a")
+        api_sb = gr.Number(1, label="seed_b")
+        api_frames = gr.Number(16, label="frames")
         api_method = gr.Textbox("slerp", label="method")
         api_ta = gr.Textbox("", label="tags_a")
         api_tb = gr.Textbox("", label="tags_b")
@@ -124,9 +120,11 @@ def build(ctx: Ctx) -> None:
         api_gif = gr.File(label="GIF")
         api_btn1 = gr.Button("generate")
         api_btn2 = gr.Button("interpolate")
-    api_btn1.click(api_generate, [api_ckpt, api_tags, api_seed, api_n], api_png, api_name="generate",
+    api_btn1.click(on_gpu(api_generate, "generate", work=lambda name, tags, seed, n: int(n or 16) * image_pixels(name)),
+                   [api_ckpt, api_tags, api_seed, api_n], api_png, api_name="generate",
                    concurrency_id="pictures", concurrency_limit=2)
-    api_btn2.click(api_interpolate, [api_ckpt, api_sa, api_sb, api_frames, api_method, api_ta, api_tb, api_fps],
+    api_btn2.click(on_gpu(api_interpolate, "interpolate", work=lambda name, sa, sb, frames, *_: int(frames or 16)
+                          * image_pixels(name)), [api_ckpt, api_sa, api_sb, api_frames, api_method, api_ta, api_tb, api_fps],
                    api_gif, api_name="interpolate", concurrency_id="pictures", concurrency_limit=2)
     gr.api(api_train, api_name="train", concurrency_id="training", concurrency_limit=C.mgr.max_concurrent)
     gr.api(api_train_status, api_name="train_status", concurrency_limit=None, queue=False)

@@ -10,7 +10,7 @@ import gradio as gr
 
 from gan_core import sharing, studio
 from gan_core.studio.pages import PAGE, PAGES
-from . import api
+from . import api, gpu
 from . import common as C
 from .common import CSS, PORT_ENV, TITLE, Ctx, admin_sign_in, generator_choices, init_owner
 
@@ -23,6 +23,7 @@ assert set(TAB_ORDER) == {p.key for p in PAGES if p.gradio}
 
 
 def build_demo() -> gr.Blocks:
+    zero_note = gpu.install()   # ZeroGPU: spaces.GPU handed to gan_core before the app launches
     C.METRICS_EVERY = studio.install_metrics(C.mgr)
     gen_choices, gen_default = generator_choices()
     private = dict(api_visibility="private")
@@ -30,7 +31,8 @@ def build_demo() -> gr.Blocks:
         owner = gr.BrowserState(None, storage_key="gan_studio_owner")
         admin = gr.State(False)
         gr.Markdown(f"# {TITLE}\nTrain and explore GANs: pick a loss and an architecture, start a short run, watch "
-                    "the curves and samples live, change tags, interpolate and compare runs.")
+                    "the curves and samples live, change tags, interpolate and compare runs."
+                    + (f"\n\n*{zero_note}*" if zero_note else ""))
         if studio.admin_token_configured():
             with gr.Accordion("Admin", open=False):
                 with gr.Row():

@@ -14,14 +14,13 @@ from typing import Any, Optional
 import gradio as gr
 import numpy as np
 
-from gan_core import studio
+from gan_core import studio, zerogpu
 from gan_core.checkpoint import CheckpointError
 from gan_core.jobs import get_manager
 
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
 MAX_TAG_GROUPS = 4              # tag dropdowns per picker (faces: hair + eye; Hub data: its label columns)
-API_MAX_N = 64                  # images per /generate call
 POLL_S = 1.0                    # the Train tab's live panel
 LAB_POLL_S = 0.5                # the 2D lab's picture
 RANDOM = -1                     # a tag dropdown's "random per image" value
@@ -100,7 +99,7 @@ def load(name: str):
     """(entry, G, cfg, spec, groups) for a generator name; gr.Error with the reason otherwise."""
     try:
         entry = studio.find_generator(name)
-        G, cfg, spec = studio.load_generator_cached(entry.path)
+        G, cfg, spec = studio.load_generator_cached(entry.path, zerogpu.tool_device())   # cuda in a GPU call
     except (ValueError, CheckpointError, OSError) as e:
         raise gr.Error(str(e)) from None
     return entry, G, cfg, spec, studio.label_groups(cfg, spec)

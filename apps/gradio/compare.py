@@ -53,7 +53,7 @@ def compare(picked: list[str], curves: list[str], smoothing: float, log_y: bool)
         if img is not None:
             gallery.append((studio.upscale(img, min_size=256), f"{r.name} · step {r.sample_step}"))
     diff = studio.config_differences({r.name: r.config for r in sel}) if len(sel) > 1 else []
-    changes = [{"run": name, **row} for name, h in histories.items() for row in studio.mid_run_changes(h)]
+    changes = studio.changed_while_training(sel, histories)   # from each run's config: early changes too
     quality = studio.quality_rows(sel)
     has_q = any(q.get("evaluated at step") is not None for q in quality)
     str_rows = lambda rows: [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in rows]  # noqa: E731

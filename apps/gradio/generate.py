@@ -6,7 +6,9 @@ from typing import Any
 import gradio as gr
 
 from gan_core import studio
+from gan_core.arguments import arg_spec, check_args
 from .common import Ctx, _png, _safe, _stem, generator_choices, load, picked_tags, tag_dropdowns, tag_updates
+from .gpu import image_pixels, on_gpu
 
 
 def on_generator(name: str):
@@ -21,7 +23,11 @@ def on_generator(name: str):
 
 def generate(name: str, seed: float, n: float, nrow: float, *tags):
     entry, G, cfg, spec, groups = load(name)
-    seed, n, nrow = int(seed or 0), int(n or 64), int(nrow or 8)
+    try:   # the checks and messages of gan_core.arguments (the API's too)
+        a = check_args(seed=seed or 0, n=n or 64, nrow=nrow or 8)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    seed, n, nrow = a["seed"], a["n"], a["nrow"]
     t = picked_tags(groups, tags)
     try:
         grid = studio.sample_grid(G, cfg, spec, n=n, seed=seed, tags=t, nrow=nrow)
@@ -59,9 +65,9 @@ def build(ctx: Ctx) -> None:
         g_refresh = gr.Button("Refresh list", scale=1)
     g_info = gr.Markdown()
     with gr.Row():
-        g_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1,
+        g_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=arg_spec("seed").hi,
                            info="Same seed, same z: the grid is reproducible.", elem_id="gen-seed")
-        g_n = gr.Slider(1, 256, 64, step=1, label="Images")
+        g_n = gr.Slider(arg_spec("n").lo, arg_spec("n").hi, 64, step=1, label="Images")
         g_nrow = gr.Slider(1, 32, 8, step=1, label="Images per row")
     g_tags = tag_dropdowns("gen")
     g_btn = gr.Button("Generate", variant="primary", elem_id="gen-btn")
@@ -84,10 +90,13 @@ def build(ctx: Ctx) -> None:
     g_info_out = [g_info, *g_tags, g_group, g_sweep_box]
     g_inputs = [g_ckpt, g_seed, g_n, g_nrow, *g_tags]
     g_outputs = [g_img, g_cap, g_dl]
-    g_ckpt.input(on_generator, g_ckpt, g_info_out, **private).then(generate, g_inputs, g_outputs, **private)
-    demo.load(on_generator, g_ckpt, g_info_out, **private).then(generate, g_inputs, g_outputs, **private)
-    g_btn.click(generate, g_inputs, g_outputs, concurrency_id="pictures", concurrency_limit=2, **private)
+    # ZeroGPU: a GPU call when the grid is large (images x pixels), else the CPU
+    gen = on_gpu(generate, "generate", work=lambda name, seed, n, *_: int(n or 64) * image_pixels(name))
+    g_ckpt.input(on_generator, g_ckpt, g_info_out, **private).then(gen, g_inputs, g_outputs, **private)
+    demo.load(on_generator, g_ckpt, g_info_out, **private).then(gen, g_inputs, g_outputs, **private)
+    g_btn.click(gen, g_inputs, g_outputs, concurrency_id="pictures", concurrency_limit=2, **private)
     g_refresh.click(lambda: gr.update(choices=generator_choices()[0]), None, g_ckpt, **private)
-    g_sweep_btn.click(sweep, [g_ckpt, g_seed, g_group, g_rows, *g_tags], [g_sweep, g_sweep_cap, g_sweep_dl],
+    g_sweep_btn.click(on_gpu(sweep, "generate", work=lambda name, seed, group, rows, *_: 16 * int(rows or 4)
+                             * image_pixels(name)), [g_ckpt, g_seed, g_group, g_rows, *g_tags], [g_sweep, g_sweep_cap, g_sweep_dl],
                       concurrency_id="pictures", concurrency_limit=2, **private)
 

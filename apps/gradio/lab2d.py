@@ -153,7 +153,7 @@ def lab_tick(owner_v, arrows: bool, request: gr.Request = None):
     fr = r.frame() if r is not None else None
     if fr is None:
         return ["Press **Start** to train. Pick a preset for a classic picture.", gr.skip(), gr.skip(), gr.skip(),
-                gr.Timer(active=False)]
+                gr.skip(), gr.Timer(active=False)]
     cov = (f"{fr.coverage.modes_covered} / {fr.coverage.n_modes} modes · {fr.coverage.high_quality:.0%} high-quality"
            if fr.coverage is not None else "-")
     stats = _stat_cards([("Status", r.status), ("Step", str(fr.step)), ("Steps / s", f"{fr.steps_per_s:.0f}"),
@@ -165,9 +165,13 @@ def lab_tick(owner_v, arrows: bool, request: gr.Request = None):
               f"{s['n_critic']}, batch {s['batch_size']}, {SHAPE_NAMES.get(s['shape'], s['shape'])}. "
               f"{lab2d.SCALE_NOTES[fr.scale]} {lab2d.teaching_note(s['loss'])}")
     plane = lab_figure(fr, show_arrows=bool(arrows), height=520)
+    from apps.lab2d_view import strip_figure
+
+    strip = strip_figure(fr)   # the earlier frames a preset keeps (NS collapse happens mid-run)
+    strip_up = gr.update(value=strip, visible=True) if strip is not None else gr.update(visible=False)
     losses = charts.curves_figure(fr.history, ["d_loss", "g_loss"], "Losses", max_points=300) if fr.history else None
     outs = charts.curves_figure(fr.history, ["d_real", "d_fake"], "D outputs", max_points=300) if fr.history else None
-    return [stats, plane, losses, outs, gr.Timer(active=r.active)]
+    return [stats, plane, strip_up, losses, outs, gr.Timer(active=r.active)]
 
 
 
@@ -220,7 +224,10 @@ def build(ctx: Ctx) -> None:
             with gr.Column(scale=3):
                 l_stats = gr.Markdown("Press **Start** to train. Pick a preset for a classic picture.", elem_id="lab-stats")
                 with gr.Row(equal_height=False):
-                    l_plane = gr.Plot(label="The plane", scale=3)
+                    with gr.Column(scale=3):
+                        l_plane = gr.Plot(label="The plane")
+                        l_strip = gr.Plot(label="Earlier frames (generated points kept on the way)", visible=False,
+                                          elem_id="lab-strip")
                     with gr.Column(scale=2):
                         l_losses = gr.Plot(label="Losses", elem_id="lab-losses")
                         l_outs = gr.Plot(label="D outputs")
@@ -237,5 +244,5 @@ def build(ctx: Ctx) -> None:
         l_stop.click(lab_control("stop"), owner, None, **private)
         for w, comp in l_w.items():
             comp.input(lab_live(w), [owner, comp, l_drawn], None, **private)
-        l_timer.tick(lab_tick, [owner, l_arrows], [l_stats, l_plane, l_losses, l_outs, l_timer],
+        l_timer.tick(lab_tick, [owner, l_arrows], [l_stats, l_plane, l_strip, l_losses, l_outs, l_timer],
                      concurrency_limit=None, show_progress="hidden", **private)

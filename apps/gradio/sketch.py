@@ -6,9 +6,10 @@ from typing import Any, Optional
 import gradio as gr
 import numpy as np
 
-from gan_core import studio
+from gan_core import studio, zerogpu
 from gan_core.checkpoint import CheckpointError
 from .common import Ctx
+from .gpu import on_gpu
 
 
 SKETCH_PX = 256          # the drawing pad's size on screen
@@ -25,7 +26,7 @@ def _translator(name: str):
                        "train one with --arch pix2pix --dataset faces-edges")
     try:
         entry = studio.find_generator(name, studio.list_generators(translators=True))
-        return studio.load_generator_cached(entry.path)[0]
+        return studio.load_generator_cached(entry.path, zerogpu.tool_device())[0]
     except (ValueError, CheckpointError, OSError) as e:
         raise gr.Error(str(e)) from None
 
@@ -68,6 +69,14 @@ def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[d
     return view["picture_big"], view["seen_big"]
 
 
+def _pad_pixels(name: str, *_: Any) -> int:
+    """The work of one Sketch call: one picture of the generator's size (small: the CPU draws it)."""
+    try:
+        return int(getattr(_translator(name), "image_size", 32)) ** 2
+    except gr.Error:
+        return 0
+
+
 def build(ctx: Ctx) -> None:
     demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
     t_choices, t_default = translator_choices()
@@ -92,11 +101,12 @@ def build(ctx: Ctx) -> None:
                          elem_classes="pixelated", elem_id="sketch-out")
         k_edges = gr.Image(label="What G sees: edges and colour dabs", format="png", interactive=False,
                            elem_classes="pixelated")
-    k_new.click(sketch_start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
-    k_pad.change(sketch_draw, [k_ckpt, k_pad, k_seed, k_start], [k_out, k_edges], show_progress="hidden",
-                 trigger_mode="always_last", **private)
+    start = on_gpu(sketch_start, "sketch", work=_pad_pixels)   # ZeroGPU: a GPU call only for big generators
+    k_new.click(start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
+    k_pad.change(on_gpu(sketch_draw, "sketch", work=_pad_pixels), [k_ckpt, k_pad, k_seed, k_start], [k_out, k_edges],
+                 show_progress="hidden", trigger_mode="always_last", **private)
     if t_default is not None:   # without a generator the tab says so; no error at every page load
-        demo.load(sketch_start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
+        demo.load(start, [k_ckpt, k_seed, k_dabs], [k_pad, k_out, k_edges, k_start], **private)
     else:
         gr.Markdown("**No image-to-image generator here yet:** the shipped `faces_pix2pix.safetensors` is "
                     "missing from the checkpoints folder. Train one (`python -m gan_core train --dataset "

@@ -5,8 +5,9 @@ import html
 
 import gradio as gr
 
-from gan_core import studio
+from gan_core import studio, zerogpu
 from .common import Ctx
+from .gpu import on_gpu
 
 
 
@@ -44,7 +45,8 @@ def style_run(content, style_img, steps, size, alpha, beta, optimizer):
         raise gr.Error("give a content and a style picture (or press 'Use the example pair')")
     try:
         cfg = S.StyleConfig(steps=int(steps), image_size=int(size), alpha=float(alpha), beta=float(beta),
-                            optimizer=optimizer, preview_every=max(1, int(steps) // 10)).validate()
+                            optimizer=optimizer, preview_every=max(1, int(steps) // 10),
+                            device=zerogpu.tool_device()).validate()   # cuda inside a ZeroGPU call
         try:
             net = _vgg()
         except gr.Error:
@@ -81,6 +83,8 @@ def build(ctx: Ctx) -> None:
     y_run = gr.Button("Stylize", variant="primary", elem_id="style-run")
     y_msg = gr.Markdown()
     y_example.click(style_example, None, [y_content, y_style], **private)
-    y_run.click(style_run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg, y_notice],
+    # ZeroGPU: always a GPU call (VGG19 optimisation), as long as the steps and size need
+    run = on_gpu(style_run, "style", seconds=lambda c, s, steps, size, *_: zerogpu.style_seconds(steps, size))
+    y_run.click(run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg, y_notice],
                 concurrency_limit=1, **private)
     demo.load(style_notice, None, y_notice, **private)

@@ -258,7 +258,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], request: gr.Request 
     snap = job.snapshot()
     mine = job.can_control(me, bool(admin))
     key = {"job": snap.id, "n": len(snap.history), "sample": snap.sample_step, "status": snap.status,
-           "steer": bool(snap.active and mine)}
+           "steer": studio.can_steer(snap, mine)}   # not while it starts / loads its data
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
     who = studio.owner_label(job.owner == me, bool(admin))

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from gan_core import studio
+from gan_core.arguments import arg_spec
 from gan_core.studio import views
 from gan_core.checkpoint import CheckpointError
 
@@ -213,5 +214,6 @@ def png_download(img: np.ndarray, file_name: str, label: str = "Download PNG", k
 
 
 def seed_input(label: str, key: str, default: int = 0, help: Optional[str] = None) -> int:
-    return int(st.number_input(label, min_value=0, max_value=2**31 - 1, value=default, step=1, key=key,
+    sp = arg_spec("seed")   # the seed range of gan_core.arguments (cut to what a browser's number box holds)
+    return int(st.number_input(label, min_value=sp.lo, max_value=sp.hi, value=int(default), step=1, key=key,
                                help=help, persist_state="session"))

@@ -118,10 +118,27 @@ def offline_message(name: str, why: str = "") -> str:
             f"'faces' or 'digits' datasets")
 
 
+def _no_rows(name: str, split: str) -> DataError:
+    """An empty source: the "no usable images" message of a source whose rows were all skipped."""
+    return DataError(f"no usable images in {name} (split {split}): it holds no rows")
+
+
+def _empty_on_disk(local: Path) -> bool:
+    """A save_to_disk folder with no data: a Dataset with no arrow files, or a DatasetDict with no splits."""
+    try:
+        if (local / "state.json").is_file():
+            return not json.loads((local / "state.json").read_text()).get("_data_files")
+        return not json.loads((local / "dataset_dict.json").read_text()).get("splits")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _load_error(name: str, split: str, local: Optional[Path], e: BaseException) -> DataError:
     """One line for a failure of the datasets library."""
     datasets = _import_datasets()
     first = _first_line(e)
+    if "corresponds to no data" in first:   # an empty parquet file or folder of empty files
+        return _no_rows(name, split)
     if isinstance(e, datasets.exceptions.DatasetNotFoundError) and local is None:
         return DataError(f"no dataset {name!r} on the Hugging Face Hub, and no such local file or folder (or the "
                          f"dataset is private or gated): check the OWNER/NAME spelling (e.g. {_HUB_EXAMPLE})")
@@ -181,6 +198,8 @@ def _open(s: HFSettings, cache_dir: str) -> _Opened:
                 ds = ds._resolve_features()
             return _Opened(ds, name, None, n, tuple(splits), s.split)
         if local.is_dir() and any((local / m).is_file() for m in _DISK_MARKERS):
+            if _empty_on_disk(local):
+                raise _no_rows(name, s.split)
             obj = datasets.load_from_disk(str(local))
             splits = tuple(obj.keys()) if isinstance(obj, datasets.DatasetDict) else ()
             if splits:
@@ -188,11 +207,14 @@ def _open(s: HFSettings, cache_dir: str) -> _Opened:
                     raise DataError(f"{name} has no split {s.split!r}: set data.hf_split to one of "
                                     f"{', '.join(splits)}")
                 obj = obj[s.split]
+            else:
+                _one_split(name, s.split, obj.split)
             return _Opened(obj, name, local, len(obj), splits, s.split)
         if local.is_file():
             if local.suffix.lower() != ".parquet":
                 raise DataError(f"{name} is not a parquet file: give a save_to_disk folder, a .parquet file "
                                 f"or a folder of data files")
+            _one_split(name, s.split, None)
             ds = datasets.load_dataset("parquet", data_files={s.split: str(local)}, split=s.split, cache_dir=hf_cache)
         else:
             ds = datasets.load_dataset(str(local), split=s.split, cache_dir=hf_cache)
@@ -201,6 +223,16 @@ def _open(s: HFSettings, cache_dir: str) -> _Opened:
         raise
     except Exception as e:  # noqa: BLE001 - the library raises many types (network, format, split ...)
         raise _load_error(name, s.split, local, e) from None
+
+
+def _one_split(name: str, split: str, own: Any) -> None:
+    """A source with one unnamed split (a saved Dataset, a parquet file) is used whole as "train" (or under
+    the split name it was saved with); another data.hf_split would silently train on all of it."""
+    ok = ("train",) + ((str(own),) if own else ())
+    if split not in ok:
+        raise DataError(f"{name} has a single split ({str(own) if own else 'no split names'}): data.hf_split "
+                        f"{split!r} cannot choose part of it; set data.hf_split to {ok[-1]!r} to use all of it, or "
+                        f"give a DatasetDict saved with a {split!r} split")
 
 
 def _prepare(opened: _Opened, s: HFSettings) -> tuple[Any, str, list[_LabelSpec], list[HFColumn]]:

@@ -57,6 +57,26 @@ def g_gradient_field(D: DFn, points: Tensor, spec: LossSpec, loss_cfg: LossConfi
     return -grad * x.shape[0]
 
 
+# G's arrows are drawn with a length that shows the absolute gradient |dL_G/dx| on one log scale, the same for
+# every frame, loss and preset: a vanishing gradient (the saturating minimax loss: ~1e-10) draws no arrow, and
+# two panels can be compared by eye. (Lengths relative within a frame drew 1e-10 as long as 1.)
+ARROW_LOG_RANGE = (-6.0, 1.0)   # log10 |dL_G/dx|: no arrow at 1e-6 or less, the full length at 10 or more
+ARROW_SCALE_NOTE = ("arrow length = |dL_G/dx| on one log scale for every frame and loss: "
+                    "none at 1e-6 or less, full at 10")
+
+
+def arrow_ends(at: Any, vec: Any, max_len: float) -> np.ndarray:
+    """End points (m, 2) of the arrows from ``at`` (m, 2) along ``vec`` (m, 2) = -dL_G/dx, each drawn
+    ``max_len * (log10|vec| - lo) / (hi - lo)`` long (clipped to [0, max_len]) for ARROW_LOG_RANGE (lo, hi):
+    the length depends on that arrow's gradient alone."""
+    at, vec = np.asarray(at, dtype=np.float64), np.asarray(vec, dtype=np.float64)
+    norms = np.linalg.norm(vec, axis=1) if vec.size else np.zeros(len(vec))
+    lo, hi = ARROW_LOG_RANGE
+    frac = np.clip((np.log10(np.maximum(norms, 1e-300)) - lo) / (hi - lo), 0.0, 1.0)
+    unit = vec / np.maximum(norms, 1e-300)[:, None]
+    return at + unit * (frac * max_len)[:, None]
+
+
 @dataclass(frozen=True)
 class ModeCoverage:
     modes_covered: int          # modes holding at least ``min_count`` high-quality samples

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -145,6 +145,7 @@ class LabFrame:
     settings: dict[str, Any]     # live settings (loss, lrs, n_critic, batch size, shape)
     history: list[dict[str, Any]]  # logged rows: step, d_loss, g_loss, d_real, d_fake, grad_norm_g, ...
     error: Optional[str] = None
+    strip: list[dict[str, Any]] = field(default_factory=list)  # earlier frames: step, fake, modes_covered
 
 
 class Lab2D:
@@ -164,6 +165,7 @@ class Lab2D:
         self._D = plain_forward(self.D, True) or self.D
         self.step = 0
         self.history: deque[dict[str, Any]] = deque(maxlen=self.cfg.history)
+        self.strip: list[dict[str, Any]] = []   # earlier frames (every cfg.strip_every steps)
         self._window: list[tuple[Tensor, Tensor, Tensor, Optional[Tensor]]] = []   # steps since the last row
         self._tkey: Any = None
         self._tval: tuple[Tensor, Tensor] = (torch.zeros(0), torch.zeros(0))
@@ -290,6 +292,17 @@ class Lab2D:
         self.step += 1
         if self.step % tc.log_every == 0:
             self._log()
+        if self.cfg.strip_every and self.step % self.cfg.strip_every == 0:
+            self._keep_strip_frame()
+
+    def _keep_strip_frame(self) -> None:
+        """The fakes now (and the modes they cover), for the strip of earlier frames: a run whose point is
+        made mid-run (NS collapsing onto a mode or two, then hopping) still shows it at the end."""
+        fake = self.fakes()
+        cov = mode_coverage(fake.numpy(), *self.modes) if self.modes is not None else None
+        self.strip.append({"step": self.step, "fake": fake[: self.cfg.draw_points].numpy(),
+                           "modes_covered": None if cov is None else cov.modes_covered})
+        del self.strip[: -self.cfg.strip_frames]
 
     _LOGGED = ("d_loss", "g_loss", "d_real", "d_fake")
 
@@ -347,7 +360,7 @@ class Lab2D:
             shape=c.shape, real=self.real_view[: c.draw_points], fake=fake[: c.draw_points].numpy(), xs=xs, ys=ys,
             surface=surf,
             arrows_at=at.numpy(), arrows=arrows.numpy(), grad_norm=gn, coverage=cov, settings=self.settings(),
-            history=self._thin_history() if history else [],
+            history=self._thin_history() if history else [], strip=list(self.strip),
         )
 
     def _thin_history(self) -> list[dict[str, Any]]:

@@ -63,12 +63,16 @@ class LabPreset:
 LAB_PRESETS: dict[str, LabPreset] = {
     "ns-collapse": LabPreset(
         "ns-collapse", "NS-GAN collapses on the 8-Gaussian ring",
-        "The non-saturating GAN puts its samples on a few of the 8 modes and hops between them instead of "
-        "covering the ring: after 3000 steps at most 4 of the 8 modes hold 1 % of the samples (1 to 3 with "
-        "seeds 0-4). Watch the fakes follow the steepest red patch, then D catch up and push them on.",
+        "The non-saturating GAN never settles on the 8 modes: it crowds its samples onto one or two of them, "
+        "D pushes them off, and they hop on. The strip under the plane keeps a frame every 500 steps with the "
+        "modes it covers: look there for the collapse. At the end at most 4 of the 8 modes hold 1 % of the "
+        "samples (1 to 3 with seeds 0-4); the other samples lie between the modes, so the last frame can show "
+        "points all round the ring, but off its modes. Watch the fakes follow the steepest red patch, then D "
+        "catch up and push them on.",
         # batch 64: noisy, fast-moving D and G (with batch 256 two seeds out of five covered all 8 modes)
         {"shape": "8gaussians", "loss.name": "ns", "model.z_dim": 64, "model.mlp_hidden": 128,
-         "train.batch_size": 64, "train.lr_g": 1e-3, "train.lr_d": 1e-3, "train.n_critic": 1},
+         "train.batch_size": 64, "train.lr_g": 1e-3, "train.lr_d": 1e-3, "train.n_critic": 1,
+         "strip_every": 500},
         steps=3000, expect={"modes_covered": (0, 4)},
     ),
     "wgan-gp-covers": LabPreset(

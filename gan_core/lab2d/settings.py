@@ -53,6 +53,8 @@ class LabConfig:
     frame_history: int = 300        # logged rows sent per frame (evenly thinned; the last one always)
     view_every_s: float = 0.25      # seconds between frames published by LabRunner
     history: int = 5000             # logged rows kept (one every train.log_every steps)
+    strip_every: int = 0            # keep the fakes every this many steps as a strip of earlier frames (0: none)
+    strip_frames: int = 8           # frames the strip keeps (the newest)
 
     def validate(self) -> "LabConfig":
         if self.shape not in LAB_SHAPES:
@@ -77,7 +79,9 @@ class LabConfig:
                                 ("lab.view_points", self.view_points, 8, 100_000),
                                 ("lab.arrows", self.arrows, 0, 100_000), ("lab.history", self.history, 10, 10**7),
                                 ("lab.draw_points", self.draw_points, 1, 100_000),
-                                ("lab.frame_history", self.frame_history, 2, 10**7)):
+                                ("lab.frame_history", self.frame_history, 2, 10**7),
+                                ("lab.strip_every", self.strip_every, 0, 10**7),
+                                ("lab.strip_frames", self.strip_frames, 1, 64)):
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise ConfigError(name, f"must be an integer between {lo} and {hi}, got {v!r}")
         if not 0.5 <= self.extent <= 100:

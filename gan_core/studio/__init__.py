@@ -30,14 +30,16 @@ from .tools import (CUSTOM_PRESET, DRAWN_LABELS, LAB_WIDGETS, SHAPE_NAMES, SWEEP
                     shape_names, sketch_start, sweep_caption)
 from .pictures import (annotate_columns, annotate_rows, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
                        label_groups, make_labels, png_bytes, render, sample_grid, tag_sweep, upscale)
+from .seeds import distinct_seeds, seed_distances, seed_loop_frames
 from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, QUALITY_KEYS, RunInfo,
                    config_differences, curve_help, curve_label, downsample, format_duration, format_metric,
-                   history_keys, history_series, list_runs, load_metrics, metrics_overview, mid_run_changes,
+                   changed_while_training, curve_axis, history_keys, history_series, list_runs, load_metrics,
+                   metrics_overview, mid_run_changes,
                    newest_sample, quality_caption, quality_rows, smooth)
 from .views import (DEFAULT_GENERATOR, GeneratorCache, admin_token_configured, can_continue, check_admin_token,
-                    checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
+                    can_steer, checkpoint_rows, continue_run, default_generator, hf_preview_view, find_generator, generator_caption, generator_key, initial_form_values,
                     install_metrics, job_status, live_settings, load_generator_cached, metrics_enabled,
-                    parse_tag_text, progress_text, queue_rows, rows_to_table, run_summary_rows, tags_caption)
+                    parse_tag_text, progress_text, queue_rows, rows_to_table, run_length, run_summary_rows, tags_caption)
 
 __all__ = [
     "DEFAULT_PRESET", "PRESETS", "Preset", "recipe_for", "CHECKPOINT_EXTS", "CHECKPOINTS_ENV", "MAX_UPLOAD_BYTES",
@@ -47,16 +49,17 @@ __all__ = [
     "runs_dir", "sanitize_filename", "save_upload", "validate_upload", "GROUPS", "OPTIMIZER_FIELDS",
     "OPTIONAL_FIELDS", "SERVER_ONLY", "FieldSpec", "config_from_flat", "field_spec", "flatten", "form_fields",
     "optimizer_settings", "preset_sections", "relevant_fields", "annotate_columns", "arithmetic_images",
-    "annotate_rows", "frames_strip", "frames_to_gif", "interpolation_frames", "label_groups", "make_labels", "png_bytes", "render",
-    "sample_grid", "tag_sweep", "upscale", "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
+    "annotate_rows", "frames_strip", "frames_to_gif", "interpolation_frames", "label_groups", "make_labels", "png_bytes",
+    "render", "sample_grid", "tag_sweep", "upscale", "distinct_seeds", "seed_distances", "seed_loop_frames",
+    "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
     "METRIC_NAMES", "QUALITY_KEYS", "RunInfo", "config_differences", "curve_help", "curve_label", "downsample",
     "format_duration", "format_metric", "history_keys", "history_series", "list_runs", "load_metrics",
-    "metrics_overview", "mid_run_changes", "newest_sample", "quality_caption", "quality_rows", "smooth",
+    "curve_axis", "metrics_overview", "mid_run_changes", "changed_while_training", "newest_sample", "quality_caption", "quality_rows", "smooth",
     "DEFAULT_GENERATOR", "GeneratorCache", "admin_token_configured", "can_continue", "check_admin_token",
-    "checkpoint_rows", "continue_run", "hf_preview_view",
+    "can_steer", "checkpoint_rows", "continue_run", "hf_preview_view",
     "default_generator", "find_generator", "generator_caption", "generator_key", "initial_form_values",
     "install_metrics", "job_status", "live_settings", "load_generator_cached", "metrics_enabled", "parse_tag_text",
-    "progress_text", "queue_rows", "rows_to_table", "run_summary_rows", "tags_caption",
+    "progress_text", "queue_rows", "rows_to_table", "run_length", "run_summary_rows", "tags_caption",
     "CHART_GROUPS", "CONTROL_DISABLED", "MORE_CURVES", "VIEW_ONLY", "WAITING_FIRST_SAMPLE", "WAITING_FIRST_STEP",
     "ChartGroup", "chart_groups", "field_note", "grid_labels_view", "labelled_grid", "metrics_markdown",
     "metrics_view", "no_run_text", "owner_label", "queue_header", "queue_row_text", "queued_text",

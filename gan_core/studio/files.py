@@ -204,14 +204,15 @@ def validate_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -
     if len(data) > max_bytes:
         raise UploadError(f"'{safe}' is {format_bytes(len(data))}; the limit is {format_bytes(max_bytes)}")
     try:
-        state = load_checkpoint(bytes(data))  # config, model size and shapes checked before building G
+        state = load_checkpoint(bytes(data), name="it")  # config, model size and shapes checked before building G
         if safe.endswith(".safetensors") != bool(state.get("generator_only")):
             raise CheckpointError("its contents do not match its extension (.pt: training checkpoint, "
                                   ".safetensors: generator export)")
         generator_from_state(state)  # the weights must fit the config they came with
         summary = checkpoint_summary(state)
-    except CheckpointError as e:
-        raise UploadError(f"'{safe}' was refused: {e}") from None
+    except CheckpointError as e:   # "it is not a readable checkpoint", "it was refused: it contains ..."
+        why = str(e).removeprefix("it was refused: ")
+        raise UploadError(f"'{safe}' was refused: {why}") from None
     except (ConfigError, ValueError, KeyError, TypeError) as e:
         raise UploadError(f"'{safe}' was refused: it does not describe a usable generator ({e})") from None
     summary["file"] = safe

@@ -121,7 +121,7 @@ def queue_row_text(row: Mapping[str, Any]) -> str:
     """One row of :func:`gan_core.studio.queue_rows` as a sentence."""
     who = "your run" if row["whose"] == "yours" else f"{row['whose']} run"
     return (f"**#{row['position']}** · {who} · {row['dataset']} · {row['arch']} · {row['loss']} · "
-            f"{row['steps']} steps · expected start {row['expected start']}")
+            f"{row['length']} · expected start {row['expected start']}")
 
 
 def queued_text(position: Optional[int], wait: Optional[float] = None) -> str:

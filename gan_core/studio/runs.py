@@ -66,6 +66,18 @@ def curve_label(key: str) -> str:
     return CURVES.get(key, key.removeprefix("extra."))
 
 
+# Curves drawn on a log axis with scientific ticks: positive values a few decades below 1 that are constant in
+# most runs (a linear axis around a constant 2e-4 spans -1..1 and draws the lr as a flat line at "0").
+LOG_CURVES = ("lr_d", "lr_g")
+
+
+def curve_axis(keys: Sequence[str]) -> dict[str, Any]:
+    """How to draw the y axis of a chart of ``keys``: ``{"log": True, "tickformat": ".1e"}`` for learning
+    rates, ``{"log": False, "tickformat": None}`` for the rest (a chart mixes them never)."""
+    log = bool(keys) and all(k in LOG_CURVES for k in keys)
+    return {"log": log, "tickformat": ".1e" if log else None}
+
+
 def history_series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
     """(steps, values) of one curve; ``extra.<name>`` reads the ``extra`` dict; gaps and NaNs skipped."""
     xs, ys = [], []
@@ -272,11 +284,15 @@ def quality_caption(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def mid_run_changes(history: Sequence[Mapping[str, Any]],
-                    keys: Sequence[str] = ("lr_g", "lr_d", "n_critic")) -> list[dict[str, Any]]:
+                    keys: Sequence[str] = ("lr_g", "lr_d", "n_critic"),
+                    config: Optional[Mapping[str, Any]] = None) -> list[dict[str, Any]]:
     """The optimiser settings changed while a run trained, from its logged steps: one row per change,
-    ``{"step": 400, "lr_g": "2e-04 -> 1e-04"}`` (the config only holds the starting values)."""
+    ``{"step": 400, "lr_g": "2e-04 -> 1e-04"}`` (the config only holds the starting values). With the run's
+    ``config`` (a RunConfig dict) the starting values come from it, so a change made before the first
+    logged step is listed too (at that step)."""
     rows: list[dict[str, Any]] = []
-    prev: dict[str, Any] = {}
+    train = (config or {}).get("train") or {}
+    prev: dict[str, Any] = {k: train[k] for k in keys if train.get(k) is not None}
     for h in history:
         change = {}
         for k in keys:
@@ -290,6 +306,17 @@ def mid_run_changes(history: Sequence[Mapping[str, Any]],
         if change:
             rows.append({"step": h.get("step"), **change})
     return rows
+
+
+def changed_while_training(runs: Sequence[RunInfo], histories: Mapping[str, Sequence[Mapping[str, Any]]]
+                           ) -> list[dict[str, Any]]:
+    """Compare's "Changed while training" table: one row per change of each run (``{"run", "step", ...}``),
+    measured from the run's config, as text cells."""
+    out = []
+    for r in runs:
+        for row in mid_run_changes(histories.get(r.name) or [], config=r.config):
+            out.append({k: ("" if v is None else str(v)) for k, v in {"run": r.name, **row}.items()})
+    return out
 
 
 def curve_help(loss: str, arch: Optional[str] = None) -> dict[str, str]:

@@ -35,22 +35,22 @@ ORIGIN_LABELS = {"shipped": "shipped (read-only)", "yours": "yours", "other": "a
 
 # ---- generators -----------------------------------------------------------------------------------------
 class GeneratorCache:
-    """(G, cfg, spec) per checkpoint file, keyed by (path, mtime, size) so a retrained file is reloaded;
+    """(G, cfg, spec) per checkpoint file and device, keyed by (path, mtime, size) so a retrained file is reloaded;
     at most ``max_entries`` kept (least recently used dropped). Thread-safe."""
 
     def __init__(self, max_entries: int = 8):
         self.max_entries = max_entries
-        self._items: OrderedDict[tuple[str, int, int], tuple[Any, RunConfig, DataSpec]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, int, str], tuple[Any, RunConfig, DataSpec]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def load(self, path: os.PathLike | str):
+    def load(self, path: os.PathLike | str, device: str = "cpu"):
         info = Path(path).stat()
-        key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size)
+        key = (str(Path(path).resolve()), info.st_mtime_ns, info.st_size, device)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        item = load_generator(path, device="cpu")
+        item = load_generator(path, device=device)
         with self._lock:
             self._items[key] = item
             while len(self._items) > self.max_entries:
@@ -61,9 +61,10 @@ class GeneratorCache:
 _CACHE = GeneratorCache()
 
 
-def load_generator_cached(path: os.PathLike | str):
-    """(G, cfg, spec) of a checkpoint through the process-wide :class:`GeneratorCache`."""
-    return _CACHE.load(path)
+def load_generator_cached(path: os.PathLike | str, device: str = "cpu"):
+    """(G, cfg, spec) of a checkpoint on ``device`` through the process-wide :class:`GeneratorCache` (the
+    Gradio tools pass ``gan_core.zerogpu.tool_device()``: "cuda" inside a ZeroGPU call)."""
+    return _CACHE.load(path, device)
 
 
 def default_generator(entries: Sequence[CheckpointFile]) -> Optional[CheckpointFile]:
@@ -178,6 +179,12 @@ def live_settings(snap: Any) -> dict[str, Any]:
             "n_critic": int(hist.get("n_critic", tc["n_critic"]))}
 
 
+def can_steer(snap: Any, mine: bool) -> bool:
+    """Offer this visitor the live lr / n_critic box: their run, and it trains (not while it starts or loads
+    its data: the values shown would be the config's, and a change would come before any logged step)."""
+    return mine and snap.steerable
+
+
 def can_continue(snap: Any, mine: bool) -> bool:
     """A finished or stopped run of this visitor with a checkpoint: offer "Continue this run"."""
     return mine and not snap.active and not snap.queued and bool(snap.checkpoints)
@@ -218,15 +225,26 @@ def hf_preview_view(p: Any) -> dict[str, Any]:
             "columns": [{"column": c.name, "type": c.kind, "details": c.detail, "use": use(c)} for c in p.columns]}
 
 
+def run_length(train: Mapping[str, Any]) -> str:
+    """How long a run is asked to train, from its ``train`` config section: "200 steps", "60 s",
+    "200 steps or 60 s" (whichever comes first)."""
+    steps, seconds = train.get("steps") or 0, train.get("seconds") or 0
+    parts = [f"{steps:,} steps"] if steps else []
+    if seconds:
+        parts.append(f"{seconds:g} s" if seconds < 120 else format_duration(seconds))
+    return " or ".join(parts) or "no limit"
+
+
 def queue_rows(mgr: Any, me: Optional[str]) -> list[dict[str, Any]]:
-    """The runs waiting in a job manager's queue: position, whose, what, steps and expected start."""
+    """The runs waiting in a job manager's queue: position, whose, what, how long ("200 steps", "60 s") and
+    expected start."""
     rows = []
     for q in mgr.queued_jobs():
         c = q.snapshot().config
         wait = mgr.expected_wait(q)
         rows.append({"position": mgr.queue_position(q), "whose": "yours" if q.owner == me else "another visitor's",
                      "dataset": c["data"]["dataset"], "arch": c["model"]["arch"], "loss": c["loss"]["name"],
-                     "steps": c["train"]["steps"] or "-",
+                     "length": run_length(c["train"]),
                      "expected start": "next" if not wait else f"in about {format_duration(wait)}", "job": q.id})
     return rows
 

@@ -88,9 +88,9 @@ else:
         st.caption("The configs are identical.")
 
 st.subheader("Changed while training")
-changes = [{"run": name, **row} for name, hist in histories.items() for row in studio.mid_run_changes(hist)]
+changes = studio.changed_while_training(sel, histories)   # from each run's config: early changes too
 if changes:
-    st.dataframe([{k: ("" if v is None else str(v)) for k, v in row.items()} for row in changes], hide_index=True)
+    st.dataframe(changes, hide_index=True)
     st.caption("lr and n_critic changed on the Train page while a run trained (the configs above hold the "
                "starting values).")
 else:

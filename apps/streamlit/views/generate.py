@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core import studio
+from gan_core.arguments import arg_spec
 from apps.streamlit.common import generator_page, png_download, seed_input, show_image, tag_selectors
 
 _, G, cfg, spec, groups, stem = generator_page("Generate")
@@ -14,7 +15,7 @@ with c1:
 n, nrow = 512, None  # 2D toy models: a scatter plot of 512 points
 if spec.kind == "image":
     with c2:
-        n = st.slider("Images", 1, 256, 64, key="gen.n", persist_state="session")
+        n = st.slider("Images", arg_spec("n").lo, arg_spec("n").hi, 64, key="gen.n", persist_state="session")
     with c3:
         nrow = st.slider("Images per row", 1, 32, 8, key="gen.nrow", persist_state="session")
 

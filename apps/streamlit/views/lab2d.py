@@ -11,7 +11,7 @@ from gan_core.lab2d import DRAWN, LAB_PRESETS, LAB_SHAPES, LabBusyError, LabConf
 from gan_core.losses import LOSSES
 from apps import charts
 from apps.streamlit.common import page_start, owner_token
-from apps.lab2d_view import drawing_figure, freeze_gc_once, lab_figure
+from apps.lab2d_view import drawing_figure, freeze_gc_once, lab_figure, strip_figure
 
 K = "lab."
 POLL_S = 0.4   # the plane's period: >= 2 refreshes/s seen in the browser, including the rerun's own time
@@ -167,8 +167,12 @@ def plane_view(polling: bool) -> None:
         st.error(fr.error, icon=":material/error:")
     st.plotly_chart(lab_figure(fr, show_arrows=show_arrows, drawn=r.cfg.drawn if fr.shape == DRAWN else None),
                     key="lab_plane", config={"displayModeBar": False})
-    st.caption(f"{lab2d.SCALE_NOTES[fr.scale]} Arrows: relative lengths within this frame; mean "
-               f"|dL_G/dx| = {fr.grad_norm:.3g} (near 0 = G gets no signal).")
+    st.caption(f"{lab2d.SCALE_NOTES[fr.scale]} Arrows: {lab2d.ARROW_SCALE_NOTE}; mean |dL_G/dx| = "
+               f"{fr.grad_norm:.3g} (near 0 = G gets no signal: no arrows).")
+    strip = strip_figure(fr)
+    if strip is not None:
+        st.markdown("**Earlier frames** (the generated points the run kept on the way)")
+        st.plotly_chart(strip, key="lab_strip", config={"displayModeBar": False, "staticPlot": True})
     freeze_gc_once()   # after the first figures: plotly's lazily imported classes are loaded by now
     if polling and not r.active:
         st.rerun()  # finished: redraw the buttons and the curves once, which also stops polling

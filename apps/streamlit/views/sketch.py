@@ -12,6 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from gan_core import studio, translate as T
+from gan_core.arguments import arg_spec
 from apps.streamlit.common import checkpoint_picker, page_start, png_download, show_image
 
 K = "sketch."
@@ -59,7 +60,7 @@ with left:
         c1, c2 = st.columns([1, 1])
         c2.button("Edges of a random face", key=K + "random", icon=":material/casino:",
                   on_click=lambda: ss.__setitem__(K + "seed_in", int(np.random.default_rng().integers(0, 100_000))))
-        seed = int(c1.number_input("Face seed", 0, 2**31 - 1, key=K + "seed_in",
+        seed = int(c1.number_input("Face seed", 0, arg_spec("seed").hi, key=K + "seed_in",
                                    help="The starting point: the edges of this procedural face."))
         tools = ["draw (black)", "erase (white)"] + (["colour dab"] if hinted else [])
         tool = st.radio("Pen", tools, key=K + "tool", horizontal=True)
@@ -94,12 +95,17 @@ with left:
     else:
         up = st.file_uploader("Edge drawing or photo (PNG, JPEG, WebP)", type=["png", "jpg", "jpeg", "webp", "bmp"],
                               key=K + "upload")
-        photo = st.checkbox("It is a photo: compute its edges (Canny)", key=K + "photo")
+        photo = st.checkbox("It is a photo: compute its edges (Canny)", key=K + "photo",
+                            help="Its edges are found at 4x the generator's size and thinned, so eyes, nose and "
+                                 "mouth keep their lines. A photo-like upload is read as a photo even unticked.")
         hint_up = st.file_uploader("Colour hints (optional): coloured dabs on white or transparent paper",
                                    type=["png", "webp"], key=K + "hint_upload") if hinted else None
         if up is not None:
             pic = _read_picture(up, "RGB")
-            drawing = T.enlarge(T.edges_of_photo(pic, size), scale) if photo else np.asarray(pic)
+            # a photo-like upload is read as a photo even unticked (its colours would be dabs: noise out)
+            drawing, _, photo_note = T.upload_drawing(pic, size, scale, photo=photo)
+            if photo_note:
+                st.info(photo_note, icon=":material/photo_camera:")
             show_image(np.asarray(pic), caption="uploaded", min_size=CANVAS)
             if hint_up is not None:
                 hint_pic = _read_picture(hint_up, "RGBA")

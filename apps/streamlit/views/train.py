@@ -306,7 +306,7 @@ except NotOwnerError as e:
 
 if job is not None:
     st.subheader(f"Run {Path(snap0.run_dir).name}")
-    if active and mine:  # steer the running job
+    if studio.can_steer(snap0, mine):  # steer the running job (once it trains: not while it loads its data)
         now = studio.live_settings(snap0)   # the values the run uses now
         with st.container(border=True):
             cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
