@@ -14,8 +14,8 @@ from ..models import ARCHITECTURES
 from .runs import LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, curve_help, format_duration, format_metric, history_keys, \
     metrics_overview
 
-VIEW_ONLY = ("View only: this run was started in another browser. You can watch it, but only that browser (or "
-             "the admin) can pause, stop or change it; a copied link never gives control.")
+VIEW_ONLY = ("View only: this run was started in another browser session. You can watch it, but only that "
+             "browser (or the admin) can pause, stop or change it; a copied link never gives control.")
 CONTROL_DISABLED = "View only: only the browser that started this run (or the admin) can use this."
 WAITING_FIRST_STEP = "Waiting for the first logged step..."
 WAITING_FIRST_SAMPLE = "The sample grid appears after the first sample."
