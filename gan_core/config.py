@@ -170,7 +170,9 @@ class ModelConfig(_Section):
     spectral_norm: bool = setting(False, "Spectral norm on D", group="model", flag="spectral_norm")
     g_dropout: float = setting(0.0, "G dropout", "Dropout probability inside G.", lo=0.0, hi=0.9, step=0.05,
                                group="model", flag="g_dropout")
-    dropout_at_test: bool = setting(False, "Keep G dropout when sampling", group="model")
+    dropout_at_test: bool = setting(False, "G dropout at sampling",
+                                    "Keep G's dropout on when sampling, so the same z (or sketch) can give "
+                                    "different pictures; off: sampling is deterministic.", group="model")
     res_blocks: int = setting(8, "Residual blocks", "SRResNet G / ResNet D.", lo=1, hi=32, step=1,
                               group="model")
     mlp_hidden: int = setting(128, "MLP hidden width", "Hidden width of the 2D toy MLPs.", lo=8, hi=4096,
@@ -206,9 +208,9 @@ class LossConfig(_Section):
                               lo=0.0, hi=10.0, step=0.1, group="loss")
     aux_weight: float = setting(1.0, "ACGAN aux weight", "Weight of the tag classifiers' cross-entropy.",
                                 lo=0.0, hi=100.0, step=0.1, group="loss")
-    aux_on_fake: bool = setting(False, "Train D's tag heads on fakes too",
-                                "Original AC-GAN. Off: real images only, which stops D from learning G's "
-                                "wrong colours.", group="loss")
+    aux_on_fake: bool = setting(False, "D's tag loss on fakes",
+                                "Train D's tag heads on generated images too, as the original AC-GAN. Off: "
+                                "real images only, which stops D from learning G's wrong colours.", group="loss")
     l1_weight: float = setting(100.0, "L1 weight (pix2pix lambda)",
                                "pix2pix: G's loss adds lambda * mean |G(x) - y|, the distance to the true "
                                "picture (Isola et al. 2017 use 100); the GAN term sharpens what L1 blurs. Its "

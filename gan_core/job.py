@@ -59,6 +59,7 @@ class JobSnapshot:
     eval_pending: bool = False               # ended, but the end-of-run listeners (the final evaluation) still work
     shortfall: str = ""                      # "the machine was busy: N steps, expect noise" (a short time-budget run)
     version: tuple = ()                      # changes with every change a viewer could see (Job.version)
+    data_spec: dict[str, Any] = field(default_factory=dict)  # the StartEvent's DataSpec (tag names for the grid)
 
     @property
     def active(self) -> bool:
@@ -96,6 +97,7 @@ class Job:
         self.status = "queued"
         self._on_end = on_end
         self.lr_changes: list[dict[str, Any]] = []
+        self.data_spec: dict[str, Any] = {}
         self.step = 0
         self.total_steps = cfg.train.steps
         self.progress, self.eta, self.img_per_s = 0.0, None, 0.0
@@ -217,6 +219,7 @@ class Job:
                 self.status = "running"
                 self.step = ev.start_step
                 self.notes.extend(ev.notes)
+                self.data_spec = dict(ev.data_spec or {})
                 if ev.start_step and not self.history:   # a continued run: its curves start at step 1
                     self.history = [r for r in rundir.step_rows(self.run_dir) if r["step"] <= ev.start_step]
             elif isinstance(ev, StepEvent):
@@ -279,7 +282,7 @@ class Job:
                 self.total_steps, self.progress, self.eta, self.img_per_s, hist, self.sample, self.sample_step,
                 list(self.checkpoints), self.error, list(self.notes), self.started_at, self.finished_at,
                 {k: list(v) for k, v in self.extras.items()}, self.queued_at, list(self.lr_changes),
-                self.stopped_by, self._finishing, self.shortfall, self._version(),
+                self.stopped_by, self._finishing, self.shortfall, self._version(), dict(self.data_spec),
             )
 
     @property

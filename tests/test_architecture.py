@@ -226,3 +226,31 @@ def test_both_fronts_and_home_come_from_one_page_registry():
     assert not re.search(r"gr\.Tab\(\"", "".join(p.read_text() for p in (APPS / "gradio").rglob("*.py")))
     # links to a page go through the registry too (an old "pages/x.py" path fails only when clicked or rendered)
     assert not re.search(r"[\"']pages/\w+\.py", "".join(p.read_text() for p in APPS.rglob("*.py")))
+
+
+def test_the_view_logic_both_fronts_show_has_one_home_in_studio():
+    """Issue 19: what both fronts say and compute for a view is written once in gan_core/studio (live.py,
+    tools.py); the fronts only lay it out. Each string or table below is spelled in one file."""
+    code = [CORE, APPS]
+    once = {
+        r"8 Gaussians on a ring": ["gan_core/studio/tools.py"],                    # the 2D lab's shape names
+        r"What it should show:": ["gan_core/studio/tools.py"],                     # its preset note
+        r"Each row keeps one noise vector z": ["gan_core/studio/tools.py"],        # the sweep note
+        r"View only: this run was started": ["gan_core/studio/panel.py"],           # view-only line
+        r"Quality metrics \(FID, KID": ["gan_core/studio/panel.py"],                # metrics text
+        r"Queued: your run starts": ["gan_core/studio/panel.py"],                   # queue line
+        r"\*\*Queue\*\* ·": ["gan_core/studio/panel.py"],
+        r"No run yet\. Choose a preset": ["gan_core/studio/panel.py"],
+        r"Real/fake labels and label noise are not used": ["gan_core/studio/panel.py"],  # field notes
+        r"No local VGG19 weights": ["gan_core/studio/tools.py"],                   # VGG loading
+    }
+    for pattern, homes in once.items():
+        assert _files_defining(pattern, code) == homes, pattern
+    # the live chart groups: the curve keys are grouped once
+    assert _files_defining(r"\[\"grad_norm_d\",\s*\"grad_norm_g\"\]|\(\"grad_norm_d\",\s*\"grad_norm_g\"\)", code) == \
+        ["gan_core/studio/panel.py"]
+    # export-then-record-owner, the sketch start and VGG loading: the fronts call studio, never the pieces
+    fronts = [APPS]
+    assert _files_defining(r"record_owner\(", fronts) == []
+    assert _files_defining(r"random_face_edges\(|face_hints\(", fronts) == []
+    assert _files_defining(r"load_vgg19\(|load_weights_file\(", fronts) == []

@@ -9,6 +9,7 @@ Skipped when Chromium or Playwright is missing. Screenshots go to ``$GAN_STUDIO_
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -119,24 +120,42 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
         assert _points(a, "plot-losses") > first, "the loss curve did not gain points"
         expect(a.locator("#progress-text")).to_contain_text("img/s")
         a.screenshot(path=str(shots / "gradio_train_running.png"), full_page=True)
+        # while it trains the form is folded away, so the curves and grid sit near the top (#23 item 10) ...
+        expect(a.locator("#f-train-steps")).to_be_hidden(timeout=10_000)
+        assert a.locator("#plot-losses").bounding_box()["y"] < 900
+        # ... and a reload reattaches to the run with the form showing its settings, not the defaults (#23 item 9)
+        a.reload()
+        expect(a.locator("#run-title")).to_contain_text("yours", timeout=60_000)
+        expect(a.locator("#f-train-steps")).to_be_hidden(timeout=10_000)
+        a.get_by_text("Run configuration").first.click()
+        expect(a.locator("#f-train-steps input")).to_have_value("100000")
+        expect(a.locator("#f-model-z_dim input")).to_have_value("16")
+        a.screenshot(path=str(shots / "gradio_train_reloaded.png"), full_page=True)
 
-        # a second browser: view only, and its Start waits in Gradio's queue with its place shown
+        # a second browser: view only, and its Start waits in the job manager's line, its place said in words
+        # (as on the Streamlit page), not as Gradio's "queue: 1/1 | 6.2/163.7s" (#23 item 11); A's controls
+        # are disabled for B, with the reason (#23 item 10)
         b_ctx, b = _page(browser, server["url"])
         expect(b.locator("#run-title")).to_contain_text("view only")
+        for btn in ("#pause", "#stop"):
+            expect(b.locator(btn)).to_be_disabled()
+        expect(b.locator("#control-note")).to_contain_text("View only")
+        expect(a.locator("#pause")).to_be_enabled()
+        b.screenshot(path=str(shots / "gradio_view_only.png"), full_page=True)
+        expect(b.locator("#f-train-steps")).to_be_hidden(timeout=10_000)   # folded while A's run trains
+        b.get_by_text("Run configuration").first.click()
         _choose(b, "preset", "Tiny (smoke test, seconds)")
         expect(b.locator("#f-train-steps input")).to_have_value("300")   # the preset has filled the form
         _set_after_preset(b, {"f-train-steps": 20})
         b.locator("#start").click()
-        expect(b.get_by_text("queue: 1/1")).to_be_visible(timeout=60_000)
-        expect(b.locator("#start-msg")).to_contain_text("In line for a training slot")
+        expect(b.locator("#start-msg")).to_contain_text("Queued: your run starts when a training slot is free "
+                                                        "(position 1", timeout=60_000)
+        expect(b.get_by_text(re.compile(r"queue: \d+/\d+"))).to_have_count(0)
         b.screenshot(path=str(shots / "gradio_second_visitor_waits.png"), full_page=True)
-        b.wait_for_timeout(2000)
-        expect(b.locator("#run-title")).to_contain_text("view only")   # still A's run
-
-        # B cannot stop A's run; A can: then B's run leaves the line and trains
-        b.locator("#stop").click()
-        a.wait_for_timeout(1500)
+        expect(b.locator("#run-title")).to_contain_text("queued · yours")   # B's page follows B's waiting run
         expect(a.locator("#run-title")).to_contain_text("running")
+
+        # A stops its run: then B's run leaves the line and trains
         a.locator("#stop").click()
         expect(a.locator("#run-title")).to_contain_text("stopped", timeout=60_000)
         expect(b.locator("#run-title")).to_contain_text("yours", timeout=120_000)

@@ -150,6 +150,10 @@ def test_a_colour_dab_on_the_canvas_paints_its_region(server, browser, tmp_path_
         _changed(pg, "what the generator sees", seen1)
         wait_idle(pg)
         pg.screenshot(path=str(shots / "sketch_05_true_dabs.png"), full_page=True)
+        # moving that slider keeps the student's drawing: the red dab is still there (#23 item 7)
+        kept = _pixels(pg, "what the generator sees")
+        reddish = lambda a: int((np.abs(a[corner] - red).max(2) < 40).sum())   # noqa: E731
+        assert reddish(seen) > 20 and reddish(kept) >= 0.8 * reddish(seen), (reddish(seen), reddish(kept))
         assert "Traceback" not in pg.content()
     finally:
         ctx.close()

@@ -235,17 +235,39 @@ def test_style_tab_says_exactly_why_without_weights(monkeypatch):
 
     content, style_img = style.style_example()
     assert content.shape == style_img.shape and content.dtype.name == "uint8"
-    monkeypatch.setattr(style, "_VGG", {"error": "no VGG19 weights here: set GAN_STUDIO_VGG19"})
-    with pytest.raises(gr.Error, match="GAN_STUDIO_VGG19"):
+    from gan_core import studio
+
+    monkeypatch.delenv(S.ENV_VAR, raising=False)                      # no local file: torchvision's download
+    monkeypatch.setenv("TORCH_HOME", "/nonexistent-torch-home")
+    monkeypatch.setattr(studio, "VGG", studio.VggLoader())
+    assert "will try to download" in style.style_notice()             # said before the button is pressed
+    calls = []
+
+    def offline(*a, **k):
+        calls.append(1)
+        raise S.WeightsUnavailable(S.offline_message("URLError: <urlopen error [Errno -2] Name or service not known>"))
+
+    monkeypatch.setattr(S, "load_vgg19", offline)
+    with pytest.raises(gr.Error) as err:
         list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+    # the whole reason, escaped: "<urlopen error ...>" is not swallowed as an HTML tag, the fix follows it (#23.8)
+    assert "&lt;urlopen error [Errno -2] Name or service not known&gt;" in err.value.message
+    assert "GAN_STUDIO_VGG19=" in err.value.message and "<urlopen" not in err.value.message
+    notice = style.style_notice()                                      # and the tab says it from now on
+    assert notice.startswith("**Style transfer cannot run here:**") and "&lt;urlopen error" in notice
+    with pytest.raises(gr.Error):
+        list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
+    assert len(calls) == 1                                             # no second failing download per click
     # with a network (a small VGG-shaped one stands in for VGG19) it streams previews, then the result
     import torch
 
     torch.manual_seed(0)
     net = S.make_vgg_features(TINY_VGG)
-    monkeypatch.setattr(style, "_VGG", {"net": net})
+    monkeypatch.setattr(S, "load_vgg19", lambda *a, **k: net)
+    monkeypatch.setattr(studio, "VGG", studio.VggLoader())
     out = list(style.style_run(content, style_img, 10, 64, 1.0, 1000.0, "adam"))
     assert out[-1][1].startswith("done: 10 steps") and out[-1][0].shape[-1] == 3 and len(out) >= 2
+    assert style.style_notice() == ""                                  # weights at hand: nothing to warn of
 
 
 
@@ -350,3 +372,18 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert "The machine was busy" in panel[3] and "expect noise" in panel[3]
     again = train.live_panel(other, False, panel[0])
     assert again == [gr.skip()] * train.N_LIVE_OUTPUTS
+
+
+def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
+    """#23 item 11: the API page shows each endpoint's docstring as it is: no reStructuredText ``literals``;
+    and the studio says "Stylize" (as the CLI's ``stylize``), never "Stylise"."""
+    import json
+
+    _, demo = app
+    info = demo.get_api_info()
+    descriptions = [e.get("description", "") for e in info["named_endpoints"].values()]
+    assert any("PNG grid" in d for d in descriptions)
+    assert not any("``" in d for d in descriptions), [d for d in descriptions if "``" in d]
+    assert "``" not in json.dumps(info["named_endpoints"])
+    fronts = [p for d in ("apps", "gan_core", "docs") for p in (REPO / d).rglob("*") if p.suffix in (".py", ".md")]
+    assert not [str(p) for p in fronts + [REPO / "README.md"] if "stylis" in p.read_text().lower()]

@@ -384,6 +384,143 @@ def test_quality_rows_show_the_newest_evaluation_with_its_sample_sizes(tmp_path)
     assert "**tag accuracy**" in caption and "**FID**" in caption and "L1" not in caption
 
 
+# ---- live.py / tools.py: the view logic both fronts share (issue 19) ------------------------------------
+def test_metrics_view_before_and_after_an_evaluation():
+    assert studio.metrics_view({}, 250)["intro"].startswith("Quality metrics (FID, KID, tag accuracy)")
+    assert studio.metrics_view({}, 0)["intro"] == ""
+    off = studio.metrics_view({"metrics_status": [{"message": "metrics are off"}]}, 250)
+    assert off["intro"] == "Quality metrics: metrics are off" and off["cards"] == []
+    rows = [{"step": 10, "fid": 80.0, "n_real": 64, "n_fake": 64, "features": "tiny"},
+            {"step": 20, "fid": 60.5, "n_real": 64, "n_fake": 64, "features": "tiny"}]
+    v = studio.metrics_view({"metrics": rows, "alerts": [{"step": 20, "message": "mode collapse"}]}, 250)
+    assert v["alerts"] == ["**Alert at step 20:** mode collapse"] and v["intro"] == ""
+    (card,) = v["cards"]
+    assert card["name"] == "fid" and card["delta"] == "-19.5" and card["lower_is_better"]
+    assert v["summary"] == "Quality at step 20 (64 real vs 64 generated images, tiny features)"
+    assert card["label"] in v["values"] and len(v["table"]) == 2
+    md = studio.metrics_markdown({"metrics": rows, "alerts": [{"step": 20, "message": "mode collapse"}]}, 250)
+    assert md.startswith("**Alert at step 20:** mode collapse") and v["summary"] in md and v["help"] in md
+
+
+def test_chart_groups_hold_every_curve_once_and_loss_terms_only_when_logged():
+    hist = [{"step": 1, "d_loss": 1.0, "g_loss": 2.0, "d_real": .6, "d_fake": .4, "grad_norm_d": 1, "grad_norm_g": 1,
+             "lr_d": 2e-4, "lr_g": 2e-4}]
+    groups = studio.chart_groups(hist, "ns", "dcgan")
+    assert [g["title"] for g in groups] == ["Losses", "D outputs", "Gradient norms", "Learning rates"]
+    assert [g["main"] for g in groups] == [True, True, False, False] and all(g["help"] for g in groups)
+    with_terms = studio.chart_groups([{**hist[0], "extra": {"gp": 0.1}}], "wgan-gp", "dcgan")
+    assert with_terms[-1]["title"] == "Loss terms" and with_terms[-1]["keys"] == ["extra.gp"]
+
+
+def test_status_queue_and_field_note_strings():
+    assert studio.owner_label(True, False) == "yours" and studio.owner_label(False, True) == "admin"
+    assert studio.owner_label(False, False).startswith("view only")
+    assert studio.queued_text(2, 75.0) == ("Queued: your run starts when a training slot is free (position 2, "
+                                           "expected in about 1 min 15 s).")
+    assert studio.queued_text(1, 0.0).endswith("(position 1, next).")
+    row = {"position": 1, "whose": "yours", "dataset": "faces", "arch": "dcgan", "loss": "ns", "length": "400 steps",
+           "expected start": "next"}
+    assert studio.queue_row_text(row) == "**#1** · your run · faces · dcgan · ns · 400 steps · expected start next"
+    assert studio.queue_header(3, 1) == "**Queue** · 3 waiting · 1 run(s) train at once"
+    assert studio.no_run_text([], "/r").startswith("No run yet")
+    wgan = [k for k, s in LOSSES.items() if not s.uses_targets][0]
+    assert "not used" in studio.field_note("loss.name", "faces", "dcgan", wgan)
+    assert "not used" not in studio.field_note("loss.name", "faces", "dcgan", "ns")
+    assert studio.field_note("model.arch", "faces", "dcgan", "ns") and studio.field_note("data.path", "faces",
+                                                                                            "dcgan", "ns") is None
+
+
+def test_grid_labels_name_the_tags_of_each_row_and_column():
+    """#23 item 4: the Train grid's rows (first tag group) and columns (second) are labelled, as the
+    trainer draws them (gan_core.steplog.grid_labels)."""
+    from gan_core.steplog import grid_labels
+
+    spec = {"kind": "image", "channels": 3, "image_size": 16, "num_classes": [3, 2],
+            "group_names": ["hair", "eye"], "class_names": [["red", "blue", "green"], ["brown", "grey"]]}
+    cfg = {"model": {"arch": "acgan"}, "train": {"grid_size": 9}}
+    v = studio.grid_labels_view(cfg, spec, 9)
+    labels = grid_labels((3, 2), 9)
+    assert v["rows"] == [spec["class_names"][0][int(labels[r * 3, 0])] for r in range(3)]
+    assert v["columns"] == [spec["class_names"][1][int(labels[c, 1])] for c in range(3)]
+    assert v["caption"] == "rows: hair · columns: eye"
+    assert studio.grid_labels_view({"model": {"arch": "dcgan"}}, spec, 9)["rows"] == []      # unconditional
+    grid = np.zeros((50, 50, 3), np.uint8)
+    img, caption = studio.labelled_grid(grid, cfg, spec, min_size=100)
+    assert caption and img.shape[1] > 100 and img.shape[0] > 100   # a strip of row labels and a header
+    assert (img[:, :studio.panel.ROW_LABEL_PX] < 100).any()         # dark text in the row strip
+    plain, none = studio.labelled_grid(grid, {"model": {"arch": "dcgan"}, "train": {"grid_size": 9}}, spec, 100)
+    assert none == "" and plain.shape[:2] == (100, 100)
+
+
+def test_lab_shape_names_presets_and_form_config():
+    from gan_core import lab2d
+
+    g, s = studio.shape_names("gradio"), studio.shape_names("streamlit")
+    assert set(g) == set(lab2d.LAB_SHAPES) == set(s)
+    assert g[lab2d.DRAWN] != s[lab2d.DRAWN] and {k: v for k, v in g.items() if k != lab2d.DRAWN} == \
+        {k: v for k, v in s.items() if k != lab2d.DRAWN}
+    keys = [k for _, k in studio.lab_preset_choices()]
+    assert keys[-1] == studio.CUSTOM_PRESET and keys[:-1] == list(lab2d.LAB_PRESETS)
+    assert studio.lab_preset_note("ns-collapse").startswith("**What it should show:**")
+    assert studio.lab_preset_note(studio.CUSTOM_PRESET).startswith("Custom")
+    p = lab2d.LAB_PRESETS["ns-collapse"]
+    values = studio.lab_form_values(p.config())
+    values.update(n_critic=2.0, lr_g="0.001")
+    cfg = studio.lab_form_config("ns-collapse", values, [(0.5, 1)])
+    assert cfg.train.n_critic == 2 and cfg.train.lr_g == 1e-3 and cfg.drawn == ((0.5, 1.0),)
+    assert cfg.train.steps == p.steps
+    assert studio.lab_form_config(studio.CUSTOM_PRESET, values).train.steps == 100_000_000
+
+
+def test_sketch_start_and_export_as(trained, tmp_path):
+    from gan_core import sharing, translate
+
+    class G:   # an edges-only generator: no dabs whatever is asked
+        image_size = 16
+
+    s = studio.sketch_start(G(), 3, 8, 4)
+    assert s["lines"].shape == (64, 64, 3) and s["hints"] is None and s["shown"] is s["lines"]
+    _, edges = translate.random_face_edges(3, 16)
+    assert (s["lines"] == translate.enlarge(edges, 4)).all()
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    p = studio.export_generator_as(trained["last"], "  ", folder, "visitor-a")   # an empty name: the run's name
+    assert p.parent == folder and p.stem == trained["run"].name
+    assert sharing.file_origin(folder, p.name, "visitor-a") == "yours"
+
+
+def test_vgg_loader_remembers_a_failure_and_tries_again_when_a_file_appears(monkeypatch, tmp_path):
+    from gan_core import style as S
+
+    monkeypatch.delenv(S.ENV_VAR, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    now = [0.0]
+    calls = []
+
+    def offline(*a, **k):
+        calls.append(1)
+        raise S.WeightsUnavailable("offline <urlopen error x>")
+
+    monkeypatch.setattr(S, "load_vgg19", offline)
+    vgg = studio.VggLoader(retry_s=60, clock=lambda: now[0])
+    assert vgg.will_download() and vgg.notice()[0] == "info"
+    for _ in range(2):
+        with pytest.raises(S.WeightsUnavailable, match="urlopen"):
+            vgg.network()
+    assert len(calls) == 1 and vgg.notice() == ("error", "offline <urlopen error x>")
+    now[0] = 61.0                                              # after retry_s: one more try
+    with pytest.raises(S.WeightsUnavailable):
+        vgg.network()
+    assert len(calls) == 2
+    net = S.make_vgg_features((4, "M"))                          # a local file appears: it is used at once
+    path = tmp_path / "vgg.pth"
+    torch.save(net.state_dict(), path)
+    monkeypatch.setenv(S.ENV_VAR, str(path))
+    assert vgg.notice() is None and not vgg.will_download()
+    a = vgg.network()
+    assert vgg.network() is a and len(calls) == 2              # loaded once per file version
+
+
 def test_queue_rows_say_a_time_limited_runs_length():
     # issue 23 item 22: a time-limited queued run read "lsgan · - steps"
     from types import SimpleNamespace

@@ -41,6 +41,14 @@ def no_weights(monkeypatch, tmp_path):
     monkeypatch.setattr(api, "load_state_dict_from_url", offline)
 
 
+@pytest.fixture(autouse=True)
+def fresh_vgg(monkeypatch):
+    """Each test its own studio.VGG (it remembers a failed download for the process)."""
+    from gan_core import studio
+
+    monkeypatch.setattr(studio, "VGG", studio.VggLoader())
+
+
 def test_gram_matrix_against_hand_computed_values():
     # F: 2 feature maps over 2 x 2 positions, seen as rows (1, 2, 3, 4) and (0, 1, 0, -1)
     f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, -1.0]]]])  # (1, 2, 2, 2)

@@ -46,6 +46,38 @@ def test_run_labels_name_the_same_step_as_the_sample_grid(tmp_path):
     assert info.step == 49 and info.sample_step == 49 and "step 49" in info.label
 
 
+def test_students_get_the_viewer_toolbar_and_home_has_a_card_per_page():
+    """#23 item 19: no "Deploy" (developer options) for students: client.toolbarMode = "viewer" keeps the
+    viewer's menu (theme, print); Home shows a card for every page, Style and Sketch included."""
+    import tomllib
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert cfg["client"]["toolbarMode"] == "viewer"
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    cards = [s.value for s in at.subheader]
+    assert "Style" in cards and "Sketch" in cards and "2D lab" in cards
+
+
+def test_checkbox_labels_of_the_form_fit_a_column_at_1280_px():
+    """#23 item 18: a checkbox's label is one line that both fronts cut at the column's width ("Train D's tag
+    heads on fa...", "Keep G dropout when samp..." at 1280 px): the form's checkboxes have short labels
+    (declared once in config's setting(...)), the detail goes to the help text."""
+    from gan_core import studio
+    from gan_core.config import all_fields
+
+    specs = [studio.field_spec(k) for k, _ in all_fields()]
+    long = [(s.key, s.label) for s in specs if s.kind == "bool" and not s.advanced and len(s.label) > 23]
+    assert long == []
+    for key in ("model.dropout_at_test", "loss.aux_on_fake"):
+        assert studio.field_spec(key).help, key   # what the short label leaves out
+
+
 def test_a_constant_learning_rate_is_drawn_on_a_log_axis_at_its_value():
     # issue 23 item 3: lr 2e-4 was a flat line at "0" on a -1..1 linear axis
     hist = [{"step": s, "lr_g": 2e-4, "lr_d": 2e-4, "d_loss": 1.0} for s in range(1, 50)]

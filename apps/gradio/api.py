@@ -19,9 +19,9 @@ from .train import SPEC, run_training
 
 # ---- the API for scripts -----------------------------------------------------------------------------------
 def api_generate(checkpoint: str, tags: str, seed: float, n: float) -> str:
-    """A PNG grid of ``n`` (1-64) samples of ``checkpoint`` (a file name in the checkpoints folder, e.g.
-    "faces.safetensors", or "<run>/last.pt"; empty = the shipped faces generator) for ``tags`` ("blue
-    hair, red eyes"; empty = random tags, or an unconditional model) and ``seed`` (0 to 2^63 - 1): the same
+    """A PNG grid of n (1-64) samples of checkpoint (a file name in the checkpoints folder, e.g.
+    "faces.safetensors", or "<run>/last.pt"; empty = the shipped faces generator) for tags ("blue
+    hair, red eyes"; empty = random tags, or an unconditional model) and seed (0 to 2^63 - 1): the same
     arguments give the same image."""
     entry, G, cfg, spec, groups = load(checkpoint)
     try:   # the ranges and messages of the UI's fields, from one declaration (gan_core.arguments)
@@ -35,8 +35,8 @@ def api_generate(checkpoint: str, tags: str, seed: float, n: float) -> str:
 
 def api_interpolate(checkpoint: str, seed_a: float, seed_b: float, frames: float, method: str, tags_a: str,
                     tags_b: str, fps: float) -> str:
-    """An animated GIF walking from z(seed_a) to z(seed_b) (``method`` "slerp" or "lerp", 2-64 frames, 1-30
-    ``fps``); for conditional generators the tags switch from ``tags_a`` to ``tags_b`` (default: the same)
+    """An animated GIF walking from z(seed_a) to z(seed_b) (method "slerp" or "lerp", 2-64 frames, 1-30
+    fps); for conditional generators the tags switch from tags_a to tags_b (default: the same)
     half way."""
     entry, G, cfg, spec, groups = load(checkpoint)
     try:
@@ -58,9 +58,9 @@ def api_interpolate(checkpoint: str, seed_a: float, seed_b: float, frames: float
 def api_train(settings: dict, preset: str = "tiny", owner_key: str = "", request: gr.Request = None) -> Iterator[dict]:
     """Start a training run and stream its status until it ends (it waits in line like the Start button).
 
-    ``settings``: ``{"section.field": value}`` over the form's defaults and ``preset`` (e.g.
-    ``{"train.steps": 50, "data.dataset": "digits"}``). ``owner_key``: a secret of 16-64 letters, digits,
-    "-" or "_" that controls the run (for /train_stop); empty = a new one, returned as ``owner_key``."""
+    settings: {"section.field": value} over the form's defaults and preset (e.g.
+    {"train.steps": 50, "data.dataset": "digits"}). owner_key: a secret of 16-64 letters, digits,
+    "-" or "_" that controls the run (for /train_stop); empty = a new one, returned as owner_key."""
     me = owner_key if TOKEN_RE.match(owner_key or "") else secrets.token_urlsafe(24)
     try:
         if preset not in studio.PRESETS:
@@ -76,8 +76,8 @@ def api_train(settings: dict, preset: str = "tiny", owner_key: str = "", request
 
 
 def api_train_status(job: int = 0) -> dict:
-    """The status of run ``job`` (0: the run training now, else the newest): step, total steps,
-    progress, img/s, ETA, the newest losses and its logged D/G losses; ``queue`` lists the waiting runs."""
+    """The status of run job (0: the run training now, else the newest): step, total steps,
+    progress, img/s, ETA, the newest losses and its logged D/G losses; queue lists the waiting runs."""
     j = C.mgr.get(int(job)) if job else (C.mgr.active_job() or C.mgr.latest())
     if j is None:
         return {"status": "none", "message": "no run yet", "queue": [], "max_concurrent": C.mgr.max_concurrent}
@@ -88,7 +88,7 @@ def api_train_status(job: int = 0) -> dict:
 
 
 def api_train_stop(job: int, owner_key: str) -> str:
-    """Stop (or take out of the queue) run ``job`` started with ``owner_key``."""
+    """Stop (or take out of the queue) run job started with owner_key."""
     j = C.mgr.get(int(job))
     if j is None:
         raise gr.Error(f"no run {job}")

@@ -16,6 +16,8 @@ from .common import CSS, PORT_ENV, TITLE, Ctx, admin_sign_in, generator_choices,
 
 # the Gradio tabs' order (the Streamlit sidebar keeps the registry's); every page with a Gradio tab is here
 TAB_ORDER = ("train", "generate", "interpolate", "compare", "board", "checkpoints", "sketch", "style", "lab2d")
+# dismiss the toasts of the tab left behind (an error without a time limit would follow the visitor)
+CLEAR_TOASTS = "() => { document.querySelectorAll('.toast-close').forEach((b) => b.click()); }"
 FAVICON = Path(__file__).resolve().parents[1] / "favicon.png"
 assert set(TAB_ORDER) == {p.key for p in PAGES if p.gradio}
 
@@ -46,8 +48,9 @@ def build_demo() -> gr.Blocks:
         api.build(ctx)
         for key in TAB_ORDER:
             page = PAGE[key]
-            with gr.Tab(page.title, id=page.key):
+            with gr.Tab(page.title, id=page.key) as tab:
                 importlib.import_module(f"{__package__}.{page.gradio}").build(ctx)
+            tab.select(None, None, None, js=CLEAR_TOASTS, queue=False, **private)   # a tab's error stays with it
     return demo
 
 

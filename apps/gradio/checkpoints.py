@@ -66,8 +66,8 @@ def checkpoint_export(run: Optional[str], out_name: str, owner_v, request: gr.Re
         return "Pick a trained run."
     folder = studio.checkpoints_dir()
     try:
-        p = studio.export_run_generator(runs[run].path, (out_name or run).strip() or run, folder)
-        sharing.record_owner(folder, p.name, owner_of(owner_v, request))
+        p = studio.export_generator_as(runs[run].path, (out_name or run).strip() or run, folder,
+                                       owner_of(owner_v, request))
     except (studio.UploadError, CheckpointError, OSError) as e:
         return f"**Refused:** {e}"
     return f"Exported {p.name}."

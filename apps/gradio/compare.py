@@ -80,7 +80,8 @@ def build(ctx: Ctx) -> None:
     gr.Markdown("### Summary")
     c_summary = gr.Dataframe(interactive=False, visible=False, elem_id="compare-summary")
     gr.Markdown("### Quality (newest evaluation of each run) · config differences · changed while training")
-    c_quality = gr.Dataframe(interactive=False, visible=False, label="Quality")
+    c_quality = gr.Dataframe(interactive=False, visible=False, label="Quality", wrap=True,   # no cut-off column at
+                             elem_id="compare-quality")                                      # 1280 px (#23 item 18)
     c_diff = gr.Dataframe(interactive=False, visible=False, label="Config differences")
     c_changes = gr.Dataframe(interactive=False, visible=False, label="lr / n_critic changed while training")
 

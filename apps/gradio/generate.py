@@ -50,7 +50,7 @@ def sweep(name: str, seed: float, group: Any, rows: float, *tags):
         raise gr.Error(str(e)) from None
     img = studio.annotate_columns(studio.upscale(img, min_size=rows * 64, max_factor=8), list(classes), header=18)
     gname = groups[group][0]
-    return (img, f"seed {seed} · rows: z · columns: {gname}",
+    return (img, studio.sweep_caption(seed, gname),
             _png(img, f"{_safe(_stem(entry))}_seed{seed}_{_safe(gname)}_sweep.png"))
 
 
@@ -76,8 +76,7 @@ def build(ctx: Ctx) -> None:
         g_cap = gr.Markdown(elem_id="gen-caption")
         g_dl = gr.DownloadButton("Download PNG", elem_id="gen-dl")
     with gr.Group(visible=False) as g_sweep_box:
-        gr.Markdown("### Same z, change one tag\nEach row keeps one noise vector z; each column sets the "
-                    "chosen tag to another class while the other tags stay as selected above.")
+        gr.Markdown(f"### {studio.SWEEP_TITLE}\n{studio.SWEEP_NOTE}")
         with gr.Row():
             g_group = gr.Dropdown(label="Tag to vary", choices=[], interactive=True)
             g_rows = gr.Slider(1, 8, 4, step=1, label="Rows (different z)")

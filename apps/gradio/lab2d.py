@@ -22,11 +22,8 @@ def _lab():
     return lab2d, lab_figure
 
 
-LAB_WIDGETS = {"shape": "shape", "loss": "loss.name", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
-               "n_critic": "train.n_critic", "batch": "train.batch_size", "optimizer": "train.optimizer"}
-SHAPE_NAMES = {"8gaussians": "8 Gaussians on a ring", "25gaussians": "25 Gaussians on a grid", "moons": "Two moons",
-               "ring": "Ring", "spiral": "Spiral", "drawn": "Your points (click the pad)"}
-CUSTOM = "custom"
+LAB_WIDGETS = studio.LAB_WIDGETS
+SHAPE_NAMES = studio.shape_names("gradio")
 PAD_PX = 360   # the drawing pad's side in pixels
 
 
@@ -90,39 +87,22 @@ def _lab_update(owner_v, request, **changes) -> None:
 
 
 def lab_values(cfg) -> list[Any]:
-    out = []
-    for f in LAB_WIDGETS.values():
-        sec, _, name = f.rpartition(".")
-        out.append(getattr(getattr(cfg, sec) if sec else cfg, name))
-    return out
+    return list(studio.lab_form_values(cfg).values())
 
 
 def lab_preset(preset: str):
     lab2d, _ = _lab()
     p = lab2d.LAB_PRESETS.get(preset)
     if p is None:
-        return ["Custom: your settings, runs until stopped.", *[gr.skip()] * len(LAB_WIDGETS)]
-    checks = ", ".join(f"{k.replace('_', ' ')} in [{lo:g}, {hi:g}]" for k, (lo, hi) in p.expect.items())
-    note = f"**What it should show:** {p.shows}\n\n**Checked by:** {checks} after {p.steps} steps."
-    return [note, *lab_values(p.config())]
+        return [studio.lab_preset_note(preset), *[gr.skip()] * len(LAB_WIDGETS)]
+    return [studio.lab_preset_note(preset), *lab_values(p.config())]
 
 
 def lab_config(preset: str, values, drawn: Optional[list] = None) -> Any:
-    lab2d, _ = _lab()
-    p = lab2d.LAB_PRESETS.get(preset)
-    base = p.config() if p is not None else lab2d.LabConfig()
-    changes = {f: _lab_coerce(f, v) for f, v in zip(LAB_WIDGETS.values(), values)}
-    changes["drawn"] = tuple(tuple(v) for v in drawn or ())
-    changes["train.steps"] = 100_000_000 if p is None else p.steps
-    return base.replace(**changes)
+    return studio.lab_form_config(preset, dict(zip(LAB_WIDGETS, values)), drawn or ())
 
 
-def _lab_coerce(field: str, v: Any) -> Any:
-    if field in ("train.n_critic", "train.batch_size"):
-        return int(v)
-    if field.startswith("train.lr"):
-        return float(v)
-    return v
+_lab_coerce = studio.lab_coerce
 
 
 def lab_start(owner_v, preset, drawn, *values, request: gr.Request = None):
@@ -208,8 +188,7 @@ def build(ctx: Ctx) -> None:
                     "each sample (-dL_G/dx). The settings apply to the running lab at once. For your own "
                     "data, choose **Your points** and click the drawing pad.")
         with gr.Row():
-            l_preset = gr.Dropdown([(p.title, k) for k, p in lab2d.LAB_PRESETS.items()]
-                                   + [("Custom (runs until stopped)", CUSTOM)], value=first.name, label="Preset")
+            l_preset = gr.Dropdown(studio.lab_preset_choices(), value=first.name, label="Preset")
             l_note = gr.Markdown(lab_preset(first.name)[0])
         cfg0 = first.config()
         with gr.Row(equal_height=False):
@@ -238,10 +217,10 @@ def build(ctx: Ctx) -> None:
                                                  elem_id="lab-pad-note")
                         l_clear = gr.Button("Clear points", size="sm")
                     l_drawn = gr.State([])
-                with gr.Row():
-                    l_start = gr.Button("Start / restart", variant="primary", elem_id="lab-start")
-                    l_pause = gr.Button("Pause / resume")
-                    l_stop = gr.Button("Stop", elem_id="lab-stop")
+                l_start = gr.Button("Start / restart", variant="primary", elem_id="lab-start")
+                with gr.Row():   # two to a row: three in this column cut their labels (#23 item 18)
+                    l_pause = gr.Button("Pause / resume", scale=2, min_width=120)
+                    l_stop = gr.Button("Stop", elem_id="lab-stop", scale=1, min_width=60)
             with gr.Column(scale=3):
                 l_stats = gr.Markdown("Press **Start** to train. Pick a preset for a classic picture.", elem_id="lab-stats")
                 with gr.Row(equal_height=False):

@@ -54,21 +54,10 @@ def sketch_start(name: str, seed: float, dabs: float = 0, *tags):
     """The pad starts from the edges of a procedural face (with ``dabs`` dabs of its true colours for a
     generator that takes colour hints); the output is drawn at once. Returns (pad, picture, what G sees,
     start), ``start`` the lines and dabs the pad started from (kept in a gr.State for ``sketch_draw``)."""
-    from gan_core import translate
-    from gan_core.data.hints import hint_overlay, hint_picture
-
     G = _translator(name)
-    size = int(getattr(G, "image_size", 32))
-    face, edges = translate.random_face_edges(int(seed or 0), size)
-    scale = SKETCH_PX // size
-    paper = translate.enlarge(edges, scale)       # dark lines on light paper, as G was trained
-    start: dict[str, Any] = {"lines": paper, "hints": None}
-    shown = paper
-    if translate.takes_hints(G) and int(dabs or 0) > 0:   # the dabs travel apart from the lines (any colour)
-        h = translate.face_hints(face, int(dabs), int(seed or 0))
-        start["hints"] = np.repeat(np.repeat(hint_picture(h), scale, 0), scale, 1)
-        shown = translate.enlarge(hint_overlay(edges, h), scale)
-    pad = {"background": shown, "layers": [], "composite": shown}
+    s = studio.sketch_start(G, int(seed or 0), int(dabs or 0), SKETCH_PX // int(getattr(G, "image_size", 32)))
+    start: dict[str, Any] = {"lines": s["lines"], "hints": s["hints"]}
+    pad = {"background": s["shown"], "layers": [], "composite": s["shown"]}
     return (pad,) + sketch_draw(name, pad, seed, start, *tags) + (start,)
 
 

@@ -1,31 +1,33 @@
 """The Style tab: neural style transfer (Gatys et al. 2016) with VGG19."""
 from __future__ import annotations
 
-from typing import Any
+import html
 
 import gradio as gr
 
-from gan_core import zerogpu
+from gan_core import studio, zerogpu
 from .common import Ctx
 from .gpu import on_gpu
 
 
 
-_VGG: dict[str, Any] = {}
-
-
 def _vgg():
-    """VGG19 once per process; the reason it cannot be had is remembered too (no retry per click)."""
+    """VGG19 from studio.VGG (one behaviour for both fronts); why it cannot be had, escaped: the reason holds
+    text such as "<urlopen error ...>" that would be read as an HTML tag and vanish."""
     from gan_core import style as S
 
-    if "net" not in _VGG and "error" not in _VGG:
-        try:
-            _VGG["net"] = S.load_vgg19()
-        except S.WeightsUnavailable as e:
-            _VGG["error"] = str(e)
-    if "error" in _VGG:
-        raise gr.Error(_VGG["error"], duration=None)
-    return _VGG["net"]
+    try:
+        return studio.VGG.network()
+    except S.StyleError as e:
+        raise gr.Error(html.escape(str(e)), duration=None) from None
+
+
+def style_notice() -> str:
+    """What the tab says before Stylize is pressed: that VGG19 will be downloaded, or why it cannot be had."""
+    n = studio.VGG.notice()
+    if n is None:
+        return ""
+    return ("**Style transfer cannot run here:** " if n[0] == "error" else "") + html.escape(n[1])
 
 
 def style_example():
@@ -35,7 +37,8 @@ def style_example():
 
 
 def style_run(content, style_img, steps, size, alpha, beta, optimizer):
-    """Stream previews while the image is optimised, then the result."""
+    """Stream (picture, message, notice) while the image is optimised, then the result; without VGG19 the
+    tab's notice says why (from then on, before the button is pressed) and the error toast too."""
     from gan_core import style as S
 
     if content is None or style_img is None:
@@ -44,14 +47,19 @@ def style_run(content, style_img, steps, size, alpha, beta, optimizer):
         cfg = S.StyleConfig(steps=int(steps), image_size=int(size), alpha=float(alpha), beta=float(beta),
                             optimizer=optimizer, preview_every=max(1, int(steps) // 10),
                             device=zerogpu.tool_device()).validate()   # cuda inside a ZeroGPU call
-        for ev in S.stylize(content, style_img, cfg, net=_vgg()):
+        try:
+            net = _vgg()
+        except gr.Error:
+            yield gr.skip(), gr.skip(), style_notice()
+            raise
+        for ev in S.stylize(content, style_img, cfg, net=net):
             if isinstance(ev, S.StylePreview):
-                yield ev.image, f"step {ev.step} / {cfg.steps}"
+                yield ev.image, f"step {ev.step} / {cfg.steps}", gr.skip()
             elif isinstance(ev, S.StyleDone):
                 yield ev.image, (f"done: {ev.steps} steps in {ev.seconds:.1f} s; loss {ev.first_loss:.3g} -> "
-                                 f"{ev.loss:.3g}")
+                                 f"{ev.loss:.3g}"), gr.skip()
     except S.StyleError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(html.escape(str(e))) from None
 
 
 
@@ -71,10 +79,12 @@ def build(ctx: Ctx) -> None:
         y_alpha = gr.Number(1.0, label="Content weight (alpha)")
         y_beta = gr.Number(1000.0, label="Style weight (beta)")
         y_opt = gr.Dropdown(["lbfgs", "adam"], value="lbfgs", label="Optimiser")
-    y_run = gr.Button("Stylise", variant="primary")
+    y_notice = gr.Markdown(style_notice(), elem_id="style-notice")
+    y_run = gr.Button("Stylize", variant="primary", elem_id="style-run")
     y_msg = gr.Markdown()
     y_example.click(style_example, None, [y_content, y_style], **private)
     # ZeroGPU: always a GPU call (VGG19 optimisation), as long as the steps and size need
     run = on_gpu(style_run, "style", seconds=lambda c, s, steps, size, *_: zerogpu.style_seconds(steps, size))
-    y_run.click(run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg],
+    y_run.click(run, [y_content, y_style, y_steps, y_size, y_alpha, y_beta, y_opt], [y_out, y_msg, y_notice],
                 concurrency_limit=1, **private)
+    demo.load(style_notice, None, y_notice, **private)

@@ -2,6 +2,7 @@
 training slots), owner-only pause/steer/stop, Continue, and the live panel; ``run_training`` is shared with /train."""
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -10,6 +11,7 @@ import gradio as gr
 
 from gan_core import studio
 from gan_core.config import ConfigError, RunConfig, all_fields
+from gan_core.job import ACTIVE
 from gan_core.jobs import JobBusyError, NotOwnerError
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
@@ -46,14 +48,11 @@ def run_training(cfg, me: str, start: Optional[Callable[[], Any]] = None) -> Ite
     while True:
         snap = job.snapshot()
         if snap.queued:
-            yield job, (f"Queued: position {C.mgr.queue_position(job)}, expected start in about "
-                        f"{studio.format_duration(C.mgr.expected_wait(job))}." + _slots_text())
-        elif snap.active:
-            yield job, f"Run {Path(snap.run_dir).name} is {snap.status}: you control it (Pause, Stop, live lr)."
+            yield job, studio.queued_text(C.mgr.queue_position(job), C.mgr.expected_wait(job)) + _slots_text()
         else:
-            end = f"Run {Path(snap.run_dir).name} ended: {snap.status} at step {snap.step}."
-            yield job, end + (f" {snap.error}" if snap.error else "")
-            return
+            yield job, studio.run_status_text(snap, mine=True)
+            if not snap.active:
+                return
         time.sleep(1.0)
 
 
@@ -87,6 +86,16 @@ def start_run(owner_v, *values, request: gr.Request = None):
         yield f"**Not started:** {e}"
         return
     yield from _changes(run_training(cfg, me))
+
+
+def leave_line(owner_v, request: gr.Request = None) -> str:
+    """Take this visitor's waiting runs out of the job manager's line (a started run keeps training)."""
+    me = owner_of(owner_v, request)
+    mine = [q for q in C.mgr.queued_jobs() if q.owner == me]
+    for q in mine:
+        q.cancel(me)
+    return (f"You left the line ({len(mine)} waiting run(s) cancelled)." if mine else "You have no run waiting.") + \
+        " A run that has started keeps training: use Stop."
 
 
 def _changes(follow: Iterator[tuple[Optional[Any], str]]) -> Iterator[Any]:
@@ -137,10 +146,8 @@ def form_view(*values) -> list[Any]:
     for k in KEYS:
         interactive = not ((k in TARGET_FIELDS and no_targets) or (k in ("train.beta1", "train.beta2") and not adam))
         ups.append(gr.update(visible=k in shown, interactive=interactive))
-    spec = LOSSES[loss]
-    notes = f"**{spec.title}.** {spec.curve_help}" + (" (Real/fake labels and label noise are not used: this loss "
-                                                       "has no real/fake targets.)" if no_targets else "")
-    return [*ups, ARCHITECTURES[arch].description, notes, check_text(*values)]
+    return [*ups, studio.field_note("model.arch", dataset, arch, loss),
+            studio.field_note("loss.name", dataset, arch, loss), check_text(*values)]
 
 
 def hf_preview(*values):
@@ -190,6 +197,25 @@ def apply_loss(loss: str):
     return [gr.update(value=opt[k]) if k in opt else gr.skip() for k in KEYS]
 
 
+def restore_form(owner_v, request: gr.Request = None) -> list[Any]:
+    """Page load: the form shows the settings of the run the page reattaches to (as Streamlit's does), not
+    the defaults (#23 item 9)."""
+    flat = studio.reattached_form(C.mgr, owner_of(owner_v, request))
+    if flat is None:
+        return [gr.skip()] * len(KEYS)
+    return [gr.update(value=flat[k]) if k in flat else gr.skip() for k in KEYS]
+
+
+def _controls(snap: Any, mine: bool) -> list[Any]:
+    """Pause / Resume / Stop: usable only by the run's owner (or the admin) while it trains; the reason
+    shows beside them otherwise (#23 item 10)."""
+    active = bool(snap is not None and snap.active)
+    note = studio.CONTROL_DISABLED if active and not mine else ""
+    return [gr.update(interactive=active and mine and snap.status != "paused"),
+            gr.update(interactive=active and mine and snap.status == "paused"),
+            gr.update(interactive=active and mine), note]
+
+
 def _job_for(owner_v, request, chosen: Optional[int] = None) -> tuple[Optional[Any], str]:
     """The run this visitor's tab shows (studio.shown_run: the one they chose, else their own newest) and
     their owner secret."""
@@ -226,25 +252,6 @@ def steer(owner_v, admin: bool, lr_g, lr_d, n_critic, chosen: Optional[int] = No
         gr.Info(f"Applied: lr G {float(lr_g):.1e}, lr D {float(lr_d):.1e}, n_critic {int(n_critic)}")
 
 
-def metrics_md(snap, every: int) -> str:
-    ov = studio.metrics_overview(snap.extras)
-    lines = [f"**Alert at step {a.get('step', '?')}:** {a['message']}" for a in ov["alerts"][-3:]]
-    latest = ov["latest"]
-    if latest is None:
-        if ov["status"]:
-            lines.append(f"Quality metrics: {ov['status']}")
-        elif every:
-            lines.append(f"Quality metrics (FID, KID, tag accuracy) are computed at checkpoints, at most every "
-                         f"{every} steps, and at the end of the run.")
-        return "\n\n".join(lines)
-    vals = " · ".join(f"**{studio.METRIC_NAMES[k]}** {studio.format_metric(k, latest.get(k))}" for k in ov["series"][:4])
-    lines.append(f"Quality at step {latest.get('step')} ({latest.get('n_real')} real vs {latest.get('n_fake')} "
-                 f"generated images, {latest.get('features')} features): {vals}")
-    lines.append(" ".join(f"**{studio.METRIC_NAMES[k]}**: {h}." for k, h in studio.METRIC_HELP.items()
-                          if k in ov["series"]))
-    return "\n\n".join(lines)
-
-
 def watch_update(me: str, job: Optional[Any], shown: Optional[dict], chosen: Optional[int]) -> tuple[Any, Any, Any]:
     """The "Watch a run" list (resent only when a run came, went or changed status) and "Back to my run"."""
     rows = studio.run_list(C.mgr, me, job, board.namer(board.BoardStore(C.mgr.runs_dir)))
@@ -267,7 +274,7 @@ def form_open(owner_v, request: gr.Request = None):
     return gr.update(open=job is None)
 
 
-N_LIVE_OUTPUTS = 21   # the Train tab's live outputs (build: live_outputs)
+N_LIVE_OUTPUTS = 26   # the Train tab's live outputs (build: live_outputs)
 
 
 def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
@@ -278,13 +285,12 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     sig, watch_up, back_up = watch_update(me, job, shown, chosen)
     queue = studio.queue_rows(C.mgr, me)
     queue_up = _table(queue) if queue else gr.update(value=None, visible=False)
-    queue_md = (f"**Queue** · {len(queue)} waiting · {C.mgr.max_concurrent} run(s) train at once" if queue else "")
+    queue_md = studio.queue_header(len(queue), C.mgr.max_concurrent) if queue else ""
     if job is None:
-        runs = studio.list_runs()
-        msg = (f"No run is training. {len(runs)} earlier run(s) are in `{studio.runs_dir()}` (see **Compare**)."
-               if runs else "No run yet. Choose a preset or your own settings and press **Start training**.")
+        msg = studio.no_run_text(studio.list_runs(), studio.runs_dir())
         return [{"watch": sig}, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False),
-                *[gr.skip()] * 3, queue_md, queue_up, gr.update(visible=False), watch_up, back_up]
+                *[gr.skip()] * 3, queue_md, queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False),
+                watch_up, back_up]
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
     snap = view.snap
     mine = job.can_control(me, bool(admin))
@@ -295,7 +301,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
         return [gr.skip()] * N_LIVE_OUTPUTS
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
-    who = "yours" if job.owner == me else ("admin" if admin else "view only: started in another browser")
+    who = studio.owner_label(job.owner == me, bool(admin))
     title = f"### Run {Path(snap.run_dir).name} · {snap.status} · {who}"
     pct = min(max(snap.progress, 0.0), 1.0)
     prog = (f'<progress value="{pct:.4f}" max="1" style="width:100%;height:14px"></progress>'
@@ -315,47 +321,47 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     if view.shortfall:   # a time-budget run that got too few steps says so
         stats += f'<p id="shortfall"><b>{view.shortfall}</b></p>'
     if job.owner != me and snap.active and not admin:
-        stats += ("<p>View only: this run was started in another browser. You can watch it, but only that browser "
-                  "(or the admin) can pause, stop or change it; a copied link never gives control.</p>")
-    elif job.owner != me and not admin:
-        stats += "<p>You are watching another visitor's run (view only).</p>"
-    help_ = studio.curve_help(snap.config["loss"]["name"], snap.config["model"]["arch"])
-    if changed and snap.history:
-        extra = [k for k in view.curve_keys if k.startswith("extra.")]
-
-        def fig(keys, title):   # one figure per run version, shared by every viewer
-            return view.memo(("gr", title), lambda: charts.curves_figure(view.history, keys, title))
-
-        plots = [fig(["d_loss", "g_loss"], "Losses"), fig(["d_real", "d_fake"], "D outputs"),
-                 fig(["grad_norm_d", "grad_norm_g"], "Gradient norms"), fig(["lr_d", "lr_g"], "Learning rates"),
-                 fig(extra, "Loss terms") if extra else None]
+        stats += f"<p>{html.escape(studio.VIEW_ONLY)}</p>"
+    groups = view.memo(("groups",), lambda: {g["title"]: g for g in studio.chart_groups(
+        snap.history, snap.config["loss"]["name"], snap.config["model"]["arch"])})
+    if changed and snap.history:   # one plot per chart group, in the order of CHART_GROUPS (None: no such curves)
+        plots = [view.memo(("gr", g.title), lambda g=g: charts.curves_figure(view.history, groups[g.title]["keys"],
+                                                                          g.title))   # once per version
+                 if g.title in groups else None for g in studio.CHART_GROUPS]
     elif changed:
         plots = [None] * 5
     else:
         plots = [gr.skip()] * 5
     if snap.sample is not None and (new_job or shown.get("sample") != snap.sample_step):
-        grid = gr.update(value=view.grid,
-                         label=f"Fixed-noise samples at step {snap.sample_step}")
+        img, tags = view.memo(("grid",), lambda: studio.labelled_grid(snap.sample, snap.config, snap.data_spec,
+                                                                     min_size=384))
+        grid = gr.update(value=img, label=f"Fixed-noise samples at step {snap.sample_step}"
+                                          + (f" · {tags}" if tags else ""))
     elif snap.sample is None and new_job:
-        grid = gr.update(value=None, label="The sample grid appears after the first sample")
+        grid = gr.update(value=None, label=studio.WAITING_FIRST_SAMPLE)
     else:
         grid = gr.skip()
-    notes = (f"{help_['losses']}\n\n{help_['outputs']}" if snap.history else "Waiting for the first logged step...")
-    more = f"{help_['grad_norm']}\n\n{help_['lr']}\n\n{help_['terms']}\n\n" + metrics_md(snap, C.METRICS_EVERY)
+    notes = ("\n\n".join(g["help"] for g in groups.values() if g["main"]) if snap.history
+             else studio.WAITING_FIRST_STEP)
+    more = "\n\n".join([*(g["help"] for g in groups.values() if not g["main"]),
+                         studio.metrics_markdown(snap.extras, C.METRICS_EVERY)])
     if key["steer"] and (new_job or not shown.get("steer")):
         s = studio.live_settings(snap)
         steer_vals = [s["lr_g"], s["lr_d"], s["n_critic"]]
     else:
         steer_vals = [gr.skip()] * 3
+    # while a run trains the form folds away, so the curves and the grid sit near the top (once per change)
+    fold = gr.update(open=False) if snap.active and (new_job or shown.get("status") not in ACTIVE) else gr.skip()
     return [key, title, prog, stats, *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
-            queue_md, queue_up, gr.update(visible=studio.can_continue(snap, job.owner == me)), watch_up, back_up]
+            queue_md, queue_up, *_controls(snap, mine), fold,
+            gr.update(visible=studio.can_continue(snap, job.owner == me)), watch_up, back_up]
 
 
 
 def build(ctx: Ctx) -> None:
     demo, owner, admin, private = ctx.demo, ctx.owner, ctx.admin, ctx.private
     init = studio.initial_form_values(studio.DEFAULT_PRESET)
-    with gr.Accordion("Run configuration", open=True) as form_box:
+    with gr.Accordion("Run configuration", open=True, elem_id="run-config") as config_box:
         with gr.Row():
             preset = gr.Dropdown([(p.title, k) for k, p in studio.PRESETS.items()], value=studio.DEFAULT_PRESET,
                                  label="Preset", scale=1, elem_id="preset",
@@ -394,6 +400,7 @@ def build(ctx: Ctx) -> None:
         resume_btn = gr.Button("Resume", elem_id="resume")
         stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
         leave_btn = gr.Button("Leave the line", elem_id="leave")
+    control_note = gr.Markdown(elem_id="control-note")
     start_msg = gr.Markdown(elem_id="start-msg", min_height=40)
     gr.Markdown(f"{C.mgr.max_concurrent} run(s) train at once on this machine (shared with the Streamlit app); "
                 "a later **Start** waits in line and shows its place. Only the browser that started a run "
@@ -439,7 +446,7 @@ def build(ctx: Ctx) -> None:
 
 
     view_outputs = [*fields, arch_note, loss_note, form_check]
-    demo.load(form_view, fields, view_outputs, **private)
+    demo.load(restore_form, owner, fields, **private).then(form_view, fields, view_outputs, **private)
     preset.input(apply_preset, [preset, *fields], [preset_note_md, *fields], **private).then(
         form_view, fields, view_outputs, **private)
     comps["loss.name"].input(apply_loss, comps["loss.name"], fields, **private).then(
@@ -452,28 +459,27 @@ def build(ctx: Ctx) -> None:
                  concurrency_limit=2, **private)
     gr.on([comps[k].input for k in KEYS if k not in ("data.dataset", "model.arch", "loss.name", "train.optimizer")],
           check_text, fields, form_check, concurrency_limit=None, show_progress="hidden", **private)
-    start_btn.click(lambda: "In line for a training slot: your place shows at the right (queue: place / waiting). "
-                    "The run starts by itself when a slot is free; **Leave the line** to give up.", None, start_msg,
-                    queue=False, **private)
+    start_btn.click(lambda: "Starting...", None, start_msg, queue=False, **private)
     start_btn.click(lambda: None, None, chosen, queue=False, **private)   # show my new run
-    start_ev = start_btn.click(start_run, [owner, *fields], start_msg, concurrency_id="training",
-                               concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
-    leave_btn.click(lambda: "You left the line (a run that had started keeps training: use Stop).", None,
-                    start_msg, cancels=[start_ev], **private)
+    # the job manager keeps the line (as on the Streamlit page): Start returns at once and the message says the
+    # place in words, never Gradio's own overlay "queue: 1/1 | 6.2/163.7s" (#23 item 11)
+    start_ev = start_btn.click(start_run, [owner, *fields], start_msg, concurrency_limit=None,
+                               show_progress="hidden", **private)
+    leave_btn.click(leave_line, owner, start_msg, cancels=[start_ev], **private)
     pause_btn.click(control("pause"), [owner, admin, chosen], None, **private)
     resume_btn.click(control("resume_training"), [owner, admin, chosen], None, **private)
     stop_btn.click(control("stop"), [owner, admin, chosen], None, **private)
     apply_btn.click(steer, [owner, admin, lr_g, lr_d, n_crit, chosen], None, **private)
     watch_dd.input(watch, watch_dd, chosen, **private)
     back_btn.click(lambda: None, None, chosen, **private)
-    continue_btn.click(continue_run, [owner, more_steps, chosen], start_msg, concurrency_id="training",
-                       concurrency_limit=C.mgr.max_concurrent, show_progress="full", **private)
+    continue_btn.click(continue_run, [owner, more_steps, chosen], start_msg, concurrency_limit=None,
+                       show_progress="hidden", **private)
     live_outputs = [shown, run_title, progress, stats, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
-                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, continue_box,
-                    watch_dd, back_btn]
+                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, pause_btn, resume_btn,
+                    stop_btn, control_note, config_box, continue_box, watch_dd, back_btn]
     assert len(live_outputs) == N_LIVE_OUTPUTS
     demo.load(preset_note, [preset, comps["data.dataset"]], preset_note_md, **private)
-    demo.load(form_open, owner, form_box, **private)
+    demo.load(form_open, owner, config_box, **private)
     timer.tick(live_panel, [owner, admin, shown, chosen], live_outputs, concurrency_limit=None, show_progress="hidden",
                **private)
 

@@ -10,6 +10,10 @@ toolkit so it can be tested. By topic:
 * :mod:`.board`: the class board: every run's row, sorting, names, pins, permissions, projector view;
 * :mod:`.live`: a run's live view, made once per change and shared by every viewer (RunViewCache);
 * :mod:`.server`: what an app server does at start (priority, data pool, speed probe) and the time plan;
+* :mod:`.panel`: the Train views' metrics text, chart groups, status / queue / view-only lines, field notes
+  and the sample grid's tag labels;
+* :mod:`.tools`: the tag sweep's note, the 2D lab's shape names and presets, the Sketch pad's start,
+  exporting a run's generator for a visitor, VGG19 loading;
 * :mod:`.views`: cached generators and their captions, tag text, a job's status, queue rows, the Compare
   summary and Checkpoints table, the admin token check, the metrics evaluator's settings.
 
@@ -22,7 +26,14 @@ from .files import (CHECKPOINT_EXTS, CHECKPOINTS_ENV, MAX_UPLOAD_BYTES, Checkpoi
                     validate_upload)
 from .form import (GROUPS, OPTIMIZER_FIELDS, OPTIONAL_FIELDS, SERVER_ONLY, FieldSpec, config_from_flat, field_spec,
                    flatten, form_fields, optimizer_settings, preset_sections, relevant_fields)
-from .pictures import (annotate_columns, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
+from .panel import (CHART_GROUPS, CONTROL_DISABLED, MORE_CURVES, VIEW_ONLY, WAITING_FIRST_SAMPLE, WAITING_FIRST_STEP,
+                   ChartGroup, chart_groups, field_note, grid_labels_view, labelled_grid, metrics_markdown,
+                   metrics_view, no_run_text, owner_label, queue_header, queue_row_text, queued_text,
+                   reattached_form, run_status_text)
+from .tools import (CUSTOM_PRESET, DRAWN_LABELS, LAB_WIDGETS, SHAPE_NAMES, SWEEP_NOTE, SWEEP_TITLE, VGG, VggLoader,
+                    export_generator_as, lab_coerce, lab_form_config, lab_form_values, lab_preset_choices, lab_preset_note,
+                    shape_names, sketch_start, sweep_caption)
+from .pictures import (annotate_columns, annotate_rows, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
                        label_groups, make_labels, png_bytes, render, sample_grid, tag_sweep, upscale)
 from .seeds import distinct_seeds, seed_distances, seed_loop_frames
 from .runs import (CURVES, DIFF_IGNORED, LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, QUALITY_KEYS, RunInfo,
@@ -47,8 +58,8 @@ __all__ = [
     "runs_dir", "sanitize_filename", "save_upload", "validate_upload", "GROUPS", "OPTIMIZER_FIELDS",
     "OPTIONAL_FIELDS", "SERVER_ONLY", "FieldSpec", "config_from_flat", "field_spec", "flatten", "form_fields",
     "optimizer_settings", "preset_sections", "relevant_fields", "annotate_columns", "arithmetic_images",
-    "frames_strip", "frames_to_gif", "interpolation_frames", "label_groups", "make_labels", "png_bytes", "render",
-    "sample_grid", "tag_sweep", "upscale", "distinct_seeds", "seed_distances", "seed_loop_frames",
+    "annotate_rows", "frames_strip", "frames_to_gif", "interpolation_frames", "label_groups", "make_labels", "png_bytes",
+    "render", "sample_grid", "tag_sweep", "upscale", "distinct_seeds", "seed_distances", "seed_loop_frames",
     "CURVES", "DIFF_IGNORED", "LOWER_IS_BETTER", "METRIC_HELP",
     "METRIC_NAMES", "QUALITY_KEYS", "RunInfo", "config_differences", "curve_help", "curve_label", "downsample",
     "format_duration", "format_metric", "history_keys", "history_series", "list_runs", "load_metrics",
@@ -60,4 +71,10 @@ __all__ = [
     "progress_text", "queue_rows", "rows_to_table", "run_length", "run_summary_rows", "tags_caption",
     "end_note", "form_start_values", "needs_polling", "own_run", "pending_text", "run_list", "shown_run", "status_text",
     "RunView", "RunViewCache", "run_view", "view_cache", "plan_markdown", "preset_plan", "prepare_server",
+    "CHART_GROUPS", "CONTROL_DISABLED", "MORE_CURVES", "VIEW_ONLY", "WAITING_FIRST_SAMPLE", "WAITING_FIRST_STEP",
+    "ChartGroup", "chart_groups", "field_note", "grid_labels_view", "labelled_grid", "metrics_markdown",
+    "metrics_view", "no_run_text", "owner_label", "queue_header", "queue_row_text", "queued_text",
+    "reattached_form", "run_status_text", "CUSTOM_PRESET", "DRAWN_LABELS", "LAB_WIDGETS", "SHAPE_NAMES", "SWEEP_NOTE", "SWEEP_TITLE",
+    "VGG", "VggLoader", "export_generator_as", "lab_coerce", "lab_form_config", "lab_form_values", "lab_preset_choices",
+    "lab_preset_note", "shape_names", "sketch_start", "sweep_caption",
 ]

@@ -83,6 +83,23 @@ def annotate_columns(grid: np.ndarray, labels: Sequence[str], header: int = 16,
     return np.asarray(out)
 
 
+def annotate_rows(grid: np.ndarray, labels: Sequence[str], width: int = 64,
+                  background: tuple[int, int, int] = (255, 255, 255),
+                  colour: tuple[int, int, int] = (30, 30, 30)) -> np.ndarray:
+    """Add a strip at the left naming each row of an evenly tiled grid (labels cut to fit)."""
+    h, w = grid.shape[:2]
+    n = max(1, len(labels))
+    out = Image.new("RGB", (w + width, h), background)
+    out.paste(Image.fromarray(np.ascontiguousarray(grid[..., :3])), (width, 0))
+    draw = ImageDraw.Draw(out)
+    row_h = h / n
+    max_chars = max(1, int((width - 4) // 6))
+    for i, text in enumerate(labels):
+        t = text if len(text) <= max_chars else text[: max(1, max_chars - 1)] + "."
+        draw.text((width - 3 - draw.textlength(t), i * row_h + (row_h - 11) / 2), t, fill=colour)
+    return np.asarray(out)
+
+
 # ---- generation ---------------------------------------------------------------------------------------
 def label_groups(cfg: RunConfig, spec: DataSpec) -> list[tuple[str, tuple[str, ...]]]:
     """(group name, class names) for each tag a generator is conditioned on; [] when unconditional."""

@@ -89,8 +89,7 @@ if runs:
     out_name = e2.text_input("Save as", value=run, key=f"ck.export_name.{run}")
     if e3.button("Export generator", icon=":material/output:", key="ck.export"):
         try:
-            p = studio.export_run_generator(by_run[run].path, out_name, folder)
-            sharing.record_owner(folder, p.name, me)
+            p = studio.export_generator_as(by_run[run].path, out_name or run, folder, me)
         except (studio.UploadError, CheckpointError, OSError) as e:
             st.error(str(e))
         else:

@@ -38,9 +38,8 @@ png_download(grid, f"{stem}_seed{seed}.png", key="dl_gen")
 
 if groups:
     st.divider()
-    st.subheader("Same z, change one tag")
-    st.caption("Each row keeps one noise vector z; each column sets the chosen tag to another class while "
-               "the other tags stay as selected above. Columns should differ only in that tag.")
+    st.subheader(studio.SWEEP_TITLE)
+    st.caption(studio.SWEEP_NOTE)
     s1, s2 = st.columns(2)
     with s1:
         group = st.selectbox("Tag to vary", range(len(groups)), format_func=lambda i: groups[i][0],
@@ -50,5 +49,5 @@ if groups:
     base = [t if t is not None else 0 for t in tags]
     sweep, classes = studio.tag_sweep(G, cfg, spec, group, rows=rows, seed=seed, base=base)
     img = studio.annotate_columns(studio.upscale(sweep, min_size=rows * 64, max_factor=8), list(classes), header=18)
-    st.image(img, caption=f"seed {seed} · rows: z · columns: {groups[group][0]}", output_format="PNG")
+    st.image(img, caption=studio.sweep_caption(seed, groups[group][0]), output_format="PNG")
     png_download(img, f"{stem}_seed{seed}_{groups[group][0]}_sweep.png", key="dl_sweep")

@@ -3,11 +3,9 @@ style). Widgets -> gan_core.lab2d.LabConfig / live updates; a fragment polls the
 (small arrays) about three times a second and draws it with plotly."""
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
-from gan_core import lab2d
+from gan_core import lab2d, studio
 from gan_core.config import OPTIMIZERS, ConfigError
 from gan_core.lab2d import DRAWN, LAB_PRESETS, LAB_SHAPES, LabBusyError, LabConfig, get_lab_manager
 from gan_core.losses import LOSSES
@@ -18,12 +16,8 @@ from apps.lab2d_view import drawing_figure, freeze_gc_once, lab_figure, strip_fi
 K = "lab."
 POLL_S = 0.4   # the plane's period: >= 2 refreshes/s seen in the browser, including the rerun's own time
 CURVES_S = 2.0  # the curves' period
-CUSTOM = "custom"
-SHAPE_NAMES = {"8gaussians": "8 Gaussians on a ring", "25gaussians": "25 Gaussians on a grid", "moons": "Two moons",
-               "ring": "Ring", "spiral": "Spiral", DRAWN: "Your points (click to add)"}
-# widget -> dotted LabConfig field (all live: they apply to a running lab at once)
-WIDGETS = {"shape": "shape", "loss": "loss.name", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
-           "n_critic": "train.n_critic", "batch": "train.batch_size", "optimizer": "train.optimizer"}
+SHAPE_NAMES = studio.shape_names("streamlit")
+WIDGETS = studio.LAB_WIDGETS   # widget -> dotted LabConfig field (all live: they apply to a running lab at once)
 
 page_start()
 mgr = get_lab_manager()
@@ -32,9 +26,8 @@ ss = st.session_state
 
 
 def _set_form(cfg: LabConfig) -> None:
-    for w, f in WIDGETS.items():
-        sec, _, name = f.rpartition(".")
-        ss[K + w] = getattr(getattr(cfg, sec) if sec else cfg, name)
+    for w, v in studio.lab_form_values(cfg).items():
+        ss[K + w] = v
     ss[K + "drawn"] = [list(p) for p in cfg.drawn]
 
 
@@ -46,12 +39,7 @@ ss.setdefault(K + "drawn", [])
 
 def form_config() -> LabConfig:
     """The LabConfig the widgets describe (on top of the chosen preset's model settings)."""
-    p = LAB_PRESETS.get(ss.get(K + "preset"))
-    base = p.config() if p is not None else LabConfig()
-    changes: dict[str, Any] = {f: ss[K + w] for w, f in WIDGETS.items()}
-    changes["drawn"] = [tuple(v) for v in ss[K + "drawn"]]
-    changes["train.steps"] = 100_000_000 if p is None else p.steps
-    return base.replace(**changes)
+    return studio.lab_form_config(ss.get(K + "preset"), {w: ss[K + w] for w in WIDGETS}, ss[K + "drawn"])
 
 
 def runner():
@@ -93,16 +81,13 @@ st.caption("A tiny MLP GAN on points in the plane. The background is D's output 
            "real data, orange dots are G's samples, and green arrows show where G's loss pushes each sample "
            "(-dL_G/dx). Every setting below applies to the running lab at once.")
 
-c_pre, c_note = st.columns([1, 2])
+c_pre, c_note = st.columns([2, 3])   # wide enough for the presets' titles at 1280 px (#23 item 18)
 with c_pre:
-    st.selectbox("Preset", [*LAB_PRESETS, CUSTOM], key=K + "preset", on_change=_on_preset,
-                 format_func=lambda p: LAB_PRESETS[p].title if p in LAB_PRESETS else "Custom (runs until stopped)")
+    titles = {k: t for t, k in studio.lab_preset_choices()}
+    st.selectbox("Preset", list(titles), key=K + "preset", on_change=_on_preset, format_func=titles.get)
 with c_note:
-    p = LAB_PRESETS.get(ss[K + "preset"])
-    if p is not None:
-        checks = ", ".join(f"{k.replace('_', ' ')} in [{lo:g}, {hi:g}]" for k, (lo, hi) in p.expect.items())
-        st.info(f"**What it should show:** {p.shows}  \n**Checked by:** {checks} after {p.steps} steps "
-                "(2500 samples, within 3 std of a mode).", icon=":material/school:")
+    if ss[K + "preset"] in LAB_PRESETS:
+        st.info(studio.lab_preset_note(ss[K + "preset"]), icon=":material/school:")
 
 controls, view = st.columns([1, 3], gap="medium")
 with controls:
@@ -120,18 +105,20 @@ with controls:
     show_arrows = st.toggle("Gradient arrows", value=True, key=K + "arrows")
     r = runner()
     active = r is not None and r.active
-    b1, b2, b3 = st.columns(3)
-    if b1.button("Start" if not active else "Restart", type="primary", key="lab_start"):
+    b1 = st.container()      # its own row: "Restart" was cut to "Res..." beside two others (#23 item 18)
+    b2, b3 = st.columns(2)
+    if b1.button("Start" if not active else "Restart", type="primary", key="lab_start", width="stretch",
+                 icon=":material/play_arrow:" if not active else ":material/restart_alt:"):
         try:
             start(form_config())
         except ConfigError as e:
             st.error(f"Not started: {e}", icon=":material/error:")
         st.rerun()
     paused = active and r.status == "paused"
-    if b2.button("Resume" if paused else "Pause", disabled=not active, key="lab_pause"):
+    if b2.button("Resume" if paused else "Pause", disabled=not active, key="lab_pause", width="stretch"):
         r.resume() if paused else r.pause()
         st.rerun()
-    if b3.button("Stop", disabled=not active, key="lab_stop"):
+    if b3.button("Stop", disabled=not active, key="lab_stop", width="stretch"):
         r.stop()
         st.rerun()
     if ss.get("lab._msg"):

@@ -11,11 +11,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from gan_core import translate as T
+from gan_core import studio, translate as T
 from gan_core.arguments import arg_spec
-from gan_core.data.hints import hint_overlay, hint_picture
 from apps.streamlit.common import checkpoint_picker, page_start, png_download, show_image, tag_selectors
-from gan_core import studio
 
 K = "sketch."
 
@@ -80,13 +78,8 @@ with left:
             true_dabs = int(t2.slider("Dabs of the face's true colours", 0, 16, 0, key=K + "true_dabs",
                                       help="Start with this many small dabs of the random face's own colours."))
         width = st.slider("Pen width", 1, 24, 3, key=K + "width")
-        face, edges = T.random_face_edges(seed, size)
-        lines = T.enlarge(edges, scale)
-        background = lines
-        if hinted and true_dabs:          # the dabs travel apart from the lines: any colour, black included
-            start = T.face_hints(face, true_dabs, seed)
-            background = T.enlarge(hint_overlay(edges, start), scale)
-            hint_pic = np.repeat(np.repeat(hint_picture(start), scale, 0), scale, 1)
+        start = studio.sketch_start(G, seed, true_dabs, scale)   # the dabs travel apart from the lines
+        lines, background, hint_pic = start["lines"], start["shown"], start["hints"]
         colour = {"draw (black)": "#000000", "erase (white)": "#ffffff"}.get(tool) or dab_colour
         try:
             from streamlit_drawable_canvas import st_canvas
@@ -98,7 +91,7 @@ with left:
             result = st_canvas(stroke_width=width, stroke_color=colour,
                                background_image=Image.fromarray(background), update_streamlit=True,
                                height=CANVAS, width=CANVAS, drawing_mode="freedraw", return_image_data=True,
-                               key=f"{K}canvas.{seed}.{true_dabs if hinted else 0}")
+                               key=f"{K}canvas.{seed}")   # not the dab count: moving its slider keeps the drawing (#23.7)
             strokes = getattr(result, "image_data", None) if result is not None else None
             strokes = strokes if strokes is not None and strokes.size else None
             drawing = lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gan_core import style as S
+from gan_core import studio, style as S
 from apps.streamlit.common import page_start, png_download, show_image
 
 K = "style."
@@ -16,26 +16,12 @@ page_start()
 ss = st.session_state
 
 
-@st.cache_resource(show_spinner="Loading VGG19 ...", max_entries=2)
-def _vgg(path: str, mtime_ns: int):
-    """The network from a local weights file (cached per file and version)."""
-    return S.load_weights_file(path)
-
-
 def _network():
-    """VGG19 from the local file or torch's hub cache, else torchvision's download; WeightsUnavailable /
-    StyleError when neither works."""
-    path = S.local_weights()
-    if path:
-        try:
-            from pathlib import Path
-
-            mtime = Path(path).expanduser().stat().st_mtime_ns
-        except OSError:
-            mtime = 0
-        return _vgg(path, mtime)
-    with st.spinner("Downloading VGG19 (548 MB) with torchvision ..."):
-        return S.load_vgg19(download=True)
+    """VGG19 through studio.VGG (one behaviour for both fronts: a local file once per version, else one
+    download; a failure is remembered, so the page says it before the button is pressed)."""
+    msg = "Downloading VGG19 (548 MB) with torchvision ..." if studio.VGG.will_download() else "Loading VGG19 ..."
+    with st.spinner(msg):
+        return studio.VGG.network()
 
 
 st.title("Style transfer")
@@ -44,13 +30,10 @@ st.caption("Gatys, Ecker & Bethge (2016): an image is optimised so that its VGG1
            "loss = alpha * content + beta * sum_l w_l E_l. Max pooling is replaced by average pooling, as in the "
            "paper.")
 
-if S.local_weights() is None:
-    if ss.get(K + "offline"):
-        st.error(ss[K + "offline"], icon=":material/cloud_off:")
-    else:
-        st.info(f"No local VGG19 weights ({S.ENV_VAR} is not set and torch's cache has no {S.VGG19_FILE}): "
-                "torchvision will try to download them (548 MB) when you press Stylize.",
-                icon=":material/cloud_download:")
+notice = studio.VGG.notice()
+if notice is not None:
+    (st.error if notice[0] == "error" else st.info)(
+        notice[1], icon=":material/cloud_off:" if notice[0] == "error" else ":material/cloud_download:")
 
 source = st.radio("Pictures", [EXAMPLE, UPLOAD], key=K + "source", horizontal=True)
 content = style_img = None
@@ -116,7 +99,6 @@ if run:
         net = _network()
         S.check_layers(net, cfg)
     except S.WeightsUnavailable as e:
-        ss[K + "offline"] = str(e)
         st.error(str(e), icon=":material/cloud_off:")
         st.stop()
     except S.StyleError as e:

@@ -10,13 +10,11 @@ import streamlit as st
 from gan_core import studio
 from gan_core.config import ConfigError, RunConfig
 from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
-from gan_core.losses import LOSSES
-from gan_core.models import ARCHITECTURES
 from gan_core.studio import board
 from gan_core.studio.pages import PAGE
 from apps import charts
 from apps.streamlit.hf_preview import hf_preview_panel
-from apps.streamlit.common import page_start, install_metrics, is_admin, owner_token, png_download, show_image
+from apps.streamlit.common import page_start, install_metrics, is_admin, owner_token, png_download
 
 KEY = "tr."                                 # widget keys: "tr.<section>.<field>"
 MAX_WIDGET_INT = 2**53 - 1                  # largest integer a browser's number input holds exactly
@@ -139,47 +137,31 @@ def _notes_after(key: str, dataset: str, arch: str, loss: str) -> None:
         hf_preview_panel(state.get(KEY + "data.path") or "", state[KEY + "data.hf_split"],
                          state[KEY + "data.hf_image_column"], state[KEY + "data.hf_label_columns"],
                          key="train.hf_preview", cache_dir=state.get(KEY + "data.cache_dir"))
-    elif key == "model.arch":
-        st.caption(ARCHITECTURES[arch].description)
-    elif key == "loss.name":
-        spec = LOSSES[loss]
-        st.caption(f"**{spec.title}.** {spec.curve_help}")
+    elif studio.field_note(key, dataset, arch, loss):
+        st.caption(studio.field_note(key, dataset, arch, loss))
 
 
 # ---- live view ---------------------------------------------------------------------------------------
 def metrics_section(snap) -> None:
     """FID / KID / tag accuracy (with sample sizes) and mode-collapse alerts, as published by
     gan_core.metrics' listener in ``snap.extras``."""
-    ov = studio.metrics_overview(snap.extras)
-    for a in ov["alerts"][-3:]:
-        st.warning(f"**Step {a.get('step', '?')}:** {a['message']}", icon=":material/warning:")
-    latest = ov["latest"]
-    if latest is None:
-        if ov["status"]:
-            st.caption(f"Quality metrics: {ov['status']}")
-        elif metrics_every:
-            st.caption(f"Quality metrics (FID, KID, tag accuracy) are computed at checkpoints, at most every "
-                       f"{metrics_every} steps, and at the end of the run.")
+    v = studio.metrics_view(snap.extras, metrics_every)
+    for a in v["alerts"]:
+        st.warning(a, icon=":material/warning:")
+    if v["intro"]:
+        st.caption(v["intro"])
+    if not v["cards"]:
         return
-    prev = ov["previous"] or {}
-    cols = st.columns(max(1, len(ov["series"][:4])) + 1)
-    for col, name in zip(cols, ov["series"][:4]):
-        delta = None
-        if isinstance(prev.get(name), (int, float)) and isinstance(latest.get(name), (int, float)):
-            d = latest[name] - prev[name]
-            delta = f"{d * 100:+.1f} pts" if name == "tag_accuracy" else f"{d:+.4g}"
-        col.metric(studio.METRIC_NAMES[name], studio.format_metric(name, latest.get(name)), delta,
-                   delta_color="inverse" if name in studio.LOWER_IS_BETTER else "normal",
-                   help=f"{studio.METRIC_HELP.get(name, '')}. At step {latest.get('step')}: "
-                        f"{latest.get('n_real')} real vs {latest.get('n_fake')} generated images, "
-                        f"{latest.get('features')} features.")
-    st.caption(f"Quality at step {latest.get('step')}: {latest.get('label', '')}. " + " ".join(
-        f"**{studio.METRIC_NAMES[k]}**: {h}." for k, h in studio.METRIC_HELP.items() if k in ov["series"]))
-    if len(ov["table"]) > 1:
-        with st.expander(f"Metrics history ({len(ov['table'])} evaluations)"):
-            st.plotly_chart(charts.metrics_figure(snap.extras.get("metrics") or [], ov["series"][:4]),
+    cols = st.columns(len(v["cards"]) + 1)
+    for col, c in zip(cols, v["cards"]):
+        col.metric(c["label"], c["value"], c["delta"], delta_color="inverse" if c["lower_is_better"] else "normal",
+                   help=c["help"])
+    st.caption(f"{v['summary']}. {v['help']}")
+    if len(v["table"]) > 1:
+        with st.expander(f"Metrics history ({len(v['table'])} evaluations)"):
+            st.plotly_chart(charts.metrics_figure(snap.extras.get("metrics") or [], [c["name"] for c in v["cards"]]),
                             key="chart_metrics", config={"displayModeBar": False})
-            st.dataframe(ov["table"], hide_index=True)
+            st.dataframe(v["table"], hide_index=True)
 
 
 def live_panel(job_id: int, polling: bool) -> None:
@@ -208,44 +190,30 @@ def live_panel(job_id: int, polling: bool) -> None:
         st.error(snap.error, icon=":material/error:")
     if view.shortfall:   # a time-budget run that got too few steps says so
         st.warning(view.shortfall, icon=":material/speed:")
-    help_ = view.help
-
-    def fig(keys, title):   # one plotly figure per run version, shared by every session
-        return view.memo(("st", title), lambda: charts.curves_figure(view.history, keys, title))
+    groups = view.memo(("groups",), lambda: studio.chart_groups(snap.history, cfg["loss"]["name"], cfg["model"]["arch"]))
     left, right = st.columns([3, 2], gap="medium")
     with left:
         if snap.history:
-            c1, c2 = st.columns(2)
-            with c1:
-                st.plotly_chart(fig(["d_loss", "g_loss"], "Losses"),
-                                key="chart_losses", config={"displayModeBar": False})
-                st.caption(help_["losses"])
-            with c2:
-                st.plotly_chart(fig(["d_real", "d_fake"], "D outputs"),
-                                key="chart_outputs", config={"displayModeBar": False})
-                st.caption(help_["outputs"])
-            with st.expander("More curves: gradient norms, learning rates, penalty and aux terms"):
-                extra = [k for k in view.curve_keys if k.startswith("extra.")]
-                st.plotly_chart(fig(["grad_norm_d", "grad_norm_g"], "Gradient norms"),
-                                key="chart_grad", config={"displayModeBar": False})
-                st.caption(help_["grad_norm"])
-                st.plotly_chart(fig(["lr_d", "lr_g"], "Learning rates"),
-                                key="chart_lr", config={"displayModeBar": False})
-                if extra:
-                    st.plotly_chart(fig(extra, "Loss terms"), key="chart_extra",
-                                    config={"displayModeBar": False})
-                    st.caption(help_["terms"])
+            for col, g in zip(st.columns(2), [g for g in groups if g["main"]]):
+                with col:
+                    _chart(view, g)
+            with st.expander(studio.MORE_CURVES):
+                for g in groups:
+                    if not g["main"]:
+                        _chart(view, g)
         else:
-            st.info("Waiting for the first logged step...", icon=":material/hourglass_top:")
+            st.info(studio.WAITING_FIRST_STEP, icon=":material/hourglass_top:")
     with right:
         if snap.sample is not None:
-            st.image(view.grid_png, caption=f"Fixed-noise samples at step {view.grid_step}", output_format="PNG",
-                     width="content")   # the PNG made once per new grid
+            img, tags = view.memo(("grid",), lambda: studio.labelled_grid(snap.sample, cfg, snap.data_spec, min_size=384))
+            png = view.memo(("grid-png",), lambda: studio.png_bytes(img))   # the PNG made once per new grid
+            st.image(png, caption=f"Fixed-noise samples at step {snap.sample_step}" + (f" · {tags}" if tags else ""),
+                     output_format="PNG")
             if not snap.active:
                 png_download(snap.sample, f"{Path(snap.run_dir).name}_step{snap.sample_step}.png",
                              "Download grid", key="dl_grid")
         else:
-            st.info("The sample grid appears after the first sample.", icon=":material/image:")
+            st.info(studio.WAITING_FIRST_SAMPLE, icon=":material/image:")
     metrics_section(snap)
     if snap.notes:
         with st.expander(f"Notes ({len(snap.notes)})"):
@@ -253,6 +221,16 @@ def live_panel(job_id: int, polling: bool) -> None:
                 st.text(n)
     if polling and not studio.needs_polling(snap):
         st.rerun()  # the run ended and its final evaluation is in: redraw controls once, which stops polling
+
+
+def _chart(view, g: dict) -> None:
+    """One live chart group (studio.chart_groups) with the text that explains it; the figure is made once per
+    run version and shared by every session (the run's view, issue 22)."""
+    fig = view.memo(("st", g["title"]), lambda: charts.curves_figure(view.history, g["keys"], g["title"]))
+    st.plotly_chart(fig, config={"displayModeBar": False},
+                    key="chart_" + g["title"].lower().replace(" ", "_"))
+    if g["help"]:
+        st.caption(g["help"])
 
 
 def watch_for_jobs(shown: int | None, shown_status: str | None = None) -> None:
@@ -268,13 +246,11 @@ def _queue_rows() -> None:
     if not queued:
         return
     with st.container(border=True):
-        st.markdown(f"**Queue** · {len(queued)} waiting · {mgr.max_concurrent} run(s) train at once")
+        st.markdown(studio.queue_header(len(queued), mgr.max_concurrent))
         for row in studio.queue_rows(mgr, me):
             q = mgr.get(row["job"])
             c1, c2 = st.columns([4, 1], vertical_alignment="center")
-            who = "your run" if row["whose"] == "yours" else f"{row['whose']} run"
-            c1.markdown(f"**#{row['position']}** · {who} · {row['dataset']} · {row['arch']} · "
-                        f"{row['loss']} · {row['length']} · expected start {row['expected start']}")
+            c1.markdown(studio.queue_row_text(row))
             if q is not None and q.can_control(me, admin) and c2.button("Cancel", key=f"cancel.{q.id}", icon=":material/close:"):
                 try:
                     q.cancel(me, admin=admin)
@@ -290,8 +266,7 @@ def queue_section() -> None:
     if note is not None:
         j = mgr.get(note)
         if j is not None and j.queued:
-            st.info(f"Queued: your run starts when a training slot is free (position {mgr.queue_position(j)}).",
-                    icon=":material/schedule:")
+            st.info(studio.queued_text(mgr.queue_position(j), mgr.expected_wait(j)), icon=":material/schedule:")
         else:
             st.session_state.pop("_queued_note", None)
     if mgr.queued_jobs():
@@ -358,9 +333,7 @@ if len(others) > 1:   # other runs are listed here, never shown in place of mine
 if job is not None and job.owner != me and not admin and not active:
     st.info("You are watching another visitor's run (view only).", icon=":material/visibility:")
 if active and not mine:
-    st.info("View only: this run was started in another browser session. You can watch it, but only that "
-            "browser (or the admin) can pause, stop or change it; a copied link never gives control.",
-            icon=":material/visibility:")
+    st.info(studio.VIEW_ONLY, icon=":material/visibility:")
 
 if start:
     try:
@@ -421,13 +394,8 @@ if job is not None:
                 else:
                     st.rerun()
 else:
-    finished = studio.list_runs()
-    if finished:  # e.g. after a server restart: the runs on disk are still there
-        st.info(f"No run is training. {len(finished)} earlier run(s) are in `{studio.runs_dir()}` (newest: "
-                f"{finished[0].name}): see them on **Compare**, or start a new one above.", icon=":material/info:")
-    else:
-        st.info("No run yet. Choose a preset or your own settings above and press **Start training**.",
-                icon=":material/info:")
+    # e.g. after a server restart: the runs on disk are still there
+    st.info(studio.no_run_text(studio.list_runs(), studio.runs_dir()), icon=":material/info:")
 if snap0 is None or not studio.needs_polling(snap0):
     st.fragment(watch_for_jobs, run_every=3.0)(job.id if job is not None else None,
                                                snap0.status if snap0 is not None else None)
