@@ -365,12 +365,15 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert studio.PRESETS["1min"].description in note and "needs about 1,400 steps" in note
     assert train.form_open(other)["open"] is True   # nothing trains: the form is open
     monkeypatch.setattr(trainer_mod, "steps_needed", lambda cfg: 10_000)
-    job = mgr.start(tiny_cfg(steps=0, train={"seconds": 1.0, "amp": False, "channels_last": False}), me)
+    job = mgr.start(tiny_cfg(steps=0, train={"seconds": 3.0, "amp": False, "channels_last": False}), me)
+    from waiting import wait_until
+
+    # while a run trains, a visitor who only watches it gets the form collapsed
+    assert wait_until(lambda: train.form_open(other)["open"] is False, 60)
     assert job.wait(60)
-    assert train.form_open(other)["open"] is False   # a visitor who only watches: collapsed
-    panel = train.live_panel(other, False, None)
+    panel = train.live_panel(me, False, None)   # the owner's page keeps their ended run (issue 22)
     assert "The machine was busy" in panel[3] and "expect noise" in panel[3]
-    again = train.live_panel(other, False, panel[0])
+    again = train.live_panel(me, False, panel[0])
     assert again == [gr.skip()] * train.N_LIVE_OUTPUTS
 
 

@@ -171,6 +171,7 @@ def live_panel(job_id: int, polling: bool) -> None:
         return
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
     snap = view.snap
+    cfg = snap.config
     total = snap.total_steps
     m = st.columns(4)
     m[0].metric("Status", snap.status)
