@@ -8,7 +8,7 @@ tables from ``gan_core.studio``, charts from ``apps.charts``); nothing here trai
 Streamlit pages would not. Training goes through the process-wide job manager; **Start** waits in
 Gradio's own queue (``concurrency_id="training"``, limit = the manager's ``max_concurrent``), so a
 second visitor sees their place in line instead of a refusal, and a run also takes one of the
-machine-wide training slots of :mod:`gan_core.slots` (shared with a Streamlit server on the same
+machine-wide training slots of :mod:`gan_core.jobs.slots` (shared with a Streamlit server on the same
 runs folder). Only the browser that started a run (a random secret in its localStorage, never in
 the URL) or the admin (``$GAN_STUDIO_ADMIN_TOKEN``) can pause, steer or stop it.
 

@@ -60,7 +60,7 @@ import httpx  # noqa: E402  (installed with gradio)
 from streamlit.proto.ClientState_pb2 import ClientState  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-from gan_core.recipes import DEFAULT_PRESET, PRESETS  # noqa: E402
+from gan_core.train.recipes import DEFAULT_PRESET, PRESETS  # noqa: E402
 
 from apps.streamlit.devserver import free_port, start_app_server, stop_app_server  # noqa: E402
 

@@ -6,7 +6,7 @@
     python bench/bench_gpu.py --device cpu --quick     # smoke test of this script on a CPU: numbers mean nothing
 
 For each architecture and size it reports the trainer's img/s (real images through D per second, the
-config defaults: the timed probe of ``gan_core.speed`` picks fp32, fp16 + a grad scaler or bf16 (where the
+config defaults: the timed probe of ``gan_core.train.speed`` picks fp32, fp16 + a grad scaler or bf16 (where the
 card has it, natively or emulated as on T4-class cards), and the memory layout), the peak GPU memory (``torch.cuda.max_memory_allocated``) and the
 precision / layout chosen. DCGAN is also raced, in interleaved rounds, against the pytorch/examples-style
 DCGAN loop of ``bench_trainer.py`` (same layer shapes and batch; reused from there, not copied). Then the
@@ -131,7 +131,7 @@ def _gpu_used_mib(device: torch.device) -> Optional[float]:
 def concurrent_round(n: int, args: argparse.Namespace, device: torch.device, seconds: float) -> dict[str, Any]:
     """``n`` 1min faces runs started at once through the app's job manager (process mode); their combined
     img/s and the GPU memory in use (all processes, sampled here) while they trained."""
-    from gan_core.jobs import JobManager
+    from gan_core.jobs.manager import JobManager
 
     cfg = base_config(args, "faces", "1min").replace(train={"seconds": seconds, "device": args.device,
                                                              **({"log_every": 2} if args.quick else {})})

@@ -27,7 +27,7 @@ from _common import add_common_args, emit, median, setup  # noqa: E402
 import torch  # noqa: E402
 
 from gan_core import studio  # noqa: E402
-from gan_core.checkpoint import load_generator  # noqa: E402
+from gan_core.storage.checkpoint import load_generator  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
 from gan_core.models import DataSpec, build_models  # noqa: E402
 

@@ -46,8 +46,8 @@ from _common import add_common_args, bench_dir, emit, setup  # noqa: E402
 import torch  # noqa: E402
 
 from gan_core import metrics as M  # noqa: E402
-from gan_core.checkpoint import load_generator  # noqa: E402
-from gan_core.classifiers import classifier_for, load_classifier  # noqa: E402
+from gan_core.storage.checkpoint import load_generator  # noqa: E402
+from gan_core.metrics.classifiers import classifier_for, load_classifier  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
 from gan_core.data import load_dataset  # noqa: E402
 
@@ -192,7 +192,7 @@ def bench_file(path: Path, args, device) -> dict[str, Any]:
 
 def quick_run(args) -> Path:
     """A tiny digits cGAN trained on the spot (smoke test: the numbers mean nothing)."""
-    from gan_core.trainer import Trainer
+    from gan_core.train.trainer import Trainer
 
     out = bench_dir("learning_quick")
     cfg = RunConfig().replace(

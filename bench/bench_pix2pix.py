@@ -7,7 +7,7 @@ face (MAE against that of the mean face), from edges alone and with a few dabs o
 
 * Held-out faces: ``--n`` procedural faces of data seed ``--seed`` (default 3: the generator trained on
   seed 0, the faces classifier on seeds 1 and 2), their true hair and eye tags, and their Canny edges
-  (gan_core.data.edges.canny, as in training) through the generator (gan_core.translate). A generator
+  (gan_core.data.edges.canny, as in training) through the generator (gan_core.img2img.translate). A generator
   that takes tags (arch pix2pix-tags) gets the true tags unless said otherwise.
 * Mean face: the per-pixel mean of the generator's training targets (the faces of its config).
 * MAE: mean |output - truth| over pixels and channels, in grey levels / 255; ``mae_ratio_to_mean_face``:
@@ -54,8 +54,8 @@ from gan_core.data.images import make_grid_uint8
 from gan_core.data.faces import draw_face, face_rng, generate_faces
 from gan_core.metrics.paired import edge_faithfulness, mean_abs_error, tag_faithfulness
 from gan_core.metrics.scores import fid_from_features, get_extractor
-from gan_core.pix2pix_step import split
-from gan_core.translate import load_translator, takes_hints, takes_tags, translate
+from gan_core.train.pix2pix_step import split
+from gan_core.img2img.translate import load_translator, takes_hints, takes_tags, translate
 
 
 def colour_oracle(n: int, size: int, seed: int) -> tuple[float, np.ndarray]:

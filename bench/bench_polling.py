@@ -3,7 +3,7 @@
     python bench/bench_polling.py                  # emulated polling, CPU
     python bench/bench_polling.py --quick
 
-The app trains through gan_core.jobs.JobManager: by default in a child process (mode "process"; the
+The app trains through gan_core.jobs.manager.JobManager: by default in a child process (mode "process"; the
 server's Python thread then never holds the trainer's GIL), or in a thread of the server ("thread",
 ``GAN_STUDIO_JOB_MODE=thread``; ``--job-mode`` here). The Train page's polling fragment (apps/streamlit/views/train.py ``live_panel``, every ``POLL_S`` = 1 s) takes a
 ``job.snapshot()``, builds the plotly figures of the curves (apps/charts.py), which Streamlit
@@ -43,8 +43,8 @@ import torch  # noqa: E402
 
 from gan_core import studio  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
-from gan_core.events import StepEvent  # noqa: E402
-from gan_core.jobs import JobManager  # noqa: E402
+from gan_core.train.events import StepEvent  # noqa: E402
+from gan_core.jobs.manager import JobManager  # noqa: E402
 
 TARGET = 0.9
 POLL_S = 1.0  # apps/streamlit/views/train.py POLL_S

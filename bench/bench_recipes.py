@@ -13,7 +13,7 @@ Every run trains in this process on the CPU (or --device), stopped by the clock,
 
 * tag accuracy: both tags (faces) / the digit read as asked;
 * same-tag diversity: spread of samples that share tags / spread of real images with those tags, in
-  pixels and in classifier features (gan_core.fidelity.diversity_ratio; ~1 = as varied as the data);
+  pixels and in classifier features (gan_core.metrics.fidelity.diversity_ratio; ~1 = as varied as the data);
 * precision / recall / density / coverage (k = 5) and FID on the classifier's features.
 
 Run it on a quiet machine: the recipes are compared at equal training seconds, so another job on
@@ -40,11 +40,11 @@ from _common import add_common_args, emit, machine_info, setup  # noqa: E402
 import torch  # noqa: E402
 
 from gan_core import metrics as M  # noqa: E402
-from gan_core.checkpoint import load_generator  # noqa: E402
+from gan_core.storage.checkpoint import load_generator  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
-from gan_core.events import ErrorEvent, SampleEvent  # noqa: E402
-from gan_core.recipes import TAGGED_RECIPE, apply_preset, merge_sections  # noqa: E402
-from gan_core.trainer import Trainer  # noqa: E402
+from gan_core.train.events import ErrorEvent, SampleEvent  # noqa: E402
+from gan_core.train.recipes import TAGGED_RECIPE, apply_preset, merge_sections  # noqa: E402
+from gan_core.train.trainer import Trainer  # noqa: E402
 
 _HINGE_OPT = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.9}
 _NS_OPT = {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}
@@ -111,7 +111,7 @@ class ExtraEMAs:
         self.ratios, self.models = ratios, {}
 
     def install(self) -> Any:
-        import gan_core.trainer as trainer_mod
+        import gan_core.train.trainer as trainer_mod
 
         base, extra = trainer_mod.EMA, self
 
@@ -291,7 +291,7 @@ def first_grid(args: argparse.Namespace, device: torch.device, repeats: int = 3)
     process) to the first sample grid and to the next ones, for the 1min faces preset."""
     import tempfile
 
-    from gan_core.jobs import JobManager
+    from gan_core.jobs.manager import JobManager
 
     cfg = base_config(args).replace(train={"seconds": 12.0})
     out: dict[str, Any] = {"first_grid_s": [], "grid_gaps_s": []}

@@ -22,7 +22,7 @@ jobs, ``--threads 1`` avoids OpenMP threads waiting on each other for a core).
 
 What the trainer does differently (its defaults, all on): the precision (bf16 autocast or fp32) and
 memory layout (channels_last or not) that a timed probe of a few steps finds fastest on this machine
-(``gan_core.speed``; ``train.amp`` / ``train.channels_last`` allow them), no D weight gradients
+(``gan_core.train.speed``; ``train.amp`` / ``train.channels_last`` allow them), no D weight gradients
 in the G step, the data as one uint8 tensor sampled by index (no DataLoader), set_to_none zero_grad
 and no per-step ``.item()`` syncs (losses are averaged on device and read once per ``log_every``).
 """
@@ -43,11 +43,11 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from gan_core.checks import check_config  # noqa: E402
+from gan_core.config.checks import check_config  # noqa: E402
 from gan_core.config import RunConfig  # noqa: E402
 from gan_core.data import load_dataset  # noqa: E402
-from gan_core.events import DoneEvent, ErrorEvent, StepEvent  # noqa: E402
-from gan_core.trainer import Trainer  # noqa: E402
+from gan_core.train.events import DoneEvent, ErrorEvent, StepEvent  # noqa: E402
+from gan_core.train.trainer import Trainer  # noqa: E402
 
 TARGET = 1.3   # issue 7: the trainer's defaults vs the example loop, on every CPU measured
 

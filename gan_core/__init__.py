@@ -2,7 +2,7 @@
 
 Never imports a UI toolkit and never prints (the CLI in ``gan_core.cli`` is the one terminal front end).
 """
-from .config import ConfigError, DataConfig, LossConfig, ModelConfig, RunConfig, TrainConfig
+from gan_core.config import ConfigError, DataConfig, LossConfig, ModelConfig, RunConfig, TrainConfig
 
 __all__ = ["ConfigError", "DataConfig", "LossConfig", "ModelConfig", "RunConfig", "TrainConfig"]
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import ConfigError, LossConfig
+from gan_core.config import ConfigError, LossConfig
 
 # ---- one-line losses ---------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 # Usage: bash scripts/make_pretrained.sh
 #
 # Both use the recommended tag-conditional recipe that `--preset` picks when no --arch is given
-# (gan_core/recipes.py): faces: ACGAN with tag heads trained on real images, conditional BatchNorm in G,
+# (gan_core/train/recipes.py): faces: ACGAN with tag heads trained on real images, conditional BatchNorm in G,
 # the MSGAN mode-seeking term, EMA of G; digits: projection D with the tags concatenated to z, plus the
 # mode-seeking term and EMA of G. The step counts are fixed (not --seconds),
 # so a run is reproducible on the same machine. Made 2026-11-25 on a 2-vCPU AMD EPYC (torch 2.14.1).

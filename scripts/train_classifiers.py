@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "python scripts/train_classifiers.py " + " ".join(sys.argv[1:])
 sys.path.insert(0, str(ROOT))
 
-from gan_core.classifiers import ASSETS_DIR, ClassifierInfo, SmallClassifier, save_classifier  # noqa: E402
+from gan_core.metrics.classifiers import ASSETS_DIR, ClassifierInfo, SmallClassifier, save_classifier  # noqa: E402
 from gan_core.config import DataConfig  # noqa: E402
 from gan_core.data import load_dataset  # noqa: E402
 from gan_core.data.images import to_float  # noqa: E402
@@ -164,7 +164,7 @@ def faces_set(n: int, size: int, seed: int, cache_dir: str) -> tuple[torch.Tenso
 
 
 def train_faces(args) -> None:
-    from gan_core.tags import EYE_COLORS, HAIR_COLORS
+    from gan_core.data.tags import EYE_COLORS, HAIR_COLORS
 
     t0 = time.time()
     x, y = faces_set(args.faces_train, 32, 1, args.cache_dir)

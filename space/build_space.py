@@ -16,7 +16,7 @@ index: CPU-only wheels are several times smaller than the default CUDA ones); it
 for the ZeroGPU hardware (``suggested_hardware: zero-a10g``, the flavour's id whatever GPU backs it),
 requirements.txt pins ``spaces`` (:data:`SPACES_PIN`), the app imports ``spaces`` first (it must come
 before anything touches CUDA) and starts with ZeroGPU defaults, and the README says what the quotas mean
-for training (gan_core/zerogpu.py: each Start is a chain of GPU calls of at most ``MAX_CALL_S`` s).
+for training (gan_core/jobs/zerogpu.py: each Start is a chain of GPU calls of at most ``MAX_CALL_S`` s).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ SPACE_ENV = {  # CPU-basic: 2 vCPU, 16 GB RAM, ephemeral disk
 # ZeroGPU: each run trains in its own GPU calls (the runs' GPU time is the visitors' quota, not the
 # Space's); the Space's own CPU still loads data and serves the pages. 2 at once is a guess: not measured.
 ZEROGPU_ENV = {**SPACE_ENV, "GAN_STUDIO_MAX_CONCURRENT": "2"}
-SPACES_PIN = "spaces==0.51.3"   # the release gan_core/zerogpu.py was written against
+SPACES_PIN = "spaces==0.51.3"   # the release gan_core/jobs/zerogpu.py was written against
 
 
 def gradio_version() -> str:
@@ -122,7 +122,7 @@ The API (`/generate`, `/interpolate`, `/train`, `/train_status`, `/train_stop`) 
 
 def zerogpu_readme_body() -> str:
     sys.path.insert(0, str(REPO))
-    from gan_core import zerogpu as Z
+    from gan_core.jobs import zerogpu as Z
 
     return ZEROGPU_BODY.format(max_call=Z.MAX_CALL_S, train_s=Z.CALL_TRAIN_S, margin=Z.MARGIN_S,
                                pause=int(Z.PAUSE_RELEASE_S), style=Z.TOOL_SECONDS["style"])

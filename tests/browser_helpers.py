@@ -88,9 +88,9 @@ def serve_app(base, env: dict, **info):
 
 def export_tiny_generator(folder, cache, name: str, data: dict, model: dict, steps: int = 3):
     """A few CPU steps of a tiny generator, exported as ``folder/name`` (safetensors) for a test server."""
-    from gan_core.checkpoint import export_generator, load_checkpoint
+    from gan_core.storage.checkpoint import export_generator, load_checkpoint
     from gan_core.config import RunConfig
-    from gan_core.trainer import Trainer
+    from gan_core.train.trainer import Trainer
 
     cfg = RunConfig().replace(
         data={"num_samples": 64, "cache_dir": str(cache), **data}, model=model,

@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
-from gan_core import trainer as trainer_mod
-from gan_core.checkpoint import load_checkpoint
-from gan_core.events import ErrorEvent, StepEvent
-from gan_core.speed import Option, ProbeResult
-from gan_core.trainer import Trainer
+from gan_core.train import trainer as trainer_mod
+from gan_core.storage.checkpoint import load_checkpoint
+from gan_core.train.events import ErrorEvent, StepEvent
+from gan_core.train.speed import Option, ProbeResult
+from gan_core.train.trainer import Trainer
 
 GradScaler = torch.amp.GradScaler
 
@@ -107,7 +107,7 @@ def test_default_scaler_skips_an_overflowing_penalty_step_instead_of_stopping(ti
 def test_cuda_candidates_time_fp16_and_bf16(monkeypatch):
     """On a GPU the probe times fp16 (with a grad scaler) against bf16 where the card offers it at all, so a
     T4-class card, whose bf16 is emulated, can end up on fp16 + scaler; without bf16, fp16 is the only AMP."""
-    from gan_core import speed
+    from gan_core.train import speed
 
     cuda = torch.device("cuda", 0)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)

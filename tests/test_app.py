@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from gan_core.checkpoint import export_generator, load_checkpoint
+from gan_core.storage.checkpoint import export_generator, load_checkpoint
 from gan_core.config import RunConfig
-from gan_core.jobs import NotOwnerError, get_manager
-from gan_core.trainer import Trainer
+from gan_core.jobs.manager import NotOwnerError, get_manager
+from gan_core.train.trainer import Trainer
 from waiting import wait_until
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

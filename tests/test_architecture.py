@@ -78,7 +78,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
 def test_gan_core_has_no_import_circle():
     mods = _modules()
     graph = {n: _imports(n, p, set(mods)) for n, p in mods.items()}
-    assert "gan_core.losses" in graph["gan_core.checks"]   # the graph sees real imports
+    assert "gan_core.losses" in graph["gan_core.config.checks"]   # the graph sees real imports
     assert not _cycle(graph), " -> ".join(_cycle(graph))
 
 
@@ -103,20 +103,20 @@ def _files_defining(pattern: str, where: list[Path]) -> list[str]:
 
 def test_each_fact_has_one_home():
     code = [CORE, APPS]
-    # run-folder file names are spelled only in gan_core/rundir.py
+    # run-folder file names are spelled only in gan_core/storage/rundir.py
     for name in ("metrics.jsonl", "eval_metrics.jsonl", "last.pt"):
-        assert _files_defining(rf"[\"']{re.escape(name)}[\"']", code) == ["gan_core/rundir.py"], name
-    # the seed offsets of sampling live in gan_core/latent.py
+        assert _files_defining(rf"[\"']{re.escape(name)}[\"']", code) == ["gan_core/storage/rundir.py"], name
+    # the seed offsets of sampling live in gan_core/models/latent.py
     assert _files_defining(r"\+\s*12345\b", code) == []
-    assert _files_defining(r"^GRID_SEED_OFFSET\s*=", code) == ["gan_core/latent.py"]
+    assert _files_defining(r"^GRID_SEED_OFFSET\s*=", code) == ["gan_core/models/latent.py"]
     # "D outputs are probabilities" is a property of LossSpec, not a list of loss names
     assert _files_defining(r"\(\s*\"minimax\",\s*\"ns\",\s*\"dragan\"\s*\)", code) == []
     assert _files_defining(r"penalty\s*==\s*\"", code) == []
     # the settings' ranges are written once: in config.py's field metadata
     assert _files_defining(r"min_value\s*=\s*1e-8|0\s*<\s*v\s*<=\s*1\b", code) == []
-    # ZeroGPU: the per-call cap and the duration of a training call are computed in gan_core/zerogpu.py
-    assert _files_defining(r"^MAX_CALL_S\s*=|^def call_duration\b", code) == ["gan_core/zerogpu.py"]
-    assert _files_defining(r"[\"']SPACES_ZERO_GPU[\"']", code) == ["gan_core/zerogpu.py"]
+    # ZeroGPU: the per-call cap and the duration of a training call are computed in gan_core/jobs/zerogpu.py
+    assert _files_defining(r"^MAX_CALL_S\s*=|^def call_duration\b", code) == ["gan_core/jobs/zerogpu.py"]
+    assert _files_defining(r"[\"']SPACES_ZERO_GPU[\"']", code) == ["gan_core/jobs/zerogpu.py"]
     # metric display names: one table
     assert _files_defining(r"^(METRICS: dict|_LABELS\s*=)", code) == ["gan_core/metrics/scores.py"]
     # which run a visitor's Train page shows (their own, never another's in its place) is decided once,
@@ -127,14 +127,14 @@ def test_each_fact_has_one_home():
 
 def test_training_children_start_at_training_priority():
     """Every child process gan_core starts (trainer, torchrun, 2D lab, speed probe) starts through
-    gan_core.priority's launcher (spawn.start_child or priority.launch), so it keeps priority over the
+    gan_core.jobs.priority's launcher (spawn.start_child or priority.launch), so it keeps priority over the
     niced app server (issue 22); the steps a time preset needs are written once, in recipes.py."""
-    assert _files_defining(r"with main_not_reimported\(\)", [CORE]) == ["gan_core/spawn.py"]
+    assert _files_defining(r"with main_not_reimported\(\)", [CORE]) == ["gan_core/jobs/spawn.py"]
     assert _files_defining(r"proc\.start\(\)", [CORE]) == []   # a Process is started by start_child(proc)
     popen = re.compile(r"^(?!.*launch\().*subprocess\.Popen\(", re.M)
     assert [p for p in _files_defining(r"subprocess\.Popen\(", [CORE]) if popen.search((ROOT / p).read_text())] == []
-    assert _files_defining(r"^STEPS_NEEDED\b", [CORE]) == ["gan_core/recipes.py"]
-    assert _files_defining(r"\b1400\b", [CORE]) == ["gan_core/recipes.py"]
+    assert _files_defining(r"^STEPS_NEEDED\b", [CORE]) == ["gan_core/train/recipes.py"]
+    assert _files_defining(r"\b1400\b", [CORE]) == ["gan_core/train/recipes.py"]
 
 
 def test_arch_and_dataset_facts_are_registry_properties_not_name_tests():
@@ -254,3 +254,16 @@ def test_the_view_logic_both_fronts_show_has_one_home_in_studio():
     assert _files_defining(r"record_owner\(", fronts) == []
     assert _files_defining(r"random_face_edges\(|face_hints\(", fronts) == []
     assert _files_defining(r"load_vgg19\(|load_weights_file\(", fronts) == []
+
+
+def test_gan_core_is_grouped_by_subsystem():
+    """gan_core has at most a dozen top-level modules and packages (issue 19), and every package states its
+    one responsibility in its __init__ docstring."""
+    import ast as _ast
+
+    tops = [p for p in CORE.iterdir() if not p.name.startswith(("_", "."))
+            and (p.suffix == ".py" or (p / "__init__.py").is_file())]
+    assert len(tops) <= 12, sorted(p.name for p in tops)
+    for init in CORE.rglob("__init__.py"):
+        if "__pycache__" not in init.parts:
+            assert _ast.get_docstring(_ast.parse(init.read_text(encoding="utf-8"))), init

@@ -1,4 +1,4 @@
-"""The explore tools' arguments (gan_core.arguments): one declaration, one check, one message, used by the
+"""The explore tools' arguments (gan_core.config.arguments): one declaration, one check, one message, used by the
 CLI, the HTTP API and the UI fields (issue 23 items 12 and 13)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from gan_core import latent
-from gan_core.arguments import MAX_WIDGET_INT, arg_spec, check_arg, check_args
+from gan_core.models import latent
+from gan_core.config.arguments import MAX_WIDGET_INT, arg_spec, check_arg, check_args
 from gan_core.cli import main
 from gan_core.config import SEED_MAX, ConfigError, TrainConfig, field_info
 

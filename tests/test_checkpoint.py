@@ -3,11 +3,11 @@ import os
 import pytest
 import torch
 
-from gan_core.checkpoint import (CheckpointError, checkpoint_summary, export_generator, load_checkpoint,
+from gan_core.storage.checkpoint import (CheckpointError, checkpoint_summary, export_generator, load_checkpoint,
                                  load_generator, save_checkpoint)
-from gan_core.fileio import atomic_write_bytes
-from gan_core.latent import sample_z
-from gan_core.trainer import Trainer
+from gan_core.storage.fileio import atomic_write_bytes
+from gan_core.models.latent import sample_z
+from gan_core.train.trainer import Trainer
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
 def test_atomic_writes_get_normal_file_permissions(tmp_path):
     import os
 
-    from gan_core.fileio import _FILE_MODE, atomic_write_text
+    from gan_core.storage.fileio import _FILE_MODE, atomic_write_text
 
     atomic_write_text(tmp_path / "a.json", "{}")  # not mkstemp's 0o600: a Docker app user must read it
     assert (os.stat(tmp_path / "a.json").st_mode & 0o777) == _FILE_MODE

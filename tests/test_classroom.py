@@ -13,9 +13,9 @@ import torch
 
 from gan_core import metrics as M
 from gan_core import studio
-from gan_core.events import DoneEvent
-from gan_core.jobs import JobBusyError, JobManager
-from gan_core.sharing import PermissionDenied, owner_hash
+from gan_core.train.events import DoneEvent
+from gan_core.jobs.manager import JobBusyError, JobManager
+from gan_core.jobs.sharing import PermissionDenied, owner_hash
 from gan_core.studio import board, classroom
 
 A, B, C, TEACHER = "a" * 20, "b" * 20, "c" * 20, "t" * 20
@@ -164,7 +164,7 @@ def test_alert_waits_for_structure_rule_stated():
 
 @pytest.fixture(scope="module")
 def faces_reference(cache_dir):
-    from gan_core.classifiers import load_classifier
+    from gan_core.metrics.classifiers import load_classifier
     from gan_core.config import DataConfig
     from gan_core.data import load_dataset
 
@@ -177,7 +177,7 @@ def faces_reference(cache_dir):
 def test_listener_rule_on_real_generators(faces_reference):
     """An untrained G (grey noise) raises no alert even late; the shipped-until-2026 G that ignores z does
     once past the minimum step (evaluation rows computed for real, 128 samples)."""
-    from gan_core.checkpoint import load_generator
+    from gan_core.storage.checkpoint import load_generator
     from gan_core.models import build_models
 
     ext, ref = faces_reference

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from gan_core.checkpoint import load_checkpoint
+from gan_core.storage.checkpoint import load_checkpoint
 from gan_core.cli import main
 
 

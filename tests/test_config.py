@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from gan_core.checks import check_config
+from gan_core.config.checks import check_config
 from gan_core.config import ConfigError, RunConfig, all_fields, bounds
 
 
@@ -77,7 +77,7 @@ def test_every_field_declares_its_form_metadata():
 
 
 def test_live_settings_share_the_config_range():
-    from gan_core.control import TrainControl
+    from gan_core.train.control import TrainControl
     c = TrainControl()
     lo, hi = bounds("train.lr_g")
     c.set_lr(lr_g=lo)

@@ -18,15 +18,15 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_core import fileio
+from gan_core.storage import fileio
 from gan_core import losses as losses_mod
-from gan_core.checkpoint import (FORMAT, VERSION, CheckpointError, NonFiniteError, export_generator, load_checkpoint,
+from gan_core.storage.checkpoint import (FORMAT, VERSION, CheckpointError, NonFiniteError, export_generator, load_checkpoint,
                                  save_checkpoint)
 from gan_core.cli import main
 from gan_core.config import RunConfig
-from gan_core.events import CheckpointEvent, DoneEvent, ErrorEvent
-from gan_core.control import TrainControl
-from gan_core.trainer import Trainer
+from gan_core.train.events import CheckpointEvent, DoneEvent, ErrorEvent
+from gan_core.train.control import TrainControl
+from gan_core.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "checkpoints").glob("*.safetensors"))

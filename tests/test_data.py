@@ -24,7 +24,7 @@ from gan_core.data.images import (load_npz_cache, make_grid_uint8, resize_uint8,
                                   scatter_image, to_float, to_uint8)
 from gan_core.data.toy2d import load_toy2d
 from gan_core.data.torchvision_sets import load_torchvision
-from gan_core.tags import EYE_COLORS, HAIR_COLORS
+from gan_core.data.tags import EYE_COLORS, HAIR_COLORS
 
 
 def _cfg(tmp_path: Path, **kw) -> DataConfig:
@@ -440,7 +440,7 @@ def test_diffaugment_translation_and_cutout_by_hand(monkeypatch):
 
 def test_diffaugment_in_config_and_training(tiny_cfg):
     from gan_core.config import ConfigError
-    from gan_core.trainer import Trainer
+    from gan_core.train.trainer import Trainer
 
     with pytest.raises(ConfigError, match="data.diffaugment"):
         tiny_cfg(data={"diffaugment": "color,zoom"}).validate()

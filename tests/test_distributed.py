@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_core import distributed, job_torchrun
+from gan_core.train import distributed
+from gan_core.jobs import torchrun as job_torchrun
 from gan_core.config import RunConfig
-from gan_core.jobs import JobManager
+from gan_core.jobs.manager import JobManager
 from waiting import wait_until as _wait
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,13 +1,13 @@
 """The README and docs/: the README stays short, links only to files that exist and quotes no dated
 figure; the generated parts of docs/ (CLI reference, environment variable table, curve notes) match the
-code; every GAN_STUDIO_* variable the code reads is declared once in gan_core.envvars.ENV_VARS."""
+code; every GAN_STUDIO_* variable the code reads is declared once in gan_core.config.envvars.ENV_VARS."""
 from __future__ import annotations
 
 import importlib.util
 import re
 from pathlib import Path
 
-from gan_core.envvars import ENV_VARS, env_table_markdown, env_var
+from gan_core.config.envvars import ENV_VARS, env_table_markdown, env_var
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_every_variable_the_code_reads_is_declared():
     used = {m for p in _code_files() if "__pycache__" not in p.parts
             for m in re.findall(r"GAN_STUDIO_[A-Z0-9_]*[A-Z0-9]", p.read_text())}
     declared = {v.name for v in ENV_VARS}
-    assert used - declared == set(), f"declare these in gan_core/envvars.py ENV_VARS: {sorted(used - declared)}"
+    assert used - declared == set(), f"declare these in gan_core/config/envvars.py ENV_VARS: {sorted(used - declared)}"
     assert len(declared) == len(ENV_VARS)   # each declared once
     assert env_var("GAN_STUDIO_RUNS").default == "./runs"
 

@@ -35,12 +35,12 @@ import torch
 from PIL import Image
 
 from gan_core import losses as losses_mod
-from gan_core.checkpoint import FORMAT, VERSION, CheckpointError, load_checkpoint
+from gan_core.storage.checkpoint import FORMAT, VERSION, CheckpointError, load_checkpoint
 from gan_core.config import DataConfig, RunConfig
 from gan_core.data import DataError, load_dataset
 from gan_core.data import folder as folder_mod
-from gan_core.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StepEvent
-from gan_core.trainer import Trainer
+from gan_core.train.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StepEvent
+from gan_core.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ _ZYGOTE = r'''
 import io, json, os, signal, sys, time
 import torch
 torch.set_num_threads(1)
-import gan_core.checkpoint, gan_core.cli, gan_core.data.faces, gan_core.trainer, tqdm  # noqa: F401
+import gan_core.storage.checkpoint, gan_core.cli, gan_core.data.faces, gan_core.train.trainer, tqdm  # noqa: F401
 torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo (seconds)
 from gan_core.cli import main
 

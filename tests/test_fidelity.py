@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from gan_core import metrics as M
-from gan_core.checkpoint import load_generator
-from gan_core.classifiers import load_classifier
+from gan_core.storage.checkpoint import load_generator
+from gan_core.metrics.classifiers import load_classifier
 from gan_core.config import DataConfig
 from gan_core.data import load_dataset
-from gan_core.fidelity import diversity_ratio, knn_radii, prdc, within_tag_spread
+from gan_core.metrics.fidelity import diversity_ratio, knn_radii, prdc, within_tag_spread
 
 FIXTURE = Path(__file__).parent / "fixtures" / "faces_ignores_z.safetensors"
 

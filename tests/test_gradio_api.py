@@ -132,7 +132,7 @@ def test_generate_explains_bad_arguments(client):
 
 def test_api_arguments_get_the_ui_fields_checks_and_messages(client):
     # issue 23 item 12: seed -5 was accepted, 2**70 / 1e300 gave "Overflow when unpacking long long", n=2.5 was
-    # cut to 2, fps 0 / -1 / 1e9 were accepted; the messages are gan_core.arguments' (the UI fields' own)
+    # cut to 2, fps 0 / -1 / 1e9 were accepted; the messages are gan_core.config.arguments' (the UI fields' own)
     seed_range = "between 0 and 9223372036854775807"
     for seed, said in ((-5, "got -5"), (2**70, f"got {2**70}"), (1e300, "got 1e+300")):
         with pytest.raises(Exception, match=f"seed must be {seed_range}, {re.escape(said)}"):
@@ -185,7 +185,7 @@ def test_training_waits_for_a_slot_another_server_holds(server, client):
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent("""
             import sys, time
-            from gan_core.slots import SlotLimiter, slots_root
+            from gan_core.jobs.slots import SlotLimiter, slots_root
             # (the previous test's run frees its slot a moment after it reports "done")
             s = SlotLimiter(1, slots_root(sys.argv[1])).acquire("streamlit: faces / acgan / ns", timeout=60, poll=0.1)
             print("held" if s else "none", flush=True)

@@ -138,7 +138,7 @@ def test_sketch_tab_draws_a_face_from_the_pad_and_follows_new_lines(shipped_pix2
     import numpy as np
 
     from apps.gradio import sketch
-    from gan_core import translate
+    from gan_core.img2img import translate
 
     choices, default = sketch.translator_choices()
     assert default == "faces_pix2pix.safetensors" and len(choices) == 1
@@ -170,7 +170,7 @@ def test_sketch_tab_colour_dabs(shipped_pix2pix):
     import numpy as np
 
     from apps.gradio import sketch
-    from gan_core import translate
+    from gan_core.img2img import translate
 
     _, default = sketch.translator_choices()
     colourful = lambda a: (a[..., :3].max(2).astype(int) - a[..., :3].min(2)).max()   # noqa: E731
@@ -231,7 +231,7 @@ def test_style_tab_says_exactly_why_without_weights(monkeypatch):
     import gradio as gr
 
     from apps.gradio import style
-    from gan_core import style as S
+    from gan_core.img2img import style as S
 
     content, style_img = style.style_example()
     assert content.shape == style_img.shape and content.dtype.name == "uint8"
@@ -274,7 +274,7 @@ def test_style_tab_says_exactly_why_without_weights(monkeypatch):
 def test_train_tab_continues_a_finished_run_from_its_checkpoint(app, tiny_cfg, tmp_path, monkeypatch):
     """"Continue this run" (both fronts: studio.continue_run): more steps in the same folder, from last.pt,
     offered only to the run's owner once it has ended with a checkpoint."""
-    from gan_core.jobs import JobManager
+    from gan_core.jobs.manager import JobManager
 
     from apps.gradio import common, train  # after the app fixture set the folders
     mgr = JobManager(runs_dir=tmp_path, mode="thread")
@@ -354,8 +354,8 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     for a visitor who only watches, and a tick that finds nothing new sends nothing."""
     import gradio as gr
 
-    from gan_core import trainer as trainer_mod
-    from gan_core.jobs import JobManager
+    from gan_core.train import trainer as trainer_mod
+    from gan_core.jobs.manager import JobManager
 
     from apps.gradio import common, train
     mgr = JobManager(runs_dir=tmp_path, mode="thread")

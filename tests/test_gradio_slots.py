@@ -1,4 +1,4 @@
-"""gan_core.slots: the machine-wide training slots that the Streamlit and the Gradio servers share
+"""gan_core.jobs.slots: the machine-wide training slots that the Streamlit and the Gradio servers share
 (lock files under the runs folder, freed when their holder releases them or dies)."""
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from gan_core import slots
+from gan_core.jobs import slots
 
 REPO = Path(__file__).resolve().parents[1]
 HOLDER = textwrap.dedent("""
     import sys, time
-    from gan_core.slots import SlotLimiter
+    from gan_core.jobs.slots import SlotLimiter
     s = SlotLimiter(int(sys.argv[2]), sys.argv[1]).try_acquire("streamlit: faces / dcgan / ns")
     print("held" if s is not None else "none", flush=True)
     time.sleep(300)

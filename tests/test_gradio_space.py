@@ -25,7 +25,7 @@ def test_build_space_writes_a_gradio_space(tmp_path):
     assert reqs[0] == "--extra-index-url file:///wheels/cpu"
     assert "torch==2.14.1" in reqs and "torchvision==0.29.1" in reqs
     assert not any(r.startswith("gradio") for r in reqs) and not any("#" in r for r in reqs)
-    for f in ("gradio_app.py", "gan_core/studio/views.py", "gan_core/slots.py", "apps/charts.py", "apps/lab2d_view.py",
+    for f in ("gradio_app.py", "gan_core/studio/views.py", "gan_core/jobs/slots.py", "apps/charts.py", "apps/lab2d_view.py",
               "apps/gradio/app.py", "apps/gradio/train.py", "apps/favicon.png",
               "checkpoints/faces.safetensors", "gan_core/assets/faces_classifier.safetensors"):
         assert (out / f).is_file(), f
@@ -38,7 +38,7 @@ def test_build_space_writes_a_gradio_space(tmp_path):
 
 
 def test_build_space_zerogpu_asks_for_zerogpu_and_pins_spaces(tmp_path):
-    from gan_core import zerogpu
+    from gan_core.jobs import zerogpu
 
     out = build_space.build(tmp_path / "zero", zerogpu=True)
     readme = (out / "README.md").read_text(encoding="utf-8")

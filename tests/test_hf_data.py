@@ -29,7 +29,7 @@ from gan_core.config import RunConfig  # noqa: E402
 from gan_core.data import DataError, LabelGroup, load_dataset  # noqa: E402
 from gan_core.data import hf as hfmod  # noqa: E402
 from gan_core.data import hf_columns  # noqa: E402
-from gan_core.tags import EYE_COLORS, HAIR_COLORS, format_tags_for, parse_tags, parse_tags_for  # noqa: E402
+from gan_core.data.tags import EYE_COLORS, HAIR_COLORS, format_tags_for, parse_tags, parse_tags_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ANIMALS = ["cat", "dog", "bird"]
@@ -346,11 +346,11 @@ def test_parse_tags_for():
 
 # ---- a conditional model on a Hugging Face dataset ---------------------------------------------------------
 def test_train_conditional_and_sample_by_class_name(hf_data, tiny_cfg, tmp_path):
-    from gan_core.checkpoint import generator_from_state, load_checkpoint
+    from gan_core.storage.checkpoint import generator_from_state, load_checkpoint
     from gan_core.cli import main
-    from gan_core.events import DoneEvent, ErrorEvent
-    from gan_core.latent import generate, sample_z
-    from gan_core.trainer import Trainer
+    from gan_core.train.events import DoneEvent, ErrorEvent
+    from gan_core.models.latent import generate, sample_z
+    from gan_core.train.trainer import Trainer
 
     cfg = tiny_cfg(arch="cgan", steps=2, data={"dataset": "hf", "path": str(hf_data["saved"]),
                                                 "hf_label_columns": "label", "cache_dir": str(tmp_path / "cache")})

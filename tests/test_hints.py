@@ -13,10 +13,10 @@ from PIL import Image
 
 from gan_core.config import RunConfig
 from gan_core.data import hints as H
-from gan_core.events import DoneEvent, ErrorEvent, SampleEvent
+from gan_core.train.events import DoneEvent, ErrorEvent, SampleEvent
 from gan_core.models.pix2pix import build_pix2pix
-from gan_core.trainer import Trainer
-from gan_core.translate import sketch_view, takes_hints, translate
+from gan_core.train.trainer import Trainer
+from gan_core.img2img.translate import sketch_view, takes_hints, translate
 
 
 def _faces(n=20, size=16):
@@ -138,7 +138,7 @@ def test_a_hint_generator_takes_four_more_channels_and_works_without_hints():
 @pytest.fixture(scope="module")
 def hint_run(tmp_path_factory, cache_dir):
     """A 4-step pix2pix run with up to 4 colour dabs per pair (16 px), exported."""
-    from gan_core.checkpoint import export_generator, load_checkpoint
+    from gan_core.storage.checkpoint import export_generator, load_checkpoint
     from gan_core.data import load_dataset
 
     out = tmp_path_factory.mktemp("hints")
@@ -156,7 +156,7 @@ def hint_run(tmp_path_factory, cache_dir):
 
 
 def test_training_with_hints_feeds_dabs_of_the_true_colours_and_records_them(hint_run):
-    from gan_core.checkpoint import load_generator
+    from gan_core.storage.checkpoint import load_generator
 
     tr = hint_run["trainer"]
     assert (tr.spec.hint_channels, tr.spec.hint_dabs, tr.G.in_channels) == (4, 4, 5)
@@ -181,7 +181,7 @@ def test_old_edges_only_files_load_and_translate(tmp_path, tiny_cfg):
     """An export written before hints existed (no input/hint fields in its data spec) is an edges-only G."""
     from safetensors.torch import load_file, save_file
 
-    from gan_core.checkpoint import export_generator, load_checkpoint, load_generator
+    from gan_core.storage.checkpoint import export_generator, load_checkpoint, load_generator
 
     cfg = tiny_cfg(dataset="faces-edges", arch="pix2pix", steps=1)
     list(Trainer(cfg, tmp_path / "r").run())
@@ -204,7 +204,7 @@ def test_old_edges_only_files_load_and_translate(tmp_path, tiny_cfg):
     spec["hint_channels"] = 3
     meta["data_spec"] = json.dumps(spec)
     save_file(load_file(str(new)), str(tmp_path / "bad.safetensors"), metadata=meta)
-    from gan_core.checkpoint import CheckpointError
+    from gan_core.storage.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="hint_channels"):
         load_generator(tmp_path / "bad.safetensors")
@@ -251,7 +251,7 @@ def test_cli_translate_with_a_hints_picture(hint_run, tmp_path, capsys, tiny_cfg
 def test_sketch_view_and_metrics_with_hints(hint_run):
     from gan_core import metrics as M
     from gan_core.data import load_dataset
-    from gan_core.translate import enlarge, face_hints, load_translator, random_face_edges
+    from gan_core.img2img.translate import enlarge, face_hints, load_translator, random_face_edges
 
     G = load_translator(hint_run["export"])
     face, edges = random_face_edges(3, 16)
@@ -275,7 +275,7 @@ def test_sketch_view_and_metrics_with_hints(hint_run):
     v3 = sketch_view(old.eval(), lines, seed=0, strokes=strokes)
     assert v3["dabs"] == 0 and v3["hints"] is None and "no colour hints" in v3["note"]
     # the paired metrics judge a hint generator from edges alone and with 8 true-colour dabs
-    from gan_core.checkpoint import load_generator
+    from gan_core.storage.checkpoint import load_generator
 
     _, cfg, _ = load_generator(hint_run["export"])
     ref = M.paired_reference(load_dataset(cfg.data), None, 6)
@@ -286,7 +286,7 @@ def test_sketch_view_and_metrics_with_hints(hint_run):
 
 
 def test_hints_setting_is_for_image_to_image_only_and_resume_checks_the_channels(hint_run, cache_dir, tmp_path):
-    from gan_core.checks import check_config
+    from gan_core.config.checks import check_config
     from gan_core.config import ConfigError
     from gan_core.studio import form_fields
 

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from gan_core.jobs import JobBusyError, JobManager, NotOwnerError, new_run_dir
+from gan_core.jobs.manager import JobBusyError, JobManager, NotOwnerError, new_run_dir
 from waiting import wait_until as _wait
 
 MODES = pytest.mark.parametrize("mode", ["thread", "process"])
@@ -95,7 +95,7 @@ def test_killed_training_process_ends_the_job_with_an_error_not_the_app(tiny_cfg
 def test_commands_given_before_the_training_process_is_up_are_replayed_in_order():
     import queue
 
-    from gan_core.control import ForwardingControl
+    from gan_core.train.control import ForwardingControl
 
     ctl = ForwardingControl()
     ctl.set_lr(lr_g=1e-3, lr_d=2e-3)
@@ -190,7 +190,7 @@ def test_two_servers_on_one_machine_share_the_training_slots(tiny_cfg, tmp_path)
 
 
 def test_numeric_environment_settings(monkeypatch):
-    from gan_core.envvars import env_number
+    from gan_core.config.envvars import env_number
 
     monkeypatch.delenv("GAN_STUDIO_X", raising=False)
     assert env_number("GAN_STUDIO_X", 7, 1, 10) == 7

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gan_core.latent import (arithmetic, generate, interpolation_path, label_path, lerp, same_z_other_tags,
+from gan_core.models.latent import (arithmetic, generate, interpolation_path, label_path, lerp, same_z_other_tags,
                              sample_z, slerp)
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gan_core.config import RunConfig
-from gan_core.events import DoneEvent, SampleEvent, StartEvent, StepEvent
-from gan_core.job import Job
+from gan_core.train.events import DoneEvent, SampleEvent, StartEvent, StepEvent
+from gan_core.jobs.job import Job
 from gan_core.studio.live import RunViewCache, run_view
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gan_core import metrics as M
-from gan_core.classifiers import FeatureExtractor, load_classifier
+from gan_core.metrics.classifiers import FeatureExtractor, load_classifier
 from gan_core.config import DataConfig
 from gan_core.data import load_dataset
 from gan_core.data.images import to_float, to_uint8
@@ -203,7 +203,7 @@ def test_classifier_accuracy_on_real_data_high_and_on_noise_low(faces_val, digit
 class LookupGenerator(nn.Module):
     """A "perfect" conditional generator: returns a real face with the requested tags (or, with
     ``wrong=True``, one with other tags). Shaped like the project's generators: it exposes z_dim and
-    num_classes (what gan_core.latent.sample reads) and has parameters."""
+    num_classes (what gan_core.models.latent.sample reads) and has parameters."""
 
     def __init__(self, images, labels, wrong=False):
         super().__init__()
@@ -224,7 +224,7 @@ class LookupGenerator(nn.Module):
 
 def test_tag_accuracy_and_confidence_of_a_conditional_generator():
     from gan_core.models import DataSpec
-    from gan_core.tags import EYE_COLORS, HAIR_COLORS
+    from gan_core.data.tags import EYE_COLORS, HAIR_COLORS
 
     ds = load_dataset(DataConfig(dataset="faces", image_size=32, num_samples=1200, seed=0))
     spec = DataSpec.from_dataset(ds)
@@ -306,7 +306,7 @@ def test_diversity_and_mode_collapse_monitor(faces_val):
 
 
 def test_monitor_d_saturation_needs_consecutive_windows():
-    from gan_core.events import StepEvent
+    from gan_core.train.events import StepEvent
 
     def ev(step, dr, df):
         return StepEvent(step, 100, 0.1, 5.0, dr, df, 1, 1, 100, 2e-4, 2e-4, 1, 1.0, None, 0.1)
@@ -335,7 +335,7 @@ def test_inception_extractor_is_clear_when_unavailable():
 
 
 def test_metrics_listener_on_a_job_does_not_change_training(tiny_cfg, tmp_path):
-    from gan_core.jobs import JobManager
+    from gan_core.jobs.manager import JobManager
 
     cfg = tiny_cfg("faces", "acgan", "ns", steps=6,
                    train={"checkpoint_every": 3, "log_every": 2, "steps": 6, "batch_size": 8},
@@ -376,7 +376,7 @@ def test_listener_file_rows_and_resume_truncation(tmp_path):
     from types import SimpleNamespace
 
     from gan_core.config import RunConfig
-    from gan_core.events import StartEvent, StepEvent
+    from gan_core.train.events import StartEvent, StepEvent
 
     extras = {}
     job = SimpleNamespace(id=1, run_dir=tmp_path, cfg=RunConfig().replace(loss={"name": "ns"}),

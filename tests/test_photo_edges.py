@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from gan_core import translate as T
+from gan_core.img2img import translate as T
 from gan_core.data.edges import thin_lines
 from gan_core.data.faces import generate_faces
 

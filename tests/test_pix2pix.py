@@ -1,5 +1,5 @@
 """pix2pix building blocks: U-Net G and PatchGAN D (gan_core/models/pix2pix.py), paired data
-(gan_core/data/edges.py) and translation helpers (gan_core/translate.py), on tiny images."""
+(gan_core/data/edges.py) and translation helpers (gan_core/img2img/translate.py), on tiny images."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +12,7 @@ from gan_core.data import DataError
 from gan_core.data import edges as E
 from gan_core.models.pix2pix import (LAMBDA_L1, PatchDiscriminator, UNetGenerator, build_pix2pix, l1_term,
                                      receptive_field)
-from gan_core.translate import edges_of_photo, sketch_to_edges, translate
+from gan_core.img2img.translate import edges_of_photo, sketch_to_edges, translate
 
 
 # ---- networks ------------------------------------------------------------------------------------
@@ -224,12 +224,12 @@ def test_generator_learns_faces_from_edges(tmp_path):
 
 
 # ---- integration: config, registry, trainer, checkpoints, metrics, CLI, view helpers ----------------------
-from gan_core import pix2pix_step as P  # noqa: E402
-from gan_core.checks import check_config  # noqa: E402
+from gan_core.train import pix2pix_step as P  # noqa: E402
+from gan_core.config.checks import check_config  # noqa: E402
 from gan_core.config import ConfigError, RunConfig  # noqa: E402
 from gan_core.data.edges import PairedDataset  # noqa: E402
-from gan_core.events import DoneEvent, ErrorEvent, SampleEvent, StepEvent  # noqa: E402
-from gan_core.trainer import Trainer  # noqa: E402
+from gan_core.train.events import DoneEvent, ErrorEvent, SampleEvent, StepEvent  # noqa: E402
+from gan_core.train.trainer import Trainer  # noqa: E402
 
 
 def _p2p_cfg(tiny_cfg, steps=2, **sections):
@@ -238,7 +238,7 @@ def _p2p_cfg(tiny_cfg, steps=2, **sections):
 
 def test_config_and_registry_pair_pix2pix_with_paired_data(tiny_cfg, tmp_path):
     from gan_core.models import ARCHITECTURES, is_conditional, is_translator
-    from gan_core.recipes import PIX2PIX_RECIPE, apply_preset
+    from gan_core.train.recipes import PIX2PIX_RECIPE, apply_preset
     from gan_core.studio import relevant_fields
 
     cfg = check_config(_p2p_cfg(tiny_cfg))
@@ -307,7 +307,7 @@ def test_held_out_pairs_are_never_in_a_batch(tiny_cfg):
 
 
 def test_pix2pix_needs_pairs_and_refuses_z_sampling(tiny_cfg):
-    from gan_core import latent
+    from gan_core.models import latent
     from gan_core.data import load_dataset
 
     faces = load_dataset(tiny_cfg().data)
@@ -336,8 +336,8 @@ def p2p_run(tmp_path_factory, cache_dir):
 
 
 def test_checkpoint_export_and_load_translator(p2p_run):
-    from gan_core.checkpoint import checkpoint_summary, load_checkpoint
-    from gan_core.translate import TranslateError, load_translator
+    from gan_core.storage.checkpoint import checkpoint_summary, load_checkpoint
+    from gan_core.img2img.translate import TranslateError, load_translator
 
     state = load_checkpoint(p2p_run / "run" / "last.pt")
     assert checkpoint_summary(state)["arch"] == "pix2pix" and not checkpoint_summary(state)["conditional"]
@@ -400,8 +400,8 @@ def test_paired_metrics_and_listener(p2p_run, tmp_path):
 
     from gan_core import metrics as M
     from gan_core.data import load_dataset
-    from gan_core.events import CheckpointEvent
-    from gan_core.translate import load_translator
+    from gan_core.train.events import CheckpointEvent
+    from gan_core.img2img.translate import load_translator
 
     state_cfg = RunConfig.from_json((p2p_run / "run" / "config.json").read_text())
     ds = load_dataset(state_cfg.data)
@@ -428,7 +428,7 @@ def test_paired_metrics_and_listener(p2p_run, tmp_path):
 
 
 def test_sketch_view_helpers():
-    from gan_core.translate import compose_drawing, enlarge, random_face_edges, sketch_view
+    from gan_core.img2img.translate import compose_drawing, enlarge, random_face_edges, sketch_view
 
     face, edges = random_face_edges(3, 32)
     assert face.shape == (3, 32, 32) and edges.shape == (1, 32, 32) and (edges == 0).sum() > 20

@@ -9,12 +9,12 @@ import torch
 from PIL import Image
 
 from gan_core.config import ConfigError, RunConfig
-from gan_core.events import DoneEvent, ErrorEvent
+from gan_core.train.events import DoneEvent, ErrorEvent
 from gan_core.metrics.paired import edge_f1, edge_faithfulness, tag_faithfulness
 from gan_core.models.common import ConditionalBatchNorm2d
 from gan_core.models.pix2pix import UNetGenerator
-from gan_core.trainer import Trainer
-from gan_core.translate import sketch_view, tag_labels, takes_tags, translate
+from gan_core.train.trainer import Trainer
+from gan_core.img2img.translate import sketch_view, tag_labels, takes_tags, translate
 
 
 # ---- the network -----------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ def tag_run(tmp_path_factory, cache_dir):
 
 
 def test_training_feeds_the_true_tags_and_files_record_them(tag_run):
-    from gan_core.checkpoint import checkpoint_summary, load_checkpoint, load_generator
+    from gan_core.storage.checkpoint import checkpoint_summary, load_checkpoint, load_generator
 
     tr = tag_run["trainer"]
     tr.gen.manual_seed(5)
@@ -93,13 +93,13 @@ def test_training_feeds_the_true_tags_and_files_record_them(tag_run):
 
 
 def P_grid(tr):
-    from gan_core import pix2pix_step as P
+    from gan_core.train import pix2pix_step as P
 
     return P.grid_indices(len(tr.dataset), len(tr.strategy.grid_tags))
 
 
 def test_translate_follows_the_tags_and_random_picks_come_from_the_seed(tag_run):
-    from gan_core.translate import load_translator, random_face_edges
+    from gan_core.img2img.translate import load_translator, random_face_edges
 
     G = load_translator(tag_run["export"])
     for m in G.modules():   # 3 steps barely move the tag gains: make the tags' effect visible
@@ -162,7 +162,7 @@ def test_config_needs_tagged_pairs_and_the_form_shows_g_cond():
 
 
 def test_tag_parser_random():
-    from gan_core.tags import parse_tags_for
+    from gan_core.data.tags import parse_tags_for
 
     groups = [("hair", ("blue", "red")), ("eye", ("red", "green"))]
     assert parse_tags_for(groups, "random hair, red eyes", allow_random=True) == (None, 0)

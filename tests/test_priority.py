@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER = textwrap.dedent("""
     import json, multiprocessing as mp, os, threading, time
     from gan_core import priority
-    from gan_core.spawn import start_child
+    from gan_core.jobs.spawn import start_child
 
     early = threading.Event()
     threading.Thread(target=early.wait, daemon=True).start()      # a server thread that exists before
@@ -54,7 +54,7 @@ def test_server_threads_are_niced_and_training_children_are_not():
 
 
 def test_without_the_launcher_children_start_in_the_calling_thread():
-    from gan_core import priority
+    from gan_core.jobs import priority
 
     assert not priority.installed()   # the test process never installed it
     assert priority.launch(lambda: 42) == 42

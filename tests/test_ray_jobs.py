@@ -1,4 +1,4 @@
-"""Job mode "ray" (gan_core/job_ray.py) on a local Ray instance limited to 2 CPUs: real tiny runs
+"""Job mode "ray" (gan_core/jobs/ray_backend.py) on a local Ray instance limited to 2 CPUs: real tiny runs
 through the same JobManager as the app (done, steering and stop, a killed actor), and the one-line
 error when Ray is not installed."""
 import math
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_core.checkpoint import load_checkpoint, load_generator
-from gan_core.jobs import JobManager, NotOwnerError
+from gan_core.storage.checkpoint import load_checkpoint, load_generator
+from gan_core.jobs.manager import JobManager, NotOwnerError
 from waiting import wait_until as _wait
 
 

@@ -9,16 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from gan_core.classifiers import CLASSIFIER_NAMES
+from gan_core.metrics.classifiers import CLASSIFIER_NAMES
 from gan_core.config import ConfigError, DataConfig, RunConfig, all_fields
 from gan_core.data import ImageDataset, LabelGroup, dataset_is_labelled, dataset_is_paired, load_dataset
 from gan_core.data.registry import DATASETS, DatasetSpec
-from gan_core.events import DoneEvent, StepEvent
+from gan_core.train.events import DoneEvent, StepEvent
 from gan_core.models import ARCHITECTURES, DataSpec, build_models
 from gan_core.models.registry import BACKBONES, CONDITIONINGS, ArchSpec, Backbone
-from gan_core.recipes import RECIPES, recipe_for
+from gan_core.train.recipes import RECIPES, recipe_for
 from gan_core.studio.form import field_spec, relevant_fields
-from gan_core.trainer import STEPS, Trainer
+from gan_core.train.trainer import STEPS, Trainer
 
 FIELDS = {k for k, _ in all_fields()}
 

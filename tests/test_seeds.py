@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gan_core import latent, studio
+from gan_core.models import latent
+from gan_core import studio
 from gan_core.studio import seeds as S
 
 FACES = Path(__file__).resolve().parents[1] / "checkpoints" / "faces.safetensors"

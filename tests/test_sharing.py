@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gan_core import sharing
+from gan_core.jobs import sharing
 
 
 def _ckpt_dir(tmp_path):

@@ -11,9 +11,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from gan_core import studio
-from gan_core.checkpoint import export_generator, load_checkpoint
+from gan_core.storage.checkpoint import export_generator, load_checkpoint
 from gan_core.config import RunConfig
-from gan_core.trainer import Trainer
+from gan_core.train.trainer import Trainer
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -145,7 +145,7 @@ def _upload(at: AppTest, key: str, name: str, img: np.ndarray) -> None:
 
 
 def test_sketch_page_colour_dabs_paint_their_region(folders, media):
-    from gan_core.translate import enlarge, random_face_edges
+    from gan_core.img2img.translate import enlarge, random_face_edges
 
     (folders / "faces_pix2pix.safetensors").write_bytes(SHIPPED.read_bytes())
     at = _sketch_page()

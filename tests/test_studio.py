@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from gan_core import studio
-from gan_core.checkpoint import export_generator, load_checkpoint, load_generator
+from gan_core.storage.checkpoint import export_generator, load_checkpoint, load_generator
 from gan_core.config import ConfigError, RunConfig
 from gan_core.losses import LOSSES
-from gan_core.trainer import Trainer
+from gan_core.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -432,8 +432,8 @@ def test_status_queue_and_field_note_strings():
 
 def test_grid_labels_name_the_tags_of_each_row_and_column():
     """#23 item 4: the Train grid's rows (first tag group) and columns (second) are labelled, as the
-    trainer draws them (gan_core.steplog.grid_labels)."""
-    from gan_core.steplog import grid_labels
+    trainer draws them (gan_core.train.steplog.grid_labels)."""
+    from gan_core.train.steplog import grid_labels
 
     spec = {"kind": "image", "channels": 3, "image_size": 16, "num_classes": [3, 2],
             "group_names": ["hair", "eye"], "class_names": [["red", "blue", "green"], ["brown", "grey"]]}
@@ -473,7 +473,8 @@ def test_lab_shape_names_presets_and_form_config():
 
 
 def test_sketch_start_and_export_as(trained, tmp_path):
-    from gan_core import sharing, translate
+    from gan_core.jobs import sharing
+    from gan_core.img2img import translate
 
     class G:   # an edges-only generator: no dabs whatever is asked
         image_size = 16
@@ -490,7 +491,7 @@ def test_sketch_start_and_export_as(trained, tmp_path):
 
 
 def test_vgg_loader_remembers_a_failure_and_tries_again_when_a_file_appears(monkeypatch, tmp_path):
-    from gan_core import style as S
+    from gan_core.img2img import style as S
 
     monkeypatch.delenv(S.ENV_VAR, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
@@ -553,7 +554,7 @@ def test_compare_lists_a_live_change_made_before_the_first_logged_step():
 
 
 def test_the_live_box_is_offered_only_while_the_run_trains():
-    from gan_core.job import JobSnapshot
+    from gan_core.jobs.job import JobSnapshot
     from gan_core.studio import can_steer
 
     def snap(status):

@@ -1,4 +1,4 @@
-"""Style transfer (gan_core/style.py and ``python -m gan_core stylize``): the mechanics on a small randomly
+"""Style transfer (gan_core/img2img/style.py and ``python -m gan_core stylize``): the mechanics on a small randomly
 initialised VGG-shaped network (the real VGG19 weights cannot be downloaded in the tests)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gan_core import style as S
+from gan_core.img2img import style as S
 from gan_core.cli import main
 
 # VGG19's layout (2, 2, 4, 4, 4 convs per block, 5 average poolings) with few channels

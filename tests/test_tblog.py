@@ -6,9 +6,10 @@ import sys
 import numpy as np
 from PIL import Image
 
-from gan_core import rundir, tblog
-from gan_core.events import DoneEvent, ErrorEvent, SampleEvent, StartEvent, StatusEvent, StepEvent
-from gan_core.trainer import Trainer
+from gan_core.storage import rundir
+from gan_core.train import tblog
+from gan_core.train.events import DoneEvent, ErrorEvent, SampleEvent, StartEvent, StatusEvent, StepEvent
+from gan_core.train.trainer import Trainer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -123,7 +124,7 @@ def test_no_run_folder_or_switched_off_writes_nothing(tiny_cfg, tmp_path, monkey
 
 
 def test_a_job_keeps_the_trainers_running_note(tiny_cfg, tmp_path):
-    from gan_core.job import Job
+    from gan_core.jobs.job import Job
 
     job = Job(1, "owner", tiny_cfg(steps=2), tmp_path, None, [], mode="thread")
     job._on_event(StatusEvent("running", 3, "TensorBoard logging is off: could not write the scalars (OSError)"))

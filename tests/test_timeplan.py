@@ -3,13 +3,13 @@ import time
 
 import pytest
 
-from gan_core import timeplan, timeprobe, trainer as trainer_mod
+from gan_core.train import timeplan, timeprobe, trainer as trainer_mod
 from gan_core.config import RunConfig
-from gan_core.events import DoneEvent, StartEvent
-from gan_core.jobs import JobManager
-from gan_core.recipes import PRESETS, STEPS_NEEDED, apply_preset, preset_of, steps_needed
-from gan_core.speed import Option, ProbeResult
-from gan_core.trainer import Trainer
+from gan_core.train.events import DoneEvent, StartEvent
+from gan_core.jobs.manager import JobManager
+from gan_core.train.recipes import PRESETS, STEPS_NEEDED, apply_preset, preset_of, steps_needed
+from gan_core.train.speed import Option, ProbeResult
+from gan_core.train.trainer import Trainer
 
 ONE_OPTION = {"amp": False, "channels_last": False}   # nothing to probe: the run starts at once
 

@@ -4,12 +4,12 @@ import threading
 import pytest
 import torch
 
-from gan_core.checkpoint import load_checkpoint
-from gan_core.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StatusEvent, StepEvent
+from gan_core.storage.checkpoint import load_checkpoint
+from gan_core.train.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StatusEvent, StepEvent
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
-from gan_core.control import TrainControl
-from gan_core.trainer import Trainer
+from gan_core.train.control import TrainControl
+from gan_core.train.trainer import Trainer
 
 
 def _steps(events):
@@ -72,8 +72,8 @@ def untimed_precision(monkeypatch):
     """Every trainer takes the first allowed precision / layout option (or the one a resumed checkpoint
     names) without timing: runs compared step by step must not differ by what a busy machine's timing
     picked, and the probe's own steps must not count in tests that count calls."""
-    import gan_core.trainer as T
-    from gan_core import speed
+    import gan_core.train.trainer as T
+    from gan_core.train import speed
 
     def pick(trainer, keep=None):
         tc = trainer.cfg.train
@@ -86,8 +86,8 @@ def untimed_precision(monkeypatch):
 
 
 def test_a_resumed_run_keeps_its_precision(tiny_cfg, tmp_path, monkeypatch):
-    import gan_core.trainer as T
-    from gan_core import speed
+    import gan_core.train.trainer as T
+    from gan_core.train import speed
 
     real = T.probe_trainer
     list(Trainer(tiny_cfg(steps=2), tmp_path).run())
@@ -195,8 +195,8 @@ def test_run_yields_samples_and_trains_channels_last(tiny_cfg):
 def test_speed_probe_picks_the_fastest_option_and_caches_it(tiny_cfg, tmp_path, monkeypatch):
     import time as _time
 
-    import gan_core.speed as speed
-    from gan_core.speed import Option, probe
+    import gan_core.train.speed as speed
+    from gan_core.train.speed import Option, probe
 
     monkeypatch.setattr(speed, "MAX_SPREAD", 1e9)   # tiny steps jitter: caching itself is what is tested here
 
@@ -221,7 +221,7 @@ def test_speed_probe_picks_the_fastest_option_and_caches_it(tiny_cfg, tmp_path, 
 
 
 def test_time_cadence_gives_grids_and_checkpoints_by_the_clock(tiny_cfg, tmp_path, monkeypatch):
-    import gan_core.trainer as T
+    import gan_core.train.trainer as T
 
     clock = [0.0]
     monkeypatch.setattr(T.time, "perf_counter", lambda: clock[0])
@@ -243,7 +243,7 @@ def test_time_cadence_gives_grids_and_checkpoints_by_the_clock(tiny_cfg, tmp_pat
 
 @pytest.mark.parametrize("on_fake", [False, True])
 def test_acgan_tag_heads_train_on_fakes_only_when_asked(tiny_cfg, monkeypatch, on_fake, untimed_precision):
-    import gan_core.steps as S   # the GAN step strategy computes the tag heads' loss
+    import gan_core.train.steps as S   # the GAN step strategy computes the tag heads' loss
 
     calls = []
     real_aux_loss = S.aux_loss
@@ -286,7 +286,7 @@ def test_final_checkpoint_is_not_written_twice_when_the_periodic_one_just_was(ti
 def test_speed_probe_on_a_busy_machine_is_not_cached(tmp_path):
     import itertools
 
-    from gan_core.speed import Option, load_cached, probe, store_cached
+    from gan_core.train.speed import Option, load_cached, probe, store_cached
 
     opts = [Option("fp32", False), Option("bf16", False)]
     fake_times = itertools.cycle([0.0, 0.0])

@@ -21,10 +21,12 @@ from typing import Any, Callable, Optional
 import gradio as gr
 import pytest
 
-from gan_core import job_zerogpu, rundir, studio, zerogpu
-from gan_core.events import DoneEvent, SampleEvent, StartEvent, StepEvent
-from gan_core.jobs import JobManager
-from gan_core.trainer import Trainer
+from gan_core.jobs import zerogpu_backend as job_zerogpu, zerogpu
+from gan_core.storage import rundir
+from gan_core import studio
+from gan_core.train.events import DoneEvent, SampleEvent, StartEvent, StepEvent
+from gan_core.jobs.manager import JobManager
+from gan_core.train.trainer import Trainer
 from waiting import wait_until
 
 REQUEST: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("request", default=None)
@@ -98,7 +100,7 @@ class SpyGPU:
 
 
 class StepClock:
-    """The trainer's run clock (gan_core.steplog's ``time``), moved on 0.1 s by each training step, so a
+    """The trainer's run clock (gan_core.train.steplog's ``time``), moved on 0.1 s by each training step, so a
     call's time budget holds a known number of steps however busy the machine is."""
 
     def __init__(self) -> None:
@@ -112,7 +114,7 @@ class StepClock:
 
 @pytest.fixture
 def step_clock(monkeypatch):
-    from gan_core import steplog
+    from gan_core.train import steplog
 
     clock = StepClock()
     add = steplog.StepLog.add
@@ -299,7 +301,7 @@ def test_a_quota_error_gives_the_visitors_message_and_keeps_the_checkpoint(spy, 
     assert snap.step == 3 and f"checkpoint at step 3" in snap.error
     last = Path(snap.run_dir) / rundir.LAST
     assert last.is_file() and snap.checkpoints
-    from gan_core.checkpoint import load_checkpoint
+    from gan_core.storage.checkpoint import load_checkpoint
     assert load_checkpoint(last)["step"] == snap.step
     # "Continue this run" starts another GPU call from that checkpoint
     assert studio.can_continue(snap, True)
@@ -329,7 +331,7 @@ def test_stop_and_pause_reach_the_trainer_in_the_gpu_worker(spy, tiny_cfg, tmp_p
 
 def test_a_cpu_run_needs_no_gpu_call(spy, tiny_cfg, tmp_path, monkeypatch):
     """Device cpu ("or run on CPU"): the run trains as in mode "process", with no GPU call."""
-    from gan_core.job import Job
+    from gan_core.jobs.job import Job
 
     ran = []
 

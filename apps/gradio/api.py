@@ -8,9 +8,9 @@ from typing import Iterator
 import gradio as gr
 
 from gan_core import studio
-from gan_core.arguments import check_args
+from gan_core.config.arguments import check_args
 from gan_core.config import ConfigError
-from gan_core.jobs import NotOwnerError
+from gan_core.jobs.manager import NotOwnerError
 from . import common as C
 from .common import Ctx, TOKEN_RE, _file, _png, _safe, _stem, load
 from .gpu import image_pixels, on_gpu
@@ -24,7 +24,7 @@ def api_generate(checkpoint: str, tags: str, seed: float, n: float) -> str:
     hair, red eyes"; empty = random tags, or an unconditional model) and seed (0 to 2^63 - 1): the same
     arguments give the same image."""
     entry, G, cfg, spec, groups = load(checkpoint)
-    try:   # the ranges and messages of the UI's fields, from one declaration (gan_core.arguments)
+    try:   # the ranges and messages of the UI's fields, from one declaration (gan_core.config.arguments)
         a = check_args(seed=seed, n=n)
         t = studio.parse_tag_text(groups, tags)
         grid = studio.sample_grid(G, cfg, spec, n=a["n"], seed=a["seed"], tags=t)

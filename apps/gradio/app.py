@@ -8,7 +8,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from gan_core import sharing, studio
+from gan_core.jobs import sharing
+from gan_core import studio
 from gan_core.studio.pages import PAGE, PAGES
 from . import api, gpu
 from . import common as C

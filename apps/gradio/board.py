@@ -9,8 +9,8 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from gan_core.jobs import JobBusyError, NotOwnerError
-from gan_core.sharing import PermissionDenied
+from gan_core.jobs.manager import JobBusyError, NotOwnerError
+from gan_core.jobs.sharing import PermissionDenied
 from gan_core.studio import board
 from . import common as C
 from .common import Ctx, owner_of

@@ -6,9 +6,10 @@ from typing import Optional
 
 import gradio as gr
 
-from gan_core import sharing, studio
-from gan_core.checkpoint import CheckpointError
-from gan_core.fileio import remove_stale_temp_files
+from gan_core.jobs import sharing
+from gan_core import studio
+from gan_core.storage.checkpoint import CheckpointError
+from gan_core.storage.fileio import remove_stale_temp_files
 from .common import Ctx, _table, owner_of
 
 

@@ -14,9 +14,10 @@ from typing import Any, Optional
 import gradio as gr
 import numpy as np
 
-from gan_core import studio, zerogpu
-from gan_core.checkpoint import CheckpointError
-from gan_core.jobs import get_manager
+from gan_core import studio
+from gan_core.jobs import zerogpu
+from gan_core.storage.checkpoint import CheckpointError
+from gan_core.jobs.manager import get_manager
 
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"

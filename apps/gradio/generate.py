@@ -6,7 +6,7 @@ from typing import Any
 import gradio as gr
 
 from gan_core import studio
-from gan_core.arguments import arg_spec, check_args
+from gan_core.config.arguments import arg_spec, check_args
 from .common import Ctx, _png, _safe, _stem, generator_choices, load, picked_tags, tag_dropdowns, tag_updates
 from .gpu import image_pixels, on_gpu
 
@@ -23,7 +23,7 @@ def on_generator(name: str):
 
 def generate(name: str, seed: float, n: float, nrow: float, *tags):
     entry, G, cfg, spec, groups = load(name)
-    try:   # the checks and messages of gan_core.arguments (the API's too)
+    try:   # the checks and messages of gan_core.config.arguments (the API's too)
         a = check_args(seed=seed or 0, n=n or 64, nrow=nrow or 8)
     except ValueError as e:
         raise gr.Error(str(e)) from None

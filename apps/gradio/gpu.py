@@ -1,4 +1,4 @@
-"""ZeroGPU in the Gradio front end (gan_core/zerogpu.py has the rest): :func:`install` hands ``spaces.GPU``
+"""ZeroGPU in the Gradio front end (gan_core/jobs/zerogpu.py has the rest): :func:`install` hands ``spaces.GPU``
 to gan_core before the app launches (training then runs as job mode "zerogpu"), and :func:`on_gpu` wraps a
 tab's handler so that it runs in a short GPU call when that helps (on ZeroGPU, for large work) and on the
 CPU otherwise, a ZeroGPU refusal reaching the visitor as one ``gr.Error`` line.
@@ -13,7 +13,8 @@ from typing import Any, Callable, Optional
 
 import gradio as gr
 
-from gan_core import studio, zerogpu
+from gan_core import studio
+from gan_core.jobs import zerogpu
 
 
 def install() -> str:
@@ -43,7 +44,7 @@ def image_pixels(name: str) -> int:
 
 def on_gpu(fn: Callable[..., Any], tool: str, work: Callable[..., float] = lambda *a, **k: float("inf"),
            seconds: Optional[Callable[..., int]] = None) -> Callable[..., Any]:
-    """``fn`` under gan_core.zerogpu.gpu_tool, with ZeroGPU's refusals as one gr.Error line."""
+    """``fn`` under gan_core.jobs.zerogpu.gpu_tool, with ZeroGPU's refusals as one gr.Error line."""
     wrapped = zerogpu.gpu_tool(fn, tool, work, seconds)
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)

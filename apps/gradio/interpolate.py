@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from gan_core import studio
-from gan_core.arguments import arg_spec, check_args
+from gan_core.config.arguments import arg_spec, check_args
 from .common import Ctx, MAX_TAG_GROUPS, _file, _png, _safe, _stem, load, picked_tags, tag_dropdowns, tag_updates
 from .gpu import image_pixels, on_gpu
 
@@ -23,7 +23,7 @@ def on_generator_interp(name: str):
 def interpolate(name, seed_a, seed_b, method, steps, fps, boomerang, *tags):
     entry, G, cfg, spec, groups = load(name)
     ta, tb = picked_tags(groups, tags[:MAX_TAG_GROUPS]), picked_tags(groups, tags[MAX_TAG_GROUPS:])
-    try:   # the checks and messages of gan_core.arguments (the API's too)
+    try:   # the checks and messages of gan_core.config.arguments (the API's too)
         a = check_args(seed_a=seed_a or 0, seed_b=seed_b or 0, frames=steps or 16, fps=fps or 10, method=method)
     except ValueError as e:
         raise gr.Error(str(e)) from None

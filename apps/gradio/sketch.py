@@ -6,8 +6,9 @@ from typing import Any, Optional
 import gradio as gr
 import numpy as np
 
-from gan_core import studio, zerogpu
-from gan_core.checkpoint import CheckpointError
+from gan_core import studio
+from gan_core.jobs import zerogpu
+from gan_core.storage.checkpoint import CheckpointError
 from .common import Ctx, picked_tags, tag_dropdowns, tag_updates
 from .gpu import on_gpu
 
@@ -66,7 +67,7 @@ def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[d
     With ``start`` (from ``sketch_start``) the pad's stroke layers go over its lines and dabs, so a coloured
     stroke is a dab and leaves the lines beneath it; without, the pad's composite picture is read alone.
     ``tags``: the hair and eye pickers' values for a generator that takes tags (random: drawn from the seed)."""
-    from gan_core import translate
+    from gan_core.img2img import translate
 
     drawing = (value or {}).get("composite")
     if drawing is None:

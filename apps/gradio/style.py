@@ -5,7 +5,8 @@ import html
 
 import gradio as gr
 
-from gan_core import studio, zerogpu
+from gan_core import studio
+from gan_core.jobs import zerogpu
 from .common import Ctx
 from .gpu import on_gpu
 
@@ -14,7 +15,7 @@ from .gpu import on_gpu
 def _vgg():
     """VGG19 from studio.VGG (one behaviour for both fronts); why it cannot be had, escaped: the reason holds
     text such as "<urlopen error ...>" that would be read as an HTML tag and vanish."""
-    from gan_core import style as S
+    from gan_core.img2img import style as S
 
     try:
         return studio.VGG.network()
@@ -31,7 +32,7 @@ def style_notice() -> str:
 
 
 def style_example():
-    from gan_core import style as S
+    from gan_core.img2img import style as S
 
     return S.example_pair(size=128)
 
@@ -39,7 +40,7 @@ def style_example():
 def style_run(content, style_img, steps, size, alpha, beta, optimizer):
     """Stream (picture, message, notice) while the image is optimised, then the result; without VGG19 the
     tab's notice says why (from then on, before the button is pressed) and the error toast too."""
-    from gan_core import style as S
+    from gan_core.img2img import style as S
 
     if content is None or style_img is None:
         raise gr.Error("give a content and a style picture (or press 'Use the example pair')")

@@ -11,8 +11,8 @@ import gradio as gr
 
 from gan_core import studio
 from gan_core.config import ConfigError, RunConfig, all_fields
-from gan_core.job import ACTIVE
-from gan_core.jobs import JobBusyError, NotOwnerError
+from gan_core.jobs.job import ACTIVE
+from gan_core.jobs.manager import JobBusyError, NotOwnerError
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 from gan_core.studio import board

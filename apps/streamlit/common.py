@@ -11,9 +11,9 @@ import numpy as np
 import streamlit as st
 
 from gan_core import studio
-from gan_core.arguments import arg_spec
+from gan_core.config.arguments import arg_spec
 from gan_core.studio import views
-from gan_core.checkpoint import CheckpointError
+from gan_core.storage.checkpoint import CheckpointError
 
 OWNER_PARAM = "owner"             # legacy: an owner token in the URL is removed and never trusted
 OWNER_COOKIE = "gan_studio_owner"
@@ -214,6 +214,6 @@ def png_download(img: np.ndarray, file_name: str, label: str = "Download PNG", k
 
 
 def seed_input(label: str, key: str, default: int = 0, help: Optional[str] = None) -> int:
-    sp = arg_spec("seed")   # the seed range of gan_core.arguments (cut to what a browser's number box holds)
+    sp = arg_spec("seed")   # the seed range of gan_core.config.arguments (cut to what a browser's number box holds)
     return int(st.number_input(label, min_value=sp.lo, max_value=sp.hi, value=int(default), step=1, key=key,
                                help=help, persist_state="session"))

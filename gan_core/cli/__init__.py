@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from .checkpoints import add_checkpoint_commands
-from .common import EXIT_USAGE, err
-from .images import add_image_commands
-from .train import add_train_command
+from gan_core.cli.checkpoints import add_checkpoint_commands
+from gan_core.cli.common import EXIT_USAGE, err
+from gan_core.cli.images import add_image_commands
+from gan_core.cli.train import add_train_command
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import ConfigError
-from ..arguments import cli_type
-from .common import EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err
+from gan_core.config import ConfigError
+from gan_core.config.arguments import cli_type
+from gan_core.cli.common import EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err
 
 
 def _parse_tags_arg(tags: str, spec) -> Any:
@@ -19,13 +19,13 @@ def _parse_tags_arg(tags: str, spec) -> Any:
 
     if not spec.num_classes:
         raise ValueError("this generator is unconditional: --tags cannot be used")
-    from ..tags import parse_tags_for
+    from gan_core.data.tags import parse_tags_for
 
     return torch.tensor(parse_tags_for(zip(spec.group_names, spec.class_names), tags))
 
 
 def _warn_nonfinite(path: str, state: dict, keys: Sequence[str] = ("G", "G_ema", "D", "opt_g", "opt_d")) -> int:
-    from ..checkpoint import nonfinite_tensors
+    from gan_core.storage.checkpoint import nonfinite_tensors
 
     bad = nonfinite_tensors({k: state.get(k) for k in keys})
     if bad:
@@ -41,10 +41,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from PIL import Image
     from tqdm import tqdm
 
-    from .. import latent
-    from ..checkpoint import CheckpointError, generator_from_state, load_checkpoint, resolve_device
-    from ..data.images import make_grid_uint8, scatter_image
-    from ..fileio import atomic_write_bytes
+    from gan_core.models import latent
+    from gan_core.storage.checkpoint import CheckpointError, generator_from_state, load_checkpoint, resolve_device
+    from gan_core.data.images import make_grid_uint8, scatter_image
+    from gan_core.storage.fileio import atomic_write_bytes
 
     if args.n < 1 or args.n > 100_000:
         _err("--n must be between 1 and 100000")
@@ -96,7 +96,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..checkpoint import CheckpointError, export_generator, load_checkpoint
+    from gan_core.storage.checkpoint import CheckpointError, export_generator, load_checkpoint
 
     try:
         state = load_checkpoint(args.checkpoint)
@@ -109,7 +109,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from ..checkpoint import CheckpointError, checkpoint_summary, load_checkpoint
+    from gan_core.storage.checkpoint import CheckpointError, checkpoint_summary, load_checkpoint
 
     try:
         state = load_checkpoint(args.checkpoint)
@@ -125,11 +125,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Judge a generator with the project's classifier: tag accuracy, same-tag diversity, precision /
     recall / density / coverage and FID, each with its sample sizes."""
-    from .. import latent
-    from ..checkpoint import CheckpointError, load_generator
-    from ..classifiers import ClassifierUnavailable
-    from ..data import DataError
-    from .. import metrics as M
+    from gan_core.models import latent
+    from gan_core.storage.checkpoint import CheckpointError, load_generator
+    from gan_core.metrics.classifiers import ClassifierUnavailable
+    from gan_core.data import DataError
+    from gan_core import metrics as M
 
     if not 8 <= args.n <= 100_000:
         _err(f"--n must be between 8 and 100000, got {args.n}")
@@ -138,9 +138,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         G, cfg, spec = load_generator(args.checkpoint)
         data = cfg.data if args.cache_dir is None else dataclasses.replace(cfg.data, cache_dir=args.cache_dir)
         if getattr(G, "takes_image", False):   # pix2pix: L1 and FID on the held-out pairs of its data
-            from ..data import load_dataset
+            from gan_core.data import load_dataset
 
-            from ..classifiers import classifier_for
+            from gan_core.metrics.classifiers import classifier_for
 
             name = classifier_for(cfg.data.dataset)   # the shipped classifier of the data (faces-edges: faces)
             ext = M.load_classifier(name) if name else None

@@ -1,7 +1,7 @@
 """The picture commands of the command line: ``stylize`` (Gatys et al. style transfer) and ``translate``
 (pix2pix: an edge image, or the edges of a photo, to a picture). :func:`add_image_commands` adds them to
 gan_core.cli's parser; like the rest of gan_core.cli this module talks to the terminal and leaves the work to the
-library (gan_core.style, gan_core.translate).
+library (gan_core.img2img.style, gan_core.img2img.translate).
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from .common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
-from ..arguments import cli_type
+from gan_core.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, IMAGE_FORMATS as _IMAGE_FORMATS, err as _err  # noqa: F401
+from gan_core.config.arguments import cli_type
 
 
 def _csv_arg(text: Optional[str], cast=str) -> Optional[tuple]:
@@ -28,8 +28,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from PIL import Image
     from tqdm import tqdm
 
-    from .. import style as S
-    from ..fileio import atomic_write_bytes
+    from gan_core.img2img import style as S
+    from gan_core.storage.fileio import atomic_write_bytes
 
     fmt = _IMAGE_FORMATS.get(Path(args.out).suffix.lower())
     if fmt is None:
@@ -92,7 +92,7 @@ def _write_picture(path: str, img: Any) -> Optional[str]:
 
     from PIL import Image
 
-    from ..fileio import atomic_write_bytes
+    from gan_core.storage.fileio import atomic_write_bytes
 
     fmt = _IMAGE_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
@@ -114,8 +114,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .. import translate as T
-    from ..data.hints import hints_from_picture
+    from gan_core.img2img import translate as T
+    from gan_core.data.hints import hints_from_picture
 
     for flag, path in (("--out", args.out), ("--edges-out", args.edges_out)):
         if path is not None and Path(path).suffix.lower() not in _IMAGE_FORMATS:

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..checks import check_config
-from ..config import ConfigError, RunConfig, all_fields, field_info
-from ..recipes import PRESETS, apply_preset, recipe_for
-from .common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, err as _err
+from gan_core.config.checks import check_config
+from gan_core.config import ConfigError, RunConfig, all_fields, field_info
+from gan_core.train.recipes import PRESETS, apply_preset, recipe_for
+from gan_core.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, err as _err
 
 
 def _config_flags() -> dict[str, tuple[str, str]]:
@@ -82,7 +82,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if args.seconds is not None and args.steps is None:  # "--seconds 60" alone means: train for 60 s
         sections.setdefault("train", {})["steps"] = 0
     loss_name = sections.get("loss", {}).get("name", cfg.loss.name)
-    from ..losses import LOSSES
+    from gan_core.losses import LOSSES
 
     if loss_name in LOSSES:  # the paper's optimiser settings, unless given explicitly
         rec = {k: v for k, v in LOSSES[loss_name].recommended.items() if k not in sections.get("train", {})}
@@ -97,7 +97,7 @@ def _tagged(args: argparse.Namespace) -> Optional[bool]:
     """Whether the data has tags, as far as the command line tells: for a dataset whose tags come from a
     setting (the registry's ``labels_field``: a folder's tags CSV, a Hugging Face dataset's label columns),
     whether that setting is given, by its flag or ``--set``; None for the others."""
-    from ..data.registry import DATASETS
+    from gan_core.data.registry import DATASETS
 
     spec = DATASETS.get(args.dataset or "")
     if spec is None or not spec.labels_field:
@@ -117,7 +117,7 @@ _RESUME_FIELDS = _RESUME_FLAGS + ("keep_checkpoints",)
 def _check_resume(args: argparse.Namespace) -> None:
     """Refuse what ``--resume`` would silently ignore (a data, model or loss setting that differs from the
     checkpoint's) and files that cannot be resumed; warn about non-finite weights."""
-    from ..checkpoint import CheckpointError, load_checkpoint, nonfinite_tensors
+    from gan_core.storage.checkpoint import CheckpointError, load_checkpoint, nonfinite_tensors
 
     try:
         state = load_checkpoint(args.resume)
@@ -160,8 +160,8 @@ def _check_resume(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .. import distributed
-    from ..trainer import Trainer
+    from gan_core.train import distributed
+    from gan_core.train.trainer import Trainer
 
     try:
         if args.resume:
@@ -181,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _error_code(ev: Any) -> int:
-    from ..events import ErrorEvent
+    from gan_core.train.events import ErrorEvent
 
     if not isinstance(ev, ErrorEvent):
         return EXIT_OK
@@ -207,7 +207,7 @@ def _train_bar(trainer: Any, args: argparse.Namespace) -> int:
 
 
 def _train_loop(trainer: Any, bar: Any, by_time: bool, args: argparse.Namespace) -> int:
-    from ..events import CheckpointEvent, DoneEvent, ErrorEvent, StartEvent, StatusEvent, StepEvent
+    from gan_core.train.events import CheckpointEvent, DoneEvent, ErrorEvent, StartEvent, StatusEvent, StepEvent
 
     code = EXIT_OK
     for ev in trainer.run():

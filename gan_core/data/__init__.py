@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..config import DataConfig
-from .base import DataError, ImageDataset, LabelGroup, ProgressFn  # noqa: F401  (the package's API)
+from gan_core.config import DataConfig
+from gan_core.data.base import DataError, ImageDataset, LabelGroup, ProgressFn  # noqa: F401  (the package's API)
 
-from .registry import DATASETS, DatasetSpec  # noqa: F401,E402
+from gan_core.data.registry import DATASETS, DatasetSpec  # noqa: F401,E402
 
 
 def dataset_is_labelled(cfg: DataConfig) -> Optional[bool]:

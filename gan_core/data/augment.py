@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..config import DIFFAUGMENT_OPS, parse_diffaugment
+from gan_core.config import DIFFAUGMENT_OPS, parse_diffaugment
 
 
 def augment(x: torch.Tensor, flip: bool, rotate_deg: float, generator: torch.Generator) -> torch.Tensor:

@@ -6,9 +6,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..config import DataConfig
-from .base import ImageDataset, LabelGroup, ProgressFn
-from .images import report, resize_uint8
+from gan_core.config import DataConfig
+from gan_core.data.base import ImageDataset, LabelGroup, ProgressFn
+from gan_core.data.images import report, resize_uint8
 
 DIGIT_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 

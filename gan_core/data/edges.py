@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ..config import DataConfig
-from .base import DataError, ImageDataset, ProgressFn
-from .images import Ticker, load_npz_cache, report, save_npz_atomic
+from gan_core.config import DataConfig
+from gan_core.data.base import DataError, ImageDataset, ProgressFn
+from gan_core.data.images import Ticker, load_npz_cache, report, save_npz_atomic
 
 EDGES_VERSION = 1        # bump when the edge settings change: old caches are then ignored
 LOW, HIGH = 0.1, 0.2     # Canny hysteresis thresholds on gradient magnitude (grey levels in [0, 1])
@@ -123,7 +123,7 @@ def detailed_edges(images: torch.Tensor, factor: int, **canny_kw) -> torch.Tenso
 # ---- faces-edges ---------------------------------------------------------------------------------
 def load_faces_edges(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> PairedDataset:
     """The procedural faces of ``cfg`` (num_samples, image_size, seed) and their Canny edges (cached)."""
-    from .faces import load_faces
+    from gan_core.data.faces import load_faces
 
     faces = load_faces(cfg, progress)
     n, size = len(faces), faces.image_size
@@ -142,7 +142,7 @@ def load_faces_edges(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> 
 
 # ---- folders -------------------------------------------------------------------------------------
 def _open_source(cfg: DataConfig):
-    from .folder import open_source
+    from gan_core.data.folder import open_source
 
     return open_source(cfg)
 
@@ -177,7 +177,7 @@ def load_pairs_folder(cfg: DataConfig, progress: Optional[ProgressFn] = None, a_
                       input_channels: int = 1) -> PairedDataset:
     """A folder or .zip of A|B side-by-side pictures (pix2pix format): inputs A (N, input_channels, S, S)
     (grey when input_channels is 1) from the ``a_side`` half, targets B (N, 3, S, S) from the other."""
-    from . import folder as fo
+    from gan_core.data import folder as fo
 
     if a_side not in ("left", "right"):
         raise ValueError(f"a_side must be 'left' or 'right', got {a_side!r}")
@@ -222,7 +222,7 @@ def load_pairs_folder(cfg: DataConfig, progress: Optional[ProgressFn] = None, a_
 def load_folder_edges(cfg: DataConfig, progress: Optional[ProgressFn] = None) -> PairedDataset:
     """A plain image folder or .zip (read as the ``folder`` data set, tags included) with its Canny edges
     as inputs."""
-    from .folder import load_folder
+    from gan_core.data.folder import load_folder
 
     ds = load_folder(cfg, progress)
     if cfg.max_images and len(ds) > cfg.max_images:

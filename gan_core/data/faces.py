@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..config import DataConfig
-from ..tags import EYE_COLORS, HAIR_COLORS
-from .base import ImageDataset, LabelGroup, ProgressFn
-from .images import Ticker, load_npz_cache, report, save_npz_atomic
+from gan_core.config import DataConfig
+from gan_core.data.tags import EYE_COLORS, HAIR_COLORS
+from gan_core.data.base import ImageDataset, LabelGroup, ProgressFn
+from gan_core.data.images import Ticker, load_npz_cache, report, save_npz_atomic
 
 FACES_VERSION = 1   # bump when the drawing changes: old caches are then ignored
 SUPERSAMPLE = 4

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ..config import DataConfig
-from ..tags import parse_tags
-from .base import DataError, ImageDataset, ProgressFn
-from .faces import faces_label_groups
-from .images import Ticker, report
+from gan_core.config import DataConfig
+from gan_core.data.tags import parse_tags
+from gan_core.data.base import DataError, ImageDataset, ProgressFn
+from gan_core.data.faces import faces_label_groups
+from gan_core.data.images import Ticker, report
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 TAGS_NAME = "tags.csv"

@@ -32,12 +32,12 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
-from ..config import DataConfig
-from .base import DataError, ImageDataset, LabelGroup, ProgressFn
-from .folder import MAX_FILE_BYTES, MAX_FILES, TOO_BIG, UNREADABLE, _decode_all, _Skip, _SkipLog
-from .hf_columns import (HFColumn, HFSettings, _LabelSpec, _resolve_columns, describe_columns,  # noqa: F401
+from gan_core.config import DataConfig
+from gan_core.data.base import DataError, ImageDataset, LabelGroup, ProgressFn
+from gan_core.data.folder import MAX_FILE_BYTES, MAX_FILES, TOO_BIG, UNREADABLE, _decode_all, _Skip, _SkipLog
+from gan_core.data.hf_columns import (HFColumn, HFSettings, _LabelSpec, _resolve_columns, describe_columns,  # noqa: F401
                          parse_label_columns)
-from .images import report, save_npz_atomic
+from gan_core.data.images import report, save_npz_atomic
 
 HF_CACHE_VERSION = 1      # bump when decoding changes: old caches are then ignored
 MAX_ROWS = MAX_FILES      # rows looked at when the split's size is unknown and max_images is 0
@@ -453,7 +453,7 @@ class HFPreview:
 
     def captions(self) -> list[str]:
         """One caption per image: its tags as ``group=class`` (``class`` alone for one group)."""
-        from ..tags import format_tags_for
+        from gan_core.data.tags import format_tags_for
 
         if self.labels is None:
             return ["" for _ in range(len(self.images))]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..config import DataConfig
-from .base import DataError, LabelGroup
-from .folder import _examples, _Skip
+from gan_core.config import DataConfig
+from gan_core.data.base import DataError, LabelGroup
+from gan_core.data.folder import _examples, _Skip
 
 MAX_CLASSES = 1000        # classes of one tag group (ImageNet-1k still fits)
 MAX_LABEL_CHARS = 100     # characters of one class name read from a string column

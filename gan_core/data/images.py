@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from ..fileio import PathLike, atomic_write_bytes
-from .base import ProgressFn
+from gan_core.storage.fileio import PathLike, atomic_write_bytes
+from gan_core.data.base import ProgressFn
 
 
 # ---- pixel conversions -------------------------------------------------------------------------

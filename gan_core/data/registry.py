@@ -3,7 +3,7 @@
 A :class:`DatasetSpec` knows its loader, whether its data have tags or come as (input, target) pairs, 2D
 points or images, which settings matter for it, which recipe suits it, and which shipped classifier judges
 it. The config's ``data.dataset`` choices, the loader dispatch (``gan_core.data.load_dataset``), the forms'
-fields (``gan_core.studio.form``), the recipes (``gan_core.recipes.recipe_for``), the checks and the CLI
+fields (``gan_core.studio.form``), the recipes (``gan_core.train.recipes.recipe_for``), the checks and the CLI
 all read it; nothing else lists dataset names.
 
 Adding a torchvision dataset: its entry in ``gan_core.data.torchvision_sets.TORCHVISION_SETS`` and one
@@ -41,9 +41,9 @@ class DatasetSpec:
     paired: bool = False               # always (input, target) pairs (pix2pix data)
     pairable: bool = False             # pairs when ``data.pairs`` is set (a folder)
     needs_path: bool = False           # ``data.path`` names the data
-    recipe: str = "tagged"             # gan_core.recipes.RECIPES key for its tagged (or paired) data
+    recipe: str = "tagged"             # gan_core.train.recipes.RECIPES key for its tagged (or paired) data
     tagged_by_default: bool = False    # recipe_for(tagged=None) takes the tagged recipe
-    classifier: Optional[str] = None   # the shipped classifier that judges it (gan_core.classifiers)
+    classifier: Optional[str] = None   # the shipped classifier that judges it (gan_core.metrics.classifiers)
     fields: frozenset[str] = frozenset()   # settings that matter for it besides IMAGE_FIELDS / POINT_FIELDS
 
     def load(self, cfg: Any, progress: Optional[Callable] = None) -> Any:

@@ -8,10 +8,10 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ..config import DataConfig
-from .base import DataError, ImageDataset, LabelGroup, ProgressFn
-from .digits import DIGIT_CLASSES
-from .images import report, resize_uint8
+from gan_core.config import DataConfig
+from gan_core.data.base import DataError, ImageDataset, LabelGroup, ProgressFn
+from gan_core.data.digits import DIGIT_CLASSES
+from gan_core.data.images import report, resize_uint8
 
 
 @dataclass(frozen=True)

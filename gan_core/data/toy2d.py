@@ -6,9 +6,9 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..config import DataConfig
-from .base import DataError, ImageDataset, ProgressFn
-from .images import report
+from gan_core.config import DataConfig
+from gan_core.data.base import DataError, ImageDataset, ProgressFn
+from gan_core.data.images import report
 
 
 def _gaussians(rng: np.random.Generator, n: int, centers: np.ndarray, std: float) -> np.ndarray:

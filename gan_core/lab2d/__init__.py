@@ -17,13 +17,13 @@ current fakes). Everything here is plain PyTorch / NumPy; the UI only draws the 
 * ``presets``: teaching notes per loss, :data:`LAB_PRESETS` with :func:`run_preset`: classic
   pictures, each with what it should show and a metric check.
 """
-from .fields import (ARROW_LOG_RANGE, ARROW_SCALE_NOTE, DFn, ModeCoverage, arrow_ends, d_surface, g_gradient_field, mode_coverage, plane_grid, shape_modes,
+from gan_core.lab2d.fields import (ARROW_LOG_RANGE, ARROW_SCALE_NOTE, DFn, ModeCoverage, arrow_ends, d_surface, g_gradient_field, mode_coverage, plane_grid, shape_modes,
                      surface_scale)
-from .loop import Lab2D, LabFrame, LeanAdam
-from .presets import (LAB_PRESETS, SCALE_NOTES, TEACHING_NOTES, LabPreset, PresetResult, check_expectations,
+from gan_core.lab2d.loop import Lab2D, LabFrame, LeanAdam
+from gan_core.lab2d.presets import (LAB_PRESETS, SCALE_NOTES, TEACHING_NOTES, LabPreset, PresetResult, check_expectations,
                       run_preset, teaching_note)
-from .runner import LabBusyError, LabManager, LabRunner, get_lab_manager
-from .settings import DRAWN, LAB_SHAPES, LIVE_FIELDS, MAX_DRAWN, POINTS_SPEC, LabConfig
+from gan_core.lab2d.runner import LabBusyError, LabManager, LabRunner, get_lab_manager
+from gan_core.lab2d.settings import DRAWN, LAB_SHAPES, LIVE_FIELDS, MAX_DRAWN, POINTS_SPEC, LabConfig
 
 __all__ = [
     "ARROW_LOG_RANGE", "ARROW_SCALE_NOTE", "arrow_ends", "DFn", "ModeCoverage", "d_surface", "g_gradient_field", "mode_coverage", "plane_grid", "shape_modes",

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..config import LossConfig
-from ..data.toy2d import toy2d_modes
-from ..losses import LossSpec
-from .settings import DRAWN, LabConfig
+from gan_core.config import LossConfig
+from gan_core.data.toy2d import toy2d_modes
+from gan_core.losses import LossSpec
+from gan_core.lab2d.settings import DRAWN, LabConfig
 
 DFn = Callable[..., tuple[Tensor, list]]
 

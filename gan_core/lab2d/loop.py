@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from ..data.toy2d import sample_around, sample_toy2d
-from ..losses import get_loss, make_targets
-from ..models import apply_spectral_norm, build_models
-from ..models.common import GDropout
-from .fields import ModeCoverage, d_surface, g_gradient_field, mode_coverage, shape_modes, surface_scale
-from .settings import DRAWN, LIVE_FIELDS, POINTS_SPEC, LabConfig, ConfigError
+from gan_core.data.toy2d import sample_around, sample_toy2d
+from gan_core.losses import get_loss, make_targets
+from gan_core.models import apply_spectral_norm, build_models
+from gan_core.models.common import GDropout
+from gan_core.lab2d.fields import ModeCoverage, d_surface, g_gradient_field, mode_coverage, shape_modes, surface_scale
+from gan_core.lab2d.settings import DRAWN, LIVE_FIELDS, POINTS_SPEC, LabConfig, ConfigError
 
 class LeanAdam(torch.optim.Adam):
     """``torch.optim.Adam(fused=True)`` stepped with explicit gradients (:meth:`step_with`): the same

@@ -5,10 +5,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from ..losses import LOSSES
-from .fields import ModeCoverage, surface_scale
-from .loop import Lab2D
-from .settings import LabConfig
+from gan_core.losses import LOSSES
+from gan_core.lab2d.fields import ModeCoverage, surface_scale
+from gan_core.lab2d.loop import Lab2D
+from gan_core.lab2d.settings import LabConfig
 
 SCALE_NOTES: dict[str, str] = {
     "probability": "The background is D(x) as a probability (sigmoid of D's logit): red = D says real, "

@@ -16,10 +16,10 @@ from typing import Any, Optional
 
 import torch
 
-from ..config import ConfigError
-from .loop import Lab2D, LabFrame
-from .settings import LIVE_FIELDS, LabConfig
-from ..spawn import start_child
+from gan_core.config import ConfigError
+from gan_core.lab2d.loop import Lab2D, LabFrame
+from gan_core.lab2d.settings import LIVE_FIELDS, LabConfig
+from gan_core.jobs.spawn import start_child
 
 VIEWER_S = 2.0     # a view that read a frame within this many seconds is still watching
 POLL_S = 0.02      # the child looks for commands this often while it trains

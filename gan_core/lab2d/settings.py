@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import TOY2D_SHAPES, ConfigError, LossConfig, ModelConfig, TrainConfig
-from ..losses import check_loss_config
-from ..models import ARCHITECTURES, DataSpec
+from gan_core.config import TOY2D_SHAPES, ConfigError, LossConfig, ModelConfig, TrainConfig
+from gan_core.losses import check_loss_config
+from gan_core.models import ARCHITECTURES, DataSpec
 
 DRAWN = "drawn"                                   # data shape: Gaussians around user-drawn points
 LAB_SHAPES: tuple[str, ...] = TOY2D_SHAPES + (DRAWN,)

@@ -9,14 +9,14 @@
 Every result states its sample sizes and features. A "metrics" row's fields are listed in
 :func:`evaluate_generator`; how each is named and read is :data:`METRICS`.
 """
-from ..classifiers import ClassifierUnavailable, FeatureExtractor, load_classifier
-from .evaluate import (JUDGED_KEYS, PRDC_K, RealReference, accuracy_on, classifier_confidence, classifier_reference,
+from gan_core.metrics.classifiers import ClassifierUnavailable, FeatureExtractor, load_classifier
+from gan_core.metrics.evaluate import (JUDGED_KEYS, PRDC_K, RealReference, accuracy_on, classifier_confidence, classifier_reference,
                        evaluate_generator, judged_fields, label_confidence, real_reference, tag_accuracy)
-from .listener import (EVAL_FILE, EXTRA_KEYS, MetricsListener, ModeCollapseMonitor, install_default_listeners,
+from gan_core.metrics.listener import (EVAL_FILE, EXTRA_KEYS, MetricsListener, ModeCollapseMonitor, install_default_listeners,
                        load_eval_metrics)
-from .paired import (PairedReference, edge_f1, edge_faithfulness, evaluate_translator, paired_reference,
+from gan_core.metrics.paired import (PairedReference, edge_f1, edge_faithfulness, evaluate_translator, paired_reference,
                      tag_faithfulness)
-from .scores import (METRICS, MetricInfo, MetricsUnavailable, Score, compute_fid, compute_is, compute_kid, diversity,
+from gan_core.metrics.scores import (METRICS, MetricInfo, MetricsUnavailable, Score, compute_fid, compute_is, compute_kid, diversity,
                      diversity_within, feature_statistics, fid_from_features, frechet_distance, get_extractor,
                      inception_extractor, inception_score_from_logits, kid_from_features, pixel_features)
 

@@ -1,6 +1,6 @@
 """Judging a generator: tag accuracy, classifier confidence and the whole evaluation row
 (:func:`evaluate_generator`) against a cached :class:`RealReference`. Samples come from the one
-sampling path, :func:`gan_core.latent.sample`.
+sampling path, :func:`gan_core.models.latent.sample`.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import latent
-from ..classifiers import ClassifierExtractor, FeatureExtractor, classifier_for, joint_log_probs, load_classifier
-from ..fidelity import diversity_ratio, prdc
-from .scores import (ExtractorLike, Score, diversity, diversity_within, fid_from_features, get_extractor,
+from gan_core.models import latent
+from gan_core.metrics.classifiers import ClassifierExtractor, FeatureExtractor, classifier_for, joint_log_probs, load_classifier
+from gan_core.metrics.fidelity import diversity_ratio, prdc
+from gan_core.metrics.scores import (ExtractorLike, Score, diversity, diversity_within, fid_from_features, get_extractor,
                      inception_score_from_logits, kid_from_features, pixel_features)
 
 PRDC_K = 5   # neighbours for precision / recall / density / coverage (the papers' default)
@@ -219,7 +219,7 @@ def classifier_reference(data_cfg, n: int, seed: int = 0, spec=None, device: Uni
     """The shipped classifier for a dataset and the reference features of ``n`` of its real images
     (with their tags): what judging a faces or digits generator needs. ValueError when no shipped
     classifier judges that dataset."""
-    from ..data import load_dataset
+    from gan_core.data import load_dataset
 
     name = classifier_for(data_cfg.dataset, spec)
     if name is None:

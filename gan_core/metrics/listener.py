@@ -13,12 +13,13 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 import torch
 
-from .. import latent, rundir
-from ..classifiers import ClassifierUnavailable, FeatureExtractor, classifier_for, load_classifier
-from ..losses import get_loss
-from .evaluate import RealReference, evaluate_generator, real_reference
-from .paired import PairedReference, evaluate_translator, paired_reference
-from .scores import MetricsUnavailable, inception_extractor
+from gan_core.models import latent
+from gan_core.storage import rundir
+from gan_core.metrics.classifiers import ClassifierUnavailable, FeatureExtractor, classifier_for, load_classifier
+from gan_core.losses import get_loss
+from gan_core.metrics.evaluate import RealReference, evaluate_generator, real_reference
+from gan_core.metrics.paired import PairedReference, evaluate_translator, paired_reference
+from gan_core.metrics.scores import MetricsUnavailable, inception_extractor
 
 # When a sample grid has structure (the fakes are no longer noise), judged from one evaluation row: any of
 # these figures at or above its floor. Measured on the 1min faces recipe: at steps 10-80 (grey noise)
@@ -114,7 +115,7 @@ class ModeCollapseMonitor:
     def observe_diversity_ratio(self, step: int, ratio: float, what: str = "pixels",
                                 evidence: Optional[Mapping[str, Any]] = None) -> Optional[str]:
         """Feed one same-tag diversity ratio (generated spread / real spread among images with the
-        same tags, :func:`gan_core.fidelity.diversity_ratio`) with its evaluation row (``evidence``);
+        same tags, :func:`gan_core.metrics.fidelity.diversity_ratio`) with its evaluation row (``evidence``);
         alerts when it is below ``min_tag_ratio``: G draws nearly one image per tag combination and
         ignores z. No warm-up (the ratio is already relative to real data), but nothing is judged
         until the samples have structure (:meth:`has_structure`): grey noise has a ratio near 0 too."""
@@ -255,7 +256,7 @@ class MetricsListener:
                                   lambda d: d["row"].get("step", 0) <= start_step)
 
     def __call__(self, job, ev) -> None:
-        from ..events import CheckpointEvent, DoneEvent, StartEvent, StepEvent
+        from gan_core.train.events import CheckpointEvent, DoneEvent, StartEvent, StepEvent
 
         if isinstance(ev, StepEvent):
             job_state = self._state(job)
@@ -306,8 +307,8 @@ class MetricsListener:
             return
         job_state.last_eval_step = step
         try:
-            from ..checkpoint import load_generator
-            from ..data import load_dataset
+            from gan_core.storage.checkpoint import load_generator
+            from gan_core.data import load_dataset
 
             G, cfg, spec = load_generator(path, device=self.device)
             translator = getattr(G, "takes_image", False)   # pix2pix: L1 (and FID) on held-out pairs
@@ -358,7 +359,7 @@ _DEFAULT_LOCK = threading.Lock()
 
 def install_default_listeners(manager: Any, every_n_steps: int = 500, n_samples: int = 256,
                               **kwargs: Any) -> MetricsListener:
-    """Attach a :class:`MetricsListener` to a job manager (``gan_core.jobs.get_manager()``) once; calling
+    """Attach a :class:`MetricsListener` to a job manager (``gan_core.jobs.manager.get_manager()``) once; calling
     it again returns the listener already attached (safe to call on every Streamlit rerun; the
     arguments of later calls are ignored). ``kwargs`` go to :class:`MetricsListener` (seed, device,
     inception, write_file). Results: ``job.snapshot().extras["metrics" | "alerts" |

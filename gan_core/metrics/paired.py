@@ -8,7 +8,7 @@ and what a sketch demo must do (issue 21): follow the drawing (:func:`edge_faith
     row = evaluate_translator(G, ref)                             # {"l1", "l1_mean_face", "l1_ratio", "fid", ...}
 
 Errors are in grey levels / 255 (0 = identical, 1 = black vs white), averaged over pixels and channels.
-The held-out pairs are those :func:`gan_core.pix2pix_step.split` keeps out of training.
+The held-out pairs are those :func:`gan_core.train.pix2pix_step.split` keeps out of training.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 import torch.nn.functional as F
 
-from .scores import ExtractorLike, diversity, fid_from_features, get_extractor
+from gan_core.metrics.scores import ExtractorLike, diversity, fid_from_features, get_extractor
 
 
 @dataclass
@@ -76,7 +76,7 @@ def edge_f1(pred: Tensor, ref: Tensor, tolerance: int = 1) -> Tensor:
 def edge_faithfulness(pictures: Tensor, edges: Tensor, tolerance: int = 1) -> float:
     """Does a picture follow the drawing: the mean :func:`edge_f1` of the Canny edges of uint8 ``pictures``
     (N, C, S, S) (gan_core.data.edges.canny, as the training edges were made) against ``edges`` (N, 1, S, S)."""
-    from ..data.edges import canny
+    from gan_core.data.edges import canny
 
     return float(edge_f1(canny(pictures), edges, tolerance).mean())
 
@@ -84,7 +84,7 @@ def edge_faithfulness(pictures: Tensor, edges: Tensor, tolerance: int = 1) -> fl
 def tag_faithfulness(pictures: Tensor, asked: Tensor, classifier: ExtractorLike = "faces") -> dict[str, float]:
     """Does a picture take the asked tags: the shipped classifier's verdict on uint8 ``pictures`` against the
     ``asked`` labels (N, G): {"<group>_accuracy": share right, ..., "tag_accuracy": all groups right}."""
-    from .evaluate import accuracy_on
+    from gan_core.metrics.evaluate import accuracy_on
 
     sc = accuracy_on(pictures, asked, classifier)
     return {**sc.details, "tag_accuracy": sc.value}
@@ -93,7 +93,7 @@ def tag_faithfulness(pictures: Tensor, asked: Tensor, classifier: ExtractorLike 
 def paired_reference(ds, extractor: Optional[ExtractorLike] = None, n: Optional[int] = None) -> PairedReference:
     """The held-out pairs of a :class:`~gan_core.data.edges.PairedDataset` (the first ``n`` of them), the
     mean of its training targets, and (with an ``extractor``) the targets' features."""
-    from ..pix2pix_step import split
+    from gan_core.train.pix2pix_step import split
 
     train, held = split(len(ds))
     idx = torch.arange(held.start, held.stop) if held.stop > held.start else torch.arange(len(ds))
@@ -121,8 +121,8 @@ def evaluate_translator(G: nn.Module, ref: PairedReference, extractor: Optional[
     truth as the mean picture is. A generator that takes tags gets the pairs' true tags. Everything is
     from the edges alone; a hint generator is also judged with
     :func:`gan_core.data.hints.eval_hints` (8 dabs of 2 x 2 pixels of each true picture's colours): ``l1_hints``."""
-    from ..data.hints import EVAL_DABS, eval_hints
-    from ..translate import takes_hints, takes_tags, translate
+    from gan_core.data.hints import EVAL_DABS, eval_hints
+    from gan_core.img2img.translate import takes_hints, takes_tags, translate
 
     t0 = time.perf_counter()
     tags = ref.labels if takes_tags(G) else None         # a tag-conditional G gets the true tags

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..classifiers import CLASSIFIER_NAMES, FeatureExtractor, joint_log_probs, load_classifier
-from ..data.images import to_float, to_uint8
+from gan_core.metrics.classifiers import CLASSIFIER_NAMES, FeatureExtractor, joint_log_probs, load_classifier
+from gan_core.data.images import to_float, to_uint8
 
 ArrayLike = Union[Tensor, np.ndarray]
 ExtractorLike = Union[str, FeatureExtractor]

@@ -8,7 +8,7 @@ Networks map tensors to tensors:
 
 The image-to-image archs ``pix2pix`` and ``pix2pix-tags`` (conditioning "image") differ: ``G(edges (B, 1, S, S)
 [, labels]) -> x`` (labels only for pix2pix-tags) and ``D(edges, x) -> patch logits (B, 1, P, P)``;
-gan_core.pix2pix_step trains them on paired data. With colour hints (DataSpec.hint_channels = 4) both take
+gan_core.train.pix2pix_step trains them on paired data. With colour hints (DataSpec.hint_channels = 4) both take
 (B, 1 + 4, S, S): edges, then hints. Whether a checkpoint's G takes tags is its config's arch.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Optional
 
 from torch import nn
 
-from ..config import ConfigError, ModelConfig
-from .registry import ARCHITECTURES, BACKBONES, CONDITIONINGS, ArchSpec, Backbone, Conditioning  # noqa: F401
+from gan_core.config import ConfigError, ModelConfig
+from gan_core.models.registry import ARCHITECTURES, BACKBONES, CONDITIONINGS, ArchSpec, Backbone, Conditioning  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class DataSpec:
 
     @classmethod
     def from_dataset(cls, ds) -> "DataSpec":
-        from ..data.hints import HINT_CHANNELS
+        from gan_core.data.hints import HINT_CHANNELS
 
         groups = ds.label_groups if ds.labels is not None else []
         dabs = int(getattr(ds, "hints", 0) or 0)         # a PairedDataset made with colour hints
@@ -78,7 +78,7 @@ def is_conditional(arch: str) -> bool:
 
 
 def is_translator(arch: str) -> bool:
-    """G turns an input image into a picture (pix2pix): trained on pairs, used through gan_core.translate."""
+    """G turns an input image into a picture (pix2pix): trained on pairs, used through gan_core.img2img.translate."""
     return ARCHITECTURES[arch].paired
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .registry import CONDITIONINGS
+from gan_core.models.registry import CONDITIONINGS
 
 
 class LabelEmbedding(nn.Module):

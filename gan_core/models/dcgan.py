@@ -6,8 +6,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from .common import (ConditionalBatchNorm2d, ConditionedLatent, DHead, GDropout, LabelEmbedding, norm2d,
+from gan_core.config import ModelConfig
+from gan_core.models.common import (ConditionalBatchNorm2d, ConditionedLatent, DHead, GDropout, LabelEmbedding, norm2d,
                      num_upsamples)
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
@@ -99,7 +99,7 @@ class DCGANDiscriminator(nn.Module):
 
 def build(cfg: ModelConfig, spec, num_classes: tuple[int, ...], conditioning: str, d_norm: str):
     """(G, D) with the N(0, 0.02) init of the DCGAN paper."""
-    from .common import dcgan_init
+    from gan_core.models.common import dcgan_init
 
     g = DCGANGenerator(cfg, spec, num_classes)
     d = DCGANDiscriminator(cfg, spec, num_classes, conditioning, d_norm)

@@ -6,8 +6,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from .common import DHead, GDropout
+from gan_core.config import ModelConfig
+from gan_core.models.common import DHead, GDropout
 
 
 class MLPGenerator(nn.Module):

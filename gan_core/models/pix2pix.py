@@ -22,7 +22,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .common import CondSequential, GDropout, LabelEmbedding, dcgan_init, tag_maps, tag_norm
+from gan_core.models.common import CondSequential, GDropout, LabelEmbedding, dcgan_init, tag_maps, tag_norm
 
 LAMBDA_L1 = 100.0       # the paper's weight of the L1 term
 DROPOUT = 0.5           # the paper's dropout (its only noise source)
@@ -58,7 +58,7 @@ class UNetGenerator(nn.Module):
     [previous block, encoder block of the same size] (2x the channels). S = 64 adds a C(8w) stage.
     """
 
-    takes_image = True      # an image-to-image G: G(edges[, tags]), no z (gan_core.latent.sample refuses it)
+    takes_image = True      # an image-to-image G: G(edges[, tags]), no z (gan_core.models.latent.sample refuses it)
     z_dim = 0
 
     def __init__(self, image_size: int = 32, in_channels: int = 1, out_channels: int = 3, width: int = 64,

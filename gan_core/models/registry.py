@@ -94,7 +94,7 @@ class ArchSpec:
     backbone: str          # a key of BACKBONES
     conditioning: str      # a key of CONDITIONINGS
     description: str
-    step: str = "gan"      # the trainer's step strategy (gan_core.steps.STEPS): "gan" | "pix2pix"
+    step: str = "gan"      # the trainer's step strategy (gan_core.train.steps.STEPS): "gan" | "pix2pix"
 
     @property
     def net(self) -> Backbone:

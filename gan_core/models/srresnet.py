@@ -6,8 +6,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from .common import ConditionedLatent, DHead, GDropout, norm2d, num_upsamples
+from gan_core.config import ModelConfig
+from gan_core.models.common import ConditionedLatent, DHead, GDropout, norm2d, num_upsamples
 
 
 class _GBlock(nn.Module):

@@ -10,7 +10,7 @@ WGAN-GP beat minimax on this data?"). Both front ends render these rows; nothing
   same-tag diversity; :func:`sort_rows` sorts them; :func:`permissions` says what this visitor may do.
 * :func:`projector_cards`: the pinned runs side by side, grids and key figures large.
 * :func:`stop_run`, :func:`delete_run`, :func:`set_pinned`: the teacher's (admin's) actions; students
-  get :class:`~gan_core.sharing.PermissionDenied` with the reason.
+  get :class:`~gan_core.jobs.sharing.PermissionDenied` with the reason.
 """
 from __future__ import annotations
 
@@ -25,15 +25,15 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .. import rundir
-from ..fileio import atomic_write_text
-from ..metrics.listener import load_eval_metrics
-from ..recipes import PRESETS
-from ..sharing import PermissionDenied, owner_hash
-from .classroom import is_mine, status_text
-from .form import flatten
-from .pictures import png_bytes, upscale
-from .runs import format_metric, list_runs
+from gan_core.storage import rundir
+from gan_core.storage.fileio import atomic_write_text
+from gan_core.metrics.listener import load_eval_metrics
+from gan_core.train.recipes import PRESETS
+from gan_core.jobs.sharing import PermissionDenied, owner_hash
+from gan_core.studio.classroom import is_mine, status_text
+from gan_core.studio.form import flatten
+from gan_core.studio.pictures import png_bytes, upscale
+from gan_core.studio.runs import format_metric, list_runs
 
 try:
     import fcntl

@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from .form import flatten
-from .views import initial_form_values
+from gan_core.studio.form import flatten
+from gan_core.studio.views import initial_form_values
 
 TEACHER = "teacher"   # Job.stopped_by when the admin stopped someone else's run
 

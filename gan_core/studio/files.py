@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .. import rundir
-from ..checkpoint import (FORMAT, CheckpointError, checkpoint_summary, export_generator, generator_from_state,
+from gan_core.storage import rundir
+from gan_core.storage.checkpoint import (FORMAT, CheckpointError, checkpoint_summary, export_generator, generator_from_state,
                           load_checkpoint)
-from ..config import ConfigError, RunConfig
-from ..fileio import atomic_write_bytes
-from ..models import DataSpec, is_conditional
+from gan_core.config import ConfigError, RunConfig
+from gan_core.storage.fileio import atomic_write_bytes
+from gan_core.models import DataSpec, is_conditional
 
 PathLike = Union[str, os.PathLike]
 
@@ -108,7 +108,7 @@ def is_translator_file(path: PathLike) -> bool:
     kept). Cached per (path, mtime, size); unreadable files count as not translators (loading them says why)."""
     import json
 
-    from ..models import ARCHITECTURES
+    from gan_core.models import ARCHITECTURES
 
     p = Path(path)
     try:

@@ -9,12 +9,12 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from ..checks import check_config
-from ..config import ConfigError, RunConfig, TrainConfig, all_fields, field_info, flatten
-from ..data.registry import DATASETS
-from ..losses import LOSSES
-from ..models import ARCHITECTURES
-from ..recipes import PRESETS, merge_sections, recipe_for
+from gan_core.config.checks import check_config
+from gan_core.config import ConfigError, RunConfig, TrainConfig, all_fields, field_info, flatten
+from gan_core.data.registry import DATASETS
+from gan_core.losses import LOSSES
+from gan_core.models import ARCHITECTURES
+from gan_core.train.recipes import PRESETS, merge_sections, recipe_for
 
 REGISTRIES: dict[str, Mapping[str, Any]] = {"datasets": DATASETS, "architectures": ARCHITECTURES, "losses": LOSSES}
 GROUPS: dict[str, str] = {"data": "Data", "model": "Model", "loss": "Loss", "train": "Optimisation"}

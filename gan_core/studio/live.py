@@ -19,9 +19,9 @@ from typing import Any, Callable, Optional, TypeVar
 
 import numpy as np
 
-from .pictures import png_bytes, upscale
-from .runs import curve_help, downsample, history_keys, metrics_overview
-from .views import job_status, progress_text
+from gan_core.studio.pictures import png_bytes, upscale
+from gan_core.studio.runs import curve_help, downsample, history_keys, metrics_overview
+from gan_core.studio.views import job_status, progress_text
 
 __all__ = ["RunView", "RunViewCache", "run_view", "view_cache", "GRID_MIN_SIZE", "MAX_CURVE_POINTS"]
 

@@ -9,9 +9,9 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..losses import LOSSES
-from ..models import ARCHITECTURES
-from .runs import LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, curve_help, format_duration, format_metric, history_keys, \
+from gan_core.losses import LOSSES
+from gan_core.models import ARCHITECTURES
+from gan_core.studio.runs import LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, curve_help, format_duration, format_metric, history_keys, \
     metrics_overview
 
 VIEW_ONLY = ("View only: this run was started in another browser session. You can watch it, but only that "
@@ -160,10 +160,10 @@ def grid_labels_view(config: Mapping[str, Any], data_spec: Mapping[str, Any], n:
     """The tags of a run's fixed-noise sample grid of ``n`` images, as the sweep view labels its columns:
     ``rows`` (the first tag group's class of each row), ``columns`` (the second group's class of each
     column, [] with one group), ``caption`` ('' for an unconditional run). Mirrors
-    :func:`gan_core.steplog.grid_labels`, which the trainer draws the grid's tags with."""
+    :func:`gan_core.train.steplog.grid_labels`, which the trainer draws the grid's tags with."""
     import math
 
-    from ..models import DataSpec, is_conditional
+    from gan_core.models import DataSpec, is_conditional
 
     empty = {"rows": [], "columns": [], "caption": ""}
     try:
@@ -190,7 +190,7 @@ def labelled_grid(sample: Any, config: Mapping[str, Any], data_spec: Mapping[str
                   min_size: int = 384) -> tuple[Any, str]:
     """A run's sample grid enlarged to ``min_size`` with its tags written left of the rows and above the
     columns (as the sweep view does), and the caption that says which tag varies where."""
-    from .pictures import annotate_columns, annotate_rows, upscale
+    from gan_core.studio.pictures import annotate_columns, annotate_rows, upscale
 
     n = int((config.get("train") or {}).get("grid_size") or 0)
     view = grid_labels_view(config, data_spec, n)
@@ -218,8 +218,8 @@ def reattached_form(mgr: Any, me: str) -> Optional[dict[str, Any]]:
     """The ``section.field`` values of the run a returning visitor's page reattaches to (their own newest
     run: running, queued or finished; never another visitor's, issue 22), so the form shows what that run
     uses rather than the defaults; None when they have no run."""
-    from .classroom import own_run
-    from .form import flatten
+    from gan_core.studio.classroom import own_run
+    from gan_core.studio.form import flatten
 
     job = own_run(mgr, me)
     return None if job is None else flatten(job.cfg.to_dict())

@@ -1,5 +1,5 @@
 """Pictures and generation for the pages: PNG bytes, GIFs, upscaling, labelled grids, and sample
-grids, tag sweeps, interpolation frames and latent arithmetic, all through :func:`gan_core.latent.sample`.
+grids, tag sweeps, interpolation frames and latent arithmetic, all through :func:`gan_core.models.latent.sample`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .. import latent
-from ..config import RunConfig
-from ..data.images import make_grid_uint8, scatter_image
-from ..models import DataSpec, is_conditional
+from gan_core.models import latent
+from gan_core.config import RunConfig
+from gan_core.data.images import make_grid_uint8, scatter_image
+from gan_core.models import DataSpec, is_conditional
 
 
 
@@ -113,7 +113,7 @@ def label_groups(cfg: RunConfig, spec: DataSpec) -> list[tuple[str, tuple[str, .
 def make_labels(cfg: RunConfig, spec: DataSpec, n: int, tags: Optional[Sequence[Optional[int]]] = None,
                 seed: int = 0) -> Optional[torch.Tensor]:
     """(n, G) long labels: ``tags[g]`` for every sample, or seeded random classes where it is None
-    (the same draw :func:`gan_core.latent.sample` makes for ``seed``). None for unconditional generators.
+    (the same draw :func:`gan_core.models.latent.sample` makes for ``seed``). None for unconditional generators.
     """
     groups = label_groups(cfg, spec)
     if not groups:

@@ -14,13 +14,13 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 from PIL import Image
 
-from .. import rundir
-from ..losses import LOSSES
-from ..metrics.listener import load_eval_metrics
-from ..models import ARCHITECTURES
-from ..metrics.scores import METRICS
-from .files import runs_dir
-from .form import flatten
+from gan_core.storage import rundir
+from gan_core.losses import LOSSES
+from gan_core.metrics.listener import load_eval_metrics
+from gan_core.models import ARCHITECTURES
+from gan_core.metrics.scores import METRICS
+from gan_core.studio.files import runs_dir
+from gan_core.studio.form import flatten
 
 PathLike = Union[str, os.PathLike]
 

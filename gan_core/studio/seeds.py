@@ -15,10 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import latent
-from ..config import RunConfig
-from ..models import DataSpec
-from .pictures import interpolation_frames, label_groups, make_labels
+from gan_core.models import latent
+from gan_core.config import RunConfig
+from gan_core.models import DataSpec
+from gan_core.studio.pictures import interpolation_frames, label_groups, make_labels
 
 CANDIDATES = 16                      # candidate seeds 0..15: one small batch
 _CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, dict]" = weakref.WeakKeyDictionary()

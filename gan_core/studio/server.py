@@ -1,6 +1,6 @@
 """What an app server does once at start, for both front ends: serve below training priority
-(gan_core.priority), and in the background make the default preset's data pool and probe this machine's
-speed (gan_core.timeplan), so that the first run does not spend its first half-minute drawing faces and
+(gan_core.jobs.priority), and in the background make the default preset's data pool and probe this machine's
+speed (gan_core.train.timeplan), so that the first run does not spend its first half-minute drawing faces and
 the Train page can say before Start how many steps a time preset gives here.
 
 ``$GAN_STUDIO_PROBE=0`` turns the background pool and speed probe off (plans then say "not measured");
@@ -12,8 +12,9 @@ import os
 import threading
 from typing import Any, Optional
 
-from .. import priority, timeplan, timeprobe
-from ..recipes import DEFAULT_PRESET
+from gan_core.jobs import priority
+from gan_core.train import timeplan, timeprobe
+from gan_core.train.recipes import DEFAULT_PRESET
 
 PROBE_ENV = "GAN_STUDIO_PROBE"
 

@@ -35,7 +35,7 @@ LAB_WIDGETS: dict[str, str] = {"shape": "shape", "loss": "loss.name", "lr_g": "t
 
 def shape_names(front: str) -> dict[str, str]:
     """Every 2D lab data shape -> its name on ``front`` ("streamlit" or "gradio")."""
-    from ..lab2d import DRAWN, LAB_SHAPES
+    from gan_core.lab2d import DRAWN, LAB_SHAPES
 
     names = {**SHAPE_NAMES, DRAWN: DRAWN_LABELS[front]}
     return {s: names.get(s, s) for s in LAB_SHAPES}
@@ -43,14 +43,14 @@ def shape_names(front: str) -> dict[str, str]:
 
 def lab_preset_choices() -> list[tuple[str, str]]:
     """(title, key) of every 2D lab preset, then Custom."""
-    from ..lab2d import LAB_PRESETS
+    from gan_core.lab2d import LAB_PRESETS
 
     return [(p.title, k) for k, p in LAB_PRESETS.items()] + [(CUSTOM_TITLE, CUSTOM_PRESET)]
 
 
 def lab_preset_note(preset: Optional[str]) -> str:
     """What a preset should show and how it is checked (Markdown); Custom says what it is."""
-    from ..lab2d import LAB_PRESETS
+    from gan_core.lab2d import LAB_PRESETS
 
     p = LAB_PRESETS.get(preset or "")
     if p is None:
@@ -81,7 +81,7 @@ def lab_coerce(field: str, v: Any) -> Any:
 def lab_form_config(preset: Optional[str], values: Mapping[str, Any], drawn: Sequence[Sequence[float]] = ()) -> Any:
     """The LabConfig the form describes: the preset's model settings (Custom: the lab's defaults and no
     step limit), the widgets' values (by widget name) and the drawn points."""
-    from ..lab2d import LAB_PRESETS, LabConfig
+    from gan_core.lab2d import LAB_PRESETS, LabConfig
 
     p = LAB_PRESETS.get(preset or "")
     base = p.config() if p is not None else LabConfig()
@@ -97,8 +97,8 @@ def sketch_start(G: Any, seed: int, dabs: int, scale: int) -> dict[str, Any]:
     ``hints`` (the RGBA picture of ``dabs`` dabs of the face's true colours, enlarged; None without dabs
     or for a generator that takes no hints), ``shown`` (lines with the dabs painted over, what the pad
     shows), ``size`` (G's image size)."""
-    from .. import translate
-    from ..data.hints import hint_overlay, hint_picture
+    from gan_core.img2img import translate
+    from gan_core.data.hints import hint_overlay, hint_picture
 
     size = int(getattr(G, "image_size", 32))
     face, edges = translate.random_face_edges(int(seed or 0), size)
@@ -116,8 +116,8 @@ def export_generator_as(run_checkpoint: os.PathLike | str, out_name: str, folder
                         owner: str) -> Path:
     """Export a run's generator into the checkpoints ``folder`` as ``out_name`` and record ``owner`` as
     whose it is (so that visitor may delete it). Raises UploadError / CheckpointError / OSError."""
-    from .. import sharing
-    from .files import export_run_generator
+    from gan_core.jobs import sharing
+    from gan_core.studio.files import export_run_generator
 
     p = export_run_generator(run_checkpoint, (out_name or "").strip() or Path(run_checkpoint).parent.name, folder)
     sharing.record_owner(folder, p.name, owner)
@@ -141,7 +141,7 @@ class VggLoader:
         self._error: Optional[tuple[tuple, float, str]] = None   # (key, when, message)
 
     def _key_now(self) -> tuple:
-        from .. import style as S
+        from gan_core.img2img import style as S
 
         path = S.local_weights()
         if not path:
@@ -168,7 +168,7 @@ class VggLoader:
     def notice(self) -> Optional[tuple[str, str]]:
         """(kind, text) to show before the button is pressed: ("error", why) after a failed try, ("info", a
         download will happen) with no local file; None when local weights are there."""
-        from .. import style as S
+        from gan_core.img2img import style as S
 
         err = self.error()
         if err:
@@ -184,7 +184,7 @@ class VggLoader:
 
     def network(self) -> Any:
         """The network (cached); raises WeightsUnavailable / StyleError with the remembered reason."""
-        from .. import style as S
+        from gan_core.img2img import style as S
 
         key = self._key_now()
         err = self.error()

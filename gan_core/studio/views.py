@@ -15,15 +15,15 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from .. import rundir
-from ..checkpoint import CheckpointError, load_generator
-from ..config import RunConfig
-from ..models import DataSpec
-from ..tags import parse_tags_for
-from .files import CheckpointFile, checkpoints_dir, describe_checkpoint, format_bytes, list_generators
-from .form import flatten, optimizer_settings, preset_sections
-from .pictures import label_groups
-from .runs import RunInfo, format_duration
+from gan_core.storage import rundir
+from gan_core.storage.checkpoint import CheckpointError, load_generator
+from gan_core.config import RunConfig
+from gan_core.models import DataSpec
+from gan_core.data.tags import parse_tags_for
+from gan_core.studio.files import CheckpointFile, checkpoints_dir, describe_checkpoint, format_bytes, list_generators
+from gan_core.studio.form import flatten, optimizer_settings, preset_sections
+from gan_core.studio.pictures import label_groups
+from gan_core.studio.runs import RunInfo, format_duration
 
 ADMIN_ENV = "GAN_STUDIO_ADMIN_TOKEN"
 METRICS_ENV = "GAN_STUDIO_METRICS"            # "0" turns the evaluator off
@@ -63,7 +63,7 @@ _CACHE = GeneratorCache()
 
 def load_generator_cached(path: os.PathLike | str, device: str = "cpu"):
     """(G, cfg, spec) of a checkpoint on ``device`` through the process-wide :class:`GeneratorCache` (the
-    Gradio tools pass ``gan_core.zerogpu.tool_device()``: "cuda" inside a ZeroGPU call)."""
+    Gradio tools pass ``gan_core.jobs.zerogpu.tool_device()``: "cuda" inside a ZeroGPU call)."""
     return _CACHE.load(path, device)
 
 
@@ -268,7 +268,7 @@ def run_summary_rows(runs: Sequence[RunInfo]) -> list[dict[str, Any]]:
 
 def checkpoint_rows(files: Sequence[CheckpointFile], folder: os.PathLike | str, who: Optional[str]) -> list[dict[str, Any]]:
     """The Checkpoints table: what each file holds and whose it is (unreadable files say why)."""
-    from .. import sharing
+    from gan_core.jobs import sharing
 
     rows = []
     for f in files:
@@ -313,8 +313,8 @@ def install_metrics(manager: Any = None) -> int:
     or 0 when metrics are off (``GAN_STUDIO_METRICS=0``)."""
     if not metrics_enabled():
         return 0
-    from ..jobs import get_manager  # here, not at the top: jobs -> sharing -> studio would be a circle
-    from ..metrics import install_default_listeners
+    from gan_core.jobs.manager import get_manager  # here, not at the top: jobs -> sharing -> studio would be a circle
+    from gan_core.metrics import install_default_listeners
 
     manager = manager if manager is not None else get_manager()
     listener = install_default_listeners(manager, every_n_steps=_env_int(EVAL_EVERY_ENV, 250, 1),

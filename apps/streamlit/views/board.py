@@ -6,8 +6,8 @@ import re
 
 import streamlit as st
 
-from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
-from gan_core.sharing import PermissionDenied
+from gan_core.jobs.manager import JobBusyError, NotOwnerError, get_manager
+from gan_core.jobs.sharing import PermissionDenied
 from gan_core.studio import board
 from apps.streamlit.common import is_admin, owner_token, page_start
 

@@ -5,9 +5,10 @@ import streamlit as st
 
 from apps.streamlit.common import page_start, is_admin, owner_token
 
-from gan_core import sharing, studio
-from gan_core.checkpoint import CheckpointError
-from gan_core.fileio import remove_stale_temp_files
+from gan_core.jobs import sharing
+from gan_core import studio
+from gan_core.storage.checkpoint import CheckpointError
+from gan_core.storage.fileio import remove_stale_temp_files
 
 page_start()
 st.title("Checkpoints")

@@ -6,7 +6,7 @@ import streamlit as st
 from apps.streamlit.common import page_start
 
 from gan_core import studio
-from gan_core.jobs import get_manager
+from gan_core.jobs.manager import get_manager
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 from gan_core.studio.pages import PAGES

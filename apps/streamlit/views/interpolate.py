@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core import studio
-from gan_core.arguments import arg_spec
+from gan_core.config.arguments import arg_spec
 from apps.streamlit.common import generator_page, png_download, seed_input, show_image, tag_selectors
 
 _, G, cfg, spec, groups, stem = generator_page("Interpolate")

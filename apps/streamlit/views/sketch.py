@@ -4,15 +4,16 @@ The canvas (streamlit-drawable-canvas) starts from the edges of a random procedu
 draw, white strokes erase, and for a generator trained with colour hints, strokes in a colour are dabs
 that tell it the colours there (the random face can come with a few dabs of its true colours). An uploaded
 edge drawing (or a photo, whose edges are computed), with its own coloured dabs or a separate hint picture,
-replaces the canvas. All picture work is in gan_core.translate (sketch_view, random_face_edges, face_hints)."""
+replaces the canvas. All picture work is in gan_core.img2img.translate (sketch_view, random_face_edges, face_hints)."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from gan_core import studio, translate as T
-from gan_core.arguments import arg_spec
+from gan_core import studio
+from gan_core.img2img import translate as T
+from gan_core.config.arguments import arg_spec
 from apps.streamlit.common import checkpoint_picker, page_start, png_download, show_image, tag_selectors
 
 K = "sketch."

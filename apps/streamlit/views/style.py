@@ -1,11 +1,12 @@
 """Style: neural style transfer (Gatys et al. 2016) of a content picture in the style of another, with
-live previews. Widgets -> gan_core.style.StyleConfig; the optimisation runs in this script and its typed
-events (gan_core.style.stylize) update a progress bar, the losses and the preview image."""
+live previews. Widgets -> gan_core.img2img.style.StyleConfig; the optimisation runs in this script and its typed
+events (gan_core.img2img.style.stylize) update a progress bar, the losses and the preview image."""
 from __future__ import annotations
 
 import streamlit as st
 
-from gan_core import studio, style as S
+from gan_core import studio
+from gan_core.img2img import style as S
 from apps.streamlit.common import page_start, png_download, show_image
 
 K = "style."

@@ -9,7 +9,7 @@ import streamlit as st
 
 from gan_core import studio
 from gan_core.config import ConfigError, RunConfig
-from gan_core.jobs import JobBusyError, NotOwnerError, get_manager
+from gan_core.jobs.manager import JobBusyError, NotOwnerError, get_manager
 from gan_core.studio import board
 from gan_core.studio.pages import PAGE
 from apps import charts
