@@ -206,19 +206,14 @@ def base_config(args: argparse.Namespace, dataset: str = "faces", preset: str = 
 
 
 def parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``--set loss.aux_weight=2`` -> {"loss": {"aux_weight": 2}} (values parsed as JSON when possible)."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, _, raw = item.partition("=")
-        sec, _, fld = key.partition(".")
-        if not (sec and fld and raw):
-            raise SystemExit(f"error: --set expects section.field=value, got {item!r}")
-        try:
-            val = json.loads(raw)
-        except json.JSONDecodeError:
-            val = raw
-        out.setdefault(sec, {})[fld] = val
-    return out
+    """``--set loss.aux_weight=2`` -> {"loss": {"aux_weight": 2}}: the CLI's own ``--set`` parser."""
+    from gan_core.cli.train import _parse_set
+    from gan_core.config import ConfigError
+
+    try:
+        return _parse_set(items)
+    except ConfigError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def compare(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:

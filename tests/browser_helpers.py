@@ -100,3 +100,36 @@ def export_tiny_generator(folder, cache, name: str, data: dict, model: dict, ste
     list(Trainer(cfg, run).run())
     folder.mkdir(parents=True, exist_ok=True)
     return export_generator(load_checkpoint(run / "last.pt"), folder / name)
+
+
+def run_status(pg) -> str:
+    """The Streamlit Train page's "Status" metric ('' while the live fragment redraws)."""
+    try:
+        return pg.locator('[data-testid="stMetric"]').filter(has_text="Status").locator(
+            '[data-testid="stMetricValue"]').last.inner_text(timeout=2000)
+    except Exception:  # noqa: BLE001 - the fragment may be redrawing
+        return ""
+
+
+def wait_status(pg, pattern: str, timeout: float = 120.0) -> str:
+    """Poll :func:`run_status` until it matches the regex ``pattern``; fail the test with the last status."""
+    import re
+    import time
+
+    import pytest
+
+    t0, s = time.time(), ""
+    while time.time() - t0 < timeout:
+        s = run_status(pg)
+        if re.search(pattern, s):
+            return s
+        pg.wait_for_timeout(400)
+    pytest.fail(f"status never matched {pattern!r} within {timeout:.0f} s (last: {s!r})")
+
+
+def open_run_form(pg) -> None:
+    """Open the Streamlit Train page's "Run configuration" expander when it is folded (it folds for a visitor
+    while someone's run trains, so that watchers get a light page)."""
+    if not pg.get_by_role("combobox", name="Preset", exact=True).is_visible():
+        pg.get_by_text("Run configuration", exact=True).first.click()
+        wait_idle(pg)

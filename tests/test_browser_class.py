@@ -13,12 +13,12 @@ Skipped when Chromium or Playwright is missing. Screenshots go to ``$GAN_STUDIO_
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from browser_helpers import app_env, require_browser, screenshots_dir, serve_app
 from browser_helpers import choose as _choose, set_number as _set_number, wait_idle as _wait_idle
+from browser_helpers import run_status as _status, wait_status as _wait_status
 
 pytestmark = pytest.mark.browser
 
@@ -45,22 +45,8 @@ def _main(pg):
     return pg.get_by_test_id("stMainBlockContainer")
 
 
-def _status(pg) -> str:
-    try:
-        return pg.locator('[data-testid="stMetric"]').filter(has_text="Status").locator(
-            '[data-testid="stMetricValue"]').last.inner_text(timeout=2000)
-    except Exception:  # noqa: BLE001 - the fragment may be redrawing
-        return ""
 
 
-def _wait_status(pg, pattern: str, timeout: float = 120.0) -> str:
-    t0, s = time.time(), ""
-    while time.time() - t0 < timeout:
-        s = _status(pg)
-        if re.search(pattern, s):
-            return s
-        pg.wait_for_timeout(400)
-    pytest.fail(f"status never matched {pattern!r} within {timeout:.0f} s (last: {s!r})")
 
 
 def _set_name(pg, url: str, name: str) -> None:

@@ -17,7 +17,7 @@ import re
 import pytest
 
 from browser_helpers import require_browser, screenshots_dir
-from test_gradio_api import gradio_env, start_gradio, stop_gradio
+from test_gradio_api import gradio_env, serve_gradio
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("gradio")
@@ -29,11 +29,7 @@ TOKEN = "teacher-secret-123"
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("class_gradio")
     env = gradio_env(base, GAN_STUDIO_JOB_MODE="thread", GAN_STUDIO_ADMIN_TOKEN=TOKEN)
-    proc, url = start_gradio(base, env)
-    try:
-        yield {"url": url, "base": base}
-    finally:
-        stop_gradio(proc)
+    yield from serve_gradio(base, env)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +76,8 @@ def _name(pg, name: str) -> None:
 
 
 def _start(pg, steps: int) -> None:
+    if not pg.locator("#preset input").first.is_visible():   # the form folds while someone's run trains
+        pg.get_by_text("Run configuration").first.click()
     _choose(pg, "preset", "Tiny (smoke test, seconds)")
     expect(pg.locator("#f-train-steps input")).to_have_value("300")
     _set_after_preset(pg, {"f-train-steps": steps, "f-data-num_samples": 64})

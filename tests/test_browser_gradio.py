@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from browser_helpers import REPO, require_browser, screenshots_dir
-from test_gradio_api import gradio_env, start_gradio, stop_gradio
+from test_gradio_api import gradio_env, serve_gradio
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("gradio")
@@ -29,11 +29,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("gradio_browser")
     env = gradio_env(base, GAN_STUDIO_JOB_MODE="thread")
     shutil.copy(REPO / "checkpoints" / "faces_pix2pix.safetensors", base / "checkpoints")   # the Sketch tab's G
-    proc, url = start_gradio(base, env)
-    try:
-        yield {"url": url, "base": base}
-    finally:
-        stop_gradio(proc)
+    yield from serve_gradio(base, env)
 
 
 @pytest.fixture(scope="module")

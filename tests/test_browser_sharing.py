@@ -10,13 +10,13 @@ Skipped when Chromium or Playwright is missing. Screenshots go to ``$GAN_STUDIO_
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from browser_helpers import app_env, launch_chromium, require_browser, screenshots_dir, serve_app
 from browser_helpers import choose as _choose, set_number as _set_number, wait_idle as _wait_idle
+from browser_helpers import open_run_form, wait_status as _wait_status
 
 pytestmark = pytest.mark.browser
 
@@ -48,29 +48,15 @@ def _button(pg, name: str):
     return pg.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
 
 
-def _status(pg) -> str:
-    try:
-        return pg.locator('[data-testid="stMetric"]').filter(has_text="Status").locator(
-            '[data-testid="stMetricValue"]').last.inner_text(timeout=2000)
-    except Exception:  # noqa: BLE001 - the fragment may be redrawing
-        return ""
 
 
-def _wait_status(pg, pattern: str, timeout: float = 120.0) -> str:
-    t0 = time.time()
-    s = ""
-    while time.time() - t0 < timeout:
-        s = _status(pg)
-        if re.search(pattern, s):
-            return s
-        pg.wait_for_timeout(500)
-    pytest.fail(f"status never matched {pattern!r} within {timeout:.0f} s (last: {s!r})")
 
 
 def _start_tiny_run(pg, url: str, steps: int) -> None:
     pg.goto(url + "/train")
     expect(pg.get_by_role("heading", name="Train")).to_be_visible()
     _wait_idle(pg)
+    open_run_form(pg)   # folded while another visitor's run trains
     _choose(pg, "Preset", "Tiny (smoke test, seconds)")
     _set_number(pg, "Steps", steps)
     _button(pg, "Start training").click()

@@ -77,14 +77,20 @@ def stop_gradio(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
+def serve_gradio(base: Path, env: dict[str, str], **info):
+    """Run ``gradio_app.py`` with ``env`` for a module's tests and yield ``{"url", "base", **info}``; stops it
+    after. Use with ``yield from``."""
+    proc, url = start_gradio(base, env)
+    try:
+        yield {"url": url, "base": base, **info}
+    finally:
+        stop_gradio(proc)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("gradio_api")
-    proc, url = start_gradio(base, gradio_env(base))
-    try:
-        yield {"url": url, "base": base, "runs": base / "runs"}
-    finally:
-        stop_gradio(proc)
+    yield from serve_gradio(base, gradio_env(base), runs=base / "runs")
 
 
 @pytest.fixture(scope="module")

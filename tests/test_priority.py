@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SERVER = textwrap.dedent("""
     import json, multiprocessing as mp, os, threading, time
-    from gan_core import priority
+    from gan_core.jobs import priority
     from gan_core.jobs.spawn import start_child
 
     early = threading.Event()

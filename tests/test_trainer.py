@@ -21,7 +21,7 @@ COMBOS = [(arch, loss) for arch in ARCHITECTURES for loss in LOSSES]
 
 @pytest.mark.parametrize("arch,loss", COMBOS, ids=[f"{a}-{l}" for a, l in COMBOS])
 def test_every_loss_and_arch_trains(tiny_cfg, tmp_path, arch, loss):
-    dataset = "toy2d" if arch == "mlp" else "faces-edges" if arch == "pix2pix" else "faces"
+    dataset = "toy2d" if arch == "mlp" else "faces-edges" if ARCHITECTURES[arch].paired else "faces"
     cfg = tiny_cfg(dataset=dataset, arch=arch, loss=loss, steps=2)
     trainer = Trainer(cfg, tmp_path)
     events = list(trainer.run())
