@@ -39,10 +39,12 @@ def shown_run(mgr: Any, me: Optional[str], chosen: Optional[int] = None) -> Opti
     else their own (:func:`own_run`), else (a visitor who has started nothing) the run training now,
     view only. Another visitor's run never replaces one's own: A's finished run stays on A's page
     when B starts one."""
-    if chosen is not None:
-        job = mgr.get(int(chosen))
-        if job is not None:
-            return job
+    try:   # a widget may hand back something else than a job id while its options change: ignore it
+        job = mgr.get(int(chosen)) if chosen is not None else None
+    except (TypeError, ValueError):
+        job = None
+    if job is not None:
+        return job
     mine = own_run(mgr, me)
     if mine is not None:
         return mine

@@ -313,7 +313,9 @@ with st.container(horizontal=True, vertical_alignment="center"):
 
 
 def _on_watch() -> None:
-    st.session_state[CHOSEN] = st.session_state["tr.watch"]
+    picked = st.session_state["tr.watch"]
+    if isinstance(picked, int):   # a job id (the options' values); anything else is ignored
+        st.session_state[CHOSEN] = picked
 
 
 def _back_to_mine() -> None:
