@@ -28,9 +28,9 @@ def job(tmp_path):
 def test_n_sessions_polling_one_run_cause_one_computation_per_step(job):
     counted = []
 
-    def compute(j, version):
+    def compute(j, version, prev=None):
         counted.append(version)
-        return run_view(j, version)
+        return run_view(j, version, prev)
 
     cache = RunViewCache(compute=compute)
     sessions, polls = 30, 5
@@ -72,6 +72,38 @@ def test_a_view_changes_with_everything_a_viewer_sees(job):
     assert cache.view(job) is c
 
 
+def test_curves_and_grid_are_made_once_per_new_row_and_sample_not_per_version(job):
+    """The version changes with every step and every evaluator row; the heavy parts (chart groups, figures,
+    the labelled grid and its PNG) only with a new history row or a new sample."""
+    from apps import charts
+
+    cache = RunViewCache()
+    job._on_event(_step(1))
+    job._on_event(SampleEvent(1, np.full((20, 20, 3), 100, np.uint8)))
+    a = cache.view(job)
+    assert [g["title"] for g in a.groups][:2] == ["Losses", "D outputs"] and a.groups[0]["keys"] == ["d_loss", "g_loss"]
+    assert a.grid_png.startswith(b"\x89PNG") and a.grid_caption == "Fixed-noise samples at step 1"
+    made = []
+    real = charts.curves_figure
+    try:
+        charts.curves_figure = lambda *args, **kw: made.append(args[2]) or real(*args, **kw)
+        figs = [charts.live_figure(a, g) for g in a.groups]
+        job.add_extra("metrics", {"step": 1, "tag_accuracy": 0.5})   # a new version: same curves, same grid
+        b = cache.view(job)
+        assert b is not a and b.curves is a.curves and b.grid_view is a.grid_view
+        assert [charts.live_figure(b, g) for g in b.groups] == figs and len(made) == len(a.groups)
+        job._on_event(SampleEvent(2, np.full((20, 20, 3), 200, np.uint8)))   # a new grid, the same curves
+        c = cache.view(job)
+        assert c.curves is a.curves and c.grid_view is not a.grid_view and c.grid[0, 0, 0] == 200
+        assert c.grid_caption == "Fixed-noise samples at step 2"
+        job._on_event(_step(2))   # a new row: new curves and figures, the same grid
+        d = cache.view(job)
+        assert d.curves is not a.curves and d.grid_view is c.grid_view and len(d.history) == 2
+        assert charts.live_figure(d, d.groups[0]) is not figs[0] and len(made) == len(a.groups) + 1
+    finally:
+        charts.curves_figure = real
+
+
 def test_memo_makes_a_front_end_derivative_once_per_version(job):
     cache = RunViewCache()
     made = []
@@ -93,11 +125,11 @@ def test_bounded_and_a_failed_computation_is_retried(tmp_path):
     assert len(cache) == 3
     calls = []
 
-    def flaky(j, version):
+    def flaky(j, version, prev=None):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("boom")
-        return run_view(j, version)
+        return run_view(j, version, prev)
 
     cache = RunViewCache(compute=flaky)
     with pytest.raises(RuntimeError):

@@ -322,21 +322,15 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
         stats += f'<p id="shortfall"><b>{view.shortfall}</b></p>'
     if job.owner != me and snap.active and not admin:
         stats += f"<p>{html.escape(studio.VIEW_ONLY)}</p>"
-    groups = view.memo(("groups",), lambda: {g["title"]: g for g in studio.chart_groups(
-        snap.history, snap.config["loss"]["name"], snap.config["model"]["arch"])})
+    groups = {g["title"]: g for g in view.groups}   # the live chart groups, made once per new history row
     if changed and snap.history:   # one plot per chart group, in the order of CHART_GROUPS (None: no such curves)
-        plots = [view.memo(("gr", g.title), lambda g=g: charts.curves_figure(view.history, groups[g.title]["keys"],
-                                                                          g.title))   # once per version
-                 if g.title in groups else None for g in studio.CHART_GROUPS]
+        plots = [charts.live_figure(view, groups[g.title]) if g.title in groups else None for g in studio.CHART_GROUPS]
     elif changed:
         plots = [None] * 5
     else:
         plots = [gr.skip()] * 5
-    if snap.sample is not None and (new_job or shown.get("sample") != snap.sample_step):
-        img, tags = view.memo(("grid",), lambda: studio.labelled_grid(snap.sample, snap.config, snap.data_spec,
-                                                                     min_size=384))
-        grid = gr.update(value=img, label=f"Fixed-noise samples at step {snap.sample_step}"
-                                          + (f" · {tags}" if tags else ""))
+    if view.grid_view is not None and (new_job or shown.get("sample") != snap.sample_step):
+        grid = gr.update(value=view.grid, label=view.grid_caption)   # labelled once per new sample (the shared view)
     elif snap.sample is None and new_job:
         grid = gr.update(value=None, label=studio.WAITING_FIRST_SAMPLE)
     else:

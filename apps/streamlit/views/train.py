@@ -158,7 +158,11 @@ def metrics_section(snap) -> None:
                    help=c["help"])
     st.caption(f"{v['summary']}. {v['help']}")
     if len(v["table"]) > 1:
-        with st.expander(f"Metrics history ({len(v['table'])} evaluations)"):
+        hist = st.expander(f"Metrics history ({len(v['table'])} evaluations)", key="tr.metrics_history",
+                           on_change="rerun")
+        if not hist.open:   # drawn only while open: nothing to send every poll for a closed box
+            return
+        with hist:
             st.plotly_chart(charts.metrics_figure(snap.extras.get("metrics") or [], [c["name"] for c in v["cards"]]),
                             key="chart_metrics", config={"displayModeBar": False})
             st.dataframe(v["table"], hide_index=True)
@@ -171,7 +175,6 @@ def live_panel(job_id: int, polling: bool) -> None:
         return
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
     snap = view.snap
-    cfg = snap.config
     total = snap.total_steps
     m = st.columns(4)
     m[0].metric("Status", snap.status)
@@ -191,28 +194,25 @@ def live_panel(job_id: int, polling: bool) -> None:
         st.error(snap.error, icon=":material/error:")
     if view.shortfall:   # a time-budget run that got too few steps says so
         st.warning(view.shortfall, icon=":material/speed:")
-    groups = view.memo(("groups",), lambda: studio.chart_groups(snap.history, cfg["loss"]["name"], cfg["model"]["arch"]))
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        if snap.history:
-            for col, g in zip(st.columns(2), [g for g in groups if g["main"]]):
+        if view.groups:
+            for col, g in zip(st.columns(2), [g for g in view.groups if g["main"]]):
                 with col:
                     _chart(view, g)
-            with st.expander(studio.MORE_CURVES):
-                for g in groups:
-                    if not g["main"]:
-                        _chart(view, g)
+            more = st.expander(studio.MORE_CURVES, key="tr.more_curves", on_change="rerun")
+            if more.open:   # drawn (and sent every poll) only while a visitor looks at them
+                with more:
+                    for g in view.groups:
+                        if not g["main"]:
+                            _chart(view, g)
         else:
             st.info(studio.WAITING_FIRST_STEP, icon=":material/hourglass_top:")
     with right:
-        if snap.sample is not None:
-            img, tags = view.memo(("grid",), lambda: studio.labelled_grid(snap.sample, cfg, snap.data_spec, min_size=384))
-            png = view.memo(("grid-png",), lambda: studio.png_bytes(img))   # the PNG made once per new grid
-            st.image(png, caption=f"Fixed-noise samples at step {snap.sample_step}" + (f" · {tags}" if tags else ""),
-                     output_format="PNG")
+        if view.grid_view is not None:   # labelled and encoded once per new sample, shared by every viewer
+            st.image(view.grid_png, caption=view.grid_caption, output_format="PNG")
             if not snap.active:
-                png_download(snap.sample, f"{Path(snap.run_dir).name}_step{snap.sample_step}.png",
-                             "Download grid", key="dl_grid")
+                png_download(snap.sample, f"{view.run}_step{snap.sample_step}.png", "Download grid", key="dl_grid")
         else:
             st.info(studio.WAITING_FIRST_SAMPLE, icon=":material/image:")
     metrics_section(snap)
@@ -225,10 +225,9 @@ def live_panel(job_id: int, polling: bool) -> None:
 
 
 def _chart(view, g: dict) -> None:
-    """One live chart group (studio.chart_groups) with the text that explains it; the figure is made once per
-    run version and shared by every session (the run's view, issue 22)."""
-    fig = view.memo(("st", g["title"]), lambda: charts.curves_figure(view.history, g["keys"], g["title"]))
-    st.plotly_chart(fig, config={"displayModeBar": False},
+    """One live chart group (``view.groups``) with the text that explains it; the figure is made once per
+    new history row and shared by every session of both fronts (the run's view, issue 22)."""
+    st.plotly_chart(charts.live_figure(view, g), config={"displayModeBar": False},
                     key="chart_" + g["title"].lower().replace(" ", "_"))
     if g["help"]:
         st.caption(g["help"])
