@@ -22,16 +22,19 @@ def _mode(n_points: int) -> str:
 
 def _layout(fig: go.Figure, title: str, height: int = 300, y_title: str = "", log_y: bool = False,
             tickformat: Optional[str] = None) -> go.Figure:
-    fig.update_layout(
-        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=14)), height=height,
-        margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1.0,
-                                                         xanchor="right"),
-        xaxis_title="step", yaxis_title=y_title, hovermode="x unified", uirevision="keep",
-    )
+    """Title, size, legend and axes of a curve chart, set as one nested dict (plotly's ``update_layout``
+    with ``xaxis_title``-style keys costs about 6 ms a figure; a live panel makes one per logged row)."""
+    yaxis: dict[str, Any] = {"title": {"text": y_title}}
     if log_y:
-        fig.update_yaxes(type="log")
+        yaxis["type"] = "log"
     if tickformat:
-        fig.update_yaxes(tickformat=tickformat)
+        yaxis["tickformat"] = tickformat
+    fig.layout = {
+        "title": {"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 14}}, "height": height,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1.0, "xanchor": "right"},
+        "xaxis": {"title": {"text": "step"}}, "yaxis": yaxis, "hovermode": "x unified", "uirevision": "keep",
+    }
     return fig
 
 
