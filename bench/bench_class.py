@@ -201,41 +201,46 @@ async def st_generate(url: str, burst: int) -> list[float]:
 
 
 # ---- Gradio visitors -------------------------------------------------------------------------------------
-def gr_tick(config: dict) -> tuple[int, int, list[Any], float]:
-    """(fn_index, trigger id, input data, interval) of the Train tab's live timer: the tick with the most
-    outputs."""
+def gr_ticks(config: dict) -> list[tuple[int, int, list[Any], float]]:
+    """(fn_index, trigger id, input data, interval) of each of the Train tab's live timers: the ticks that
+    feed the run title (every second) or the Pause button (the slower tick of the same panel)."""
     comps = {c["id"]: c for c in config["components"]}
-    best = None
+    live = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in ("run-title", "pause")}
+    out = []
     for i, dep in enumerate(config["dependencies"]):
         for target, event in dep.get("targets", []):
-            if event == "tick" and comps.get(target, {}).get("type") == "timer":
-                if best is None or len(dep["outputs"]) > len(config["dependencies"][best[0]]["outputs"]):
-                    best = (dep.get("id", i), target)
-    if best is None:
-        raise RuntimeError("no gr.Timer tick in the Gradio config")
-    dep = next(d for i, d in enumerate(config["dependencies"]) if d.get("id", i) == best[0])
-    data = [None if comps[c]["type"] == "state" else comps[c].get("props", {}).get("value") for c in dep["inputs"]]
-    return best[0], best[1], data, float(comps[best[1]].get("props", {}).get("value") or 1.0)
+            if event == "tick" and comps.get(target, {}).get("type") == "timer" and live & set(dep["outputs"]):
+                data = [None if comps[c]["type"] == "state" else comps[c].get("props", {}).get("value")
+                        for c in dep["inputs"]]
+                out.append((dep.get("id", i), target, data, float(comps[target].get("props", {}).get("value") or 1.0)))
+    if not out:
+        raise RuntimeError("no live gr.Timer tick on the Train tab in the Gradio config")
+    return out
 
 
-async def gr_viewer(client: httpx.AsyncClient, url: str, tick: tuple, stop_at: float, out: list[float],
+async def gr_viewer(client: httpx.AsyncClient, url: str, ticks: list[tuple], stop_at: float, out: list[float],
                     errors: list[str]) -> None:
-    fn, trigger, data, interval = tick
-    session = secrets.token_hex(6)
-    while time.monotonic() < stop_at:
-        t = time.monotonic()
-        try:
-            r = await client.post(url + "gradio_api/queue/join", json={
-                "data": data, "event_data": None, "fn_index": fn, "trigger_id": trigger, "session_hash": session})
-            r.raise_for_status()
-            async with client.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}) as s:
-                async for line in s.aiter_lines():
-                    if line.startswith("data:") and '"process_completed"' in line:
-                        out.append(time.monotonic())
-                        break
-        except Exception as e:  # noqa: BLE001 - counted
-            errors.append(f"tick: {type(e).__name__}: {e}")
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - t)))   # the timer's next tick
+    """One viewer: every live timer of the page ticks at its own interval, as in a browser (each timer on its
+    own session hash here: one event stream per session carries one event at a time in this client)."""
+
+    async def timer(fn: int, trigger: int, data: list[Any], interval: float) -> None:
+        session = secrets.token_hex(6)
+        while time.monotonic() < stop_at:
+            t = time.monotonic()
+            try:
+                r = await client.post(url + "gradio_api/queue/join", json={
+                    "data": data, "event_data": None, "fn_index": fn, "trigger_id": trigger, "session_hash": session})
+                r.raise_for_status()
+                async with client.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}) as s:
+                    async for line in s.aiter_lines():
+                        if line.startswith("data:") and '"process_completed"' in line:
+                            out.append(time.monotonic())
+                            break
+            except Exception as e:  # noqa: BLE001 - counted
+                errors.append(f"tick: {type(e).__name__}: {e}")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - t)))   # the timer's next tick
+
+    await asyncio.gather(*(timer(*tick) for tick in ticks))
 
 
 async def gr_watch(url: str, n: int, window: float, result: dict[str, Any]) -> None:
@@ -262,10 +267,12 @@ async def gr_watch(url: str, n: int, window: float, result: dict[str, Any]) -> N
             await asyncio.sleep(window)
             _window_end(result, t0, cpu0, [])
             return
-        tick = gr_tick(config)
+        ticks = gr_ticks(config)
         t0, cpu0 = _window_start(result)
         outs: list[list[float]] = [[] for _ in range(n)]
-        await asyncio.gather(*(gr_viewer(client, url, tick, t0 + window, outs[i], result["errors"]) for i in range(n)))
+        await asyncio.gather(*(gr_viewer(client, url, ticks, t0 + window, outs[i], result["errors"]) for i in range(n)))
+        for u in outs:
+            u.sort()
         _window_end(result, t0, cpu0, outs)
 
 

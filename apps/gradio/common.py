@@ -72,6 +72,29 @@ def _png(img: np.ndarray, name: str) -> str:
     return _file(studio.png_bytes(img, compress_level=6), name)
 
 
+def grid_file(view: Any) -> Optional[str]:
+    """A run view's grid PNG (studio.live: labelled and encoded once per new sample) as a file in Gradio's
+    cache, written once per grid and shared by every session: gr.Image serves a path in its cache as it is,
+    where a numpy array would be PNG-encoded again for each viewer (issue 22)."""
+    g = view.grid_view
+    if g is None:
+        return None
+
+    def write() -> Path:
+        from gradio.utils import get_upload_folder
+
+        d = Path(get_upload_folder()) / hashlib.sha256(g.png).hexdigest()
+        d.mkdir(parents=True, exist_ok=True)
+        return d / f"{_safe(view.run)}_step{g.step}.png"
+
+    path = g.memo("gradio-file", write)
+    if not path.exists():   # first use, or Gradio's cache was cleaned since
+        tmp = path.with_name(f".{secrets.token_hex(4)}.tmp")
+        tmp.write_bytes(g.png)
+        tmp.replace(path)
+    return str(path)
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80] or "image"
 

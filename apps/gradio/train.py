@@ -275,6 +275,19 @@ def form_open(owner_v, request: gr.Request = None):
 
 
 N_LIVE_OUTPUTS = 26   # the Train tab's live outputs (build: live_outputs)
+# The live outputs split in two ticks: every output of a tick costs Gradio a component and a config per
+# session, even a gr.skip() (about 0.5 ms each), so what changes every second (progress, stats, the main
+# curves, the grid) has its own 1 s tick and the rest (more curves, steering, queue, buttons, run list) a 2 s one.
+FAST = (0, 1, 2, 3, 4, 5, 9, 10)   # shown, title, progress, stats, losses, D outputs, grid, curve notes
+SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:])   # its own shown state first
+SLOW_POLL_S = 2 * POLL_S
+
+
+def _part(idx: tuple[int, ...]) -> Callable:
+    def tick(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
+        out = live_panel(owner_v, admin, shown, chosen, request)
+        return [out[i] for i in idx]
+    return tick
 
 
 def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
@@ -330,7 +343,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     else:
         plots = [gr.skip()] * 5
     if view.grid_view is not None and (new_job or shown.get("sample") != snap.sample_step):
-        grid = gr.update(value=view.grid, label=view.grid_caption)   # labelled once per new sample (the shared view)
+        grid = gr.update(value=C.grid_file(view), label=view.grid_caption)   # one PNG file per new sample, shared
     elif snap.sample is None and new_job:
         grid = gr.update(value=None, label=studio.WAITING_FIRST_SAMPLE)
     else:
@@ -434,9 +447,9 @@ def build(ctx: Ctx) -> None:
             p_lr = gr.Plot(label="Learning rates")
             p_terms = gr.Plot(label="Loss terms")
         more_notes = gr.Markdown()
-    shown = gr.State(None)
+    shown, shown_slow = gr.State(None), gr.State(None)   # what each live tick last sent this viewer
     chosen = gr.State(None)   # the job id picked in "Watch a run" (None: my own newest run)
-    timer = gr.Timer(POLL_S)
+    timer, slow_timer = gr.Timer(POLL_S), gr.Timer(SLOW_POLL_S)
 
 
     view_outputs = [*fields, arch_note, loss_note, form_check]
@@ -474,6 +487,7 @@ def build(ctx: Ctx) -> None:
     assert len(live_outputs) == N_LIVE_OUTPUTS
     demo.load(preset_note, [preset, comps["data.dataset"]], preset_note_md, **private)
     demo.load(form_open, owner, config_box, **private)
-    timer.tick(live_panel, [owner, admin, shown, chosen], live_outputs, concurrency_limit=None, show_progress="hidden",
-               **private)
+    for t, part, state in ((timer, FAST, shown), (slow_timer, SLOW, shown_slow)):
+        t.tick(_part(part), [owner, admin, state, chosen], [state] + [live_outputs[i] for i in part[1:]],
+               concurrency_limit=None, show_progress="hidden", **private)
 

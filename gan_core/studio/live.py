@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
@@ -61,15 +61,19 @@ class Curves(_Memo):
         self.key, self.history, self.keys, self.help, self.groups = key, history, keys, help, groups
 
 
-@dataclass(frozen=True)
-class Grid:
+class Grid(_Memo):
     """The newest fixed-noise sample grid as the page shows it: enlarged to at least ``GRID_MIN_SIZE``
-    pixels with its tags written beside the rows and under the columns (:func:`labelled_grid`)."""
-    step: int
-    image: np.ndarray          # (H, W, 3) uint8
-    png: bytes                 # ... as PNG, made once per new sample
-    tags: str                  # which tag varies where ('' for an unconditional run)
-    sample: Any = field(repr=False, compare=False)   # the snapshot's sample it was made from
+    pixels with its tags written beside the rows and under the columns (:func:`labelled_grid`), as an
+    array and as PNG. Shared by every view of the run until a new sample; a front end memoises what it
+    derives from it (e.g. the PNG as a file it serves) with :meth:`memo`."""
+
+    def __init__(self, step: int, image: np.ndarray, png: bytes, tags: str, sample: Any):
+        super().__init__()
+        self.step = step            # the training step of the sample
+        self.image = image          # (H, W, 3) uint8
+        self.png = png              # ... as PNG, made once per new sample
+        self.tags = tags            # which tag varies where ('' for an unconditional run)
+        self.sample = sample        # the snapshot's sample it was made from
 
 
 @dataclass
