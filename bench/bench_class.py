@@ -41,13 +41,11 @@ import os
 import secrets
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
@@ -62,7 +60,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 from gan_core.train.recipes import DEFAULT_PRESET, PRESETS  # noqa: E402
 
-from apps.streamlit.devserver import free_port, start_app_server, stop_app_server  # noqa: E402
+from apps.devserver import GRADIO_STOP, start_gradio, start_streamlit, stop_server  # noqa: E402
 
 CHROMIUM = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
 OWNER_KEY = "bench-class-owner"
@@ -98,34 +96,12 @@ def children(pid: int) -> list[int]:
 def start_front(front: str, base: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     log = open(base / f"{front}.log", "wb")
     if front == "streamlit":
-        return start_app_server(env, log)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "gradio_app.py")], cwd=base, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(env, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-                                     GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1"))
-    url = f"http://127.0.0.1:{port}/"
-    t0 = time.time()
-    while time.time() - t0 < 180:
-        try:
-            with urllib.request.urlopen(url + "config", timeout=3) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.5)
-    stop_front(proc)
-    raise RuntimeError("gradio did not start:\n" + (base / f"{front}.log").read_text(errors="replace")[-3000:])
+        return start_streamlit(env, log)
+    return start_gradio(base, dict(env, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1"), log)
 
 
-def stop_front(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+def stop_front(front: str, proc: subprocess.Popen) -> None:
+    stop_server(proc, GRADIO_STOP if front == "gradio" else signal.SIGTERM, timeout=20)
 
 
 # ---- Streamlit visitors ----------------------------------------------------------------------------------
@@ -496,7 +472,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--preset", default="5min", help="the run watched (5min: the 1min networks for long enough that "
                    "30 visitors connect and watch before it ends; the owner stops it after each N)")
     p.add_argument("--start-timeout", type=float, default=180.0, help="longest wait for a run to start training")
-    p.add_argument("--max-s", type=float, default=1800.0, help="the whole bench stops after this many seconds")
+    p.add_argument("--max-s", type=float, default=900.0, help="the whole bench stops after this many seconds (each "
+                   "front gets an equal share; an N that would not fit in its front's share is skipped and said so)")
     p.add_argument("--quick", action="store_true", help="smoke test: N = 0, 2; 6 s windows; 1 browser; burst 2; "
                    "the tiny preset (300 steps at 16 px), so that its runs start at once even on a busy machine")
     p.add_argument("--json", help="also write the raw results here")
@@ -504,11 +481,37 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.viewers, args.window, args.browsers, args.burst, args.preset = "0,2", 6.0, 1, 2, "tiny"
-    signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(TimeoutError(f"--max-s {args.max_s:g} reached")))
+    signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(BenchExpired(f"--max-s {args.max_s:g} reached")))
     signal.alarm(int(args.max_s))
     ns = [int(x) for x in args.viewers.split(",") if x.strip()]
     results: list[dict[str, Any]] = []
-    for front in [f.strip() for f in args.fronts.split(",") if f.strip()]:
+    fronts = [f.strip() for f in args.fronts.split(",") if f.strip()]
+    t_start = time.monotonic()
+    try:
+        _run_fronts(fronts, ns, args, results, t_start)
+    except BenchExpired as e:   # the hard limit: what was measured so far is still reported
+        print(f"# {e}: stopped", flush=True)
+    signal.alarm(0)
+    text = table(results, args.browsers) + "\n\n" + "\n".join(f"- {v}" for v in verdicts(results))
+    print(text)
+    print("RESULT " + json.dumps({"results": results}, default=str))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    if args.write_results:
+        write_results(ROOT / "bench" / "RESULTS_class.md", results, args, text)
+    return 0
+
+
+class BenchExpired(BaseException):
+    """--max-s reached (a BaseException: a failing N's ``except Exception`` must not swallow it)."""
+
+
+def _run_fronts(fronts: list[str], ns: list[int], args: argparse.Namespace, results: list[dict[str, Any]],
+                t_start: float) -> None:
+    share = args.max_s / max(1, len(fronts))
+    for k, front in enumerate(fronts):
+        front_end = t_start + share * (k + 1) - 10   # this front's share of --max-s (an earlier front's leftover too)
+        t_front = time.monotonic()
         base = Path(tempfile.mkdtemp(prefix=f"bench-class-{front}-"))
         runs, ckpts = base / "runs", base / "checkpoints"
         ckpts.mkdir(parents=True)
@@ -520,30 +523,31 @@ def main(argv: Optional[list[str]] = None) -> int:
         STATE.update(pid=proc.pid, runs=runs)
         print(f"# {front} at {url} (pid {proc.pid})", flush=True)
         try:
+            last = 0.0
             for n in ns:
+                left = front_end - time.monotonic()
+                if left < max(args.window + 45, last):   # an N takes about as long as the one before it
+                    results.append({"front": front, "viewers": n, "loads": [], "browser_loads": [],
+                                    "errors": [f"skipped: {left:.0f} s left of this front's share of --max-s"]})
+                    print(f"  N={n}: skipped ({left:.0f} s left of this front's share of --max-s)", flush=True)
+                    continue
+                t_n = time.monotonic()
                 try:
                     r = one_n(front, url, n, args)
                 except Exception as e:  # noqa: BLE001 - one N failing (e.g. the server timed out) is reported, the rest go on
                     r = {"front": front, "viewers": n, "loads": [], "errors": [f"{type(e).__name__}: {e}"], "browser_loads": []}
                 results.append(r)
+                last = time.monotonic() - t_n
                 ups = r.get("updates_per_viewer_s") or []
                 print(f"  N={n}: server {r.get('server_cores', float('nan')):.2f} cores, loads p50 {_fmt(r['loads'])} s, "
                       f"updates/viewer/s {_fmt(ups)}, longest gap {max(r.get('max_gaps_s') or [0]):.1f} s, "
                       f"generate {_fmt(r.get('generate_s', []))} s, trainer {r.get('steps_per_s', float('nan')):.1f} steps/s, "
-                      f"nice {r.get('nice_server')}/{r.get('nice_trainer')}, errors {len(r['errors'])} {r['errors'][:2]}",
+                      f"nice {r.get('nice_server')}/{r.get('nice_trainer')}, errors {len(r['errors'])} {r['errors'][:2]} "
+                      f"({last:.0f} s; {time.monotonic() - t_front:.0f} s into {front})",
                       flush=True)
         finally:
-            stop_front(proc)
+            stop_front(front, proc)
             shutil.rmtree(base, ignore_errors=True)
-    signal.alarm(0)
-    text = table(results, args.browsers) + "\n\n" + "\n".join(f"- {v}" for v in verdicts(results))
-    print(text)
-    print("RESULT " + json.dumps({"results": results}, default=str))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
-    if args.write_results:
-        write_results(ROOT / "bench" / "RESULTS_class.md", results, args, text)
-    return 0
 
 
 if __name__ == "__main__":

@@ -8,13 +8,10 @@ import io
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,12 +28,6 @@ TINY = {  # as tests/test_app.py's tiny runs: seconds on a shared 2-core CPU
 
 
 # ---- the server (also used by tests/test_browser_gradio.py) ------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def gradio_env(base: Path, **extra: str) -> dict[str, str]:
     """Temporary runs / checkpoints folders (with the shipped faces generator), no metrics, no analytics."""
     runs, ckpts = base / "runs", base / "checkpoints"
@@ -47,44 +38,20 @@ def gradio_env(base: Path, **extra: str) -> dict[str, str]:
                 GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", GRADIO_SERVER_NAME="127.0.0.1", **extra)
 
 
-def start_gradio(base: Path, env: dict[str, str], timeout: float = 180.0) -> tuple[subprocess.Popen, str]:
-    """``python gradio_app.py`` on a free loopback port, run from ``base`` (its caches land there)."""
-    port = free_port()
-    log = open(base / "gradio.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(REPO / "gradio_app.py")], cwd=base,
-                            env=dict(env, GRADIO_SERVER_PORT=str(port)), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    t0 = time.time()
-    while True:
-        try:
-            with urllib.request.urlopen(url + "config", timeout=3) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() - t0 > timeout:
-            stop_gradio(proc)
-            pytest.fail("gradio_app.py did not start:\n" + (base / "gradio.log").read_text(errors="replace")[-3000:])
-        time.sleep(0.5)
-
-
-def stop_gradio(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 def serve_gradio(base: Path, env: dict[str, str], **info):
     """Run ``gradio_app.py`` with ``env`` for a module's tests and yield ``{"url", "base", **info}``; stops it
     after. Use with ``yield from``."""
-    proc, url = start_gradio(base, env)
-    try:
-        yield {"url": url, "base": base, **info}
-    finally:
-        stop_gradio(proc)
+    from apps.devserver import GRADIO_STOP, start_gradio, stop_server
+
+    with open(base / "gradio.log", "wb") as log:
+        try:
+            proc, url = start_gradio(base, env, log)
+        except RuntimeError as e:
+            pytest.fail(str(e))
+        try:
+            yield {"url": url, "base": base, **info}
+        finally:
+            stop_server(proc, GRADIO_STOP, timeout=20)
 
 
 @pytest.fixture(scope="module")

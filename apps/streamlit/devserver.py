@@ -1,21 +1,14 @@
-"""Start and stop a real ``streamlit run app.py`` server (browser tests and the polling benchmark)."""
+"""Start and stop a real ``streamlit run app.py`` server (browser tests and the polling benchmarks); the
+start loop and the stop live in :mod:`apps.devserver`, shared with the Gradio server."""
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import IO, Mapping
 
-REPO = Path(__file__).resolve().parents[2]
+from apps.devserver import REPO, free_port, start_streamlit, stop_server
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["REPO", "free_port", "start_app_server", "stop_app_server"]
 
 
 def start_app_server(env: Mapping[str, str], log: IO[bytes], timeout: float = 120.0,
@@ -24,32 +17,8 @@ def start_app_server(env: Mapping[str, str], log: IO[bytes], timeout: float = 12
 
     Raises RuntimeError (with the end of the server log, after stopping the server) if it does not come up.
     """
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=root, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.time()
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() - t0 > timeout:
-            stop_app_server(proc)
-            text = Path(log.name).read_text(errors="replace")[-3000:] if hasattr(log, "name") else ""
-            raise RuntimeError("the streamlit server did not start:\n" + text)
-        time.sleep(0.3)
+    return start_streamlit(env, log, timeout, root)
 
 
 def stop_app_server(proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)
+    stop_server(proc, timeout=timeout)
