@@ -375,6 +375,10 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert "The machine was busy" in panel[3] and "expect noise" in panel[3]
     again = train.live_panel(me, False, panel[0])
     assert again == [gr.skip()] * train.N_LIVE_OUTPUTS
+    # the 1 s tick and the 2 s tick each send their own outputs (with their own state): together every one once
+    assert sorted(train.FAST[1:] + train.SLOW[1:]) == list(range(1, train.N_LIVE_OUTPUTS))
+    fast = train._part(train.FAST)(me, False, None)
+    assert len(fast) == len(train.FAST) and fast[3] == panel[3] and "<progress" in fast[2]
 
 
 def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
