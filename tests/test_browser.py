@@ -115,6 +115,13 @@ def test_train_then_generate_in_the_browser(server, page, shots):
     else:
         pytest.fail(f"the sample grid / step did not update (step {first_step})")
     pg.screenshot(path=str(shots / "03_training_updated.png"), full_page=True)
+    # "More curves" draws its charts only while open (nothing to send every poll for a closed box): open it
+    n_charts = pg.locator('[data-testid="stPlotlyChart"]').count()
+    pg.get_by_test_id("stMainBlockContainer").get_by_text("More curves", exact=False).first.click()
+    expect(pg.locator('[data-testid="stPlotlyChart"]').nth(n_charts)).to_be_visible(timeout=30_000)
+    pg.wait_for_timeout(2500)   # and it stays open while the panel polls
+    expect(pg.locator('[data-testid="stPlotlyChart"]').nth(n_charts)).to_be_visible()
+    pg.screenshot(path=str(shots / "03b_more_curves.png"), full_page=True)
 
     # the same session may stop it; it then shows as stopped or done
     stop = pg.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")  # not the run indicator's
