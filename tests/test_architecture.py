@@ -254,6 +254,11 @@ def test_the_view_logic_both_fronts_show_has_one_home_in_studio():
     assert _files_defining(r"record_owner\(", fronts) == []
     assert _files_defining(r"random_face_edges\(|face_hints\(", fronts) == []
     assert _files_defining(r"load_vgg19\(|load_weights_file\(", fronts) == []
+    # a run's live view (issue 22): chart groups, the labelled grid and its PNG are parts of the shared RunView
+    # (studio.live), made once per new row or sample; the fronts read them. What a front derives from them is
+    # memoised in one place each: the figures (apps/charts.py) and Gradio's grid file (apps/gradio/common.py)
+    assert _files_defining(r"chart_groups\(|labelled_grid\(", fronts) == []
+    assert _files_defining(r"\.memo\(", fronts) == ["apps/charts.py", "apps/gradio/common.py"]
 
 
 def test_gan_core_is_grouped_by_subsystem():
