@@ -71,15 +71,18 @@ def test_init_g_starts_from_the_saved_generator(acgan_run):
 
 def test_batches_ask_for_other_tags_without_l1_or_dabs_there(acgan_run):
     tr = acgan_run["trainer"]
-    seen_other = 0
+    seen_other = seen_dropped = 0
     for _ in range(4):
         y, x, lab, ask = tr._batch()
-        other = (ask != lab).any(1)
+        dropped = ask < 0                                            # unknown tags (-1), only on true-tag pairs
+        other = ((ask != lab) & ~dropped).any(1)
         seen_other += int(other.sum())
+        seen_dropped += int(dropped.sum())
+        assert not bool(dropped[other].any())
         assert bool((x[other, 1:] == -1).all())                     # no dab (mask and colours at 0 = -1)
-        assert torch.equal(ask[~other], lab[~other])
-        assert bool((ask[:, 0] < 12).all() and (ask[:, 1] < 11).all())
-    assert 0 < seen_other < 64                                       # about ASK_OTHER of the pairs
+        assert torch.equal(ask[~other][~dropped[~other]], lab[~other][~dropped[~other]])
+        assert bool((ask[:, 0] < 12).all() and (ask[:, 1] < 11).all() and (ask >= -1).all())
+    assert 0 < seen_other < 64 and 0 < seen_dropped < 64             # about ASK_OTHER of the pairs; DROP_TAG
     steps = [e for e in acgan_run["events"] if type(e).__name__ == "StepEvent"]
     extra = steps[-1].extra
     assert {"aux_d", "aux_g", "l1", "g_adv", "d_adv"} <= set(extra)
@@ -91,16 +94,34 @@ def test_g_loss_has_no_l1_on_pairs_asked_for_other_tags(acgan_run, monkeypatch):
     asked for other tags does not change it."""
     tr = acgan_run["trainer"]
     y, x, lab, ask = tr._batch()
-    other = (ask != lab).any(1)
-    assert other.any() and (~other).any()
-    y2 = y.clone()
-    y2[other] = -y2[other]
+    ask = lab.clone()
+    ask[:4] = (lab[:4] + 1) % 11                                     # asked for other tags
+    ask[4:6, 0] = -1                                                 # hair dropped: still a true-tag pair
+    y2, y3 = y.clone(), y.clone()
+    y2[:4] = -y2[:4]
+    y3[4:6] = -y3[4:6]
     logs = []
-    for target in (y, y2):
+    for target in (y, y2, y3):
         torch.manual_seed(0)
         monkeypatch.setattr(tr, "_batch", lambda target=target: (target, x, lab, ask))
         logs.append(P.Pix2PixStep.g_step(tr.strategy, _NoUpdate(tr)))
     assert torch.equal(logs[0]["l1"], logs[1]["l1"]) and "aux_g" in logs[0]
+    assert not torch.equal(logs[0]["l1"], logs[2]["l1"])            # the dropped-tag pairs keep their L1
+
+
+def test_dropped_tags_are_a_zero_embedding_and_count_nothing_in_the_tag_term():
+    from gan_core.models.common import LabelEmbedding
+
+    emb = LabelEmbedding((3, 4), 2)
+    out = emb(torch.tensor([[1, -1], [-1, 3]]))
+    assert torch.equal(out[0, 2:], torch.zeros(2)) and torch.equal(out[1, :2], torch.zeros(2))
+    assert torch.equal(out[0, :2], emb.embeds[0].weight[1]) and torch.equal(out[1, 2:], emb.embeds[1].weight[3])
+    logits = [torch.randn(3, 3), torch.randn(3, 4)]
+    full = P.asked_aux_loss(logits, torch.tensor([[0, 1], [2, 3], [1, 0]]))
+    part = P.asked_aux_loss(logits, torch.tensor([[0, 1], [2, 3], [-1, 0]]))
+    ce = torch.nn.functional.cross_entropy
+    assert torch.allclose(part, ce(logits[0][:2], torch.tensor([0, 2])) + ce(logits[1], torch.tensor([1, 3, 0])))
+    assert not torch.allclose(full, part)
 
 
 class _NoUpdate:

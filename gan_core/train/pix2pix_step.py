@@ -20,7 +20,9 @@ the speed probe's copies) stays the trainer's own.
   with their true tags, ``aux_d``), and G's loss adds ``loss.aux_weight`` * their cross-entropy for the
   asked tags on its outputs (``aux_g``). On a fraction :data:`ASK_OTHER` of each batch G is asked for
   random tags instead of the true ones; those pairs get no L1 term (there is no target) and no dabs (they
-  would show the true colours), so the tags alone must carry the colours there.
+  would show the true colours), so the tags alone must carry the colours there. On the other pairs each
+  tag group is dropped (-1, "unknown": a zero embedding) with chance :data:`DROP_TAG`, so that G must also
+  read the colour dabs.
 * Colour hints (a dataset made with ``hints`` = K > 0, recorded as DataSpec.hint_dabs): each batch's pairs
   get up to K random dabs of their true colours (:func:`gan_core.data.hints.make_hints`, drawn from the
   trainer's data generator right after the batch indices) as 4 more input channels after the edges; the
@@ -33,6 +35,7 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gan_core.data.augment import augment, diff_augment
@@ -41,6 +44,7 @@ from gan_core.losses import aux_loss
 from gan_core.train.steps import Step
 
 ASK_OTHER = 0.5     # pix2pix-acgan: the part of each batch asked for random tags (adversarial + tag terms only)
+DROP_TAG = 0.25     # ... and, on the other pairs, the chance that a tag group is dropped (-1: unknown)
 GRID_PAIRS = 16     # pairs in the sample grid (fewer when train.grid_size is smaller)
 MAX_HELD_OUT = 500  # pairs kept out of training for the grid and the metrics
 
@@ -71,6 +75,16 @@ def triptych(inputs: Tensor, outputs: Tensor, targets: Tensor) -> np.ndarray:
     rgb = lambda t: t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t  # noqa: E731
     tiles = torch.stack([rgb(inputs), rgb(outputs), rgb(targets)], 1).reshape(3 * k, 3, *outputs.shape[-2:])
     return make_grid_uint8(tiles, nrow=3 * max(1, int(math.ceil(math.sqrt(k)))))
+
+
+def asked_aux_loss(logits: list[Tensor], ask: Tensor) -> Tensor:
+    """The tag heads' cross-entropy for the asked tags, summed over groups; dropped tags (-1) count for nothing."""
+    total = logits[0].new_zeros((), dtype=torch.float32)
+    for i, lg in enumerate(logits):
+        keep = ask[:, i] >= 0
+        if bool(keep.any()):
+            total = total + F.cross_entropy(lg.float()[keep], ask[keep, i])
+    return total
 
 
 class Pix2PixStep(Step):
@@ -110,7 +124,8 @@ class Pix2PixStep(Step):
         """A random global batch of training pairs (train.batch_size x processes, with replacement): targets
         y and edges x, float in [-1, 1] (flips and rotations move both alike), the pairs' true tags (long
         (B, G); None unless G takes tags) and the tags G is asked for: the true ones, or (tag heads only) random
-        ones on about :data:`ASK_OTHER` of the pairs, whose dabs are then left out. Each process keeps its shard."""
+        ones on about :data:`ASK_OTHER` of the pairs, whose dabs are then left out, and -1 (unknown) for a
+        :data:`DROP_TAG` share of the other pairs' tag groups. Each process keeps its shard."""
         B = t.cfg.train.batch_size * t.world
         idx = torch.randint(self.n_train, (B,), generator=t.gen, device=t.data_device)
         y8, x8 = t.images[idx], self.inputs[idx]
@@ -120,7 +135,8 @@ class Pix2PixStep(Step):
             other = torch.rand(B, generator=t.gen, device=t.data_device) < ASK_OTHER
             rnd = torch.stack([torch.randint(n, (B,), generator=t.gen, device=t.data_device)
                                for n in t.spec.num_classes], 1).to(lab.dtype)
-            ask = torch.where(other[:, None], rnd, lab)
+            drop = torch.rand(lab.shape, generator=t.gen, device=t.data_device) < DROP_TAG
+            ask = torch.where(other[:, None], rnd, torch.where(drop, torch.full_like(lab, -1), lab))
         if self.hint_dabs:   # colour hints: dabs of the true colours, as channels after the edges
             from gan_core.data.hints import make_hints
 
@@ -171,7 +187,7 @@ class Pix2PixStep(Step):
         if real_aux:   # tag heads: the true tags of real pictures (and, with loss.aux_on_fake, the asked ones)
             aux = aux_loss(real_aux, lab)
             if t.cfg.loss.aux_on_fake:
-                aux = aux + aux_loss(fake_aux, ask)
+                aux = aux + asked_aux_loss(fake_aux, ask)
             loss = loss + t.cfg.loss.aux_weight * aux
             out["aux_d"] = aux.detach()
         return self.finish_d(t, loss, real_out, fake_out, out)
@@ -190,14 +206,14 @@ class Pix2PixStep(Step):
             adv = t.loss_spec.g_loss(out.float(), lc)
             err = (fake.float() - y.float()).abs()
             if t.arch.tag_heads and ask is not None:   # L1 only where G was asked for the true tags
-                true = (ask == lab).all(1).to(err.dtype)[:, None, None, None].expand_as(err)
+                true = ((ask == lab) | (ask < 0)).all(1).to(err.dtype)[:, None, None, None].expand_as(err)
                 l1 = (err * true).sum() / true.sum().clamp(min=1)
             else:
                 l1 = err.mean()
             loss = adv + lc.l1_weight * l1
             res = {"g_adv": adv.detach(), "l1": l1.detach()}
-            if aux:   # ask D's tag heads for the asked tags
-                a = aux_loss(aux, ask)
+            if aux:   # ask D's tag heads for the asked tags (not for dropped ones)
+                a = asked_aux_loss(aux, ask)
                 loss = loss + lc.aux_weight * a
                 res["aux_g"] = a.detach()
             self.finish_g(t, loss)
