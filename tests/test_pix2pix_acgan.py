@@ -82,7 +82,16 @@ def test_batches_ask_for_other_tags_without_l1_or_dabs_there(acgan_run):
         assert bool((x[other, 1:] == -1).all())                     # no dab (mask and colours at 0 = -1)
         assert torch.equal(ask[~other][~dropped[~other]], lab[~other][~dropped[~other]])
         assert bool((ask[:, 0] < 12).all() and (ask[:, 1] < 11).all() and (ask >= -1).all())
-    assert 0 < seen_other < 64 and 0 < seen_dropped < 64             # about ASK_OTHER of the pairs; DROP_TAG
+    assert 0 < seen_other < 64 and 0 < seen_dropped < 64             # about ASK_OTHER of the pairs; loss.drop_tags
+    cfg = tr.cfg
+    try:
+        for rate in (0.0, 1.0):                                      # loss.drop_tags says how often
+            tr.cfg = cfg.replace(loss={"drop_tags": rate})
+            y, x, lab, ask = tr._batch()
+            other = ((ask != lab) & (ask >= 0)).any(1)
+            assert bool((ask[~other] == (-1 if rate else lab[~other])).all()) and other.any()
+    finally:
+        tr.cfg = cfg
     steps = [e for e in acgan_run["events"] if type(e).__name__ == "StepEvent"]
     extra = steps[-1].extra
     assert {"aux_d", "aux_g", "l1", "g_adv", "d_adv"} <= set(extra)

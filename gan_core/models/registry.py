@@ -60,7 +60,7 @@ CONDITIONINGS["image-tags"] = Conditioning("image-tags", takes_tags=True, paired
 # pix2pix-acgan: pix2pix-tags plus tag heads on D (trained on real pictures with their true tags) and a G term
 # asking them for the asked tags, which may differ from the true face's on part of the batch (no L1 there)
 CONDITIONINGS["image-acgan"] = Conditioning("image-acgan", takes_tags=True, tag_heads=1, paired=True,
-                                            fields=CONDITIONINGS["image-tags"].fields | {"loss.aux_weight"},
+                                            fields=CONDITIONINGS["image-tags"].fields | {"loss.aux_weight", "loss.drop_tags"},
                                             drops=CONDITIONINGS["image"].drops,
                                             curve_note=_IMAGE_NOTE + TAG_HEADS_NOTE)
 

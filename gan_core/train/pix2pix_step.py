@@ -21,8 +21,8 @@ the speed probe's copies) stays the trainer's own.
   asked tags on its outputs (``aux_g``). On a fraction :data:`ASK_OTHER` of each batch G is asked for
   random tags instead of the true ones; those pairs get no L1 term (there is no target) and no dabs (they
   would show the true colours), so the tags alone must carry the colours there. On the other pairs each
-  tag group is dropped (-1, "unknown": a zero embedding) with chance :data:`DROP_TAG`, so that G must also
-  read the colour dabs.
+  tag group is dropped (-1, "unknown": a zero embedding) with chance ``loss.drop_tags``, so that G must
+  also read the colour dabs.
 * Colour hints (a dataset made with ``hints`` = K > 0, recorded as DataSpec.hint_dabs): each batch's pairs
   get up to K random dabs of their true colours (:func:`gan_core.data.hints.make_hints`, drawn from the
   trainer's data generator right after the batch indices) as 4 more input channels after the edges; the
@@ -44,7 +44,6 @@ from gan_core.losses import aux_loss
 from gan_core.train.steps import Step
 
 ASK_OTHER = 0.5     # pix2pix-acgan: the part of each batch asked for random tags (adversarial + tag terms only)
-DROP_TAG = 0.25     # ... and, on the other pairs, the chance that a tag group is dropped (-1: unknown)
 GRID_PAIRS = 16     # pairs in the sample grid (fewer when train.grid_size is smaller)
 MAX_HELD_OUT = 500  # pairs kept out of training for the grid and the metrics
 
@@ -125,7 +124,7 @@ class Pix2PixStep(Step):
         y and edges x, float in [-1, 1] (flips and rotations move both alike), the pairs' true tags (long
         (B, G); None unless G takes tags) and the tags G is asked for: the true ones, or (tag heads only) random
         ones on about :data:`ASK_OTHER` of the pairs, whose dabs are then left out, and -1 (unknown) for a
-        :data:`DROP_TAG` share of the other pairs' tag groups. Each process keeps its shard."""
+        ``loss.drop_tags`` share of the other pairs' tag groups. Each process keeps its shard."""
         B = t.cfg.train.batch_size * t.world
         idx = torch.randint(self.n_train, (B,), generator=t.gen, device=t.data_device)
         y8, x8 = t.images[idx], self.inputs[idx]
@@ -135,7 +134,7 @@ class Pix2PixStep(Step):
             other = torch.rand(B, generator=t.gen, device=t.data_device) < ASK_OTHER
             rnd = torch.stack([torch.randint(n, (B,), generator=t.gen, device=t.data_device)
                                for n in t.spec.num_classes], 1).to(lab.dtype)
-            drop = torch.rand(lab.shape, generator=t.gen, device=t.data_device) < DROP_TAG
+            drop = torch.rand(lab.shape, generator=t.gen, device=t.data_device) < t.cfg.loss.drop_tags
             ask = torch.where(other[:, None], rnd, torch.where(drop, torch.full_like(lab, -1), lab))
         if self.hint_dabs:   # colour hints: dabs of the true colours, as channels after the edges
             from gan_core.data.hints import make_hints
