@@ -156,3 +156,11 @@ def test_init_g_refuses_a_generator_of_another_shape(acgan_run, cache_dir, tmp_p
     with pytest.raises(ValueError, match="resumed run"):
         Trainer(cfg, tmp_path / "y", init_g=acgan_run["dir"] / "g.safetensors",
                 resume=acgan_run["dir"] / "acgan" / "last.pt")
+
+
+def test_cli_train_init_g_says_what_is_wrong(tmp_path, capsys):
+    from gan_core.cli import main
+
+    rc = main(["train", "--dataset", "faces-edges", "--arch", "pix2pix-acgan", "--steps", "1", "--out",
+               str(tmp_path / "run"), "--init-g", str(tmp_path / "missing.safetensors")])
+    assert rc == 2 and "missing.safetensors does not exist" in capsys.readouterr().err
