@@ -14,9 +14,8 @@ from gan_core.data.edges import canny
 from gan_core.data.hints import eval_hints
 from gan_core.data.faces import generate_faces
 from gan_core.data.images import to_float, to_uint8
-from gan_core.metrics.paired import mean_abs_error, tag_faithfulness
-from gan_core.metrics.scores import get_extractor
-from gan_core.img2img.translate import load_translator, translate, random_face_edges, tag_labels
+from gan_core.metrics.paired import mean_abs_error
+from gan_core.img2img.translate import load_translator, translate, random_face_edges
 torch.set_num_threads(1)
 G, cfg, spec = load_translator(sys.argv[1], with_spec=True)
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 100
