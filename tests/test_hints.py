@@ -160,7 +160,7 @@ def test_training_with_hints_feeds_dabs_of_the_true_colours_and_records_them(hin
 
     tr = hint_run["trainer"]
     assert (tr.spec.hint_channels, tr.spec.hint_dabs, tr.G.in_channels) == (4, 4, 5)
-    y, x, lab = tr._batch()
+    y, x, lab, ask = tr._batch()
     assert lab is None                                          # plain pix2pix: no tags
     assert x.shape == (8, 5, 16, 16) and y.shape == (8, 3, 16, 16)
     m = x[:, 4:5] > 0                                           # the mask channel ([-1, 1]: 1 on a dab)

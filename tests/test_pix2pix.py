@@ -300,7 +300,7 @@ def test_held_out_pairs_are_never_in_a_batch(tiny_cfg):
     list(trainer.run())
     assert P.held_out_count(n) == 4 and trainer.strategy.n_train == 36
     for _ in range(30):
-        y, x, lab = trainer._batch()
+        y, x, lab, ask = trainer._batch()
         assert y.shape == (8, 3, 16, 16) and x.shape == (8, 1, 16, 16) and lab is None
         assert bool((y.flatten(1).amin(1) > 0).all())  # no black (held-out) target was drawn
     assert P.held_out_count(19) == 0 and P.held_out_count(100_000) == P.MAX_HELD_OUT

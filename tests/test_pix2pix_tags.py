@@ -79,8 +79,8 @@ def test_training_feeds_the_true_tags_and_files_record_them(tag_run):
     tr.gen.manual_seed(5)
     idx = torch.randint(tr.strategy.n_train, (8,), generator=torch.Generator().manual_seed(0))
     tr.gen.manual_seed(5)
-    y, x, lab = tr._batch()
-    assert lab.shape == (8, 2) and lab.dtype == torch.long
+    y, x, lab, ask = tr._batch()
+    assert lab.shape == (8, 2) and lab.dtype == torch.long and ask is lab   # no tag heads: asked = true
     g = torch.Generator(device=tr.data_device).manual_seed(5)
     idx = torch.randint(tr.strategy.n_train, (8,), generator=g, device=tr.data_device)
     assert torch.equal(lab.cpu(), tr.dataset.labels[idx.cpu()])            # each pair's own tags

@@ -30,7 +30,11 @@ def test_every_arch_is_complete(name):
     assert a.backbone in BACKBONES and a.conditioning in CONDITIONINGS and a.step in STEPS
     assert a.fields <= FIELDS and a.cond.drops <= FIELDS
     if a.conditional and a.paired:                     # a translator that takes tags (pix2pix-tags): only G does;
-        assert not a.cond.projection and a.tag_heads == 0   # its D judges (input, picture) pairs as pix2pix's
+        assert not a.cond.projection and a.tag_heads <= 1   # its D judges (input, picture) pairs as pix2pix's,
+        if a.tag_heads:                                     # with ACGAN heads at most (pix2pix-acgan)
+            d = build_models(RunConfig().replace(model={"arch": name, "g_width": 8, "d_width": 8}).model,
+                             DataSpec(channels=3, image_size=16, num_classes=(3, 2), input_channels=1))[1]
+            assert [h.out_features for h in d.tags.heads] == [3, 2]
     assert a.tag_heads == 0 or a.conditional           # tag heads need tags
     assert (a.step == "pix2pix") == a.paired           # paired archs train with the pix2pix step
 

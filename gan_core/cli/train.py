@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 
 from gan_core.config.checks import check_config
 from gan_core.config import ConfigError, RunConfig, all_fields, field_info
+from gan_core.storage.checkpoint import CheckpointError
 from gan_core.train.recipes import PRESETS, apply_preset, recipe_for
 from gan_core.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, err as _err
 
@@ -168,8 +169,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             _check_resume(args)
         cfg = build_config(args)
         dist = distributed.from_env(cfg.train.device)   # under torchrun: this process's rank (else None)
-        trainer = Trainer(cfg, args.out, resume=args.resume, dist=dist)
-    except (ConfigError, ValueError) as e:
+        trainer = Trainer(cfg, args.out, resume=args.resume, dist=dist, init_g=args.init_g)
+    except (ConfigError, ValueError, CheckpointError) as e:
         _err(str(e))
         return EXIT_USAGE
     try:
@@ -244,6 +245,8 @@ def add_train_command(sub: Any) -> None:
     t.add_argument("--config", help="JSON config file (fields not given keep defaults)")
     t.add_argument("--out", required=True, help="run directory (checkpoints, samples, metrics.jsonl)")
     t.add_argument("--resume", help="checkpoint to resume from (e.g. runs/x/last.pt)")
+    t.add_argument("--init-g", help="start a new run from this generator (a checkpoint or .safetensors export of "
+                   "the same size and tags; its EMA weights where saved): fine-tuning, D starts afresh")
     t.add_argument("--preset", help="a time budget and size: " + ", ".join(PRESETS) +
                    " (with no --arch, tagged data also gets the recommended tag-conditional recipe)")
     _add_config_flags(t)

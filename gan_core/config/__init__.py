@@ -216,6 +216,10 @@ class LossConfig(_Section):
                                "picture (Isola et al. 2017 use 100); the GAN term sharpens what L1 blurs. Its "
                                "curve is 'l1' under Loss terms.", lo=0.0, hi=10000.0, step=10.0, group="loss",
                                flag="l1_weight")
+    drop_tags: float = setting(0.25, "Dropped tags (pix2pix-acgan)",
+                               "pix2pix-acgan: the chance that a tag group of a pair trained with its true tags "
+                               "is given as unknown instead, so that G learns to take those colours from the "
+                               "colour dabs.", lo=0.0, hi=1.0, step=0.05, group="loss")
     ms_weight: float = setting(0.0, "Mode-seeking weight (MSGAN)",
                                "Adds weight / (|G(z1) - G(z2)| / |z1 - z2|) to G's loss for pairs with the "
                                "same tags (Mao et al. 2019): G is pushed to make different z give different "

@@ -6,8 +6,9 @@ Networks map tensors to tensors:
 * ``D(x, labels | None) -> (adv: (B,), aux: list[(B, n_classes_g)])``; ``aux`` is empty unless the
   arch is ACGAN, which has one classification head per label group.
 
-The image-to-image archs ``pix2pix`` and ``pix2pix-tags`` (conditioning "image") differ: ``G(edges (B, 1, S, S)
-[, labels]) -> x`` (labels only for pix2pix-tags) and ``D(edges, x) -> patch logits (B, 1, P, P)``;
+The image-to-image archs ``pix2pix``, ``pix2pix-tags`` and ``pix2pix-acgan`` differ: ``G(edges (B, 1, S, S)
+[, labels]) -> x`` (labels for the tag archs; -1 = unknown) and ``D(edges, x) -> patch logits (B, 1, P, P)``
+(pix2pix-acgan: ``(patch logits, [tag logits (B, n_g)])``, its tag heads reading x alone);
 gan_core.train.pix2pix_step trains them on paired data. With colour hints (DataSpec.hint_channels = 4) both take
 (B, 1 + 4, S, S): edges, then hints. Whether a checkpoint's G takes tags is its config's arch.
 """

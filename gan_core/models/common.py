@@ -11,7 +11,8 @@ from gan_core.models.registry import CONDITIONINGS
 
 
 class LabelEmbedding(nn.Module):
-    """Concatenated embeddings of each label group: labels (B, G) long -> (B, G * dim)."""
+    """Concatenated embeddings of each label group: labels (B, G) long -> (B, G * dim). A label of -1 is
+    "unknown": a zero embedding (tag maps of 0, conditional BN as plain BN), for G trained with dropped tags."""
 
     def __init__(self, num_classes: tuple[int, ...], dim: int):
         super().__init__()
@@ -19,7 +20,11 @@ class LabelEmbedding(nn.Module):
         self.out_dim = dim * len(num_classes)
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
-        return torch.cat([e(labels[:, i]) for i, e in enumerate(self.embeds)], dim=1)
+        out = []
+        for i, e in enumerate(self.embeds):
+            lab = labels[:, i]
+            out.append(e(lab.clamp(min=0)) * (lab >= 0)[:, None].to(e.weight.dtype))
+        return torch.cat(out, dim=1)
 
 
 class ConditionedLatent(nn.Module):

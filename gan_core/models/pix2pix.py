@@ -125,8 +125,33 @@ class UNetGenerator(nn.Module):
         return h
 
 
+class TagClassifier(nn.Module):
+    """D's tag heads for pix2pix (ACGAN-style, arch pix2pix-acgan): picture (B, C, S, S) -> one logit vector
+    per tag group. A small conv net of its own that sees the picture alone, not the edges or the colour dabs
+    (dabs of the true colours would tell it the tags without looking at the face). Strided 4x4 convs with
+    LeakyReLU 0.2, no norm (batch statistics of a fake batch would hide a colour shift), down to 4x4, then
+    one linear head per group on the flattened map (eye colour is a few pixels: pooling would dilute it)."""
+
+    def __init__(self, image_size: int, channels: int, width: int, num_classes: tuple[int, ...]):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, out, size = channels, width, image_size
+        while size > 4:                                        # (B, width * 2^i, S / 2^(i+1), ...)
+            layers += [nn.Conv2d(c, out, 4, 2, 1), nn.LeakyReLU(0.2)]
+            c, out, size = out, 2 * out, size // 2
+        self.body = nn.Sequential(*layers)
+        self.heads = nn.ModuleList(nn.Linear(c * size * size, n) for n in num_classes)
+
+    def forward(self, y: torch.Tensor) -> list[torch.Tensor]:
+        h = self.body(y).flatten(1)
+        return [head(h) for head in self.heads]
+
+
 class PatchDiscriminator(nn.Module):
     """(input (B, in_channels, S, S), output (B, out_channels, S, S)) -> patch logits (B, 1, P, P).
+
+    With ``num_classes`` (arch pix2pix-acgan) D also has tag heads (:class:`TagClassifier`, on the output
+    picture alone) and returns (patch logits, [tag logits (B, n) per group]).
 
     C(w) [no norm] - C(2w) - ... with stride 2 for ``n_layers`` stages, one stride-1 C, then a stride-1
     conv to one channel; each logit sees a patch of :func:`receptive_field` pixels. With
@@ -135,7 +160,7 @@ class PatchDiscriminator(nn.Module):
     """
 
     def __init__(self, image_size: int = 32, in_channels: int = 1, out_channels: int = 3, width: int = 64,
-                 n_layers: int = 2, norm: bool = True):
+                 n_layers: int = 2, norm: bool = True, num_classes: tuple[int, ...] = ()):
         super().__init__()
         bn = nn.BatchNorm2d if norm else (lambda c: nn.Identity())   # no norm for gradient-penalty losses
         _check_size(image_size)
@@ -157,10 +182,12 @@ class PatchDiscriminator(nn.Module):
             c = _ch(width, n_layers)
         layers.append(nn.Conv2d(c, 1, 4, 1, 1))                # (B, 1, S/2^n - 2, ...)
         self.net = nn.Sequential(*layers)
+        self.tags = TagClassifier(image_size, out_channels, 2 * width, tuple(num_classes)) if num_classes else None
         self.apply(dcgan_init)
 
-    def forward(self, inputs: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([inputs, outputs], dim=1))
+    def forward(self, inputs: torch.Tensor, outputs: torch.Tensor):
+        logits = self.net(torch.cat([inputs, outputs], dim=1))
+        return logits if self.tags is None else (logits, self.tags(outputs))
 
     @property
     def patch_size(self) -> int:
@@ -193,21 +220,26 @@ def build_pix2pix(image_size: int = 32, in_channels: int = 1, out_channels: int 
                   d_width: int = 64, dropout: float = DROPOUT, n_layers: int | None = None,
                   dropout_at_test: bool = True, d_norm: bool = True,
                   hint_channels: int = 0, num_classes: tuple[int, ...] = (), g_cond: str = "concat",
-                  embed_dim: int = 32) -> tuple[UNetGenerator, PatchDiscriminator]:
+                  embed_dim: int = 32, d_tag_heads: bool = False) -> tuple[UNetGenerator, PatchDiscriminator]:
     """The pair (G, D) for ``image_size`` px (``n_layers`` None: :func:`default_layers`): ``in_channels`` of
     input picture (edges: 1), plus ``hint_channels`` of colour hints (0 or 4) that G and D both see; with
-    ``num_classes`` G also takes tags (``g_cond``, ``embed_dim``: :class:`UNetGenerator`); D does not."""
+    ``num_classes`` G also takes tags (``g_cond``, ``embed_dim``: :class:`UNetGenerator`); D does not,
+    but with ``d_tag_heads`` it has tag heads for them (:class:`TagClassifier`)."""
     n_layers = default_layers(image_size) if n_layers is None else n_layers
     c_in = in_channels + hint_channels
     return (UNetGenerator(image_size, c_in, out_channels, g_width, dropout, dropout_at_test, hint_channels=hint_channels,
                           num_classes=num_classes, g_cond=g_cond, embed_dim=embed_dim),
-            PatchDiscriminator(image_size, c_in, out_channels, d_width, n_layers, d_norm))
+            PatchDiscriminator(image_size, c_in, out_channels, d_width, n_layers, d_norm,
+                               num_classes=tuple(num_classes) if d_tag_heads else ()))
 
 
 def build(cfg, spec, num_classes: tuple[int, ...], conditioning: str, d_norm: str):
     """The registry's builder: edges (and colour hints) in, ``spec.channels`` out; the tags too when
-    ``num_classes`` is given (pix2pix-tags, ``model.g_cond`` saying how)."""
+    ``num_classes`` is given (pix2pix-tags, ``model.g_cond`` saying how), and D's tag heads when the
+    conditioning has them (pix2pix-acgan)."""
+    from gan_core.models.registry import CONDITIONINGS
+
     return build_pix2pix(spec.image_size, spec.input_channels, spec.channels, cfg.g_width, cfg.d_width,
                          dropout_at_test=cfg.dropout_at_test, d_norm=d_norm == "batch",
                          hint_channels=spec.hint_channels, num_classes=tuple(num_classes), g_cond=cfg.g_cond,
-                         embed_dim=cfg.embed_dim)
+                         embed_dim=cfg.embed_dim, d_tag_heads=CONDITIONINGS[conditioning].tag_heads > 0)

@@ -57,6 +57,12 @@ CONDITIONINGS["image"] = Conditioning("image", paired=True, fields=frozenset({"l
 CONDITIONINGS["image-tags"] = Conditioning("image-tags", takes_tags=True, paired=True,
                                            fields=frozenset({"loss.l1_weight", "data.hints", "model.g_cond"}) | _TAGS,
                                            drops=CONDITIONINGS["image"].drops, curve_note=_IMAGE_NOTE)
+# pix2pix-acgan: pix2pix-tags plus tag heads on D (trained on real pictures with their true tags) and a G term
+# asking them for the asked tags, which may differ from the true face's on part of the batch (no L1 there)
+CONDITIONINGS["image-acgan"] = Conditioning("image-acgan", takes_tags=True, tag_heads=1, paired=True,
+                                            fields=CONDITIONINGS["image-tags"].fields | {"loss.aux_weight", "loss.drop_tags"},
+                                            drops=CONDITIONINGS["image"].drops,
+                                            curve_note=_IMAGE_NOTE + TAG_HEADS_NOTE)
 
 _IMAGE_NET = frozenset({"model.g_width", "model.d_width", "model.d_norm", "model.spectral_norm", "model.g_dropout",
                         "model.dropout_at_test"})
@@ -150,4 +156,9 @@ ARCHITECTURES: dict[str, ArchSpec] = {
                              "tags (e.g. hair and eye colours; model.g_cond says how), so the picture follows "
                              "the drawing and the chosen colours. Needs tagged paired data: faces-edges, or a "
                              "folder with data.pairs and a tags CSV.", step="pix2pix"),
+    "pix2pix-acgan": ArchSpec("pix2pix", "image-acgan", "pix2pix-tags with tag heads on D (ACGAN-style): D "
+                              "also learns the tags of real pictures, and G is asked to make them read as the "
+                              "asked tags, also on pairs given other tags than the true ones (no L1 there), so "
+                              "small parts such as the eyes follow the pickers. Same G as pix2pix-tags.",
+                              step="pix2pix"),
 }

@@ -54,11 +54,17 @@ class Trainer:
     def __init__(self, cfg: RunConfig, out_dir: Optional[Union[str, os.PathLike]] = None, *,
                  device: Optional[Union[str, torch.device]] = None, dataset: Optional[ImageDataset] = None,
                  resume: Optional[Union[str, os.PathLike]] = None, control: Optional[TrainControl] = None,
-                 generator: Optional[torch.Generator] = None, dist: Optional[Dist] = None) -> None:
+                 generator: Optional[torch.Generator] = None, dist: Optional[Dist] = None,
+                 init_g: Optional[Union[str, os.PathLike]] = None) -> None:
         """``resume``: a checkpoint path; its config is used, except ``train.steps``/``train.seconds``
-        and the sampling/checkpoint intervals, which come from ``cfg``. ``dist``: this process's place in a
+        and the sampling/checkpoint intervals, which come from ``cfg``. ``init_g``: a checkpoint or generator
+        export whose G (its EMA copy where there is one) this new run starts from (fine-tuning); its G must
+        have the same shapes as this config's, and D starts afresh. ``dist``: this process's place in a
         data-parallel run (gan_core.train.distributed; None: one process); only rank 0 writes ``out_dir``."""
         self.resume_state = load_checkpoint(resume) if resume is not None else None
+        if init_g is not None and resume is not None:
+            raise ValueError("init_g starts a new run from a generator; a resumed run already has one")
+        self.init_state = load_checkpoint(init_g) if init_g is not None else None
         if self.resume_state is not None:
             saved: RunConfig = self.resume_state["run_config"]
             keep = {k: getattr(cfg.train, k) for k in ("steps", "seconds", "log_every", "sample_every",
@@ -104,6 +110,8 @@ class Trainer:
         self.n_groups = len(self.spec.num_classes)
         torch.manual_seed(tc.seed)  # init weights + dropout stream
         self.G, self.D = build_models(cfg.model, self.spec, gradient_penalty=self.loss_spec.penalty is not None)
+        if self.init_state is not None:
+            self._init_g(self.init_state)
         self.params_g, self.params_d = count_params(self.G), count_params(self.D)
         self.conv = self.spec.kind == "image"
         self.diffaug = parse_policy(cfg.data.diffaugment) if self.conv else ()
@@ -142,6 +150,16 @@ class Trainer:
         if self.resume_state is not None:
             restore_trainer(self, self.resume_state)
         distributed.adopt(self)   # data-parallel: global-batch BatchNorm, DDP wrappers, per-process noise
+
+    def _init_g(self, state: dict[str, Any]) -> None:
+        """Load a saved G's weights (its EMA copy where there is one) into this run's G: fine-tuning."""
+        w = state.get("G_ema") if state.get("G_ema") is not None else state["G"]
+        try:
+            self.G.load_state_dict({k.removeprefix("_orig_mod."): v for k, v in w.items()})
+        except RuntimeError as e:
+            first = str(e).splitlines()[0][:200]
+            raise ValueError(f"init_g: that generator does not fit this run's G ({first}); it must be the "
+                             "same arch family, size and tags") from None
 
     def _use_option(self, opt: Option) -> None:
         """Switch this trainer to a precision / layout option (autocast, grad scaler, memory format)."""
