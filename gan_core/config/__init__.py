@@ -242,8 +242,9 @@ class TrainConfig(_Section):
                            group="train")
     lr_decay: str = setting("none", "lr decay",
                             "Lower both learning rates to 0 over the last part of the budget (steps or seconds, "
-                            "whichever ends the run): from 'lr decay from' on, along a line or half a cosine. "
-                            "A live lr change sets the rate that decays.", choices=LR_DECAYS, group="train",
+                            "whichever ends the run), along a line or half a cosine, from the share 'lr decay "
+                            "from' (train.lr_decay_start) on. A live lr change sets the rate that decays.",
+                            choices=LR_DECAYS, group="train",
                             flag="lr_decay", names={"none": "none (constant)", "linear": "linear to 0",
                                                     "cosine": "cosine to 0"})
     lr_decay_start: float = setting(0.6, "lr decay from", "Share of the budget (0..1) after which the decay starts.",
