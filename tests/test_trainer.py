@@ -4,6 +4,7 @@ import threading
 import pytest
 import torch
 
+from gan_core.storage import rundir
 from gan_core.storage.checkpoint import load_checkpoint
 from gan_core.train.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StatusEvent, StepEvent
 from gan_core.losses import LOSSES
@@ -151,6 +152,50 @@ def test_control_changes_lr_and_n_critic_mid_run_and_stops(tiny_cfg, tmp_path):
         ctl.set_n_critic(0)
     with pytest.raises(ValueError):
         ctl.set_lr(lr_g=-1.0)
+
+
+def test_lr_decay_schedule_in_steps_and_seconds():
+    from gan_core.train.schedule import lr_scale, progress
+
+    assert progress(30, 100, 0.0, 0.0) == 0.3 and progress(0, 0, 15.0, 60.0) == 0.25
+    assert progress(30, 100, 45.0, 60.0) == 0.75 and progress(0, 0, 99.0, 60.0) == 1.0   # the first limit reached
+    assert progress(5, 0, 1.0, 0.0) == 0.0                                               # no limit: no decay
+    assert [lr_scale("linear", 0.6, f) for f in (0.0, 0.6, 0.8, 1.0)] == pytest.approx([1.0, 1.0, 0.5, 0.0])
+    assert [lr_scale("cosine", 0.5, f) for f in (0.25, 0.75, 1.0)] == pytest.approx([1.0, 0.5, 0.0])
+    assert lr_scale("cosine", 0.5, 0.6) > lr_scale("linear", 0.5, 0.6)    # cosine keeps more at first
+    assert lr_scale("none", 0.0, 0.9) == 1.0
+    with pytest.raises(ValueError):
+        lr_scale("step", 0.5, 0.9)
+
+
+def test_lr_decay_scales_the_steered_lr_and_resumes(tiny_cfg, tmp_path):
+    """train.lr_decay: the optimisers get lr x the schedule's factor; a live change sets the base that goes on
+    decaying; the log and the checkpoint hold the base, so a resumed run decays from where it was."""
+    from gan_core.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        tiny_cfg(train={"lr_decay": "step"}).validate()
+    ctl = TrainControl()
+    cfg = tiny_cfg(steps=10, train={"lr_decay": "linear", "lr_decay_start": 0.5, "checkpoint_every": 8})
+    tr = Trainer(cfg, tmp_path, control=ctl)
+    seen, used = [], []
+    for ev in tr.run():
+        if isinstance(ev, StepEvent):   # the factor used in the step: from the share done before it
+            seen.append(ev)
+            used.append(tr.opt_g.param_groups[0]["lr"])
+            if ev.step == 6:
+                ctl.set_lr(lr_g=1e-3)
+    assert [e.lr_scale for e in seen] == pytest.approx([1.0] * 6 + [0.8, 0.6, 0.4, 0.2])
+    assert used[5] == 2e-4 and used[6] == pytest.approx(1e-3 * 0.8) and used[9] == pytest.approx(1e-3 * 0.2)
+    assert seen[5].lr_g == 2e-4 and seen[6].lr_g == 1e-3 and seen[9].lr_g == 1e-3   # the base, as steered
+    assert tr.opt_d.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.2)
+    st = load_checkpoint(rundir.step_checkpoint(tmp_path, 8))
+    assert st["lr_g"] == 1e-3 and st["lr_d"] == 2e-4                       # the base, not 1e-3 x 0.6
+    resumed = Trainer(cfg, tmp_path / "r", resume=rundir.step_checkpoint(tmp_path, 8))
+    steps = [e for e in resumed.run() if isinstance(e, StepEvent)]
+    assert [e.step for e in steps] == [9, 10] and steps[0].lr_g == 1e-3
+    assert [e.lr_scale for e in steps] == pytest.approx([0.4, 0.2])
+    assert resumed.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.2)
 
 
 def test_pause_and_resume_from_another_thread(tiny_cfg):

@@ -35,6 +35,7 @@ def __getattr__(name: str) -> Any:
 
 PAIRS = ("", "ab", "edges")   # data.pairs: a plain folder, A|B side-by-side pictures, edges of a plain folder
 TOY2D_SHAPES = ("8gaussians", "25gaussians", "moons", "ring", "spiral")
+LR_DECAYS = ("none", "linear", "cosine")
 OPTIMIZERS = ("adam", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 D_NORMS = ("auto", "batch", "layer", "none")
@@ -243,6 +244,15 @@ class TrainConfig(_Section):
     beta1: float = setting(0.5, "beta1", "Adam only.", lo=0.0, hi=0.9999, step=0.1, group="train")
     beta2: float = setting(0.999, "beta2", "Adam only.", lo=0.0, hi=0.99999, step=0.001, fmt="%.3f",
                            group="train")
+    lr_decay: str = setting("none", "lr decay",
+                            "Lower both learning rates to 0 over the last part of the budget (steps or seconds, "
+                            "whichever ends the run), along a line or half a cosine, from the share 'lr decay "
+                            "from' (train.lr_decay_start) on. A live lr change sets the rate that decays.",
+                            choices=LR_DECAYS, group="train",
+                            flag="lr_decay", names={"none": "none (constant)", "linear": "linear to 0",
+                                                    "cosine": "cosine to 0"})
+    lr_decay_start: float = setting(0.6, "lr decay from", "Share of the budget (0..1) after which the decay starts.",
+                                    lo=0.0, hi=0.99, step=0.05, fmt="%.2f", group="train")
     n_critic: int = setting(1, "n_critic", "D steps per G step.", lo=1, hi=100, step=1, group="train",
                             live=True, flag="n_critic")
     ema_decay: float = setting(0.0, "EMA of G (0 = off)", "Exponential moving average of G's weights, e.g. 0.999.",

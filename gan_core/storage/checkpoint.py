@@ -449,7 +449,8 @@ def trainer_state(tr: Any) -> dict[str, Any]:
         "G_ema": tr.G_ema.state_dict() if tr.G_ema is not None else None,
         "opt_g": tr.opt_g.state_dict(), "opt_d": tr.opt_d.state_dict(),
         "scaler": tr.scaler.state_dict() if tr.scaler is not None else None,
-        "n_critic": tr.n_critic, "lr_g": lr_of(tr.opt_g), "lr_d": lr_of(tr.opt_d),
+        # the steered learning rates: train.lr_decay's factor is worked out again from the step on resume
+        "n_critic": tr.n_critic, "lr_g": _base_lr(tr, "g"), "lr_d": _base_lr(tr, "d"),
         "rng": rng, "fixed_z": tr.fixed_z, "precision": tr.speed.chosen.label,
         "fixed_labels": tr.fixed_labels,
     }
@@ -478,6 +479,12 @@ def restore_trainer(tr: Any, state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state(rng["cuda"], tr.device)
     tr.fixed_z = state["fixed_z"]
     tr.fixed_labels = state.get("fixed_labels")
+
+
+def _base_lr(tr: Any, net: str) -> float:
+    """The trainer's lr before train.lr_decay's factor (its optimiser's lr when it keeps none)."""
+    base = getattr(tr, "lr_base", None)
+    return float(base[net]) if base else lr_of(tr.opt_g if net == "g" else tr.opt_d)
 
 
 def lr_of(opt: torch.optim.Optimizer) -> float:

@@ -60,6 +60,7 @@ class StepEvent(Event):
     eta: Optional[float]                 # seconds left, None when unknown
     progress: float                      # 0..1
     extra: dict[str, float] = field(default_factory=dict)  # penalty, aux losses, ...
+    lr_scale: float = 1.0                # train.lr_decay's factor: the optimisers use lr_g / lr_d times this
     kind = "step"
 
 

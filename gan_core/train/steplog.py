@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from gan_core.storage import rundir
 from gan_core.config import TrainConfig
+from gan_core.train import schedule
 from gan_core.train.events import StepEvent
 from gan_core.train.tblog import TBLog
 
@@ -89,7 +90,8 @@ class StepLog:
         self.window.append(out)
         self.imgs += imgs
 
-    def event(self, step: int, D: nn.Module, G: nn.Module, lr_g: float, lr_d: float, n_critic: int) -> StepEvent:
+    def event(self, step: int, D: nn.Module, G: nn.Module, lr_g: float, lr_d: float, n_critic: int,
+              lr_scale: float = 1.0) -> StepEvent:
         """The window's means as a StepEvent; the window starts over."""
         tc = self.tc
         means = {k: float(torch.stack([w[k].float() for w in self.window]).mean()) for k in self.window[0]}
@@ -102,15 +104,13 @@ class StepLog:
             etas.append((tc.steps - step) / max(steps_per_s, 1e-9))
         if tc.seconds:
             etas.append(max(tc.seconds - run_time, 0.0))
-        progress = step / tc.steps if tc.steps else 0.0
-        if tc.seconds:
-            progress = max(progress, min(run_time / tc.seconds, 1.0))
+        progress = schedule.progress(step, tc.steps, run_time, tc.seconds)
         ev = StepEvent(
             step=step, total_steps=tc.steps, d_loss=means["d_loss"], g_loss=means["g_loss"],
             d_real=means["d_real"], d_fake=means["d_fake"], grad_norm_d=grad_norm(D), grad_norm_g=grad_norm(G),
             img_per_s=self.imgs / max(time.perf_counter() - self.win_t0, 1e-9), lr_g=lr_g, lr_d=lr_d,
             n_critic=n_critic, elapsed=self.elapsed0 + run_time, eta=min(etas) if etas else None,
-            progress=min(progress, 1.0), extra={k: v for k, v in means.items() if k in LOGGED_EXTRAS},
+            progress=progress, lr_scale=lr_scale, extra={k: v for k, v in means.items() if k in LOGGED_EXTRAS},
         )
         self.window, self.win_t0, self.imgs = [], time.perf_counter(), 0
         return ev

@@ -29,7 +29,7 @@ IMAGE_TAG = "samples"
 SCALARS = {   # StepEvent field -> TensorBoard tag
     "d_loss": "loss/D", "g_loss": "loss/G", "d_real": "D_output/real", "d_fake": "D_output/fake",
     "grad_norm_d": "grad_norm/D", "grad_norm_g": "grad_norm/G", "lr_g": "lr/G", "lr_d": "lr/D",
-    "n_critic": "train/n_critic", "img_per_s": "train/img_per_s",
+    "lr_scale": "lr/decay_factor", "n_critic": "train/n_critic", "img_per_s": "train/img_per_s",
 }
 EXTRA_PREFIX = "extra/"
 HPARAM_METRICS = ("loss/D", "loss/G")

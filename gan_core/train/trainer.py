@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gan_core.train import distributed, tblog, timeplan
+from gan_core.train import distributed, schedule, tblog, timeplan
 from gan_core.models import latent
 from gan_core.storage import rundir
 from gan_core.storage.checkpoint import load_checkpoint, lr_of, restore_trainer, save_checkpoint, set_lr, trainer_state
@@ -149,6 +149,9 @@ class Trainer:
         self.fixed_labels = grid_labels(self.spec.num_classes, n_grid) if self.conditional else None
         if self.resume_state is not None:
             restore_trainer(self, self.resume_state)
+        # the steered learning rates (config, checkpoint or a live change); train.lr_decay scales them
+        self.lr_base = {"g": lr_of(self.opt_g), "d": lr_of(self.opt_d)}
+        self.lr_scale = 1.0
         distributed.adopt(self)   # data-parallel: global-batch BatchNorm, DDP wrappers, per-process noise
 
     def _init_g(self, state: dict[str, Any]) -> None:
@@ -335,8 +338,8 @@ class Trainer:
 
                 # --- events ---
                 if self.step % tc.log_every == 0 or (tc.steps and self.step >= tc.steps):
-                    ev = log.event(self.step, self.D, self.G, lr_of(self.opt_g), lr_of(self.opt_d),
-                                   self.n_critic)
+                    ev = log.event(self.step, self.D, self.G, self.lr_base["g"], self.lr_base["d"],
+                                   self.n_critic, self.lr_scale)
                     if not all(math.isfinite(v) for v in (ev.d_loss, ev.g_loss)):
                         yield ErrorEvent(self.step, (
                             f"training diverged at step {self.step}: the losses became NaN/inf "
@@ -374,7 +377,10 @@ class Trainer:
                       else "time" if tc.seconds and log.run_time - paused_s >= tc.seconds
                       else "stopped" if self.control.stop_requested else None)
             paused = reason is None and self.control.paused
-            updates = self.control.take_updates() if reason is None and not paused else {}
+            updates = dict(self.control.take_updates()) if reason is None and not paused else {}
+            if reason is None and not paused and tc.lr_decay != "none":
+                # share of the budget spent (rank 0's, like the stop decision): the lr decay's position
+                updates["progress"] = schedule.progress(self.step, tc.steps, log.run_time - paused_s, tc.seconds)
             if self.dist is not None:
                 reason, paused, updates = self.dist.agree(reason, paused, updates)
             if not paused:
@@ -401,10 +407,20 @@ class Trainer:
             f"over the last good one ({self._last_good() or 'none: no checkpoint was saved yet'}). Try a lower learning "
             "rate, another loss (e.g. wgan-gp or hinge) or spectral norm."), "nan")
 
+    def _decay_lr(self, frac: float) -> None:
+        """train.lr_decay: the steered learning rates times the schedule's factor at ``frac`` of the budget."""
+        tc = self.cfg.train
+        self.lr_scale = schedule.lr_scale(tc.lr_decay, tc.lr_decay_start, frac)
+        set_lr(self.opt_g, self.lr_base["g"] * self.lr_scale)
+        set_lr(self.opt_d, self.lr_base["d"] * self.lr_scale)
+
     def _apply_updates(self, u: dict[str, Any]) -> None:
-        if "lr_g" in u:
-            set_lr(self.opt_g, u["lr_g"])
-        if "lr_d" in u:
-            set_lr(self.opt_d, u["lr_d"])
+        """Live changes; a new lr is the base rate that train.lr_decay goes on scaling."""
+        for k, opt in (("g", self.opt_g), ("d", self.opt_d)):
+            if f"lr_{k}" in u:
+                self.lr_base[k] = float(u[f"lr_{k}"])
+                set_lr(opt, self.lr_base[k] * self.lr_scale)
+        if "progress" in u:
+            self._decay_lr(u["progress"])
         if "n_critic" in u:
             self.n_critic = u["n_critic"]
