@@ -274,6 +274,7 @@ def test_the_view_logic_both_fronts_show_has_one_home_in_studio():
         r"No run yet\. Choose a preset": ["gan_core/studio/panel.py"],
         r"Real/fake labels and label noise are not used": ["gan_core/studio/panel.py"],  # field notes
         r"No local VGG19 weights": ["gan_core/studio/tools.py"],                   # VGG loading
+        r"It is a photo: compute its edges": ["gan_core/studio/tools.py"],         # the Sketch upload's box
     }
     for pattern, homes in once.items():
         assert _files_defining(pattern, code) == homes, pattern
