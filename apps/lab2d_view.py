@@ -93,7 +93,8 @@ def strip_figure(frame, height: int = 170) -> Optional[go.Figure]:
     from plotly.subplots import make_subplots
 
     n_modes = frame.coverage.n_modes if frame.coverage is not None else None
-    titles = [f"step {s['step']}" + (f" · {s['modes_covered']}/{n_modes} modes" if n_modes else "") for s in strip]
+    # two lines (step, then modes): eight one-line titles overlapped in the page's column
+    titles = [f"step {s['step']}" + (f"<br>{s['modes_covered']}/{n_modes} modes" if n_modes else "") for s in strip]
     fig = make_subplots(rows=1, cols=len(strip), subplot_titles=titles, horizontal_spacing=0.01)
     e = float(max(abs(frame.xs[0]), abs(frame.xs[-1])))
     for i, s in enumerate(strip, start=1):
@@ -103,8 +104,8 @@ def strip_figure(frame, height: int = 170) -> Optional[go.Figure]:
                                  marker=dict(size=3, color="#ff9f1c"), hoverinfo="skip", showlegend=False), 1, i)
         fig.update_xaxes(range=[-e, e], visible=False, row=1, col=i)
         fig.update_yaxes(range=[-e, e], visible=False, scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
-    fig.update_annotations(font_size=11)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=28, b=5), plot_bgcolor="#f4f4f4")
+    fig.update_annotations(font_size=10)
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5), plot_bgcolor="#f4f4f4")
     return fig
 
 

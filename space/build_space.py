@@ -27,15 +27,17 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from gan_core.config import envvars as E  # noqa: E402  (standard library only: the variables' declared names)
+
 APPS_FILES = ("__init__.py", "charts.py", "lab2d_view.py", "favicon.png")   # apps/ without apps/streamlit
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".cache")
 SPACE_ENV = {  # CPU-basic: 2 vCPU, 16 GB RAM, ephemeral disk
-    "GAN_STUDIO_MAX_CONCURRENT": "1", "GAN_STUDIO_MAX_PER_VISITOR": "1", "GAN_STUDIO_MAX_RUNS_MB": "2048",
-    "GAN_STUDIO_EVAL_SAMPLES": "128",
+    E.MAX_CONCURRENT.name: "1", E.MAX_PER_VISITOR.name: "1", E.MAX_RUNS_MB.name: "2048", E.EVAL_SAMPLES.name: "128",
 }
 # ZeroGPU: each run trains in its own GPU calls (the runs' GPU time is the visitors' quota, not the
 # Space's); the Space's own CPU still loads data and serves the pages. 2 at once is a guess: not measured.
-ZEROGPU_ENV = {**SPACE_ENV, "GAN_STUDIO_MAX_CONCURRENT": "2"}
+ZEROGPU_ENV = {**SPACE_ENV, E.MAX_CONCURRENT.name: "2"}
 SPACES_PIN = "spaces==0.51.3"   # the release gan_core/jobs/zerogpu.py was written against
 
 
@@ -121,7 +123,6 @@ The API (`/generate`, `/interpolate`, `/train`, `/train_status`, `/train_stop`) 
 
 
 def zerogpu_readme_body() -> str:
-    sys.path.insert(0, str(REPO))
     from gan_core.jobs import zerogpu as Z
 
     return ZEROGPU_BODY.format(max_call=Z.MAX_CALL_S, train_s=Z.CALL_TRAIN_S, margin=Z.MARGIN_S,

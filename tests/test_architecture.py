@@ -125,6 +125,37 @@ def test_each_fact_has_one_home():
     assert _files_defining(r"^def shown_run\(", code) == ["gan_core/studio/classroom.py"]
 
 
+ENV_NAME = re.compile(r"GAN_STUDIO_[A-Z0-9_]+")
+ENVVARS = CORE / "config" / "envvars.py"
+
+
+def _env_name_literals(source: str) -> list[str]:
+    """Strings in code (docstrings aside) that are a whole GAN_STUDIO_* variable name, e.g. the constant
+    ``X_ENV = "GAN_STUDIO_X"`` or ``os.environ.get("GAN_STUDIO_X")``."""
+    tree = ast.parse(source)
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and id(n) not in docs and ENV_NAME.fullmatch(n.value)]
+
+
+def test_environment_variable_names_are_written_only_in_their_declaration():
+    """Each GAN_STUDIO_* name is written once, in gan_core/config/envvars.py (a constant named after it, in
+    ENV_VARS); the modules that read one take the name from there (``envvars.RUNS.name``)."""
+    from gan_core.config import envvars
+
+    files = [p for d in (CORE, APPS, ROOT / "space", ROOT / "scripts") for p in d.rglob("*.py")
+             if "__pycache__" not in p.parts] + [ROOT / f for f in LAUNCHERS]
+    found = {str(p.relative_to(ROOT)): names for p in files if p != ENVVARS
+             for names in [_env_name_literals(p.read_text())] if names}
+    assert found == {}, f"take these names from gan_core.config.envvars (e.g. envvars.RUNS.name): {found}"
+    assert _env_name_literals('"""GAN_STUDIO_X in a docstring"""\nX_ENV = "GAN_STUDIO_X"\n') == ["GAN_STUDIO_X"]
+    declared = {k: v for k, v in vars(envvars).items() if isinstance(v, envvars.EnvVar)}
+    assert set(declared.values()) == set(envvars.ENV_VARS)     # every constant is in the table and back
+    assert all(envvars.PREFIX + k == v.name for k, v in declared.items())   # named after the variable
+
+
 def test_training_children_start_at_training_priority():
     """Every child process gan_core starts (trainer, torchrun, 2D lab, speed probe) starts through
     gan_core.jobs.priority's launcher (spawn.start_child or priority.launch), so it keeps priority over the
@@ -243,6 +274,7 @@ def test_the_view_logic_both_fronts_show_has_one_home_in_studio():
         r"No run yet\. Choose a preset": ["gan_core/studio/panel.py"],
         r"Real/fake labels and label noise are not used": ["gan_core/studio/panel.py"],  # field notes
         r"No local VGG19 weights": ["gan_core/studio/tools.py"],                   # VGG loading
+        r"It is a photo: compute its edges": ["gan_core/studio/tools.py"],         # the Sketch upload's box
     }
     for pattern, homes in once.items():
         assert _files_defining(pattern, code) == homes, pattern

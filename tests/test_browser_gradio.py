@@ -14,7 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from browser_helpers import REPO, require_browser, screenshots_dir
 from test_gradio_api import gradio_env, serve_gradio
@@ -264,5 +266,23 @@ def test_sketch_tab_draws_a_face_and_takes_colour_dabs(server, browser, shots):
             pg.wait_for_timeout(300)
         assert out.get_attribute("src") != first, "the picture did not change with the colour dabs"
         pg.screenshot(path=str(shots / "gradio_sketch_dabs.png"), full_page=True)
+        # issue 23 items 5-6: a photo uploaded with "It is a photo" unticked is read as a photo, and says so
+        from gan_core.img2img.translate import random_face_edges
+
+        face = random_face_edges(5, 128)[0].permute(1, 2, 0).numpy().astype(float)
+        noisy = face + np.random.default_rng(1).normal(0, 8, face.shape) + np.linspace(-20, 20, 128)[None, :, None]
+        photo = shots / "sketch_upload_photo.png"
+        Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).resize((256, 256), Image.BICUBIC).save(photo)
+        before = out.get_attribute("src")
+        pg.locator("#sketch-upload input[type=file]").set_input_files(str(photo))
+        expect(pg.locator("#sketch-upload-note")).to_contain_text("looks like a photo", timeout=60_000)
+        expect(pg.locator("#sketch-upload-note")).to_contain_text("thinned")
+        expect(pg.locator("#sketch-photo input")).not_to_be_checked()
+        deadline = time.time() + 30
+        while out.get_attribute("src") == before and time.time() < deadline:
+            pg.wait_for_timeout(300)
+        assert out.get_attribute("src") != before, "the picture did not follow the uploaded photo"
+        pg.wait_for_timeout(500)
+        pg.screenshot(path=str(shots / "gradio_sketch_photo.png"), full_page=True)
     finally:
         ctx.close()

@@ -198,6 +198,48 @@ def test_sketch_tab_colour_dabs(shipped_pix2pix):
     assert sketch.SKETCH_COLOURS[:2] == ["#000000", "#ffffff"] and len(sketch.SKETCH_COLOURS) > 4
 
 
+def test_sketch_tab_upload_reads_a_photo_as_a_photo(app, shipped_pix2pix):
+    """Issue 23 items 5-6 on Gradio: the Sketch tab takes an upload with Streamlit's "It is a photo" box; a
+    photo-like upload is read as a photo even unticked, and says so; a photo's edges are found at 4x the
+    generator's size and thinned (gan_core's upload_drawing, as on Streamlit); a drawing goes onto the pad."""
+    import gradio as gr
+    import numpy as np
+    from PIL import Image
+
+    from apps.gradio import sketch
+    from gan_core.img2img import translate
+
+    _, demo = app
+    blocks = demo.blocks.values()
+    assert any(isinstance(b, gr.Image) and b.elem_id == "sketch-upload" and b.interactive is not False for b in blocks)
+    assert any(isinstance(b, gr.Checkbox) and b.label == studio.SKETCH_PHOTO_LABEL for b in blocks)
+    _, default = sketch.translator_choices()
+    rng = np.random.default_rng(0)
+    photo = np.zeros((64, 64, 3))
+    photo[16:48, 16:48] = (250, 200, 30)
+    photo = Image.fromarray((photo + rng.normal(0, 25, photo.shape) + np.linspace(0, 60, 64)[:, None, None])
+                            .clip(0, 255).astype(np.uint8))
+    pad, picture, seen, start, note = sketch.sketch_upload(default, photo, False, 3)
+    assert "looks like a photo" in note and "Read as a photo" in note and "thinned" in note
+    edges = translate.enlarge(translate.edges_of_photo(photo, 32), 8)        # at 4x the size, thinned
+    assert np.array_equal(pad["background"], edges) and np.array_equal(start["lines"], edges)
+    assert set(np.unique(seen)) <= {0, 255} and (seen == 0).any()          # lines only: no colour dabs
+    assert picture.shape == (sketch.SKETCH_PX, sketch.SKETCH_PX, 3)
+    # ticked: the same edges, without the "looks like a photo" note
+    pad2, picture2, _, _, note2 = sketch.sketch_upload(default, photo, True, 3)
+    assert np.array_equal(pad2["background"], edges) and np.array_equal(picture2, picture)
+    assert "Read as a photo" in note2 and "looks like a photo" not in note2
+    # a drawing (one dark stroke on white) is fitted to the pad and read as lines
+    drawing = np.full((64, 64, 3), 255, np.uint8)
+    drawing[20:44, 30:34] = 0
+    pad3, picture3, seen3, _, note3 = sketch.sketch_upload(default, Image.fromarray(drawing), False, 3)
+    assert "edge drawing" in note3 and pad3["background"].shape == (sketch.SKETCH_PX, sketch.SKETCH_PX, 3)
+    assert (seen3[80:176, 120:136] == 0).all() and (seen3[:, :64] == 255).all()
+    assert np.abs(picture3.astype(int) - picture.astype(int)).mean() > 1
+    # the upload cleared: nothing changes
+    assert sketch.sketch_upload(default, None, False, 3)[-1] == ""
+
+
 TINY_VGG = (4, 4, "M", 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M", 8, 8, 8, 8, "M")   # VGG19's layout, narrow
 
 

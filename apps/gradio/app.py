@@ -8,6 +8,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from gan_core.config import envvars
+from gan_core.config.envvars import env_number
 from gan_core.jobs import sharing
 from gan_core import studio
 from gan_core.studio.pages import PAGE, PAGES
@@ -59,7 +61,7 @@ def main() -> None:
     studio.prepare_server()   # once: serve below training priority, make the faces pool, probe the speed
     demo = build_demo()
     folders = [str(Path(p).resolve()) for p in (studio.checkpoints_dir(),)]
-    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("GAN_STUDIO_GRADIO_MAX_QUEUE", "100")))
+    demo.queue(default_concurrency_limit=1, max_size=int(env_number(envvars.GRADIO_MAX_QUEUE.name, 100, 1, 100_000)))
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
                 server_port=int(os.environ.get(PORT_ENV, "7860")), allowed_paths=folders,
                 max_file_size=sharing.max_upload_bytes(), css=CSS, show_error=True, favicon_path=str(FAVICON))

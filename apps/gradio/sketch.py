@@ -1,4 +1,5 @@
-"""The Sketch tab: pix2pix "sketch to face" on a gr.Sketchpad, with colour dabs."""
+"""The Sketch tab: pix2pix "sketch to face" on a gr.Sketchpad, with colour dabs, or from an uploaded edge
+drawing or photo."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -87,6 +88,38 @@ def sketch_draw(name: str, value: Optional[dict], seed: float, start: Optional[d
     return view["picture_big"], view["seen_big"]
 
 
+def sketch_upload(name: str, picture, photo: bool, seed: float, *tags):
+    """An uploaded edge drawing or photo onto the pad, read as the Streamlit page reads it
+    (:func:`~gan_core.img2img.translate.upload_drawing`): a photo (ticked, or photo-like even unticked) gives
+    its edges found at 4x the generator's size and thinned; a drawing is fitted to the pad, its coloured
+    strokes are dabs. Returns (pad, picture, what G sees, start, note); the note says when a photo-like upload
+    was read as a photo. No picture (the upload cleared): nothing changes."""
+    from gan_core.img2img import translate
+
+    if picture is None:
+        return gr.update(), gr.update(), gr.update(), gr.update(), ""
+    G = _translator(name)
+    size = int(getattr(G, "image_size", 32))
+    try:
+        drawing, as_photo, note = translate.upload_drawing(picture, size, max(1, SKETCH_PX // size),
+                                                           photo=bool(photo), fit=True)
+    except ValueError as e:
+        raise gr.Error(f"the upload is not a picture this page can read: {e}") from None
+    start: dict[str, Any] = {"lines": drawing, "hints": None}
+    pad = {"background": drawing, "layers": [], "composite": drawing}
+    if note:
+        gr.Info(note)
+    if as_photo:
+        d = size * translate.PHOTO_DETAIL
+        shown = (f"**Read as a photo.** {note} " if note else "**Read as a photo.** ") + (
+            f"Its edges were found at {d}x{d} px ({translate.PHOTO_DETAIL}x the generator's {size}) and thinned "
+            f"to one-pixel lines at {size}x{size}, so eyes, nose and mouth keep their lines.")
+    else:
+        shown = "**Read as an edge drawing:** dark lines are edges" + (
+            ", coloured strokes are colour dabs." if translate.takes_hints(G) else ".")
+    return (pad,) + sketch_draw(name, pad, seed, start, *tags) + (start, shown)
+
+
 def _pad_pixels(name: str, *_: Any) -> int:
     """The work of one Sketch call: one picture of the generator's size (small: the CPU draws it)."""
     try:
@@ -103,7 +136,8 @@ def build(ctx: Ctx) -> None:
                 "A generator trained with colour hints also takes dabs of colour: strokes in any other "
                 "colour of the brush tell it the colours there (hair, skin, eyes, background), which edges "
                 "cannot show (as in Scribbler, Sangkloy et al. 2017). A generator trained with the tags "
-                "(arch pix2pix-tags) also shows the hair and eye pickers of Generate: the picture follows them.")
+                "(arch pix2pix-tags) also shows the hair and eye pickers of Generate: the picture follows them. "
+                "Or upload an edge drawing or a photo below the pad.")
     with gr.Row():
         k_ckpt = gr.Dropdown(t_choices, value=t_default, label="Image-to-image generator", scale=3)
         k_seed = gr.Number(0, label="Face seed (and G's dropout noise)", precision=0, minimum=0, scale=1)
@@ -121,10 +155,21 @@ def build(ctx: Ctx) -> None:
                          elem_classes="pixelated", elem_id="sketch-out")
         k_edges = gr.Image(label="What G sees: edges and colour dabs", format="png", interactive=False,
                            elem_classes="pixelated")
+    with gr.Row():   # or start from an upload: an edge drawing, or a photo whose edges are computed
+        k_up = gr.Image(label=studio.SKETCH_UPLOAD_LABEL, type="pil", image_mode=None, sources=["upload"],
+                        height=160, elem_id="sketch-upload", scale=1)
+        with gr.Column(scale=2):
+            k_photo = gr.Checkbox(False, label=studio.SKETCH_PHOTO_LABEL, info=studio.SKETCH_PHOTO_HELP,
+                                  elem_id="sketch-photo")
+            k_note = gr.Markdown("", elem_id="sketch-upload-note")
     start = on_gpu(sketch_start, "sketch", work=_pad_pixels)   # ZeroGPU: a GPU call only for big generators
     draw = on_gpu(sketch_draw, "sketch", work=_pad_pixels)
+    upload = on_gpu(sketch_upload, "sketch", work=_pad_pixels)
     start_in, start_out = [k_ckpt, k_seed, k_dabs, *k_tags], [k_pad, k_out, k_edges, k_start]
-    k_new.click(start, start_in, start_out, **private)
+    k_new.click(start, start_in, start_out, **private).then(lambda: "", None, k_note, **private)
+    up_in, up_out = [k_ckpt, k_up, k_photo, k_seed, *k_tags], [k_pad, k_out, k_edges, k_start, k_note]
+    k_up.upload(upload, up_in, up_out, **private)
+    k_photo.input(upload, up_in, up_out, **private)
     k_pad.change(draw, [k_ckpt, k_pad, k_seed, k_start, *k_tags], [k_out, k_edges], show_progress="hidden",
                  trigger_mode="always_last", **private)
     for dd in k_tags:           # the picture follows the pickers live

@@ -36,47 +36,56 @@ class EnvVar:
     scope: str = "server"
 
 
-# Every GAN_STUDIO_* variable, declared once. docs/deploy.md's table is made from this
-# (scripts/make_docs.py) and tests/test_docs.py checks that the code reads no undeclared variable.
+PREFIX = "GAN_STUDIO_"   # every variable's name starts with it
+
+# Every GAN_STUDIO_* variable, declared once as a constant named after it (GAN_STUDIO_RUNS: RUNS); the
+# modules that read one take its name from here (``envvars.RUNS.name``) and write no name of their own
+# (tests/test_architecture.py). docs/deploy.md's table is made from ENV_VARS (scripts/make_docs.py) and
+# tests/test_docs.py checks that the code reads no undeclared variable.
+CHECKPOINTS = EnvVar("GAN_STUDIO_CHECKPOINTS", "./checkpoints", "shipped and uploaded checkpoints")
+RUNS = EnvVar("GAN_STUDIO_RUNS", "./runs", "training runs (one folder per run)")
+ADMIN_TOKEN = EnvVar("GAN_STUDIO_ADMIN_TOKEN", "(none)", "the teacher's sign-in token: stop any run, delete any "
+                     "upload, pin runs on the class board. Set it as a secret")
+MAX_CONCURRENT = EnvVar("GAN_STUDIO_MAX_CONCURRENT", "1 on a CPU, 2 with a CUDA GPU", "runs training at once on this "
+                        "machine (both servers together); more wait in the queue")
+MAX_PER_VISITOR = EnvVar("GAN_STUDIO_MAX_PER_VISITOR", "2", "runs one visitor may have queued or training")
+MAX_QUEUE = EnvVar("GAN_STUDIO_MAX_QUEUE", "50", "runs waiting in the queue at most")
+GRADIO_MAX_QUEUE = EnvVar("GAN_STUDIO_GRADIO_MAX_QUEUE", "100", "requests waiting in Gradio's own queue at most")
+MAX_UPLOAD_MB = EnvVar("GAN_STUDIO_MAX_UPLOAD_MB", "50", "size of one uploaded checkpoint at most")
+MAX_UPLOADS_MB = EnvVar("GAN_STUDIO_MAX_UPLOADS_MB", "1024", "all uploads together at most")
+MAX_RUNS_MB = EnvVar("GAN_STUDIO_MAX_RUNS_MB", "4096", "disk used by runs; the oldest finished runs are pruned "
+                     "before a new one starts")
+JOB_MODE = EnvVar("GAN_STUDIO_JOB_MODE", "process (zerogpu on ZeroGPU)", "where a run trains: `process` (a child "
+                  "process), `thread`, `ray` (a Ray actor, docs/scaling.md) or `zerogpu` (a chain of ZeroGPU calls)")
+ZEROGPU = EnvVar("GAN_STUDIO_ZEROGPU", "on where `SPACES_ZERO_GPU` is set", "`1`: the ZeroGPU mode (GPU calls "
+                 "through `spaces.GPU`, docs/deploy.md) even off a ZeroGPU Space, e.g. to try it on a CPU; `0`: off")
+NPROC = EnvVar("GAN_STUDIO_NPROC", "1", "processes per run; more makes every run a torchrun data-parallel "
+               "job (docs/scaling.md)")
+RAY_ADDRESS = EnvVar("GAN_STUDIO_RAY_ADDRESS", "(a local cluster)", "the Ray cluster to join in job mode `ray`")
+RAY_GPUS = EnvVar("GAN_STUDIO_RAY_GPUS", "1 if the cluster has GPUs, else 0", "GPUs each Ray run asks for "
+                  "(0.5 puts two runs on one GPU)")
+RAY_CPUS = EnvVar("GAN_STUDIO_RAY_CPUS", "1", "CPUs each Ray run asks for (also its torch threads)")
+METRICS = EnvVar("GAN_STUDIO_METRICS", "1", "`0`: no quality metrics while training")
+SERVER_NICE = EnvVar("GAN_STUDIO_SERVER_NICE", "10", "how much lower the app server's CPU priority is than its "
+                     "training processes' (0: leave it alone), so that page rendering never slows training")
+PROBE = EnvVar("GAN_STUDIO_PROBE", "1", "`0`: no background data pool and speed probe at server start (the Train "
+               "form then cannot say how many steps a time preset gives on this machine)")
+EVAL_EVERY = EnvVar("GAN_STUDIO_EVAL_EVERY", "250", "steps between quality evaluations of a run")
+EVAL_SAMPLES = EnvVar("GAN_STUDIO_EVAL_SAMPLES", "256", "images per quality evaluation")
+TENSORBOARD = EnvVar("GAN_STUDIO_TENSORBOARD", "1", "`0`: runs write no TensorBoard event files", "run")
+VGG19 = EnvVar("GAN_STUDIO_VGG19", "(torchvision's cache or download)", "a local VGG19 weights file for "
+               "style transfer", "run")
+TEST_DEVICE = EnvVar("GAN_STUDIO_TEST_DEVICE", "cpu", "`cuda`: the tests that take a device train on the GPU "
+                     "(bench/gpu_check.sh)", "test")
+JOB_ADDR = EnvVar("GAN_STUDIO_JOB_ADDR", "", "set by the job manager for a torchrun job's rank 0", "internal")
+JOB_KEY = EnvVar("GAN_STUDIO_JOB_KEY", "", "set by the job manager for a torchrun job's rank 0", "internal")
+JOB_CONFIG = EnvVar("GAN_STUDIO_JOB_CONFIG", "", "set by the job manager for a torchrun job's ranks", "internal")
+
 ENV_VARS: tuple[EnvVar, ...] = (
-    EnvVar("GAN_STUDIO_CHECKPOINTS", "./checkpoints", "shipped and uploaded checkpoints"),
-    EnvVar("GAN_STUDIO_RUNS", "./runs", "training runs (one folder per run)"),
-    EnvVar("GAN_STUDIO_ADMIN_TOKEN", "(none)", "the teacher's sign-in token: stop any run, delete any "
-           "upload, pin runs on the class board. Set it as a secret"),
-    EnvVar("GAN_STUDIO_MAX_CONCURRENT", "1 on a CPU, 2 with a CUDA GPU", "runs training at once on this "
-           "machine (both servers together); more wait in the queue"),
-    EnvVar("GAN_STUDIO_MAX_PER_VISITOR", "2", "runs one visitor may have queued or training"),
-    EnvVar("GAN_STUDIO_MAX_QUEUE", "50", "runs waiting in the queue at most"),
-    EnvVar("GAN_STUDIO_GRADIO_MAX_QUEUE", "100", "requests waiting in Gradio's own queue at most"),
-    EnvVar("GAN_STUDIO_MAX_UPLOAD_MB", "50", "size of one uploaded checkpoint at most"),
-    EnvVar("GAN_STUDIO_MAX_UPLOADS_MB", "1024", "all uploads together at most"),
-    EnvVar("GAN_STUDIO_MAX_RUNS_MB", "4096", "disk used by runs; the oldest finished runs are pruned "
-           "before a new one starts"),
-    EnvVar("GAN_STUDIO_JOB_MODE", "process (zerogpu on ZeroGPU)", "where a run trains: `process` (a child "
-           "process), `thread`, `ray` (a Ray actor, docs/scaling.md) or `zerogpu` (a chain of ZeroGPU calls)"),
-    EnvVar("GAN_STUDIO_ZEROGPU", "on where `SPACES_ZERO_GPU` is set", "`1`: the ZeroGPU mode (GPU calls "
-           "through `spaces.GPU`, docs/deploy.md) even off a ZeroGPU Space, e.g. to try it on a CPU; `0`: off"),
-    EnvVar("GAN_STUDIO_NPROC", "1", "processes per run; more makes every run a torchrun data-parallel "
-           "job (docs/scaling.md)"),
-    EnvVar("GAN_STUDIO_RAY_ADDRESS", "(a local cluster)", "the Ray cluster to join in job mode `ray`"),
-    EnvVar("GAN_STUDIO_RAY_GPUS", "1 if the cluster has GPUs, else 0", "GPUs each Ray run asks for "
-           "(0.5 puts two runs on one GPU)"),
-    EnvVar("GAN_STUDIO_RAY_CPUS", "1", "CPUs each Ray run asks for (also its torch threads)"),
-    EnvVar("GAN_STUDIO_METRICS", "1", "`0`: no quality metrics while training"),
-    EnvVar("GAN_STUDIO_SERVER_NICE", "10", "how much lower the app server's CPU priority is than its "
-           "training processes' (0: leave it alone), so that page rendering never slows training"),
-    EnvVar("GAN_STUDIO_PROBE", "1", "`0`: no background data pool and speed probe at server start (the Train "
-           "form then cannot say how many steps a time preset gives on this machine)"),
-    EnvVar("GAN_STUDIO_EVAL_EVERY", "250", "steps between quality evaluations of a run"),
-    EnvVar("GAN_STUDIO_EVAL_SAMPLES", "256", "images per quality evaluation"),
-    EnvVar("GAN_STUDIO_TENSORBOARD", "1", "`0`: runs write no TensorBoard event files", "run"),
-    EnvVar("GAN_STUDIO_VGG19", "(torchvision's cache or download)", "a local VGG19 weights file for "
-           "style transfer", "run"),
-    EnvVar("GAN_STUDIO_TEST_DEVICE", "cpu", "`cuda`: the tests that take a device train on the GPU "
-           "(bench/gpu_check.sh)", "test"),
-    EnvVar("GAN_STUDIO_JOB_ADDR", "", "set by the job manager for a torchrun job's rank 0", "internal"),
-    EnvVar("GAN_STUDIO_JOB_KEY", "", "set by the job manager for a torchrun job's rank 0", "internal"),
-    EnvVar("GAN_STUDIO_JOB_CONFIG", "", "set by the job manager for a torchrun job's ranks", "internal"),
+    CHECKPOINTS, RUNS, ADMIN_TOKEN, MAX_CONCURRENT, MAX_PER_VISITOR, MAX_QUEUE, GRADIO_MAX_QUEUE,
+    MAX_UPLOAD_MB, MAX_UPLOADS_MB, MAX_RUNS_MB, JOB_MODE, ZEROGPU, NPROC, RAY_ADDRESS, RAY_GPUS, RAY_CPUS,
+    METRICS, SERVER_NICE, PROBE, EVAL_EVERY, EVAL_SAMPLES, TENSORBOARD, VGG19, TEST_DEVICE, JOB_ADDR, JOB_KEY,
+    JOB_CONFIG,
 )
 
 

@@ -16,7 +16,9 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import nn
 
-ENV_VAR = "GAN_STUDIO_VGG19"
+from gan_core.config import envvars
+
+ENV_VAR = envvars.VGG19.name
 VGG19_FILE = "vgg19-dcbb9e9d.pth"       # torchvision's file name of VGG19_Weights.IMAGENET1K_V1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -203,14 +203,20 @@ def photo_likeness(img: PictureLike) -> tuple[bool, str]:
     return colours >= PHOTO_COLOURS and plain < PHOTO_PLAIN, f"{colours:,} colours, {plain:.0%} plain paper or lines"
 
 
-def upload_drawing(img: PictureLike, size: int, scale: int = 8, photo: bool = False) -> tuple[np.ndarray, bool, str]:
-    """An uploaded picture for the Sketch page: (the drawing to show and give :func:`sketch_view`, whether it
+def upload_drawing(img: PictureLike, size: int, scale: int = 8, photo: bool = False,
+                   fit: bool = False) -> tuple[np.ndarray, bool, str]:
+    """An uploaded picture for the Sketch pages: (the drawing to show and give :func:`sketch_view`, whether it
     was read as a photo, a note). ``photo``: the user said it is a photo; without it a photo-like upload
     (:func:`photo_likeness`) is read as a photo too, and the note says so: read as a drawing its hundreds
-    of colours would be colour dabs, and the output noise."""
+    of colours would be colour dabs, and the output noise. A photo gives its edges (:func:`edges_of_photo`:
+    found at 4x ``size`` and thinned) enlarged ``scale`` times; a drawing is given as it is, or with ``fit``
+    center-cropped and resized to that same square (``size * scale``: a drawing pad's background)."""
     auto, why = (False, "") if photo else photo_likeness(img)
     if not (photo or auto):
-        return _picture_tensor(img)[0][0].permute(1, 2, 0).numpy(), False, ""
+        x = _picture_tensor(img)[0][:1]
+        if fit:
+            x = _square(x, size * scale)
+        return x[0].permute(1, 2, 0).numpy(), False, ""
     note = (f"This picture looks like a photo ({why}), so its edges were computed, as with \"It is a photo\". "
             "Upload a drawing of dark lines on white paper to draw the lines yourself." if auto else "")
     return enlarge(edges_of_photo(img, size), scale), True, note

@@ -44,16 +44,17 @@ from gan_core.storage import rundir
 from gan_core.jobs import zerogpu
 from gan_core.config.checks import check_config
 from gan_core.config import RunConfig
+from gan_core.config import envvars
 from gan_core.config.envvars import env_number
 from gan_core.train.events import Event
 from gan_core.jobs.job import ACTIVE, MODES, Job, JobSnapshot, NotOwnerError  # noqa: F401  (re-exported: the UIs' API)
 from gan_core.storage.rundir import runs_root
 from gan_core.jobs.slots import shared_limiter
 
-MODE_ENV = "GAN_STUDIO_JOB_MODE"
-MAX_CONCURRENT_ENV = "GAN_STUDIO_MAX_CONCURRENT"
-MAX_PER_VISITOR_ENV = "GAN_STUDIO_MAX_PER_VISITOR"
-MAX_QUEUE_ENV = "GAN_STUDIO_MAX_QUEUE"
+MODE_ENV = envvars.JOB_MODE.name
+MAX_CONCURRENT_ENV = envvars.MAX_CONCURRENT.name
+MAX_PER_VISITOR_ENV = envvars.MAX_PER_VISITOR.name
+MAX_QUEUE_ENV = envvars.MAX_QUEUE.name
 DEFAULT_STEPS_PER_S = 5.0   # ETA guess for queued runs before any run has been measured on this server
 
 

@@ -23,11 +23,12 @@ import sys
 import threading
 from typing import Any, Callable, Optional, TypeVar
 
+from gan_core.config import envvars
 from gan_core.config.envvars import env_number
 
 __all__ = ["SERVER_NICE_ENV", "serve_below_training", "launch", "nice_of", "installed"]
 
-SERVER_NICE_ENV = "GAN_STUDIO_SERVER_NICE"
+SERVER_NICE_ENV = envvars.SERVER_NICE.name
 DEFAULT_SERVER_NICE = 10
 T = TypeVar("T")
 

@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from gan_core.train.control import TrainControl
+from gan_core.config import envvars
 from gan_core.config.envvars import env_number
 from gan_core.storage.rundir import RESUME_HINT
 from gan_core.train.events import DoneEvent
 
-ADDRESS_ENV = "GAN_STUDIO_RAY_ADDRESS"
-GPUS_ENV = "GAN_STUDIO_RAY_GPUS"
-CPUS_ENV = "GAN_STUDIO_RAY_CPUS"
+ADDRESS_ENV = envvars.RAY_ADDRESS.name
+GPUS_ENV = envvars.RAY_GPUS.name
+CPUS_ENV = envvars.RAY_CPUS.name
 INSTALL_HINT = "job mode 'ray' needs the ray package, which is not installed: pip install -r requirements-scale.txt"
 POLL_S = 0.5          # longest wait of one events() call inside the actor
 WAIT_NOTE_S = 3.0     # after this long unplaced, the job notes that it waits for Ray resources
@@ -91,7 +92,7 @@ def resources(ray: Any) -> dict[str, float]:
 
 def _forwarded_env() -> dict[str, str]:
     """The ``GAN_STUDIO_*`` settings (tokens excepted) for the actor's environment."""
-    return {k: v for k, v in os.environ.items() if k.startswith("GAN_STUDIO_") and "TOKEN" not in k}
+    return {k: v for k, v in os.environ.items() if k.startswith(envvars.PREFIX) and "TOKEN" not in k}
 
 
 class _ActorSink:

@@ -21,14 +21,15 @@ import threading
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from gan_core.config import envvars
 from gan_core.storage import rundir
 from gan_core.storage.fileio import atomic_write_text
 
 PathLike = Union[str, os.PathLike]
 OWNERS_FILE = ".owners.json"
-MAX_UPLOAD_ENV = "GAN_STUDIO_MAX_UPLOAD_MB"
-MAX_UPLOADS_ENV = "GAN_STUDIO_MAX_UPLOADS_MB"
-MAX_RUNS_ENV = "GAN_STUDIO_MAX_RUNS_MB"
+MAX_UPLOAD_ENV = envvars.MAX_UPLOAD_MB.name
+MAX_UPLOADS_ENV = envvars.MAX_UPLOADS_MB.name
+MAX_RUNS_ENV = envvars.MAX_RUNS_MB.name
 _LOCK = threading.Lock()
 
 

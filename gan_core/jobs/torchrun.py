@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 from gan_core.jobs.priority import launch
+from gan_core.config import envvars
 from gan_core.config.envvars import env_number
 from gan_core.storage.rundir import RESUME_HINT
 
-NPROC_ENV = "GAN_STUDIO_NPROC"
-_ADDR_ENV, _KEY_ENV, _CFG_ENV = "GAN_STUDIO_JOB_ADDR", "GAN_STUDIO_JOB_KEY", "GAN_STUDIO_JOB_CONFIG"
+NPROC_ENV = envvars.NPROC.name
+_ADDR_ENV, _KEY_ENV, _CFG_ENV = envvars.JOB_ADDR.name, envvars.JOB_KEY.name, envvars.JOB_CONFIG.name
 CONNECT_TIMEOUT = 300.0   # seconds for torchrun to start rank 0 (importing torch, loading data)
 
 

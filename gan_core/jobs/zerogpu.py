@@ -35,7 +35,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-ENV = "GAN_STUDIO_ZEROGPU"          # "1": ZeroGPU mode forced (e.g. on a CPU, for tests); "0": off
+from gan_core.config import envvars
+
+ENV = envvars.ZEROGPU.name         # "1": ZeroGPU mode forced (e.g. on a CPU, for tests); "0": off
 SPACES_ENV = "SPACES_ZERO_GPU"      # set by Hugging Face on ZeroGPU Spaces (read as spaces.config does)
 
 # The longest GPU time one call asks for. ZeroGPU refuses a request over its per-call maximum ("The

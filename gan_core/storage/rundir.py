@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
+from gan_core.config import envvars
 from gan_core.storage.fileio import atomic_write_text, remove_stale_temp_files
 
 PathLike = Union[str, os.PathLike]
 
-RUNS_ENV = "GAN_STUDIO_RUNS"
+RUNS_ENV = envvars.RUNS.name
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 EVAL_METRICS = "eval_metrics.jsonl"

@@ -12,8 +12,8 @@ toolkit so it can be tested. By topic:
 * :mod:`.server`: what an app server does at start (priority, data pool, speed probe) and the time plan;
 * :mod:`.panel`: the Train views' metrics text, chart groups, status / queue / view-only lines, field notes
   and the sample grid's tag labels;
-* :mod:`.tools`: the tag sweep's note, the 2D lab's shape names and presets, the Sketch pad's start,
-  exporting a run's generator for a visitor, VGG19 loading;
+* :mod:`.tools`: the tag sweep's note, the 2D lab's shape names and presets, the Sketch pad's start and
+  upload wording, exporting a run's generator for a visitor, VGG19 loading;
 * :mod:`.views`: cached generators and their captions, tag text, a job's status, queue rows, the Compare
   summary and Checkpoints table, the admin token check, the metrics evaluator's settings.
 
@@ -32,7 +32,8 @@ from gan_core.studio.panel import (CHART_GROUPS, CONTROL_DISABLED, MORE_CURVES, 
                    reattached_form, run_status_text)
 from gan_core.studio.tools import (CUSTOM_PRESET, DRAWN_LABELS, LAB_WIDGETS, SHAPE_NAMES, SWEEP_NOTE, SWEEP_TITLE, VGG, VggLoader,
                     export_generator_as, lab_coerce, lab_form_config, lab_form_values, lab_preset_choices, lab_preset_note,
-                    shape_names, sketch_start, sweep_caption)
+                    shape_names, SKETCH_PHOTO_HELP, SKETCH_PHOTO_LABEL, SKETCH_UPLOAD_LABEL, sketch_start,
+                    sweep_caption)
 from gan_core.studio.pictures import (annotate_columns, annotate_rows, arithmetic_images, frames_strip, frames_to_gif, interpolation_frames,
                        label_groups, make_labels, png_bytes, render, sample_grid, tag_sweep, upscale)
 from gan_core.studio.seeds import distinct_seeds, seed_distances, seed_loop_frames

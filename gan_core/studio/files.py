@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from gan_core.config import envvars
 from gan_core.storage import rundir
 from gan_core.storage.checkpoint import (FORMAT, CheckpointError, checkpoint_summary, export_generator, generator_from_state,
                           load_checkpoint)
@@ -20,7 +21,7 @@ from gan_core.models import DataSpec, is_conditional
 
 PathLike = Union[str, os.PathLike]
 
-CHECKPOINTS_ENV = "GAN_STUDIO_CHECKPOINTS"
+CHECKPOINTS_ENV = envvars.CHECKPOINTS.name
 CHECKPOINT_EXTS = (".pt", ".safetensors")
 MAX_UPLOAD_BYTES = 200 * 2**20          # uploads bigger than this are refused (= Streamlit's default server.maxUploadSize)
 

@@ -12,11 +12,12 @@ import os
 import threading
 from typing import Any, Optional
 
+from gan_core.config import envvars
 from gan_core.jobs import priority
 from gan_core.train import timeplan, timeprobe
 from gan_core.train.recipes import DEFAULT_PRESET
 
-PROBE_ENV = "GAN_STUDIO_PROBE"
+PROBE_ENV = envvars.PROBE.name
 
 _lock = threading.Lock()
 _done: dict[str, Any] = {}

@@ -111,6 +111,13 @@ def sketch_start(G: Any, seed: int, dabs: int, scale: int) -> dict[str, Any]:
     return out
 
 
+# ---- Sketch: an uploaded drawing or photo (both fronts' upload) -------------------------------------------------
+SKETCH_UPLOAD_LABEL = "Edge drawing or photo (PNG, JPEG, WebP)"
+SKETCH_PHOTO_LABEL = "It is a photo: compute its edges (Canny)"
+SKETCH_PHOTO_HELP = ("Its edges are found at 4x the generator's size and thinned, so eyes, nose and mouth keep "
+                     "their lines. A photo-like upload is read as a photo even unticked.")
+
+
 # ---- Checkpoints: export a run's generator -------------------------------------------------------------------
 def export_generator_as(run_checkpoint: os.PathLike | str, out_name: str, folder: os.PathLike | str,
                         owner: str) -> Path:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from gan_core.config import envvars
 from gan_core.storage import rundir
 from gan_core.storage.checkpoint import CheckpointError, load_generator
 from gan_core.config import RunConfig
@@ -25,10 +26,10 @@ from gan_core.studio.form import flatten, optimizer_settings, preset_sections
 from gan_core.studio.pictures import label_groups
 from gan_core.studio.runs import RunInfo, format_duration
 
-ADMIN_ENV = "GAN_STUDIO_ADMIN_TOKEN"
-METRICS_ENV = "GAN_STUDIO_METRICS"            # "0" turns the evaluator off
-EVAL_EVERY_ENV = "GAN_STUDIO_EVAL_EVERY"      # steps between evaluations (default 250)
-EVAL_SAMPLES_ENV = "GAN_STUDIO_EVAL_SAMPLES"  # images per evaluation (default 256)
+ADMIN_ENV = envvars.ADMIN_TOKEN.name
+METRICS_ENV = envvars.METRICS.name            # "0" turns the evaluator off
+EVAL_EVERY_ENV = envvars.EVAL_EVERY.name      # steps between evaluations (default 250)
+EVAL_SAMPLES_ENV = envvars.EVAL_SAMPLES.name  # images per evaluation (default 256)
 DEFAULT_GENERATOR = "faces"                   # the generator a first visit shows (tags to play with)
 ORIGIN_LABELS = {"shipped": "shipped (read-only)", "yours": "yours", "other": "another visitor's"}
 

@@ -20,11 +20,12 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
 
+from gan_core.config import envvars
 from gan_core.storage import rundir
 from gan_core.config import RunConfig, flatten
 from gan_core.train.events import StatusEvent, StepEvent
 
-ENV = "GAN_STUDIO_TENSORBOARD"   # "0": no event files
+ENV = envvars.TENSORBOARD.name   # "0": no event files
 IMAGE_TAG = "samples"
 SCALARS = {   # StepEvent field -> TensorBoard tag
     "d_loss": "loss/D", "g_loss": "loss/G", "d_real": "D_output/real", "d_fake": "D_output/fake",

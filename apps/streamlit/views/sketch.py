@@ -100,11 +100,9 @@ with left:
                    f"screen pixels each): a line at least {scale // 4 + 1} screen pixels wide marks every pixel "
                    "it crosses as an edge.")
     else:
-        up = st.file_uploader("Edge drawing or photo (PNG, JPEG, WebP)", type=["png", "jpg", "jpeg", "webp", "bmp"],
+        up = st.file_uploader(studio.SKETCH_UPLOAD_LABEL, type=["png", "jpg", "jpeg", "webp", "bmp"],
                               key=K + "upload")
-        photo = st.checkbox("It is a photo: compute its edges (Canny)", key=K + "photo",
-                            help="Its edges are found at 4x the generator's size and thinned, so eyes, nose and "
-                                 "mouth keep their lines. A photo-like upload is read as a photo even unticked.")
+        photo = st.checkbox(studio.SKETCH_PHOTO_LABEL, key=K + "photo", help=studio.SKETCH_PHOTO_HELP)
         hint_up = st.file_uploader("Colour hints (optional): coloured dabs on white or transparent paper",
                                    type=["png", "webp"], key=K + "hint_upload") if hinted else None
         if up is not None:
