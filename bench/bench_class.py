@@ -193,9 +193,9 @@ async def st_generate(url: str, burst: int) -> list[float]:
 # ---- Gradio visitors -------------------------------------------------------------------------------------
 def gr_ticks(config: dict) -> list[tuple[int, int, list[Any], float]]:
     """(fn_index, trigger id, input data, interval) of each of the Train tab's live timers: the ticks that
-    feed the run title (every second) or the Pause button (the slower tick of the same panel)."""
+    feed the run head (every second) or the Pause button (the slower tick of the same panel)."""
     comps = {c["id"]: c for c in config["components"]}
-    live = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in ("run-title", "pause")}
+    live = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in ("run-head", "pause")}
     out = []
     for i, dep in enumerate(config["dependencies"]):
         for target, event in dep.get("targets", []):

@@ -372,13 +372,15 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert wait_until(lambda: train.form_open(other)["open"] is False, 60)
     assert job.wait(60)
     panel = train.live_panel(me, False, None)   # the owner's page keeps their ended run (issue 22)
-    assert "The machine was busy" in panel[3] and "expect noise" in panel[3]
+    assert "The machine was busy" in panel[1] and "expect noise" in panel[1]   # the run head: title, progress, stats
     again = train.live_panel(me, False, panel[0])
     assert again == [gr.skip()] * train.N_LIVE_OUTPUTS
-    # the 1 s tick and the 2 s tick each send their own outputs (with their own state): together every one once
-    assert sorted(train.FAST[1:] + train.SLOW[1:]) == list(range(1, train.N_LIVE_OUTPUTS))
+    # the 1 s tick, the 2 s tick and the "More curves" tick each send their own outputs (with their own state):
+    # together every one once
+    assert sorted(train.FAST[1:] + train.SLOW[1:] + train.MORE[1:]) == list(range(1, train.N_LIVE_OUTPUTS))
     fast = train._part(train.FAST)(me, False, None)
-    assert len(fast) == len(train.FAST) and fast[3] == panel[3] and "<progress" in fast[2]
+    assert len(fast) == len(train.FAST) and fast[1] == panel[1] and "<progress" in fast[1]
+    assert 'id="run-title"' in fast[1] and 'id="stats"' in fast[1] and "yours" in fast[1]
 
 
 def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):

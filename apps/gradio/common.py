@@ -2,7 +2,7 @@
 Gradio, tables and stat cards, the generator list and the tag dropdowns every picture tab uses."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import hashlib
 import re
@@ -174,4 +174,12 @@ class Ctx:
     private: dict
     gen_choices: list
     gen_default: Optional[str]
+    tab: str = ""   # the tab being built
+    timers: dict = field(default_factory=dict)   # tab key -> its live gr.Timers (ticking only while it is shown)
+
+    def live(self, timer: Any) -> Any:
+        """A timer of the tab being built: the app makes it tick only while that tab is shown, so an open page
+        polls for one tab, not for every tab at once (issue 22: 30 visitors on one server)."""
+        self.timers.setdefault(self.tab, []).append(timer)
+        return timer
 
