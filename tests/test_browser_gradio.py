@@ -116,6 +116,12 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
         assert _points(a, "plot-losses") > first, "the loss curve did not gain points"
         expect(a.locator("#progress-text")).to_contain_text("img/s")
         a.screenshot(path=str(shots / "gradio_train_running.png"), full_page=True)
+        # "More curves" has its own tick, running only while it is open: opened, its charts come
+        a.get_by_text("More curves", exact=False).first.click()
+        deadline = time.time() + 30
+        while _points(a, "plot-grad") < 2 and time.time() < deadline:
+            a.wait_for_timeout(500)
+        assert _points(a, "plot-grad") >= 2, "the gradient-norm chart never showed once 'More curves' opened"
         # while it trains the form is folded away, so the curves and grid sit near the top (#23 item 10) ...
         expect(a.locator("#f-train-steps")).to_be_hidden(timeout=10_000)
         assert a.locator("#plot-losses").bounding_box()["y"] < 900

@@ -446,7 +446,7 @@ def build(ctx: Ctx) -> None:
                             elem_id="train-grid", buttons=["download"])
     with gr.Accordion("More curves: gradient norms, learning rates, loss terms, quality metrics", open=False) as more_box:
         with gr.Row():
-            p_grad = gr.Plot(label="Gradient norms")
+            p_grad = gr.Plot(label="Gradient norms", elem_id="plot-grad")
             p_lr = gr.Plot(label="Learning rates")
             p_terms = gr.Plot(label="Loss terms")
         more_notes = gr.Markdown()
