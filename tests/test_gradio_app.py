@@ -381,6 +381,10 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     fast = train._part(train.FAST)(me, False, None)
     assert len(fast) == len(train.FAST) and fast[1] == panel[1] and "<progress" in fast[1]
     assert 'id="run-title"' in fast[1] and 'id="stats"' in fast[1] and "yours" in fast[1]
+    # the 2 s outputs are resent only when what they show changed: its key leaves out the step and the curves
+    key = train.slow_key(me, False)
+    assert key == train.slow_key(me, False) and key["status"] == "done" and key["mine"] is True
+    assert key["cont"] is True and train.slow_key(other, False)["mine"] is False
 
 
 def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):

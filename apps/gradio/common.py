@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import hashlib
+import html
 import re
 import secrets
 import tempfile
@@ -106,6 +107,22 @@ def _table(rows: list[dict[str, Any]], empty: str = "-") -> Any:
     cell = lambda v: "" if v is None else (round(v, 4) if isinstance(v, float) else v)  # noqa: E731
     return gr.update(value={"headers": cols, "data": [[cell(v) for v in r] for r in values]},
                      visible=True)
+
+
+def _head(title: str, prog: str, stats: str) -> str:
+    """The Train tab's run title, progress bar and stat cards as one HTML output (one live component, not three)."""
+    t = re.sub(r"`([^`]*)`", r"<code>\1</code>", re.sub(r"\*\*([^*]*)\*\*", r"<b>\1</b>", html.escape(title)))
+    return f'<h3 id="run-title">{t}</h3><div id="progress">{prog}</div><div id="stats">{stats}</div>'
+
+
+def _controls(snap: Any, mine: bool) -> list[Any]:
+    """Pause / Resume / Stop: usable only by the run's owner (or the admin) while it trains; the reason
+    shows beside them otherwise (#23 item 10)."""
+    active = bool(snap is not None and snap.active)
+    note = studio.CONTROL_DISABLED if active and not mine else ""
+    return [gr.update(interactive=active and mine and snap.status != "paused"),
+            gr.update(interactive=active and mine and snap.status == "paused"),
+            gr.update(interactive=active and mine), note]
 
 
 def _stat_cards(items: list[tuple[str, str]]) -> str:

@@ -3,7 +3,6 @@ training slots), owner-only pause/steer/stop, Continue, and the live panel; ``ru
 from __future__ import annotations
 
 import html
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -19,7 +18,7 @@ from gan_core.models import ARCHITECTURES
 from gan_core.studio import board
 from apps import charts
 from . import common as C
-from .common import Ctx, POLL_S, _stat_cards, _table, owner_of
+from .common import Ctx, POLL_S, _controls, _head, _stat_cards, _table, owner_of
 
 
 SPECS = [studio.field_spec(k) for k, _ in all_fields() if k not in studio.SERVER_ONLY]
@@ -207,16 +206,6 @@ def restore_form(owner_v, request: gr.Request = None) -> list[Any]:
     return [gr.update(value=flat[k]) if k in flat else gr.skip() for k in KEYS]
 
 
-def _controls(snap: Any, mine: bool) -> list[Any]:
-    """Pause / Resume / Stop: usable only by the run's owner (or the admin) while it trains; the reason
-    shows beside them otherwise (#23 item 10)."""
-    active = bool(snap is not None and snap.active)
-    note = studio.CONTROL_DISABLED if active and not mine else ""
-    return [gr.update(interactive=active and mine and snap.status != "paused"),
-            gr.update(interactive=active and mine and snap.status == "paused"),
-            gr.update(interactive=active and mine), note]
-
-
 def _job_for(owner_v, request, chosen: Optional[int] = None) -> tuple[Optional[Any], str]:
     """The run this visitor's tab shows (studio.shown_run: the one they chose, else their own newest) and
     their owner secret."""
@@ -269,6 +258,18 @@ def watch(value: Optional[int]) -> Optional[int]:
     return None if value is None else int(value)
 
 
+def slow_key(owner_v, admin: bool, chosen: Optional[int] = None, request: gr.Request = None) -> dict:
+    """What the 2 s outputs (steering, queue, buttons, continue, run list) depend on: they are made and sent (this
+    state's change event) only when it changed, so a watching viewer's 2 s tick has one output, not fifteen."""
+    job, me = _job_for(owner_v, request, chosen)
+    sig, _, back = watch_update(me, job, None, chosen)
+    snap = studio.view_cache().view(job).snap if job else None
+    mine = bool(job and job.can_control(me, bool(admin)))
+    return {"watch": sig, "back": back["visible"], "queue": [r["job"] for r in studio.queue_rows(C.mgr, me)],
+            "status": snap and snap.status, "steer": bool(snap and studio.can_steer(snap, mine)), "mine": mine,
+            "cont": bool(snap and studio.can_continue(snap, job.owner == me)), "chosen": chosen}
+
+
 def form_open(owner_v, request: gr.Request = None):
     """A visitor who only watches a run gets a light page: the form starts collapsed (open when no run exists)."""
     job, _ = _job_for(owner_v, request)
@@ -278,7 +279,7 @@ def form_open(owner_v, request: gr.Request = None):
 N_LIVE_OUTPUTS = 23   # the Train tab's live outputs (build: live_outputs)
 # Every output of a tick costs Gradio a component and a config per session, even a gr.skip() (~0.5 ms): what
 # changes every second (run head, main curves, grid) has a 1 s tick, the rest (steering, queue, buttons, run
-# list) a 2 s one, and the folded "More curves" a 2 s one that ticks only while it is open.
+# list) a 2 s check (slow_key) and the folded "More curves" a 2 s one that ticks only while it is open.
 FAST = (0, 1, 2, 3, 7, 8)   # shown, run head, losses, D outputs, grid, curve notes
 MORE = (0, 4, 5, 6, 9)   # gradient norms, learning rates, loss terms, their notes
 SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:] + MORE[1:])   # its own shown state first
@@ -290,12 +291,6 @@ def _part(idx: tuple[int, ...]) -> Callable:
         out = live_panel(owner_v, admin, shown, chosen, request)
         return [out[i] for i in idx]
     return tick
-
-
-def _head(title: str, prog: str, stats: str) -> str:
-    """The run title, the progress bar and the stat cards as one HTML output (one component per tick, not three)."""
-    t = re.sub(r"`([^`]*)`", r"<code>\1</code>", re.sub(r"\*\*([^*]*)\*\*", r"<b>\1</b>", html.escape(title)))
-    return f'<h3 id="run-title">{t}</h3><div id="progress">{prog}</div><div id="stats">{stats}</div>'
 
 
 def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
@@ -451,6 +446,7 @@ def build(ctx: Ctx) -> None:
             p_terms = gr.Plot(label="Loss terms")
         more_notes = gr.Markdown()
     shown, shown_slow, shown_more = gr.State(None), gr.State(None), gr.State(None)   # what each tick last sent
+    slow_seen = gr.State(None)   # slow_key at the last 2 s tick: the slow outputs are resent when it changes
     chosen = gr.State(None)   # the job id picked in "Watch a run" (None: my own newest run)
     timer, slow_timer = ctx.live(gr.Timer(POLL_S)), ctx.live(gr.Timer(SLOW_POLL_S))   # ticking on this tab only
     more_timer = gr.Timer(SLOW_POLL_S, active=False)   # only while "More curves" is open
@@ -491,8 +487,10 @@ def build(ctx: Ctx) -> None:
     demo.load(form_open, owner, config_box, **private)
     io = {p: ([owner, admin, st, chosen], [st] + [live_outputs[i] for i in p[1:]])
           for p, st in ((FAST, shown), (SLOW, shown_slow), (MORE, shown_more))}
-    for t, part in ((timer, FAST), (slow_timer, SLOW), (more_timer, MORE)):
-        t.tick(_part(part), *io[part], concurrency_limit=None, show_progress="hidden", **private)
+    for trig, part in ((timer.tick, FAST), (slow_seen.change, SLOW), (more_timer.tick, MORE)):
+        trig(_part(part), *io[part], concurrency_limit=None, show_progress="hidden", **private)
+    slow_timer.tick(slow_key, [owner, admin, chosen], slow_seen, concurrency_limit=None, show_progress="hidden",
+                    **private)
     more_box.expand(lambda: gr.Timer(active=True), None, more_timer, queue=False, **private).then(
         _part(MORE), *io[MORE], concurrency_limit=None, show_progress="hidden", **private)
     more_box.collapse(lambda: gr.Timer(active=False), None, more_timer, queue=False, **private)
