@@ -259,8 +259,8 @@ def watch(value: Optional[int]) -> Optional[int]:
 
 
 def slow_key(owner_v, admin: bool, chosen: Optional[int] = None, request: gr.Request = None) -> dict:
-    """What the 2 s outputs (steering, queue, buttons, continue, run list) depend on: they are made and sent (this
-    state's change event) only when it changed, so a watching viewer's 2 s tick has one output, not fifteen."""
+    """What the slow outputs (steering, queue, buttons, continue, run list) depend on: sent with the 1 s tick, they
+    follow (the state's change event) only when it changed: one output a second, not fifteen every 2 s."""
     job, me = _job_for(owner_v, request, chosen)
     sig, _, back = watch_update(me, job, None, chosen)
     snap = studio.view_cache().view(job).snap if job else None
@@ -279,17 +279,17 @@ def form_open(owner_v, request: gr.Request = None):
 N_LIVE_OUTPUTS = 23   # the Train tab's live outputs (build: live_outputs)
 # Every output of a tick costs Gradio a component and a config per session, even a gr.skip() (~0.5 ms): what
 # changes every second (run head, main curves, grid) has a 1 s tick, the rest (steering, queue, buttons, run
-# list) a 2 s check (slow_key) and the folded "More curves" a 2 s one that ticks only while it is open.
+# list) only when slow_key changed, and the folded "More curves" a 2 s tick running only while it is open.
 FAST = (0, 1, 2, 3, 7, 8)   # shown, run head, losses, D outputs, grid, curve notes
 MORE = (0, 4, 5, 6, 9)   # gradient norms, learning rates, loss terms, their notes
 SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:] + MORE[1:])   # its own shown state first
 SLOW_POLL_S = 2 * POLL_S
 
 
-def _part(idx: tuple[int, ...]) -> Callable:
+def _part(idx: tuple[int, ...], slow: bool = False) -> Callable:
     def tick(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
         out = live_panel(owner_v, admin, shown, chosen, request)
-        return [out[i] for i in idx]
+        return [out[i] for i in idx] + ([slow_key(owner_v, admin, chosen, request)] if slow else [])
     return tick
 
 
@@ -446,9 +446,9 @@ def build(ctx: Ctx) -> None:
             p_terms = gr.Plot(label="Loss terms")
         more_notes = gr.Markdown()
     shown, shown_slow, shown_more = gr.State(None), gr.State(None), gr.State(None)   # what each tick last sent
-    slow_seen = gr.State(None)   # slow_key at the last 2 s tick: the slow outputs are resent when it changes
+    slow_seen = gr.State(None)   # slow_key at the last tick: the slow outputs are resent when it changes
     chosen = gr.State(None)   # the job id picked in "Watch a run" (None: my own newest run)
-    timer, slow_timer = ctx.live(gr.Timer(POLL_S)), ctx.live(gr.Timer(SLOW_POLL_S))   # ticking on this tab only
+    timer = ctx.live(gr.Timer(POLL_S))   # ticking only while this tab is shown
     more_timer = gr.Timer(SLOW_POLL_S, active=False)   # only while "More curves" is open
     view_outputs = [*fields, arch_note, loss_note, form_check]
     demo.load(restore_form, owner, fields, **private).then(form_view, fields, view_outputs, **private)
@@ -487,10 +487,11 @@ def build(ctx: Ctx) -> None:
     demo.load(form_open, owner, config_box, **private)
     io = {p: ([owner, admin, st, chosen], [st] + [live_outputs[i] for i in p[1:]])
           for p, st in ((FAST, shown), (SLOW, shown_slow), (MORE, shown_more))}
-    for trig, part in ((timer.tick, FAST), (slow_seen.change, SLOW), (more_timer.tick, MORE)):
+    for trig, part in ((slow_seen.change, SLOW), (more_timer.tick, MORE)):
         trig(_part(part), *io[part], concurrency_limit=None, show_progress="hidden", **private)
-    slow_timer.tick(slow_key, [owner, admin, chosen], slow_seen, concurrency_limit=None, show_progress="hidden",
-                    **private)
+    # the 1 s tick also sends slow_key: the other outputs follow (slow_seen's change event) only when it changed
+    timer.tick(_part(FAST, slow=True), io[FAST][0], io[FAST][1] + [slow_seen], concurrency_limit=None,
+               show_progress="hidden", **private)
     more_box.expand(lambda: gr.Timer(active=True), None, more_timer, queue=False, **private).then(
         _part(MORE), *io[MORE], concurrency_limit=None, show_progress="hidden", **private)
     more_box.collapse(lambda: gr.Timer(active=False), None, more_timer, queue=False, **private)
