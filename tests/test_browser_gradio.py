@@ -70,8 +70,10 @@ def _set_after_preset(pg, values: dict) -> None:
 
 def _points(pg, elem_id: str) -> int:
     """Points of the first trace of a gr.Plot (plotly keeps the data on its div)."""
+    # plotly's own trace length (_length): the figure's x may come as a typed-array spec ({dtype, bdata})
     return pg.evaluate("""(id) => { const d = document.querySelector('#' + id + ' .js-plotly-plot');
-        return d && d.data && d.data.length ? d.data[0].x.length : 0; }""", elem_id)
+        const f = d && d._fullData && d._fullData[0];
+        return f ? (f._length || (f.x ? f.x.length : 0) || 0) : 0; }""", elem_id)
 
 
 def test_generate_with_tags(server, browser, shots):
