@@ -400,3 +400,25 @@ def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
     assert "``" not in json.dumps(info["named_endpoints"])
     fronts = [p for d in ("apps", "gan_core", "docs") for p in (REPO / d).rglob("*") if p.suffix in (".py", ".md")]
     assert not [str(p) for p in fronts + [REPO / "README.md"] if "stylis" in p.read_text().lower()]
+
+
+def test_live_panel_queue_table_says_the_line_in_its_label(tiny_cfg, tmp_path, monkeypatch):
+    """The queue header rides on the queue table's label (one live output, not two), and slow_key changes when
+    a run joins the line, so the slow outputs (the table among them) are resent."""
+    from gan_core.jobs.manager import JobManager
+    from apps.gradio import common, train
+    mgr = JobManager(runs_dir=tmp_path, mode="thread", max_concurrent=1)
+    monkeypatch.setattr(common, "mgr", mgr)
+    me, other = common.init_owner(None), common.init_owner(None)
+    first = mgr.start(tiny_cfg(steps=100000), me)
+    before = train.slow_key(other, False)
+    second = mgr.start(tiny_cfg(steps=3), other)
+    try:
+        after = train.slow_key(other, False)
+        assert after != before and after["queue"] == [second.id]
+        table = train.live_panel(other, False, None)[14]   # the queue table (a SLOW output)
+        assert 14 in train.SLOW and table["visible"] is True
+        assert "1 waiting" in table["label"] and "**" not in table["label"] and "yours" in str(table["value"])
+    finally:
+        first.stop(me)
+        assert first.wait(60) and second.wait(60)
