@@ -191,41 +191,58 @@ async def st_generate(url: str, burst: int) -> list[float]:
 
 
 # ---- Gradio visitors -------------------------------------------------------------------------------------
-def gr_ticks(config: dict) -> list[tuple[int, int, list[Any], float]]:
-    """(fn_index, trigger id, input data, interval) of each of the Train tab's live timers: the ticks that
-    feed the run title (every second) or the Pause button (the slower tick of the same panel)."""
+def gr_ticks(config: dict) -> list[tuple[int, int, list[Any], float, dict]]:
+    """(fn_index, trigger id, input data, interval, follow) of each of the Train tab's live timers: the ticks that
+    feed the run head (every second) or the Pause button (the slower tick of the same panel, directly or through
+    a state whose change event sends them: follow maps that state's id to the (fn_index, trigger, data) to run
+    next, as a browser does when the tick's reply names the state among its changed ones)."""
     comps = {c["id"]: c for c in config["components"]}
-    live = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in ("run-title", "pause")}
+    live = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in ("run-head", "pause")}
+    data = lambda dep: [None if comps[c]["type"] == "state" else comps[c].get("props", {}).get("value")  # noqa: E731
+                        for c in dep["inputs"]]
+    on_change = {target: (dep.get("id", i), target, data(dep))
+                 for i, dep in enumerate(config["dependencies"]) for target, event in dep.get("targets", [])
+                 if event == "change" and comps.get(target, {}).get("type") == "state" and live & set(dep["outputs"])}
     out = []
     for i, dep in enumerate(config["dependencies"]):
         for target, event in dep.get("targets", []):
-            if event == "tick" and comps.get(target, {}).get("type") == "timer" and live & set(dep["outputs"]):
-                data = [None if comps[c]["type"] == "state" else comps[c].get("props", {}).get("value")
-                        for c in dep["inputs"]]
-                out.append((dep.get("id", i), target, data, float(comps[target].get("props", {}).get("value") or 1.0)))
+            follow = {c: on_change[c] for c in dep["outputs"] if c in on_change}
+            if event == "tick" and comps.get(target, {}).get("type") == "timer" and (live & set(dep["outputs"]) or follow):
+                out.append((dep.get("id", i), target, data(dep), float(comps[target].get("props", {}).get("value") or 1.0),
+                            follow))
     if not out:
         raise RuntimeError("no live gr.Timer tick on the Train tab in the Gradio config")
     return out
 
 
+async def gr_event(client: httpx.AsyncClient, url: str, session: str, fn: int, trigger: int, data: list[Any]) -> dict:
+    """One event through the queue, as a browser sends it; its process_completed message."""
+    r = await client.post(url + "gradio_api/queue/join", json={
+        "data": data, "event_data": None, "fn_index": fn, "trigger_id": trigger, "session_hash": session})
+    r.raise_for_status()
+    async with client.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}) as s:
+        async for line in s.aiter_lines():
+            if line.startswith("data:") and '"process_completed"' in line:
+                return json.loads(line[5:])
+    raise RuntimeError("the event stream ended before process_completed")
+
+
 async def gr_viewer(client: httpx.AsyncClient, url: str, ticks: list[tuple], stop_at: float, out: list[float],
                     errors: list[str]) -> None:
     """One viewer: every live timer of the page ticks at its own interval, as in a browser (each timer on its
-    own session hash here: one event stream per session carries one event at a time in this client)."""
+    own session hash here: one event stream per session carries one event at a time in this client); a tick
+    that changed a state with a live change event runs that event next."""
 
-    async def timer(fn: int, trigger: int, data: list[Any], interval: float) -> None:
+    async def timer(fn: int, trigger: int, data: list[Any], interval: float, follow: dict) -> None:
         session = secrets.token_hex(6)
         while time.monotonic() < stop_at:
             t = time.monotonic()
             try:
-                r = await client.post(url + "gradio_api/queue/join", json={
-                    "data": data, "event_data": None, "fn_index": fn, "trigger_id": trigger, "session_hash": session})
-                r.raise_for_status()
-                async with client.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}) as s:
-                    async for line in s.aiter_lines():
-                        if line.startswith("data:") and '"process_completed"' in line:
-                            out.append(time.monotonic())
-                            break
+                done = await gr_event(client, url, session, fn, trigger, data)
+                out.append(time.monotonic())
+                for sid in (done.get("output") or {}).get("changed_state_ids") or []:
+                    if sid in follow:
+                        await gr_event(client, url, session, *follow[sid])
             except Exception as e:  # noqa: BLE001 - counted
                 errors.append(f"tick: {type(e).__name__}: {e}")
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - t)))   # the timer's next tick

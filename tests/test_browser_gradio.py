@@ -72,8 +72,10 @@ def _set_after_preset(pg, values: dict) -> None:
 
 def _points(pg, elem_id: str) -> int:
     """Points of the first trace of a gr.Plot (plotly keeps the data on its div)."""
+    # plotly's own trace length (_length): the figure's x may come as a typed-array spec ({dtype, bdata})
     return pg.evaluate("""(id) => { const d = document.querySelector('#' + id + ' .js-plotly-plot');
-        return d && d.data && d.data.length ? d.data[0].x.length : 0; }""", elem_id)
+        const f = d && d._fullData && d._fullData[0];
+        return f ? (f._length || (f.x ? f.x.length : 0) || 0) : 0; }""", elem_id)
 
 
 def test_generate_with_tags(server, browser, shots):
@@ -118,6 +120,12 @@ def test_train_live_curves_and_a_second_visitor_waits_in_line(server, browser, s
         assert _points(a, "plot-losses") > first, "the loss curve did not gain points"
         expect(a.locator("#progress-text")).to_contain_text("img/s")
         a.screenshot(path=str(shots / "gradio_train_running.png"), full_page=True)
+        # "More curves" has its own tick, running only while it is open: opened, its charts come
+        a.get_by_text("More curves", exact=False).first.click()
+        deadline = time.time() + 30
+        while _points(a, "plot-grad") < 2 and time.time() < deadline:
+            a.wait_for_timeout(500)
+        assert _points(a, "plot-grad") >= 2, "the gradient-norm chart never showed once 'More curves' opened"
         # while it trains the form is folded away, so the curves and grid sit near the top (#23 item 10) ...
         expect(a.locator("#f-train-steps")).to_be_hidden(timeout=10_000)
         assert a.locator("#plot-losses").bounding_box()["y"] < 900

@@ -414,13 +414,19 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert wait_until(lambda: train.form_open(other)["open"] is False, 60)
     assert job.wait(60)
     panel = train.live_panel(me, False, None)   # the owner's page keeps their ended run (issue 22)
-    assert "The machine was busy" in panel[3] and "expect noise" in panel[3]
+    assert "The machine was busy" in panel[1] and "expect noise" in panel[1]   # the run head: title, progress, stats
     again = train.live_panel(me, False, panel[0])
     assert again == [gr.skip()] * train.N_LIVE_OUTPUTS
-    # the 1 s tick and the 2 s tick each send their own outputs (with their own state): together every one once
-    assert sorted(train.FAST[1:] + train.SLOW[1:]) == list(range(1, train.N_LIVE_OUTPUTS))
+    # the 1 s tick, the 2 s tick and the "More curves" tick each send their own outputs (with their own state):
+    # together every one once
+    assert sorted(train.FAST[1:] + train.SLOW[1:] + train.MORE[1:]) == list(range(1, train.N_LIVE_OUTPUTS))
     fast = train._part(train.FAST)(me, False, None)
-    assert len(fast) == len(train.FAST) and fast[3] == panel[3] and "<progress" in fast[2]
+    assert len(fast) == len(train.FAST) and fast[1] == panel[1] and "<progress" in fast[1]
+    assert 'id="run-title"' in fast[1] and 'id="stats"' in fast[1] and "yours" in fast[1]
+    # the 2 s outputs are resent only when what they show changed: its key leaves out the step and the curves
+    key = train.slow_key(me, False)
+    assert key == train.slow_key(me, False) and key["status"] == "done" and key["mine"] is True
+    assert key["cont"] is True and train.slow_key(other, False)["mine"] is False
 
 
 def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
@@ -436,3 +442,25 @@ def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
     assert "``" not in json.dumps(info["named_endpoints"])
     fronts = [p for d in ("apps", "gan_core", "docs") for p in (REPO / d).rglob("*") if p.suffix in (".py", ".md")]
     assert not [str(p) for p in fronts + [REPO / "README.md"] if "stylis" in p.read_text().lower()]
+
+
+def test_live_panel_queue_table_says_the_line_in_its_label(tiny_cfg, tmp_path, monkeypatch):
+    """The queue header rides on the queue table's label (one live output, not two), and slow_key changes when
+    a run joins the line, so the slow outputs (the table among them) are resent."""
+    from gan_core.jobs.manager import JobManager
+    from apps.gradio import common, train
+    mgr = JobManager(runs_dir=tmp_path, mode="thread", max_concurrent=1)
+    monkeypatch.setattr(common, "mgr", mgr)
+    me, other = common.init_owner(None), common.init_owner(None)
+    first = mgr.start(tiny_cfg(steps=100000), me)
+    before = train.slow_key(other, False)
+    second = mgr.start(tiny_cfg(steps=3), other)
+    try:
+        after = train.slow_key(other, False)
+        assert after != before and after["queue"] == [second.id]
+        table = train.live_panel(other, False, None)[14]   # the queue table (a SLOW output)
+        assert 14 in train.SLOW and table["visible"] is True
+        assert "1 waiting" in table["label"] and "**" not in table["label"] and "yours" in str(table["value"])
+    finally:
+        first.stop(me)
+        assert first.wait(60) and second.wait(60)

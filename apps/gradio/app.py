@@ -49,11 +49,20 @@ def build_demo() -> gr.Blocks:
         # the API first: its routes keep the names /generate and /interpolate (Gradio numbers a later event of
         # a function with the same name, e.g. the Generate tab's button, as generate_2); its components are hidden
         api.build(ctx)
+        tabs = {}
         for key in TAB_ORDER:
             page = PAGE[key]
-            with gr.Tab(page.title, id=page.key) as tab:
+            with gr.Tab(page.title, id=page.key) as tabs[key]:
+                ctx.tab = key
                 importlib.import_module(f"{__package__}.{page.gradio}").build(ctx)
-            tab.select(None, None, None, js=CLEAR_TOASTS, queue=False, **private)   # a tab's error stays with it
+            tabs[key].select(None, None, None, js=CLEAR_TOASTS, queue=False, **private)   # a tab's error stays with it
+        # the live timers tick only on the tab shown (the first one at load): one tab's polling per open page
+        timers = [(k, t) for k, ts in ctx.timers.items() for t in ts]
+        for k, t in timers:
+            t.active = k == TAB_ORDER[0]
+        for key, tab in tabs.items():
+            tab.select(lambda key=key: [gr.Timer(active=k == key) for k, _ in timers], None, [t for _, t in timers],
+                       queue=False, **private)
     return demo
 
 

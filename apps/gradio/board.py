@@ -141,7 +141,7 @@ def build(ctx: Ctx) -> None:
         act_msg = gr.Markdown(elem_id="board-action-msg")
     projector = gr.HTML(elem_id="board-projector")
     table = gr.HTML(elem_id="board-table")
-    timer = gr.Timer(POLL_S)
+    timer = ctx.live(gr.Timer(POLL_S))   # ticking only while the Board tab is shown
 
     sig = gr.State(None)   # the run picker's choices last sent
     outputs = [perm_md, admin_box, run, sig, projector, table]

@@ -2,9 +2,10 @@
 Gradio, tables and stat cards, the generator list and the tag dropdowns every picture tab uses."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import hashlib
+import html
 import re
 import secrets
 import tempfile
@@ -108,6 +109,22 @@ def _table(rows: list[dict[str, Any]], empty: str = "-") -> Any:
                      visible=True)
 
 
+def _head(title: str, prog: str, stats: str) -> str:
+    """The Train tab's run title, progress bar and stat cards as one HTML output (one live component, not three)."""
+    t = re.sub(r"`([^`]*)`", r"<code>\1</code>", re.sub(r"\*\*([^*]*)\*\*", r"<b>\1</b>", html.escape(title)))
+    return f'<h3 id="run-title">{t}</h3><div id="progress">{prog}</div><div id="stats">{stats}</div>'
+
+
+def _controls(snap: Any, mine: bool) -> list[Any]:
+    """Pause / Resume / Stop: usable only by the run's owner (or the admin) while it trains; the reason
+    shows beside them otherwise (#23 item 10)."""
+    active = bool(snap is not None and snap.active)
+    note = studio.CONTROL_DISABLED if active and not mine else ""
+    return [gr.update(interactive=active and mine and snap.status != "paused"),
+            gr.update(interactive=active and mine and snap.status == "paused"),
+            gr.update(interactive=active and mine), note]
+
+
 def _stat_cards(items: list[tuple[str, str]]) -> str:
     return '<div class="stat-cards">' + "".join(f"<div>{k}<b>{v}</b></div>" for k, v in items) + "</div>"
 
@@ -174,4 +191,12 @@ class Ctx:
     private: dict
     gen_choices: list
     gen_default: Optional[str]
+    tab: str = ""   # the tab being built
+    timers: dict = field(default_factory=dict)   # tab key -> its live gr.Timers (ticking only while it is shown)
+
+    def live(self, timer: Any) -> Any:
+        """A timer of the tab being built: the app makes it tick only while that tab is shown, so an open page
+        polls for one tab, not for every tab at once (issue 22: 30 visitors on one server)."""
+        self.timers.setdefault(self.tab, []).append(timer)
+        return timer
 

@@ -18,7 +18,7 @@ from gan_core.models import ARCHITECTURES
 from gan_core.studio import board
 from apps import charts
 from . import common as C
-from .common import Ctx, POLL_S, _stat_cards, _table, owner_of
+from .common import Ctx, POLL_S, _controls, _head, _stat_cards, _table, owner_of
 
 
 SPECS = [studio.field_spec(k) for k, _ in all_fields() if k not in studio.SERVER_ONLY]
@@ -206,16 +206,6 @@ def restore_form(owner_v, request: gr.Request = None) -> list[Any]:
     return [gr.update(value=flat[k]) if k in flat else gr.skip() for k in KEYS]
 
 
-def _controls(snap: Any, mine: bool) -> list[Any]:
-    """Pause / Resume / Stop: usable only by the run's owner (or the admin) while it trains; the reason
-    shows beside them otherwise (#23 item 10)."""
-    active = bool(snap is not None and snap.active)
-    note = studio.CONTROL_DISABLED if active and not mine else ""
-    return [gr.update(interactive=active and mine and snap.status != "paused"),
-            gr.update(interactive=active and mine and snap.status == "paused"),
-            gr.update(interactive=active and mine), note]
-
-
 def _job_for(owner_v, request, chosen: Optional[int] = None) -> tuple[Optional[Any], str]:
     """The run this visitor's tab shows (studio.shown_run: the one they chose, else their own newest) and
     their owner secret."""
@@ -268,25 +258,38 @@ def watch(value: Optional[int]) -> Optional[int]:
     return None if value is None else int(value)
 
 
+def slow_key(owner_v, admin: bool, chosen: Optional[int] = None, request: gr.Request = None) -> dict:
+    """What the slow outputs (steering, queue, buttons, continue, run list) depend on: sent with the 1 s tick, they
+    follow (the state's change event) only when it changed: one output a second, not fifteen every 2 s."""
+    job, me = _job_for(owner_v, request, chosen)
+    sig, _, back = watch_update(me, job, None, chosen)
+    snap = studio.view_cache().view(job).snap if job else None
+    mine = bool(job and job.can_control(me, bool(admin)))
+    return {"watch": sig, "back": back["visible"], "queue": [r["job"] for r in studio.queue_rows(C.mgr, me)],
+            "status": snap and snap.status, "steer": bool(snap and studio.can_steer(snap, mine)), "mine": mine,
+            "cont": bool(snap and studio.can_continue(snap, job.owner == me)), "chosen": chosen}
+
+
 def form_open(owner_v, request: gr.Request = None):
     """A visitor who only watches a run gets a light page: the form starts collapsed (open when no run exists)."""
     job, _ = _job_for(owner_v, request)
     return gr.update(open=job is None)
 
 
-N_LIVE_OUTPUTS = 26   # the Train tab's live outputs (build: live_outputs)
-# The live outputs split in two ticks: every output of a tick costs Gradio a component and a config per
-# session, even a gr.skip() (about 0.5 ms each), so what changes every second (progress, stats, the main
-# curves, the grid) has its own 1 s tick and the rest (more curves, steering, queue, buttons, run list) a 2 s one.
-FAST = (0, 1, 2, 3, 4, 5, 9, 10)   # shown, title, progress, stats, losses, D outputs, grid, curve notes
-SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:])   # its own shown state first
+N_LIVE_OUTPUTS = 23   # the Train tab's live outputs (build: live_outputs)
+# Every output of a tick costs Gradio a component and a config per session, even a gr.skip() (~0.5 ms): what
+# changes every second (run head, main curves, grid) has a 1 s tick, the rest (steering, queue, buttons, run
+# list) only when slow_key changed, and the folded "More curves" a 2 s tick running only while it is open.
+FAST = (0, 1, 2, 3, 7, 8)   # shown, run head, losses, D outputs, grid, curve notes
+MORE = (0, 4, 5, 6, 9)   # gradient norms, learning rates, loss terms, their notes
+SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:] + MORE[1:])   # its own shown state first
 SLOW_POLL_S = 2 * POLL_S
 
 
-def _part(idx: tuple[int, ...]) -> Callable:
+def _part(idx: tuple[int, ...], slow: bool = False) -> Callable:
     def tick(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
         out = live_panel(owner_v, admin, shown, chosen, request)
-        return [out[i] for i in idx]
+        return [out[i] for i in idx] + ([slow_key(owner_v, admin, chosen, request)] if slow else [])
     return tick
 
 
@@ -297,13 +300,12 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     job, me = _job_for(owner_v, request, chosen)
     sig, watch_up, back_up = watch_update(me, job, shown, chosen)
     queue = studio.queue_rows(C.mgr, me)
-    queue_up = _table(queue) if queue else gr.update(value=None, visible=False)
-    queue_md = studio.queue_header(len(queue), C.mgr.max_concurrent) if queue else ""
+    label = studio.queue_header(len(queue), C.mgr.max_concurrent).replace("**", "")   # a label is plain text
+    queue_up = gr.update(**_table(queue), label=label) if queue else gr.update(value=None, visible=False)
     if job is None:
         msg = studio.no_run_text(studio.list_runs(), studio.runs_dir())
-        return [{"watch": sig}, f"### {msg}", "", "", *[gr.skip()] * 6, "", "", gr.update(visible=False),
-                *[gr.skip()] * 3, queue_md, queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False),
-                watch_up, back_up]
+        return [{"watch": sig}, _head(msg, "", ""), *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
+                queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up]
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
     snap = view.snap
     mine = job.can_control(me, bool(admin))
@@ -315,7 +317,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
     who = studio.owner_label(job.owner == me, bool(admin))
-    title = f"### Run {Path(snap.run_dir).name} · {snap.status} · {who}"
+    title = f"Run {Path(snap.run_dir).name} · {snap.status} · {who}"
     pct = min(max(snap.progress, 0.0), 1.0)
     prog = (f'<progress value="{pct:.4f}" max="1" style="width:100%;height:14px"></progress>'
             f'<div id="progress-text">{studio.progress_text(snap)}</div>')
@@ -359,10 +361,9 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
         steer_vals = [gr.skip()] * 3
     # while a run trains the form folds away, so the curves and the grid sit near the top (once per change)
     fold = gr.update(open=False) if snap.active and (new_job or shown.get("status") not in ACTIVE) else gr.skip()
-    return [key, title, prog, stats, *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
-            queue_md, queue_up, *_controls(snap, mine), fold,
+    return [key, _head(title, prog, stats), *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
+            queue_up, *_controls(snap, mine), fold,
             gr.update(visible=studio.can_continue(snap, job.owner == me)), watch_up, back_up]
-
 
 
 def build(ctx: Ctx) -> None:
@@ -412,16 +413,13 @@ def build(ctx: Ctx) -> None:
     gr.Markdown(f"{C.mgr.max_concurrent} run(s) train at once on this machine (shared with the Streamlit app); "
                 "a later **Start** waits in line and shows its place. Only the browser that started a run "
                 f"(or the admin) can pause, steer or stop it; at most {C.mgr.max_per_visitor} per visitor.")
-    queue_md = gr.Markdown()
     queue_tbl = gr.Dataframe(visible=False, interactive=False, label="Queue")
     with gr.Row(equal_height=True):
         watch_dd = gr.Dropdown(label="Watch a run", choices=[], visible=False, elem_id="watch", scale=4,
                                info="Your own newest run stays here until you pick another; the Class board "
                                     "lists every run with its figures.")
         back_btn = gr.Button("Back to my run", visible=False, elem_id="back-to-mine", scale=1)
-    run_title = gr.Markdown(elem_id="run-title")
-    progress = gr.HTML(elem_id="progress")
-    stats = gr.HTML(elem_id="stats")
+    run_head = gr.HTML(elem_id="run-head")   # title, progress and stats (one live output)
     with gr.Group(visible=False) as steer_box:
         with gr.Row(equal_height=True):
             lr_g = gr.Number(label="lr G (live)", minimum=1e-8, maximum=1.0, step=1e-5)
@@ -441,17 +439,17 @@ def build(ctx: Ctx) -> None:
         with gr.Column(scale=2):
             grid = gr.Image(label="Sample grid", format="png", interactive=False, elem_classes="pixelated",
                             elem_id="train-grid", buttons=["download"])
-    with gr.Accordion("More curves: gradient norms, learning rates, loss terms, quality metrics", open=False):
+    with gr.Accordion("More curves: gradient norms, learning rates, loss terms, quality metrics", open=False) as more_box:
         with gr.Row():
-            p_grad = gr.Plot(label="Gradient norms")
+            p_grad = gr.Plot(label="Gradient norms", elem_id="plot-grad")
             p_lr = gr.Plot(label="Learning rates")
             p_terms = gr.Plot(label="Loss terms")
         more_notes = gr.Markdown()
-    shown, shown_slow = gr.State(None), gr.State(None)   # what each live tick last sent this viewer
+    shown, shown_slow, shown_more = gr.State(None), gr.State(None), gr.State(None)   # what each tick last sent
+    slow_seen = gr.State(None)   # slow_key at the last tick: the slow outputs are resent when it changes
     chosen = gr.State(None)   # the job id picked in "Watch a run" (None: my own newest run)
-    timer, slow_timer = gr.Timer(POLL_S), gr.Timer(SLOW_POLL_S)
-
-
+    timer = ctx.live(gr.Timer(POLL_S))   # ticking only while this tab is shown
+    more_timer = gr.Timer(SLOW_POLL_S, active=False)   # only while "More curves" is open
     view_outputs = [*fields, arch_note, loss_note, form_check]
     demo.load(restore_form, owner, fields, **private).then(form_view, fields, view_outputs, **private)
     preset.input(apply_preset, [preset, *fields], [preset_note_md, *fields], **private).then(
@@ -481,13 +479,20 @@ def build(ctx: Ctx) -> None:
     back_btn.click(lambda: None, None, chosen, **private)
     continue_btn.click(continue_run, [owner, more_steps, chosen], start_msg, concurrency_limit=None,
                        show_progress="hidden", **private)
-    live_outputs = [shown, run_title, progress, stats, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
-                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_md, queue_tbl, pause_btn, resume_btn,
+    live_outputs = [shown, run_head, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
+                    curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_tbl, pause_btn, resume_btn,
                     stop_btn, control_note, config_box, continue_box, watch_dd, back_btn]
     assert len(live_outputs) == N_LIVE_OUTPUTS
     demo.load(preset_note, [preset, comps["data.dataset"]], preset_note_md, **private)
     demo.load(form_open, owner, config_box, **private)
-    for t, part, state in ((timer, FAST, shown), (slow_timer, SLOW, shown_slow)):
-        t.tick(_part(part), [owner, admin, state, chosen], [state] + [live_outputs[i] for i in part[1:]],
-               concurrency_limit=None, show_progress="hidden", **private)
+    io = {p: ([owner, admin, st, chosen], [st] + [live_outputs[i] for i in p[1:]])
+          for p, st in ((FAST, shown), (SLOW, shown_slow), (MORE, shown_more))}
+    for trig, part in ((slow_seen.change, SLOW), (more_timer.tick, MORE)):
+        trig(_part(part), *io[part], concurrency_limit=None, show_progress="hidden", **private)
+    # the 1 s tick also sends slow_key: the other outputs follow (slow_seen's change event) only when it changed
+    timer.tick(_part(FAST, slow=True), io[FAST][0], io[FAST][1] + [slow_seen], concurrency_limit=None,
+               show_progress="hidden", **private)
+    more_box.expand(lambda: gr.Timer(active=True), None, more_timer, queue=False, **private).then(
+        _part(MORE), *io[MORE], concurrency_limit=None, show_progress="hidden", **private)
+    more_box.collapse(lambda: gr.Timer(active=False), None, more_timer, queue=False, **private)
 
