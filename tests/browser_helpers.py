@@ -127,9 +127,30 @@ def wait_status(pg, pattern: str, timeout: float = 120.0) -> str:
     pytest.fail(f"status never matched {pattern!r} within {timeout:.0f} s (last: {s!r})")
 
 
-def open_run_form(pg) -> None:
+def open_run_form(pg, timeout: float = 60.0) -> None:
     """Open the Streamlit Train page's "Run configuration" expander when it is folded (it folds for a visitor
-    while someone's run trains, so that watchers get a light page)."""
-    if not pg.get_by_role("combobox", name="Preset", exact=True).is_visible():
-        pg.get_by_text("Run configuration", exact=True).first.click()
+    while someone's run trains, so that watchers get a light page); return once its Preset box can be used.
+
+    The expander's own state decides (its content is ``inert`` while folded), never whether the Preset box is
+    visible yet: on a loaded machine the box can still be rendering, and a click then folds an open form."""
+    import time
+
+    import pytest
+
+    exp = pg.get_by_test_id("stExpander").filter(has=pg.get_by_text("Run configuration", exact=True)).first
+    preset = pg.get_by_role("combobox", name="Preset", exact=True)
+    exp.wait_for(state="visible", timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    while True:
         wait_idle(pg)
+        if exp.get_by_test_id("stExpanderDetails").get_attribute("inert") is not None:
+            exp.locator("summary").first.click()
+            wait_idle(pg)
+        try:
+            preset.wait_for(state="visible", timeout=5_000)
+            if preset.is_enabled():
+                return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError; checked again below
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Run configuration form did not open within {timeout:.0f} s")

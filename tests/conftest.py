@@ -8,7 +8,10 @@ import torch
 
 from gan_core.config import RunConfig
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One torch thread: the tests train tiny nets, where a second thread only adds synchronisation, and the browser
+# tests' app server and Chromium need the other core. With two threads on a busy 2-vCPU box a lab preset ran
+# ~10x slower (threads spinning at barriers). It is also how the app's 2D lab trains (lab2d.runner).
+torch.set_num_threads(1)
 # App servers started by tests (in-process or child) neither nice themselves nor draw the 20,000-face pool and
 # probe the speed in the background (gan_core.studio.server); the tests of those set them explicitly.
 os.environ.setdefault("GAN_STUDIO_PROBE", "0")
