@@ -437,8 +437,9 @@ def build(ctx: Ctx) -> None:
                 p_outputs = gr.Plot(label="D outputs", elem_id="plot-outputs")
             curve_notes = gr.Markdown()
         with gr.Column(scale=2):
-            grid = gr.Image(label="Sample grid", format="png", interactive=False, elem_classes="pixelated",
-                            elem_id="train-grid", buttons=["download"])
+            # not "pixelated": enlarged by whole pixels already; a pixelated downscale drops the labels' letters
+            grid = gr.Image(label="Sample grid", format="png", interactive=False, elem_id="train-grid",
+                            buttons=["download"])
     with gr.Accordion("More curves: gradient norms, learning rates, loss terms, quality metrics", open=False) as more_box:
         with gr.Row():
             p_grad = gr.Plot(label="Gradient norms", elem_id="plot-grad")
