@@ -424,9 +424,9 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert len(fast) == len(train.FAST) and fast[1] == panel[1] and "<progress" in fast[1]
     assert 'id="run-title"' in fast[1] and 'id="stats"' in fast[1] and "yours" in fast[1]
     # the 2 s outputs are resent only when what they show changed: its key leaves out the step and the curves
-    key = train.slow_key(me, False)
-    assert key == train.slow_key(me, False) and key["status"] == "done" and key["mine"] is True
-    assert key["cont"] is True and train.slow_key(other, False)["mine"] is False
+    key = train.panel_and_slow_key(me, False, None)[1]
+    assert key == train.panel_and_slow_key(me, False, None)[1] and key["status"] == "done" and key["mine"] is True
+    assert key["cont"] is True and train.panel_and_slow_key(other, False, None)[1]["mine"] is False
 
 
 def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
@@ -445,7 +445,7 @@ def test_api_docs_show_plain_text_and_one_spelling_of_stylize(app):
 
 
 def test_live_panel_queue_table_says_the_line_in_its_label(tiny_cfg, tmp_path, monkeypatch):
-    """The queue header rides on the queue table's label (one live output, not two), and slow_key changes when
+    """The queue header rides on the queue table's label (one live output, not two), and the slow key changes when
     a run joins the line, so the slow outputs (the table among them) are resent."""
     from gan_core.jobs.manager import JobManager
     from apps.gradio import common, train
@@ -453,10 +453,10 @@ def test_live_panel_queue_table_says_the_line_in_its_label(tiny_cfg, tmp_path, m
     monkeypatch.setattr(common, "mgr", mgr)
     me, other = common.init_owner(None), common.init_owner(None)
     first = mgr.start(tiny_cfg(steps=100000), me)
-    before = train.slow_key(other, False)
+    before = train.panel_and_slow_key(other, False, None)[1]
     second = mgr.start(tiny_cfg(steps=3), other)
     try:
-        after = train.slow_key(other, False)
+        after = train.panel_and_slow_key(other, False, None)[1]
         assert after != before and after["queue"] == [second.id]
         table = train.live_panel(other, False, None)[14]   # the queue table (a SLOW output)
         assert 14 in train.SLOW and table["visible"] is True

@@ -104,15 +104,15 @@ def test_curves_and_grid_are_made_once_per_new_row_and_sample_not_per_version(jo
         charts.curves_figure = real
 
 
-def test_memo_makes_a_front_end_derivative_once_per_version(job):
+def test_memo_makes_a_front_end_derivative_once_per_history_row(job):
     cache = RunViewCache()
     made = []
     v = cache.view(job)
     for _ in range(10):
-        v.memo("fig.losses", lambda: made.append(1) or "figure")
+        v.curves.memo("fig.losses", lambda: made.append(1) or "figure")
     assert made == [1]
     job._on_event(_step(1))
-    cache.view(job).memo("fig.losses", lambda: made.append(2) or "figure")
+    cache.view(job).curves.memo("fig.losses", lambda: made.append(2) or "figure")
     assert made == [1, 2]
 
 

@@ -258,16 +258,10 @@ def watch(value: Optional[int]) -> Optional[int]:
     return None if value is None else int(value)
 
 
-def slow_key(owner_v, admin: bool, chosen: Optional[int] = None, request: gr.Request = None) -> dict:
-    """What the slow outputs (steering, queue, buttons, continue, run list) depend on: sent with the 1 s tick, they
-    follow (the state's change event) only when it changed: one output a second, not fifteen every 2 s."""
-    job, me = _job_for(owner_v, request, chosen)
-    sig, _, back = watch_update(me, job, None, chosen)
-    snap = studio.view_cache().view(job).snap if job else None
-    mine = bool(job and job.can_control(me, bool(admin)))
-    return {"watch": sig, "back": back["visible"], "queue": [r["job"] for r in studio.queue_rows(C.mgr, me)],
-            "status": snap and snap.status, "steer": bool(snap and studio.can_steer(snap, mine)), "mine": mine,
-            "cont": bool(snap and studio.can_continue(snap, job.owner == me)), "chosen": chosen}
+def _slow(sig: list, back: dict, queue: list, snap: Any, mine: bool, cont: bool, chosen: Optional[int]) -> dict:
+    """The slow key: what the slow outputs (steering, queue, buttons, continue, run list, resent when it changes) show."""
+    return {"watch": sig, "back": back["visible"], "queue": [r["job"] for r in queue], "status": snap and snap.status,
+            "steer": bool(snap and studio.can_steer(snap, mine)), "mine": mine, "cont": cont, "chosen": chosen}
 
 
 def form_open(owner_v, request: gr.Request = None):
@@ -279,7 +273,7 @@ def form_open(owner_v, request: gr.Request = None):
 N_LIVE_OUTPUTS = 23   # the Train tab's live outputs (build: live_outputs)
 # Every output of a tick costs Gradio a component and a config per session, even a gr.skip() (~0.5 ms): what
 # changes every second (run head, main curves, grid) has a 1 s tick, the rest (steering, queue, buttons, run
-# list) only when slow_key changed, and the folded "More curves" a 2 s tick running only while it is open.
+# list) only when the slow key changed, and the folded "More curves" a 2 s tick running only while it is open.
 FAST = (0, 1, 2, 3, 7, 8)   # shown, run head, losses, D outputs, grid, curve notes
 MORE = (0, 4, 5, 6, 9)   # gradient norms, learning rates, loss terms, their notes
 SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:] + MORE[1:])   # its own shown state first
@@ -288,15 +282,20 @@ SLOW_POLL_S = 2 * POLL_S
 
 def _part(idx: tuple[int, ...], slow: bool = False) -> Callable:
     def tick(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
-        out = live_panel(owner_v, admin, shown, chosen, request)
-        return [out[i] for i in idx] + ([slow_key(owner_v, admin, chosen, request)] if slow else [])
+        out, key = panel_and_slow_key(owner_v, admin, shown, chosen, request)   # one pass for both
+        return [out[i] for i in idx] + ([key] if slow else [])
     return tick
 
 
 def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
-    """One poll of the Train tab: the visitor's run (their own newest, or one they chose; never another
-    visitor's in place of theirs) drawn from one snapshot; plots and the grid are only resent when they
-    changed, the live lr / n_critic boxes only filled when the shown run changes."""
+    """One poll of the Train tab: the visitor's run (their own newest, or one they chose; never another visitor's in
+    place of theirs); plots and grid resent only when they changed, the live lr boxes filled when the run changes."""
+    return panel_and_slow_key(owner_v, admin, shown, chosen, request)[0]
+
+
+def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None,
+                       request: gr.Request = None) -> tuple[list, dict]:
+    """live_panel's outputs and the slow key (_slow), from one look at the run, the run list and the queue."""
     job, me = _job_for(owner_v, request, chosen)
     sig, watch_up, back_up = watch_update(me, job, shown, chosen)
     queue = studio.queue_rows(C.mgr, me)
@@ -304,16 +303,19 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     queue_up = gr.update(**_table(queue), label=label) if queue else gr.update(value=None, visible=False)
     if job is None:
         msg = studio.no_run_text(studio.list_runs(), studio.runs_dir())
-        return [{"watch": sig}, _head(msg, "", ""), *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
-                queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up]
+        return ([{"watch": sig}, _head(msg, "", ""), *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
+                 queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up],
+                _slow(sig, back_up, queue, None, False, False, chosen))
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
     snap = view.snap
     mine = job.can_control(me, bool(admin))
     key = {"job": snap.id, "n": len(snap.history), "sample": snap.sample_step, "status": snap.status,
            "steer": studio.can_steer(snap, mine), "watch": sig, "chosen": chosen,   # no steering while it loads
            "version": repr(view.version), "queue": [r["job"] for r in queue]}
+    cont = studio.can_continue(snap, job.owner == me)
+    slow = _slow(sig, back_up, queue, snap, mine, cont, chosen)
     if shown == key:   # nothing changed since this viewer's last tick: nothing is recomputed or sent
-        return [gr.skip()] * N_LIVE_OUTPUTS
+        return [gr.skip()] * N_LIVE_OUTPUTS, slow
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
     who = studio.owner_label(job.owner == me, bool(admin))
@@ -362,8 +364,7 @@ def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int
     # while a run trains the form folds away, so the curves and the grid sit near the top (once per change)
     fold = gr.update(open=False) if snap.active and (new_job or shown.get("status") not in ACTIVE) else gr.skip()
     return [key, _head(title, prog, stats), *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
-            queue_up, *_controls(snap, mine), fold,
-            gr.update(visible=studio.can_continue(snap, job.owner == me)), watch_up, back_up]
+            queue_up, *_controls(snap, mine), fold, gr.update(visible=cont), watch_up, back_up], slow
 
 
 def build(ctx: Ctx) -> None:
@@ -447,7 +448,7 @@ def build(ctx: Ctx) -> None:
             p_terms = gr.Plot(label="Loss terms")
         more_notes = gr.Markdown()
     shown, shown_slow, shown_more = gr.State(None), gr.State(None), gr.State(None)   # what each tick last sent
-    slow_seen = gr.State(None)   # slow_key at the last tick: the slow outputs are resent when it changes
+    slow_seen = gr.State(None)   # the slow key at the last tick: the slow outputs are resent when it changes
     chosen = gr.State(None)   # the job id picked in "Watch a run" (None: my own newest run)
     timer = ctx.live(gr.Timer(POLL_S))   # ticking only while this tab is shown
     more_timer = gr.Timer(SLOW_POLL_S, active=False)   # only while "More curves" is open
@@ -490,7 +491,7 @@ def build(ctx: Ctx) -> None:
           for p, st in ((FAST, shown), (SLOW, shown_slow), (MORE, shown_more))}
     for trig, part in ((slow_seen.change, SLOW), (more_timer.tick, MORE)):
         trig(_part(part), *io[part], concurrency_limit=None, show_progress="hidden", **private)
-    # the 1 s tick also sends slow_key: the other outputs follow (slow_seen's change event) only when it changed
+    # the 1 s tick also sends the slow key: the other outputs follow (slow_seen's change event) only when it changed
     timer.tick(_part(FAST, slow=True), io[FAST][0], io[FAST][1] + [slow_seen], concurrency_limit=None,
                show_progress="hidden", **private)
     more_box.expand(lambda: gr.Timer(active=True), None, more_timer, queue=False, **private).then(

@@ -77,7 +77,7 @@ class Grid(_Memo):
 
 
 @dataclass
-class RunView(_Memo):
+class RunView:
     """Everything both fronts draw of one run at one version. Read-only once made."""
     job: int
     version: tuple
@@ -90,9 +90,6 @@ class RunView(_Memo):
     grid_view: Optional[Grid]                 # the newest grid, labelled (shared until a new sample)
     metrics: dict[str, Any]                   # metrics_overview(snap.extras)
     shortfall: str                            # "the machine was busy: N steps, expect noise" or ''
-
-    def __post_init__(self) -> None:
-        _Memo.__init__(self)
 
     @property
     def active(self) -> bool:
