@@ -278,5 +278,12 @@ def make_targets(spec: LossSpec, cfg: LossConfig, batch: int, device: torch.devi
 
 
 def aux_loss(aux_logits: list[Tensor], labels: Tensor) -> Tensor:
-    """ACGAN auxiliary loss: sum over label groups of the cross-entropy of each head."""
-    return sum(F.cross_entropy(logits.float(), labels[:, i]) for i, logits in enumerate(aux_logits))
+    """ACGAN auxiliary loss: sum over label groups of the cross-entropy of each head, averaged over the samples
+    whose tag is known: an unknown tag (-1, pix2pix-acgan's dropped tags) counts for nothing, and a group with
+    none known adds 0 (no host sync: the count is a tensor)."""
+    total = aux_logits[0].new_zeros((), dtype=torch.float32)
+    for i, logits in enumerate(aux_logits):
+        y = labels[:, i]
+        known = (y >= 0).sum().clamp(min=1)
+        total = total + F.cross_entropy(logits.float(), y, ignore_index=-1, reduction="sum") / known
+    return total

@@ -35,7 +35,6 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from gan_core.data.augment import augment, diff_augment
@@ -74,16 +73,6 @@ def triptych(inputs: Tensor, outputs: Tensor, targets: Tensor) -> np.ndarray:
     rgb = lambda t: t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t  # noqa: E731
     tiles = torch.stack([rgb(inputs), rgb(outputs), rgb(targets)], 1).reshape(3 * k, 3, *outputs.shape[-2:])
     return make_grid_uint8(tiles, nrow=3 * max(1, int(math.ceil(math.sqrt(k)))))
-
-
-def asked_aux_loss(logits: list[Tensor], ask: Tensor) -> Tensor:
-    """The tag heads' cross-entropy for the asked tags, summed over groups; dropped tags (-1) count for nothing."""
-    total = logits[0].new_zeros((), dtype=torch.float32)
-    for i, lg in enumerate(logits):
-        keep = ask[:, i] >= 0
-        if bool(keep.any()):
-            total = total + F.cross_entropy(lg.float()[keep], ask[keep, i])
-    return total
 
 
 class Pix2PixStep(Step):
@@ -186,7 +175,7 @@ class Pix2PixStep(Step):
         if real_aux:   # tag heads: the true tags of real pictures (and, with loss.aux_on_fake, the asked ones)
             aux = aux_loss(real_aux, lab)
             if t.cfg.loss.aux_on_fake:
-                aux = aux + asked_aux_loss(fake_aux, ask)
+                aux = aux + aux_loss(fake_aux, ask)
             loss = loss + t.cfg.loss.aux_weight * aux
             out["aux_d"] = aux.detach()
         return self.finish_d(t, loss, real_out, fake_out, out)
@@ -212,7 +201,7 @@ class Pix2PixStep(Step):
             loss = adv + lc.l1_weight * l1
             res = {"g_adv": adv.detach(), "l1": l1.detach()}
             if aux:   # ask D's tag heads for the asked tags (not for dropped ones)
-                a = asked_aux_loss(aux, ask)
+                a = aux_loss(aux, ask)
                 loss = loss + lc.aux_weight * a
                 res["aux_g"] = a.detach()
             self.finish_g(t, loss)
