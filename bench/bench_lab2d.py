@@ -104,13 +104,13 @@ def cpu_load(n: int):
 def with_browser(seconds: float) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from apps.streamlit.devserver import start_app_server, stop_app_server
+    from apps.devserver import start_streamlit, stop_server
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_lab2d_"))
     env = dict(os.environ, GAN_STUDIO_RUNS=str(tmp / "runs"), GAN_STUDIO_CHECKPOINTS=str(tmp / "ck"),
                OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     with open(tmp / "server.log", "wb") as log:
-        proc, url = start_app_server(env, log)
+        proc, url = start_streamlit(env, log)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -153,7 +153,7 @@ def with_browser(seconds: float) -> dict:
                 pg.screenshot(path=str(tmp / "bench_view.png"), full_page=True)
                 browser.close()
         finally:
-            stop_app_server(proc)
+            stop_server(proc)
     return {"view_steps_per_s": (s1 - s0) / (t1 - t0), "browser_refresh_per_s": changes / (t1 - t0),
             "window_s": t1 - t0, "screenshot": str(tmp / "bench_view.png")}
 

@@ -182,7 +182,7 @@ def server_main(args: argparse.Namespace, device: torch.device) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from apps.streamlit.devserver import start_app_server, stop_app_server
+    from apps.devserver import start_streamlit, stop_server
 
     root = Path(__file__).resolve().parents[1]
     chromium = os.environ.get("GAN_STUDIO_CHROMIUM", "/usr/bin/chromium")
@@ -199,7 +199,7 @@ def server_main(args: argparse.Namespace, device: torch.device) -> int:
         env["PYTHONPATH"] = str(site) + os.pathsep + env["PYTHONPATH"]
     log = open(base / "server.log", "wb")
     try:
-        proc, url = start_app_server(env, log, root=root)
+        proc, url = start_streamlit(env, log, root=root)
     except RuntimeError as e:
         sys.exit(str(e))
     polled: list[float] = []
@@ -274,7 +274,7 @@ def server_main(args: argparse.Namespace, device: torch.device) -> int:
                       f"{sp:.2f} / {sh:.2f}, by Chromium {bp:.2f} / {bh:.2f} (polled / headless)", flush=True)
             browser.close()
     finally:
-        stop_app_server(proc)
+        stop_server(proc)
         log.close()
         shutil.rmtree(base, ignore_errors=True)
     ratios = [a / max(b, 1e-9) for a, b in zip(polled, headless)]

@@ -41,7 +41,7 @@ from streamlit.proto.ClientState_pb2 import ClientState  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-from apps.streamlit.devserver import start_app_server, stop_app_server  # noqa: E402
+from apps.devserver import start_streamlit, stop_server  # noqa: E402
 
 FINISHED = 0           # ScriptFinishedStatus.FINISHED_SUCCESSFULLY
 FRAGMENT_FINISHED = 3  # FINISHED_FRAGMENT_RUN_SUCCESSFULLY
@@ -244,12 +244,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     env = dict(os.environ, GAN_STUDIO_RUNS=str(runs), GAN_STUDIO_CHECKPOINTS=str(ckpts), GAN_STUDIO_METRICS="0",
                PYTHONPATH=str(ROOT), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     with open(base / "server.log", "wb") as log:
-        proc, url = start_app_server(env, log)
+        proc, url = start_streamlit(env, log)
         try:
             alone = asyncio.run(one_run(url, runs, 0, args.dwell, args.max_s))
             watched = asyncio.run(one_run(url, runs, args.viewers, args.dwell, args.max_s))
         finally:
-            stop_app_server(proc)
+            stop_server(proc)
     loads = watched["loads"]
     res = {
         "viewers": args.viewers, "dwell_s": args.dwell,

@@ -73,17 +73,17 @@ def serve_app(base, env: dict, **info):
     ``{"url", "log", **info}``; fails the test when it does not come up. Use with ``yield from``."""
     import pytest
 
-    from apps.streamlit.devserver import start_app_server, stop_app_server
+    from apps.devserver import start_streamlit, stop_server
 
     with open(base / "server.log", "wb") as log:
         try:
-            proc, url = start_app_server(env, log)
+            proc, url = start_streamlit(env, log)
         except RuntimeError as e:
             pytest.fail(str(e))
         try:
             yield {"url": url, "log": base / "server.log", **info}
         finally:
-            stop_app_server(proc)
+            stop_server(proc)
 
 
 def export_tiny_generator(folder, cache, name: str, data: dict, model: dict, steps: int = 3):

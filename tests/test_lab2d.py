@@ -351,14 +351,14 @@ def test_lab_in_the_browser(tmp_path):
     from browser_helpers import app_env, choose, launch_chromium, require_browser, wait_idle
 
     expect, sync_playwright = require_browser()
-    from apps.streamlit.devserver import start_app_server, stop_app_server
+    from apps.devserver import start_streamlit, stop_server
 
     shots = Path(os.environ.get("GAN_STUDIO_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     env = app_env(tmp_path / "runs", tmp_path / "ck")
     preset = LAB_PRESETS["wgan-gp-covers"]
     with open(tmp_path / "server.log", "wb") as log:
-        proc, url = start_app_server(env, log)
+        proc, url = start_streamlit(env, log)
         try:
             with sync_playwright() as p:
                 browser = launch_chromium(p)
@@ -408,7 +408,7 @@ def test_lab_in_the_browser(tmp_path):
                 assert pg.locator('[data-testid="stException"]').count() == 0
                 browser.close()
         finally:
-            stop_app_server(proc)
+            stop_server(proc)
     assert "Traceback" not in (tmp_path / "server.log").read_text()
 
 
