@@ -113,7 +113,7 @@ def sketch_upload(name: str, picture, photo: bool, seed: float, *tags):
         d = size * translate.PHOTO_DETAIL
         shown = (f"**Read as a photo.** {note} " if note else "**Read as a photo.** ") + (
             f"Its edges were found at {d}x{d} px ({translate.PHOTO_DETAIL}x the generator's {size}) and thinned "
-            f"to one-pixel lines at {size}x{size}, so eyes, nose and mouth keep their lines.")
+            f"to one-pixel lines at {size}x{size}; small eyes can merge into one blob: draw them in on the pad.")
     else:
         shown = "**Read as an edge drawing:** dark lines are edges" + (
             ", coloured strokes are colour dabs." if translate.takes_hints(G) else ".")

@@ -114,8 +114,9 @@ def sketch_start(G: Any, seed: int, dabs: int, scale: int) -> dict[str, Any]:
 # ---- Sketch: an uploaded drawing or photo (both fronts' upload) -------------------------------------------------
 SKETCH_UPLOAD_LABEL = "Edge drawing or photo (PNG, JPEG, WebP)"
 SKETCH_PHOTO_LABEL = "It is a photo: compute its edges (Canny)"
-SKETCH_PHOTO_HELP = ("Its edges are found at 4x the generator's size and thinned, so eyes, nose and mouth keep "
-                     "their lines. A photo-like upload is read as a photo even unticked.")
+SKETCH_PHOTO_HELP = ("Its edges are found at 4x the generator's size and thinned, which keeps more of the eyes, "
+                     "nose and mouth than edges taken at the generator's size; small eyes can still merge into one "
+                     "blob (draw them in on the pad). A photo-like upload is read as a photo even unticked.")
 
 
 # ---- Checkpoints: export a run's generator -------------------------------------------------------------------
