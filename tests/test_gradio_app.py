@@ -415,6 +415,11 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert job.wait(60)
     panel = train.live_panel(me, False, None)   # the owner's page keeps their ended run (issue 22)
     assert "The machine was busy" in panel[1] and "expect noise" in panel[1]   # the run head: title, progress, stats
+    # the grid is a plain file path and its caption its own Markdown (no per-session component rebuild), and the
+    # charts' JSON is made once for the run's history and handed to every page as the same object
+    assert isinstance(panel[7], str) and panel[7].endswith(".png") and panel[8].startswith("Fixed-noise samples at step")
+    second_tab = train.live_panel(me, False, None)
+    assert second_tab[2] is panel[2] and type(panel[2]).__name__ == "PlotData" and '"data"' in panel[2].plot
     again = train.live_panel(me, False, panel[0])
     assert again == [gr.skip()] * train.N_LIVE_OUTPUTS
     # the 1 s tick, the 2 s tick and the "More curves" tick each send their own outputs (with their own state):
@@ -458,8 +463,8 @@ def test_live_panel_queue_table_says_the_line_in_its_label(tiny_cfg, tmp_path, m
     try:
         after = train.panel_and_slow_key(other, False, None)[1]
         assert after != before and after["queue"] == [second.id]
-        table = train.live_panel(other, False, None)[14]   # the queue table (a SLOW output)
-        assert 14 in train.SLOW and table["visible"] is True
+        table = train.live_panel(other, False, None)[15]   # the queue table (a SLOW output)
+        assert 15 in train.SLOW and table["visible"] is True
         assert "1 waiting" in table["label"] and "**" not in table["label"] and "yours" in str(table["value"])
     finally:
         first.stop(me)

@@ -19,6 +19,7 @@ from gan_core import studio
 from gan_core.jobs import zerogpu
 from gan_core.storage.checkpoint import CheckpointError
 from gan_core.jobs.manager import get_manager
+from apps import charts
 
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
@@ -94,6 +95,16 @@ def grid_file(view: Any) -> Optional[str]:
         tmp.write_bytes(g.png)
         tmp.replace(path)
     return str(path)
+
+
+def plot_data(view: Any, group: Any) -> Any:
+    """A live chart group of a run view as Gradio's plot payload (the figure's JSON), made once per new history
+    row and shared by every session: gr.Plot passes a PlotData through as it is, where a plotly figure is
+    turned into JSON again for each viewer's tick (issue 22)."""
+    from gradio.components.plot import PlotData
+
+    return view.curves.memo(("gradio-plot", group["title"]),
+                            lambda: PlotData(type="plotly", plot=charts.live_figure(view, group).to_json()))
 
 
 def _safe(name: str) -> str:

@@ -16,7 +16,6 @@ from gan_core.jobs.manager import JobBusyError, NotOwnerError
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 from gan_core.studio import board
-from apps import charts
 from . import common as C
 from .common import Ctx, POLL_S, _controls, _head, _stat_cards, _table, owner_of
 
@@ -270,12 +269,12 @@ def form_open(owner_v, request: gr.Request = None):
     return gr.update(open=job is None)
 
 
-N_LIVE_OUTPUTS = 23   # the Train tab's live outputs (build: live_outputs)
+N_LIVE_OUTPUTS = 24   # the Train tab's live outputs (build: live_outputs)
 # Every output of a tick costs Gradio a component and a config per session, even a gr.skip() (~0.5 ms): what
 # changes every second (run head, main curves, grid) has a 1 s tick, the rest (steering, queue, buttons, run
 # list) only when the slow key changed, and the folded "More curves" a 2 s tick running only while it is open.
-FAST = (0, 1, 2, 3, 7, 8)   # shown, run head, losses, D outputs, grid, curve notes
-MORE = (0, 4, 5, 6, 9)   # gradient norms, learning rates, loss terms, their notes
+FAST = (0, 1, 2, 3, 7, 8, 9)   # shown, run head, losses, D outputs, grid, its caption, curve notes
+MORE = (0, 4, 5, 6, 10)   # gradient norms, learning rates, loss terms, their notes
 SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:] + MORE[1:])   # its own shown state first
 SLOW_POLL_S = 2 * POLL_S
 
@@ -303,7 +302,7 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
     queue_up = gr.update(**_table(queue), label=label) if queue else gr.update(value=None, visible=False)
     if job is None:
         msg = studio.no_run_text(studio.list_runs(), studio.runs_dir())
-        return ([{"watch": sig}, _head(msg, "", ""), *[gr.skip()] * 6, "", "", gr.update(visible=False), *[gr.skip()] * 3,
+        return ([{"watch": sig}, _head(msg, "", ""), *[gr.skip()] * 7, "", "", gr.update(visible=False), *[gr.skip()] * 3,
                  queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up],
                 _slow(sig, back_up, queue, None, False, False, chosen))
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
@@ -341,17 +340,19 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
         stats += f"<p>{html.escape(studio.VIEW_ONLY)}</p>"
     groups = {g["title"]: g for g in view.groups}   # the live chart groups, made once per new history row
     if changed and snap.history:   # one plot per chart group, in the order of CHART_GROUPS (None: no such curves)
-        plots = [charts.live_figure(view, groups[g.title]) if g.title in groups else None for g in studio.CHART_GROUPS]
+        plots = [C.plot_data(view, groups[g.title]) if g.title in groups else None for g in studio.CHART_GROUPS]
     elif changed:
         plots = [None] * 5
     else:
         plots = [gr.skip()] * 5
+    # plain values, never gr.update(label=...): a property update makes Gradio build that component and its
+    # config anew for the session, ~5 ms a viewer; the caption is its own Markdown under the grid
     if view.grid_view is not None and (new_job or shown.get("sample") != snap.sample_step):
-        grid = gr.update(value=C.grid_file(view), label=view.grid_caption)   # one PNG file per new sample, shared
+        grid, caption = C.grid_file(view), view.grid_caption   # one PNG file per new sample, shared
     elif snap.sample is None and new_job:
-        grid = gr.update(value=None, label=studio.WAITING_FIRST_SAMPLE)
+        grid, caption = None, studio.WAITING_FIRST_SAMPLE
     else:
-        grid = gr.skip()
+        grid = caption = gr.skip()
     notes = ("\n\n".join(g["help"] for g in groups.values() if g["main"]) if snap.history
              else studio.WAITING_FIRST_STEP)
     more = "\n\n".join([*(g["help"] for g in groups.values() if not g["main"]),
@@ -363,7 +364,7 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
         steer_vals = [gr.skip()] * 3
     # while a run trains the form folds away, so the curves and the grid sit near the top (once per change)
     fold = gr.update(open=False) if snap.active and (new_job or shown.get("status") not in ACTIVE) else gr.skip()
-    return [key, _head(title, prog, stats), *plots, grid, notes, more, gr.update(visible=key["steer"]), *steer_vals,
+    return [key, _head(title, prog, stats), *plots, grid, caption, notes, more, gr.update(visible=key["steer"]), *steer_vals,
             queue_up, *_controls(snap, mine), fold, gr.update(visible=cont), watch_up, back_up], slow
 
 
@@ -441,6 +442,7 @@ def build(ctx: Ctx) -> None:
             # not "pixelated": enlarged by whole pixels already; a pixelated downscale drops the labels' letters
             grid = gr.Image(label="Sample grid", format="png", interactive=False, elem_id="train-grid",
                             buttons=["download"])
+            grid_caption = gr.Markdown(studio.WAITING_FIRST_SAMPLE, elem_id="grid-caption")
     with gr.Accordion("More curves: gradient norms, learning rates, loss terms, quality metrics", open=False) as more_box:
         with gr.Row():
             p_grad = gr.Plot(label="Gradient norms", elem_id="plot-grad")
@@ -481,7 +483,7 @@ def build(ctx: Ctx) -> None:
     back_btn.click(lambda: None, None, chosen, **private)
     continue_btn.click(continue_run, [owner, more_steps, chosen], start_msg, concurrency_limit=None,
                        show_progress="hidden", **private)
-    live_outputs = [shown, run_head, p_losses, p_outputs, p_grad, p_lr, p_terms, grid,
+    live_outputs = [shown, run_head, p_losses, p_outputs, p_grad, p_lr, p_terms, grid, grid_caption,
                     curve_notes, more_notes, steer_box, lr_g, lr_d, n_crit, queue_tbl, pause_btn, resume_btn,
                     stop_btn, control_note, config_box, continue_box, watch_dd, back_btn]
     assert len(live_outputs) == N_LIVE_OUTPUTS

@@ -41,7 +41,7 @@ class _Memo:
 
     def __init__(self) -> None:
         self._memo: dict[Any, Any] = {}
-        self._memo_lock = threading.Lock()
+        self._memo_lock = threading.RLock()   # a maker may memoise another key (a figure, then its JSON)
 
     def memo(self, key: Any, make: Callable[[], T]) -> T:
         with self._memo_lock:
