@@ -345,8 +345,7 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
         plots = [None] * 5
     else:
         plots = [gr.skip()] * 5
-    # plain values, never gr.update(label=...): a property update makes Gradio build that component and its
-    # config anew for the session, ~5 ms a viewer; the caption is its own Markdown under the grid
+    # plain values: a gr.update(label=...) costs Gradio a component and config rebuild per session (~5 ms)
     if view.grid_view is not None and (new_job or shown.get("sample") != snap.sample_step):
         grid, caption = C.grid_file(view), view.grid_caption   # one PNG file per new sample, shared
     elif snap.sample is None and new_job:
@@ -468,8 +467,7 @@ def build(ctx: Ctx) -> None:
                  concurrency_limit=2, **private)
     gr.on([comps[k].input for k in KEYS if k not in ("data.dataset", "model.arch", "loss.name", "train.optimizer")],
           check_text, fields, form_check, concurrency_limit=None, show_progress="hidden", **private)
-    start_btn.click(lambda: "Starting...", None, start_msg, queue=False, **private)
-    start_btn.click(lambda: None, None, chosen, queue=False, **private)   # show my new run
+    start_btn.click(lambda: ("Starting...", None), None, [start_msg, chosen], queue=False, **private)   # my new run
     # the job manager keeps the line (as on the Streamlit page): Start returns at once and the message says the
     # place in words, never Gradio's own overlay "queue: 1/1 | 6.2/163.7s" (#23 item 11)
     start_ev = start_btn.click(start_run, [owner, *fields], start_msg, concurrency_limit=None,
