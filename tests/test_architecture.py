@@ -175,8 +175,8 @@ def test_arch_and_dataset_facts_are_registry_properties_not_name_tests():
     fronts = [ROOT / d for d in ("pages", "ui", "apps") if (ROOT / d).is_dir()]
     code = [CORE] + fronts
     arch_names = r"(acgan|tacgan|cgan|pix2pix|dcgan|srresnet|srresnet-acgan|mlp|none|image)"
-    assert _files_defining(rf"conditioning\s*(==|!=|in)\s*[\"'(]", code) == []
-    assert _files_defining(rf"backbone\s*(==|!=|in)\s*[\"'(]", code) == []
+    assert _files_defining(r"conditioning\s*(==|!=|in)\s*[\"'(]", code) == []
+    assert _files_defining(r"backbone\s*(==|!=|in)\s*[\"'(]", code) == []
     assert _files_defining(rf"\.arch\s*(==|!=|in)\s*[\"'(]\s*{arch_names}?", [CORE]) == []
     assert _files_defining(r"[\"']acgan[\"']\s*,\s*[\"']tacgan[\"']", code) == []
     assert _files_defining(r"^\s*ARCHITECTURES\s*[:=]", code) == [_rel(CORE / "models" / "registry.py")]

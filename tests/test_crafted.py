@@ -13,14 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from gan_core.storage import fileio
 from gan_core import losses as losses_mod
-from gan_core.storage.checkpoint import (FORMAT, VERSION, CheckpointError, NonFiniteError, export_generator, load_checkpoint,
+from gan_core.storage.checkpoint import (FORMAT, VERSION, NonFiniteError, export_generator, load_checkpoint,
                                  save_checkpoint)
 from gan_core.cli import main
 from gan_core.config import RunConfig

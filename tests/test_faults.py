@@ -22,7 +22,6 @@ import signal
 import struct
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 import zlib
@@ -39,7 +38,7 @@ from gan_core.storage.checkpoint import FORMAT, VERSION, CheckpointError, load_c
 from gan_core.config import DataConfig, RunConfig
 from gan_core.data import DataError, load_dataset
 from gan_core.data import folder as folder_mod
-from gan_core.train.events import CheckpointEvent, DoneEvent, ErrorEvent, SampleEvent, StartEvent, StepEvent
+from gan_core.train.events import CheckpointEvent, DoneEvent, ErrorEvent, StartEvent, StepEvent
 from gan_core.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

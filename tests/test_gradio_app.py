@@ -469,3 +469,30 @@ def test_live_panel_queue_table_says_the_line_in_its_label(tiny_cfg, tmp_path, m
     finally:
         first.stop(me)
         assert first.wait(60) and second.wait(60)
+
+
+def test_a_page_without_a_run_is_sent_once_and_gradio_summarises_its_queue_rarely(tmp_path, monkeypatch):
+    """A visitor with no run: the first tick fills the panel, later ticks send nothing until the runs or the queue
+    change. The Gradio server asks its queue for an analytics summary once per 500 events, not after each one
+    (a pandas frame of up to 10,000 events) and looks for work every 10 ms, not every 1 ms, while idle."""
+    import gradio as gr
+    from gan_core.jobs.manager import JobManager
+    from apps.gradio import app as gapp, common, train
+    mgr = JobManager(runs_dir=tmp_path / "runs", mode="thread", max_concurrent=1)
+    monkeypatch.setattr(common, "mgr", mgr)
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
+    me = common.init_owner(None)
+    first = train.live_panel(me, False, None)
+    assert "No run yet" in first[1] and first[0]["none"] == studio.no_run_message()
+    assert train.live_panel(me, False, first[0]) == [gr.skip()] * train.N_LIVE_OUTPUTS
+    for k in gapp.QUEUE_ANALYTICS:
+        monkeypatch.delenv(k, raising=False)
+    with gr.Blocks() as demo:
+        gr.Markdown("x")
+    q = gapp.light_queue(demo, default_concurrency_limit=1)._queue
+    assert q.ANAYLTICS_CACHE_FREQUENCY == 500 and q.ANALYTICS_MAX_EVENTS == 2000
+    assert q.sleep_when_free == gapp.QUEUE_IDLE_POLL_S   # Gradio's own loop reads this attribute (queueing.py)
+    monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "7")   # an operator's own value wins
+    with gr.Blocks() as demo2:
+        gr.Markdown("y")
+    assert gapp.light_queue(demo2)._queue.ANAYLTICS_CACHE_FREQUENCY == 7

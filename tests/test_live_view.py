@@ -1,7 +1,6 @@
 """Many viewers from one computation (issue 22, part 4): a run's view is made once per new state and
 shared by every session of both front ends."""
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

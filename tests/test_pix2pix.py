@@ -422,7 +422,7 @@ def test_paired_metrics_and_listener(p2p_run, tmp_path):
     assert not extras.get("metrics_status"), extras
     (m,) = extras["metrics"]
     assert m["step"] == 4 and m["l1"] > 0 and np.isfinite(m["fid"]) and m["n_pairs"] == 6
-    from gan_core.studio import RunInfo, list_runs, quality_rows  # noqa: F401 - Compare's quality table
+    from gan_core.studio import quality_rows   # Compare's quality table
     rows = quality_rows([SimpleNamespace(name="p2p", path=tmp_path)])
     assert rows[0]["evaluated at step"] == 4 and any(k.startswith("L1") for k in rows[0])
 

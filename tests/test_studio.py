@@ -3,8 +3,8 @@ generation helpers, curves, runs and evaluator rows."""
 from __future__ import annotations
 
 import io
+import os
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -574,3 +574,27 @@ def test_learning_rates_are_drawn_on_a_log_axis_with_scientific_ticks():
     assert studio.curve_axis(["lr_d", "lr_g"]) == {"log": True, "tickformat": ".1e"}
     for keys in (["d_loss", "g_loss"], ["d_real", "d_fake"], ["extra.penalty"], []):
         assert studio.curve_axis(keys) == {"log": False, "tickformat": None}
+
+
+def test_no_run_message_lists_the_runs_folder_again_only_when_it_changed(tmp_path, monkeypatch):
+    """Every visitor without a run asks at each tick: the folder is listed again only when a run folder came or
+    went (or after NO_RUN_MAX_AGE_S), and the message always names the runs there."""
+    from gan_core.studio import panel
+    calls = []
+    real = panel.list_runs
+    monkeypatch.setattr(panel, "list_runs", lambda r: calls.append(r) or real(r))
+    root = tmp_path / "runs"
+    assert studio.no_run_message(root).startswith("No run yet") and studio.no_run_message(root).startswith("No run yet")
+    root.mkdir()
+    assert studio.no_run_message(root).startswith("No run yet")   # the folder now exists: listed again
+    n = len(calls)
+    assert studio.no_run_message(root).startswith("No run yet") and len(calls) == n   # nothing changed: no listing
+    run = root / "20261203-070000-faces-dcgan-ns"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    os.utime(root, ns=(root.stat().st_atime_ns, root.stat().st_mtime_ns + 1_000_000))   # coarse clocks
+    msg = studio.no_run_message(root)
+    assert len(calls) == n + 1 and "1 earlier run(s)" in msg and run.name in msg
+    monkeypatch.setattr(panel, "NO_RUN_MAX_AGE_S", 0.0)   # a config.json written after its folder is seen in time
+    studio.no_run_message(root)
+    assert len(calls) == n + 2

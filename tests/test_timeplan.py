@@ -1,13 +1,11 @@
 """Honest time presets (issue 22, part 3): the plan before Start, the step plan, the note of a short run."""
 import time
 
-import pytest
-
 from gan_core.train import timeplan, timeprobe, trainer as trainer_mod
 from gan_core.config import RunConfig
 from gan_core.train.events import DoneEvent, StartEvent
 from gan_core.jobs.manager import JobManager
-from gan_core.train.recipes import PRESETS, STEPS_NEEDED, apply_preset, preset_of, steps_needed
+from gan_core.train.recipes import PRESETS, apply_preset, preset_of, steps_needed
 from gan_core.train.speed import Option, ProbeResult
 from gan_core.train.trainer import Trainer
 

@@ -14,17 +14,16 @@ import math
 import multiprocessing as mp
 import os
 import pickle
-import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import gradio as gr
 import pytest
 
-from gan_core.jobs import zerogpu_backend as job_zerogpu, zerogpu
+from gan_core.jobs import zerogpu
 from gan_core.storage import rundir
 from gan_core import studio
-from gan_core.train.events import DoneEvent, SampleEvent, StartEvent, StepEvent
+from gan_core.train.events import StepEvent
 from gan_core.jobs.manager import JobManager
 from gan_core.train.trainer import Trainer
 from waiting import wait_until
@@ -298,7 +297,7 @@ def test_a_quota_error_gives_the_visitors_message_and_keeps_the_checkpoint(spy, 
     snap = job.snapshot()
     assert snap.status == "error"
     assert snap.error.startswith("GPU quota used up: try again in 10 minutes, or run on CPU")
-    assert snap.step == 3 and f"checkpoint at step 3" in snap.error
+    assert snap.step == 3 and "checkpoint at step 3" in snap.error
     last = Path(snap.run_dir) / rundir.LAST
     assert last.is_file() and snap.checkpoints
     from gan_core.storage.checkpoint import load_checkpoint

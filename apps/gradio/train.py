@@ -287,8 +287,7 @@ def _part(idx: tuple[int, ...], slow: bool = False) -> Callable:
 
 
 def live_panel(owner_v, admin: bool, shown: Optional[dict], chosen: Optional[int] = None, request: gr.Request = None):
-    """One poll of the Train tab: the visitor's run (their own newest, or one they chose; never another visitor's in
-    place of theirs); plots and grid resent only when they changed, the live lr boxes filled when the run changes."""
+    """One poll of the Train tab: the visitor's own newest run or one they chose; only what changed is resent."""
     return panel_and_slow_key(owner_v, admin, shown, chosen, request)[0]
 
 
@@ -300,11 +299,12 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
     queue = studio.queue_rows(C.mgr, me)
     label = studio.queue_header(len(queue), C.mgr.max_concurrent).replace("**", "")   # a label is plain text
     queue_up = gr.update(**_table(queue), label=label) if queue else gr.update(value=None, visible=False)
-    if job is None:
-        msg = studio.no_run_text(studio.list_runs(), studio.runs_dir())
-        return ([{"watch": sig}, _head(msg, "", ""), *[gr.skip()] * 7, "", "", gr.update(visible=False), *[gr.skip()] * 3,
-                 queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up],
-                _slow(sig, back_up, queue, None, False, False, chosen))
+    if job is None:   # nothing sent while the page is as at the last tick
+        msg, slow = studio.no_run_message(), _slow(sig, back_up, queue, None, False, False, chosen)
+        if shown == {**slow, "none": msg}:
+            return [gr.skip()] * N_LIVE_OUTPUTS, slow
+        return ([{**slow, "none": msg}, _head(msg, "", ""), *[gr.skip()] * 7, "", "", gr.update(visible=False), *[gr.skip()] * 3,
+                 queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up], slow)
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
     snap = view.snap
     mine = job.can_control(me, bool(admin))

@@ -28,7 +28,7 @@ from gan_core.studio.form import (GROUPS, OPTIMIZER_FIELDS, OPTIONAL_FIELDS, SER
                    flatten, form_fields, optimizer_settings, preset_sections, relevant_fields)
 from gan_core.studio.panel import (CHART_GROUPS, CONTROL_DISABLED, MORE_CURVES, VIEW_ONLY, WAITING_FIRST_SAMPLE, WAITING_FIRST_STEP,
                    ChartGroup, chart_groups, field_note, grid_labels_view, labelled_grid, metrics_markdown,
-                   metrics_view, no_run_text, owner_label, queue_header, queue_row_text, queued_text,
+                   metrics_view, no_run_message, no_run_text, owner_label, queue_header, queue_row_text, queued_text,
                    reattached_form, run_status_text)
 from gan_core.studio.tools import (CUSTOM_PRESET, DRAWN_LABELS, LAB_WIDGETS, SHAPE_NAMES, SWEEP_NOTE, SWEEP_TITLE, VGG, VggLoader,
                     export_generator_as, lab_coerce, lab_form_config, lab_form_values, lab_preset_choices, lab_preset_note,
@@ -74,7 +74,7 @@ __all__ = [
     "RunView", "RunViewCache", "run_view", "view_cache", "plan_markdown", "preset_plan", "prepare_server",
     "CHART_GROUPS", "CONTROL_DISABLED", "MORE_CURVES", "VIEW_ONLY", "WAITING_FIRST_SAMPLE", "WAITING_FIRST_STEP",
     "ChartGroup", "chart_groups", "field_note", "grid_labels_view", "labelled_grid", "metrics_markdown",
-    "metrics_view", "no_run_text", "owner_label", "queue_header", "queue_row_text", "queued_text",
+    "metrics_view", "no_run_message", "no_run_text", "owner_label", "queue_header", "queue_row_text", "queued_text",
     "reattached_form", "run_status_text", "CUSTOM_PRESET", "DRAWN_LABELS", "LAB_WIDGETS", "SHAPE_NAMES", "SWEEP_NOTE", "SWEEP_TITLE",
     "VGG", "VggLoader", "export_generator_as", "lab_coerce", "lab_form_config", "lab_form_values", "lab_preset_choices",
     "lab_preset_note", "shape_names", "sketch_start", "sweep_caption",

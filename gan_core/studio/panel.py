@@ -3,6 +3,7 @@ quality-metrics text, the live chart groups, the status / queue / view-only line
 form field and the grid's row labels. Streamlit and Gradio only lay these out."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -11,6 +12,8 @@ import numpy as np
 
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
+from gan_core.studio.files import runs_dir
+from gan_core.studio.runs import list_runs
 from gan_core.studio.runs import LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, curve_help, format_duration, format_metric, history_keys, \
     metrics_overview
 
@@ -111,6 +114,26 @@ def no_run_text(runs: Sequence[Any], folder: Any) -> str:
         return (f"No run is training. {len(runs)} earlier run(s) are in `{folder}` (newest: {runs[0].name}): "
                 "see them on **Compare**, or start a new one.")
     return "No run yet. Choose a preset or your own settings and press **Start training**."
+
+
+_NO_RUN: dict[str, tuple[Any, float, str]] = {}   # runs folder -> (its mtime, when, what no_run_message said)
+NO_RUN_MAX_AGE_S = 10.0
+
+
+def no_run_message(folder: Optional[Any] = None) -> str:
+    """:func:`no_run_text` for the runs folder, listed anew only when a run folder was added or removed there
+    (the folder's mtime) or after NO_RUN_MAX_AGE_S (a new folder's config.json comes after the folder): the page
+    of every visitor without a run asks for it at each tick."""
+    r = Path(folder) if folder is not None else runs_dir()
+    try:
+        stamp = r.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    got, now = _NO_RUN.get(str(r)), time.monotonic()
+    if got is None or got[0] != stamp or stamp is None or now - got[1] > NO_RUN_MAX_AGE_S:
+        got = (stamp, now, no_run_text(list_runs(r), r))
+        _NO_RUN[str(r)] = got
+    return got[2]
 
 
 def queue_header(n_waiting: int, max_concurrent: int) -> str:

@@ -397,7 +397,7 @@ if job is not None:
                     st.rerun()
 else:
     # e.g. after a server restart: the runs on disk are still there
-    st.info(studio.no_run_text(studio.list_runs(), studio.runs_dir()), icon=":material/info:")
+    st.info(studio.no_run_message(), icon=":material/info:")
 if snap0 is None or not studio.needs_polling(snap0):
     st.fragment(watch_for_jobs, run_every=3.0)(job.id if job is not None else None,
                                                snap0.status if snap0 is not None else None)
