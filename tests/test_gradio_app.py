@@ -420,8 +420,12 @@ def test_train_tab_plan_busy_note_and_nothing_sent_while_nothing_changed(app, ti
     assert isinstance(panel[7], str) and panel[7].endswith(".png") and panel[8].startswith("Fixed-noise samples at step")
     second_tab = train.live_panel(me, False, None)
     assert second_tab[2] is panel[2] and type(panel[2]).__name__ == "PlotData" and '"data"' in panel[2].plot
+    # nothing changed: the plain text is resent as it is (cheaper for Gradio than a gr.skip()), nothing else
     again = train.live_panel(me, False, panel[0])
-    assert again == [gr.skip()] * train.N_LIVE_OUTPUTS
+    assert [again[i] for i in train.TEXT] == [panel[i] for i in train.TEXT]
+    assert [v for i, v in enumerate(again) if i not in train.TEXT] == [gr.skip()] * (train.N_LIVE_OUTPUTS - len(train.TEXT))
+    assert all(isinstance(again[i], (str, dict)) and not (isinstance(again[i], dict) and "__type__" in again[i])
+               for i in train.TEXT)
     # the 1 s tick, the 2 s tick and the "More curves" tick each send their own outputs (with their own state):
     # together every one once
     assert sorted(train.FAST[1:] + train.SLOW[1:] + train.MORE[1:]) == list(range(1, train.N_LIVE_OUTPUTS))
@@ -472,7 +476,7 @@ def test_live_panel_queue_table_says_the_line_in_its_label(tiny_cfg, tmp_path, m
 
 
 def test_a_page_without_a_run_is_sent_once_and_gradio_summarises_its_queue_rarely(tmp_path, monkeypatch):
-    """A visitor with no run: the first tick fills the panel, later ticks send nothing until the runs or the queue
+    """A visitor with no run: the first tick fills the panel, later ticks only its text until the runs or the queue
     change. The Gradio server asks its queue for an analytics summary once per 500 events, not after each one
     (a pandas frame of up to 10,000 events) and looks for work every 10 ms, not every 1 ms, while idle."""
     import gradio as gr
@@ -484,7 +488,10 @@ def test_a_page_without_a_run_is_sent_once_and_gradio_summarises_its_queue_rarel
     me = common.init_owner(None)
     first = train.live_panel(me, False, None)
     assert "No run yet" in first[1] and first[0]["none"] == studio.no_run_message()
-    assert train.live_panel(me, False, first[0]) == [gr.skip()] * train.N_LIVE_OUTPUTS
+    assert first[2] is None and first[7] is None   # no curves, no grid
+    again = train.live_panel(me, False, first[0])   # nothing changed: the text as it is, nothing else
+    assert [again[i] for i in train.TEXT] == [first[i] for i in train.TEXT]
+    assert [v for i, v in enumerate(again) if i not in train.TEXT] == [gr.skip()] * (train.N_LIVE_OUTPUTS - len(train.TEXT))
     for k in gapp.QUEUE_ANALYTICS:
         monkeypatch.delenv(k, raising=False)
     with gr.Blocks() as demo:

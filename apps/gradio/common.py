@@ -24,7 +24,10 @@ from apps import charts
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
 MAX_TAG_GROUPS = 4              # tag dropdowns per picker (faces: hair + eye; Hub data: its label columns)
-POLL_S = 1.0                    # the Train tab's live panel
+# the Train tab's live panel: each tick is one Gradio event per page (~10-13 ms of server CPU); with a run training
+# the niced server gets ~0.2 cores of 2 vCPUs, and 1.5 s ticks gave 30 viewers shorter longest gaps than 1 s
+# (4.1-4.6 s against 5.0-5.9 s, 3 windows each, bench/RESULTS_class.md)
+POLL_S = 1.5
 LAB_POLL_S = 0.5                # the 2D lab's picture
 RANDOM = -1                     # a tag dropdown's "random per image" value
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")

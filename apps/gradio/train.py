@@ -270,11 +270,12 @@ def form_open(owner_v, request: gr.Request = None):
 
 
 N_LIVE_OUTPUTS = 24   # the Train tab's live outputs (build: live_outputs)
-# Every output of a tick costs Gradio a component and a config per session, even a gr.skip() (~0.5 ms): what
-# changes every second (run head, main curves, grid) has a 1 s tick, the rest (steering, queue, buttons, run
-# list) only when the slow key changed, and the folded "More curves" a 2 s tick running only while it is open.
+# A tick's outputs cost Gradio per session, a gr.skip() or gr.update() most (~1 ms: the component and its API schema
+# are made anew): what changes every second (run head, main curves, grid) has a 1 s tick, the rest (steering,
+# queue, buttons, run list) only when the slow key changed, the folded "More curves" a 2 s tick while it is open.
 FAST = (0, 1, 2, 3, 7, 8, 9)   # shown, run head, losses, D outputs, grid, its caption, curve notes
 MORE = (0, 4, 5, 6, 10)   # gradient norms, learning rates, loss terms, their notes
+TEXT = (0, 1, 8, 9, 10)   # shown, run head, grid caption, notes: plain text, resent as it is when nothing changed
 SLOW = tuple(i for i in range(N_LIVE_OUTPUTS) if i not in FAST[1:] + MORE[1:])   # its own shown state first
 SLOW_POLL_S = 2 * POLL_S
 
@@ -299,12 +300,11 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
     queue = studio.queue_rows(C.mgr, me)
     label = studio.queue_header(len(queue), C.mgr.max_concurrent).replace("**", "")   # a label is plain text
     queue_up = gr.update(**_table(queue), label=label) if queue else gr.update(value=None, visible=False)
-    if job is None:   # nothing sent while the page is as at the last tick
+    if job is None:   # no run to show: empty plots and grid; only the text while the page is as at the last tick
         msg, slow = studio.no_run_message(), _slow(sig, back_up, queue, None, False, False, chosen)
-        if shown == {**slow, "none": msg}:
-            return [gr.skip()] * N_LIVE_OUTPUTS, slow
-        return ([{**slow, "none": msg}, _head(msg, "", ""), *[gr.skip()] * 7, "", "", gr.update(visible=False), *[gr.skip()] * 3,
-                 queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up], slow)
+        out = [{**slow, "none": msg}, _head(msg, "", ""), *[None] * 6, "", "", "", gr.update(visible=False),
+               *[gr.skip()] * 3, queue_up, *_controls(None, False), gr.skip(), gr.update(visible=False), watch_up, back_up]
+        return ([v if i in TEXT else gr.skip() for i, v in enumerate(out)] if shown == out[0] else out), slow
     view = studio.view_cache().view(job)   # made once per new state, shared by every viewer (issue 22)
     snap = view.snap
     mine = job.can_control(me, bool(admin))
@@ -313,8 +313,6 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
            "version": repr(view.version), "queue": [r["job"] for r in queue]}
     cont = studio.can_continue(snap, job.owner == me)
     slow = _slow(sig, back_up, queue, snap, mine, cont, chosen)
-    if shown == key:   # nothing changed since this viewer's last tick: nothing is recomputed or sent
-        return [gr.skip()] * N_LIVE_OUTPUTS, slow
     new_job = not shown or shown.get("job") != snap.id
     changed = new_job or shown.get("n") != key["n"] or shown.get("status") != key["status"]
     who = studio.owner_label(job.owner == me, bool(admin))
@@ -341,17 +339,13 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
     groups = {g["title"]: g for g in view.groups}   # the live chart groups, made once per new history row
     if changed and snap.history:   # one plot per chart group, in the order of CHART_GROUPS (None: no such curves)
         plots = [C.plot_data(view, groups[g.title]) if g.title in groups else None for g in studio.CHART_GROUPS]
-    elif changed:
-        plots = [None] * 5
     else:
-        plots = [gr.skip()] * 5
-    # plain values: a gr.update(label=...) costs Gradio a component and config rebuild per session (~5 ms)
+        plots = [None if changed else gr.skip()] * 5
     if view.grid_view is not None and (new_job or shown.get("sample") != snap.sample_step):
-        grid, caption = C.grid_file(view), view.grid_caption   # one PNG file per new sample, shared
-    elif snap.sample is None and new_job:
-        grid, caption = None, studio.WAITING_FIRST_SAMPLE
+        grid = C.grid_file(view)   # one PNG file per new sample, shared
     else:
-        grid = caption = gr.skip()
+        grid = None if snap.sample is None and new_job else gr.skip()
+    caption = view.grid_caption or studio.WAITING_FIRST_SAMPLE   # its own Markdown: no gr.update(label=...)
     notes = ("\n\n".join(g["help"] for g in groups.values() if g["main"]) if snap.history
              else studio.WAITING_FIRST_STEP)
     more = "\n\n".join([*(g["help"] for g in groups.values() if not g["main"]),
@@ -363,8 +357,11 @@ def panel_and_slow_key(owner_v, admin: bool, shown: Optional[dict], chosen: Opti
         steer_vals = [gr.skip()] * 3
     # while a run trains the form folds away, so the curves and the grid sit near the top (once per change)
     fold = gr.update(open=False) if snap.active and (new_job or shown.get("status") not in ACTIVE) else gr.skip()
-    return [key, _head(title, prog, stats), *plots, grid, caption, notes, more, gr.update(visible=key["steer"]), *steer_vals,
-            queue_up, *_controls(snap, mine), fold, gr.update(visible=cont), watch_up, back_up], slow
+    out = [key, _head(title, prog, stats), *plots, grid, caption, notes, more, gr.update(visible=key["steer"]),
+           *steer_vals, queue_up, *_controls(snap, mine), fold, gr.update(visible=cont), watch_up, back_up]
+    # nothing changed: the text as it is (a plain string costs Gradio ~0.1 ms a session, a gr.skip() ~1 ms: it
+    # remakes the component and its API schema), nothing else
+    return ([v if i in TEXT else gr.skip() for i, v in enumerate(out)] if shown == key else out), slow
 
 
 def build(ctx: Ctx) -> None:
