@@ -448,3 +448,21 @@ def test_diffaugment_in_config_and_training(tiny_cfg):
     t = Trainer(cfg, None)
     events = list(t.run())
     assert t.diffaug == ("color", "translation", "cutout") and events[-1].reason == "steps"
+
+
+def test_rgb_on_white_turns_a_picture_upright_and_puts_transparency_on_paper():
+    """One helper for every picture the app reads (datasets, A|B pairs, sketches, style): a transparent pixel
+    becomes white (not black) and a photo whose EXIF says "rotated" comes out upright."""
+    from PIL import Image
+    from gan_core.data.images import rgb_on_white
+
+    clear = Image.new("RGBA", (4, 2), (255, 0, 0, 0))
+    assert rgb_on_white(clear).mode == "RGB" and rgb_on_white(clear).getpixel((0, 0)) == (255, 255, 255)
+    la = Image.new("LA", (2, 2), (0, 255))
+    assert rgb_on_white(la).getpixel((1, 1)) == (0, 0, 0)   # opaque black stays black
+    wide = Image.new("RGB", (4, 2), (0, 0, 255))
+    exif = wide.getexif()
+    exif[0x0112] = 6   # orientation: rotate 90 degrees to view
+    buf = __import__("io").BytesIO()
+    wide.save(buf, "JPEG", exif=exif.tobytes())
+    assert Image.open(buf).size == (4, 2) and rgb_on_white(Image.open(buf)).size == (2, 4)

@@ -33,11 +33,11 @@ from typing import Optional
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from gan_core.config import DataConfig
 from gan_core.data.base import DataError, ImageDataset, ProgressFn
-from gan_core.data.images import Ticker, load_npz_cache, report, save_npz_atomic
+from gan_core.data.images import Ticker, load_npz_cache, report, rgb_on_white, save_npz_atomic
 
 EDGES_VERSION = 1        # bump when the edge settings change: old caches are then ignored
 LOW, HIGH = 0.1, 0.2     # Canny hysteresis thresholds on gradient magnitude (grey levels in [0, 1])
@@ -152,11 +152,7 @@ def _split_pair(im: Image.Image, size: int, a_side: str, gray_a: bool) -> "np.nd
     src = im
     try:
         im.draft("RGB", (2 * size, size))
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        im = im.convert("RGB")
+        im = rgb_on_white(im)
         w, h = im.size
         if w < 2 or w < 1.5 * h or w > 2.5 * h:
             return ValueError("not an A|B pair (expected about twice as wide as high)")

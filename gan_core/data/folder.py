@@ -24,13 +24,13 @@ from typing import BinaryIO, Iterator, Optional, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from gan_core.config import DataConfig
 from gan_core.data.tags import parse_tags
 from gan_core.data.base import DataError, ImageDataset, ProgressFn
 from gan_core.data.faces import faces_label_groups
-from gan_core.data.images import Ticker, report
+from gan_core.data.images import Ticker, report, rgb_on_white
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 TAGS_NAME = "tags.csv"
@@ -225,11 +225,7 @@ def _to_square_rgb(im: Image.Image, size: int) -> Union[np.ndarray, _Skip]:
     src = im
     try:
         im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        im = im.convert("RGB")
+        im = rgb_on_white(im)
         w, h = im.size
         s = min(w, h)
         box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)

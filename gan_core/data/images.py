@@ -14,7 +14,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from gan_core.storage.fileio import PathLike, atomic_write_bytes
 from gan_core.data.base import ProgressFn
@@ -107,6 +107,16 @@ def _plot_dots(arr: np.ndarray, points: Union[torch.Tensor, np.ndarray], lim: fl
     for dr in (0, 1):
         for dc in (0, 1):
             arr[row + dr, col + dc] = colour
+
+
+def rgb_on_white(im: Image.Image) -> Image.Image:
+    """A picture as RGB: turned upright by its EXIF orientation, transparent parts on white paper (a plain
+    convert would put them on black)."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return im.convert("RGB")
 
 
 def save_png(array: np.ndarray, path: PathLike) -> None:

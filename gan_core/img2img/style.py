@@ -45,9 +45,10 @@ from typing import Iterator, Optional, Sequence, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 
+from gan_core.data.images import rgb_on_white
 from gan_core.img2img.style_vgg import (  # noqa: F401 - the network half of style transfer, re-exported
     StyleError, WeightsUnavailable, offline_message, make_vgg_features,
     vgg_from_state_dict, load_weights_file, local_weights, load_vgg19, layer_names, extract,
@@ -144,10 +145,7 @@ def to_rgb_array(img: ImageLike) -> np.ndarray:
     if isinstance(img, Image.Image):
         if img.width * img.height > MAX_INPUT_PIXELS:
             raise StyleError(f"the picture has {img.width}x{img.height} pixels, more than {MAX_INPUT_PIXELS}")
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            rgba = img.convert("RGBA")
-            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        return np.asarray(img.convert("RGB"))
+        return np.asarray(rgb_on_white(img))
     if isinstance(img, torch.Tensor):
         if img.dim() == 4 and img.shape[0] == 1:
             img = img[0]
@@ -174,8 +172,7 @@ def read_image(source: Union[str, os.PathLike, bytes]) -> np.ndarray:
             im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
             if im.width * im.height > MAX_INPUT_PIXELS:
                 raise StyleError(f"the picture has {im.width}x{im.height} pixels, more than {MAX_INPUT_PIXELS}")
-            im = ImageOps.exif_transpose(im)
-            return to_rgb_array(im)
+            return to_rgb_array(im)   # turned upright by its EXIF orientation, alpha on white
     except StyleError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

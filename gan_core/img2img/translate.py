@@ -20,12 +20,12 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 
 from gan_core.data.edges import canny, detailed_edges
 from gan_core.data.hints import coloured, eval_hints, hint_overlay, hints_from_picture, split_drawing
-from gan_core.data.images import resize_uint8, to_float, to_uint8
+from gan_core.data.images import resize_uint8, rgb_on_white, to_float, to_uint8
 
 PictureLike = Union[np.ndarray, torch.Tensor, Image.Image]
 
@@ -147,11 +147,7 @@ def translate(G: nn.Module, edges_uint8: torch.Tensor, seed: Optional[int] = Non
 def _picture_tensor(img: PictureLike) -> tuple[torch.Tensor, bool]:
     """A picture as uint8 (N, 3, H, W) and whether it had a batch axis."""
     if isinstance(img, Image.Image):
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            rgba = img.convert("RGBA")
-            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        img = np.asarray(img.convert("RGB"))
+        img = np.asarray(rgb_on_white(img))
     if isinstance(img, np.ndarray):
         if img.dtype != np.uint8:
             raise ValueError(f"expected uint8 pixels, got {img.dtype}")
