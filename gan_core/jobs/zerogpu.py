@@ -33,9 +33,12 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from gan_core.config import envvars
+
+if TYPE_CHECKING:   # imported where it is used (the call side), to keep this module light
+    from gan_core.train.control import TrainControl
 
 ENV = envvars.ZEROGPU.name         # "1": ZeroGPU mode forced (e.g. on a CPU, for tests); "0": off
 SPACES_ENV = "SPACES_ZERO_GPU"      # set by Hugging Face on ZeroGPU Spaces (read as spaces.config does)

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 from gan_core.config import RunConfig
 from gan_core.data.registry import DATASETS
 
-__all__ = ["Preset", "PRESETS", "PIX2PIX_RECIPE", "TAGGED_RECIPE", "DIGITS_RECIPE", "TAGGED_RECIPES", "UNTAGGED_RECIPE", "RECIPES", "apply_preset",
+__all__ = ["Preset", "PRESETS", "PIX2PIX_RECIPE", "TAGGED_RECIPE", "DIGITS_RECIPE", "UNTAGGED_RECIPE", "RECIPES", "apply_preset",
            "recipe_for", "merge_sections", "STEPS_NEEDED", "steps_needed", "preset_of"]
 
 Sections = dict[str, dict[str, Any]]
