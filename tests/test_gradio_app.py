@@ -503,3 +503,41 @@ def test_a_page_without_a_run_is_sent_once_and_gradio_summarises_its_queue_rarel
     with gr.Blocks() as demo2:
         gr.Markdown("y")
     assert gapp.light_queue(demo2)._queue.ANAYLTICS_CACHE_FREQUENCY == 7
+
+
+def test_lab_tick_never_shows_running_with_its_timer_off(app, monkeypatch):
+    """A Stop that lands while a 2D-lab tick reads the lab: the tick may show "stopped" with the timer on for
+    one more tick, never "running" with the timer off (the page then stayed on "running": seen in a browser test)."""
+    from apps.gradio import lab2d as lab_tab
+    from gan_core import lab2d
+    from waiting import wait_until
+
+    owner = "lab-race-owner"
+    real = lab2d.get_lab_manager().start(owner, lab2d.LabConfig())
+    try:
+        assert wait_until(lambda: real.frame() is not None and real.frame().step > 0, 60)
+
+        class StopAfterFirstLook:   # the Stop lands right after the tick's first look at the lab
+            looked = False
+
+            def _look(self, name):
+                value = getattr(real, name)
+                if not self.looked:
+                    self.looked = True
+                    real.stop()
+                    assert wait_until(lambda: not real.active, 30)
+                return value
+
+            active = property(lambda self: self._look("active"))
+            status = property(lambda self: self._look("status"))
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+        monkeypatch.setattr(lab_tab, "_my_lab", lambda owner_v, request: StopAfterFirstLook())
+        out = lab_tab.lab_tick(owner, False)
+        timer_on, shown_running = out[-1].active, "running" in out[0]
+        assert timer_on or not shown_running, out[0][:200]
+        assert "stopped" in out[0] or timer_on
+    finally:
+        real.stop()

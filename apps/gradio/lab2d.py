@@ -150,6 +150,9 @@ def lab_live(widget: str):
 def lab_tick(owner_v, arrows: bool, request: gr.Request = None):
     lab2d, lab_figure = _lab()
     r = _my_lab(owner_v, request)
+    # "active" before the status and the frame: a Stop landing between the reads then shows "stopped" with the
+    # timer still on for one more tick, never "running" with the timer off (a page stuck on "running")
+    active = r is not None and r.active
     fr = r.frame() if r is not None else None
     if fr is None:
         return ["Press **Start** to train. Pick a preset for a classic picture.", gr.skip(), gr.skip(), gr.skip(),
@@ -171,7 +174,7 @@ def lab_tick(owner_v, arrows: bool, request: gr.Request = None):
     strip_up = gr.update(value=strip, visible=True) if strip is not None else gr.update(visible=False)
     losses = charts.curves_figure(fr.history, ["d_loss", "g_loss"], "Losses", max_points=300) if fr.history else None
     outs = charts.curves_figure(fr.history, ["d_real", "d_fake"], "D outputs", max_points=300) if fr.history else None
-    return [stats, plane, strip_up, losses, outs, gr.Timer(active=r.active)]
+    return [stats, plane, strip_up, losses, outs, gr.Timer(active=active)]
 
 
 
