@@ -301,16 +301,22 @@ def _preset_with_seed(job: tuple[str, int]) -> tuple[str, int, list[str], list]:
 
 
 @pytest.mark.slow
-def test_mode_presets_hold_with_other_seeds():
+def test_mode_presets_hold_with_other_seeds(monkeypatch):
     """NS collapsing (at most 2 modes) and WGAN-GP covering all 8 are not luck of the default seed: seeds 1-4 of
     each. The eight runs (one torch thread each) share the machine's cores as spawned processes, the long WGAN-GP
     ones first: on 2 cores this takes the time of four runs, not eight."""
     import multiprocessing
+    import sys
+    import types
+    from concurrent.futures import ProcessPoolExecutor
 
+    # a spawned worker runs the parent's __main__ again; an earlier Streamlit AppTest may have left a script
+    # there that cannot run twice (the workers then died at start): give them an empty one
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     jobs = [(name, seed) for name in ("wgan-gp-covers", "ns-collapse") for seed in (1, 2, 3, 4)]
     workers = max(1, min(len(jobs), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        results = pool.map(_preset_with_seed, jobs, chunksize=1)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_preset_with_seed, jobs, timeout=900))   # a dead worker raises, never hangs
     assert [(n, s) for n, s, _, _ in results] == jobs
     bad = [f"{n} seed {s}: {f} (coverage counts {c})" for n, s, f, c in results if f]
     assert not bad, bad
