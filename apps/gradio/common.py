@@ -25,8 +25,8 @@ TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
 MAX_TAG_GROUPS = 4              # tag dropdowns per picker (faces: hair + eye; Hub data: its label columns)
 # the Train tab's live panel: each tick is one Gradio event per page (~10-13 ms of server CPU); with a run training
-# the niced server gets ~0.2 cores of 2 vCPUs, and 1.5 s ticks gave 30 viewers shorter longest gaps than 1 s
-# (4.1-4.6 s against 5.0-5.9 s, 3 windows each, bench/RESULTS_class.md)
+# the server (niced 10 then) got ~0.2 cores of 2 vCPUs, and 1.5 s ticks gave 30 viewers shorter longest gaps than
+# 1 s (4.1-4.6 s against 5.0-5.9 s, 3 windows each, bench/RESULTS_class.md)
 POLL_S = 1.5
 LAB_POLL_S = 0.5                # the 2D lab's picture
 RANDOM = -1                     # a tag dropdown's "random per image" value

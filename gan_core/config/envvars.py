@@ -66,8 +66,9 @@ RAY_GPUS = EnvVar("GAN_STUDIO_RAY_GPUS", "1 if the cluster has GPUs, else 0", "G
                   "(0.5 puts two runs on one GPU)")
 RAY_CPUS = EnvVar("GAN_STUDIO_RAY_CPUS", "1", "CPUs each Ray run asks for (also its torch threads)")
 METRICS = EnvVar("GAN_STUDIO_METRICS", "1", "`0`: no quality metrics while training")
-SERVER_NICE = EnvVar("GAN_STUDIO_SERVER_NICE", "10", "how much lower the app server's CPU priority is than its "
-                     "training processes' (0: leave it alone), so that page rendering never slows training")
+SERVER_NICE = EnvVar("GAN_STUDIO_SERVER_NICE", "5", "how much lower the app server's CPU priority is than its "
+                     "training processes' (0: leave it alone; at 5 a busy trainer thread still gets 3x the server's "
+                     "share of a core, bench/RESULTS_class.md)")
 PROBE = EnvVar("GAN_STUDIO_PROBE", "1", "`0`: no background data pool and speed probe at server start (the Train "
                "form then cannot say how many steps a time preset gives on this machine)")
 EVAL_EVERY = EnvVar("GAN_STUDIO_EVAL_EVERY", "250", "steps between quality evaluations of a run")

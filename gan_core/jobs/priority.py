@@ -3,13 +3,13 @@
 
 On Linux a nice value belongs to each thread, a new thread or process inherits it from the thread that
 creates it, and an unprivileged process can raise its nice value but never lower it again. So "server at
-nice 10, trainer children at 0" cannot be had by renicing the server and then its children. Instead
+nice 5, trainer children at 0" cannot be had by renicing the server and then its children. Instead
 :func:`serve_below_training`, called once at server start:
 
 1. starts a *launcher* thread while the process is still at its normal priority; it only starts child
    processes (:func:`launch`), which therefore begin at that normal priority;
 2. then raises the nice value of every other thread of the server by ``$GAN_STUDIO_SERVER_NICE``
-   (default 10); threads made later (sessions, request handlers) inherit it from the threads that make them.
+   (default 5); threads made later (sessions, request handlers) inherit it from the threads that make them.
 
 Training children (gan_core.jobs.job, the speed probe, the 2D lab) are started through :func:`launch`. Without
 ``serve_below_training`` (the CLI, tests) :func:`launch` starts them in the calling thread, as before.
@@ -29,7 +29,7 @@ from gan_core.config.envvars import env_number
 __all__ = ["SERVER_NICE_ENV", "serve_below_training", "launch", "nice_of", "installed"]
 
 SERVER_NICE_ENV = envvars.SERVER_NICE.name
-DEFAULT_SERVER_NICE = 10
+DEFAULT_SERVER_NICE = int(envvars.SERVER_NICE.default)
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -83,7 +83,7 @@ def nice_of(pid: int, tid: Optional[int] = None) -> Optional[int]:
 
 def serve_below_training(nice: Optional[int] = None) -> dict[str, Any]:
     """Once per process (later calls return the first result): start the launcher thread, then lower
-    the priority of the server's other threads by ``nice`` (``$GAN_STUDIO_SERVER_NICE``, default 10;
+    the priority of the server's other threads by ``nice`` (``$GAN_STUDIO_SERVER_NICE``, default 5;
     0 turns it off). Returns what was done: ``{"nice": n, "threads": k, "launcher_nice": m}``."""
     global _requests
     with _lock:
