@@ -13,9 +13,8 @@ import numpy as np
 from gan_core.losses import LOSSES
 from gan_core.models import ARCHITECTURES
 from gan_core.studio.files import runs_dir
-from gan_core.studio.runs import list_runs
 from gan_core.studio.runs import LOWER_IS_BETTER, METRIC_HELP, METRIC_NAMES, curve_help, format_duration, format_metric, history_keys, \
-    metrics_overview
+    list_runs, metrics_overview
 
 VIEW_ONLY = ("View only: this run was started in another browser session. You can watch it, but only that "
              "browser (or the admin) can pause, stop or change it; a copied link never gives control.")
