@@ -8,6 +8,7 @@ import pytest
 from gan_core.config import RunConfig
 from gan_core.train.events import DoneEvent, SampleEvent, StartEvent, StepEvent
 from gan_core.jobs.job import Job
+from gan_core.studio import live
 from gan_core.studio.live import RunViewCache, run_view
 
 
@@ -22,6 +23,12 @@ def job(tmp_path):
     j = Job(1, "alice", cfg, tmp_path / "run", None, [], mode="thread")
     j._on_event(StartEvent(str(tmp_path / "run"), cfg.to_dict(), {}, "cpu", 100, 1, 1, 0))
     return j
+
+
+@pytest.fixture(autouse=True)
+def curves_every_row(monkeypatch):
+    """Curves follow every new row in these tests (the pause of a training run's curves has its own test)."""
+    monkeypatch.setattr(live, "CURVES_EVERY_S", 0.0)
 
 
 def test_n_sessions_polling_one_run_cause_one_computation_per_step(job):
@@ -83,14 +90,17 @@ def test_curves_and_grid_are_made_once_per_new_row_and_sample_not_per_version(jo
     assert [g["title"] for g in a.groups][:2] == ["Losses", "D outputs"] and a.groups[0]["keys"] == ["d_loss", "g_loss"]
     assert a.grid_png.startswith(b"\x89PNG") and a.grid_caption == "Fixed-noise samples at step 1"
     made = []
-    real = charts.curves_figure
+    real = charts.curves_spec
     try:
-        charts.curves_figure = lambda *args, **kw: made.append(args[2]) or real(*args, **kw)
+        charts.curves_spec = lambda *args, **kw: made.append(args[2]) or real(*args, **kw)
         figs = [charts.live_figure(a, g) for g in a.groups]
+        jsons = [charts.live_json(a, g) for g in a.groups]   # Gradio's payload: from the same spec, no second make
+        assert len(made) == len(a.groups)
         job.add_extra("metrics", {"step": 1, "tag_accuracy": 0.5})   # a new version: same curves, same grid
         b = cache.view(job)
         assert b is not a and b.curves is a.curves and b.grid_view is a.grid_view
         assert [charts.live_figure(b, g) for g in b.groups] == figs and len(made) == len(a.groups)
+        assert all(charts.live_json(b, g) is j for g, j in zip(b.groups, jsons))
         job._on_event(SampleEvent(2, np.full((20, 20, 3), 200, np.uint8)))   # a new grid, the same curves
         c = cache.view(job)
         assert c.curves is a.curves and c.grid_view is not a.grid_view and c.grid[0, 0, 0] == 200
@@ -99,8 +109,9 @@ def test_curves_and_grid_are_made_once_per_new_row_and_sample_not_per_version(jo
         d = cache.view(job)
         assert d.curves is not a.curves and d.grid_view is c.grid_view and len(d.history) == 2
         assert charts.live_figure(d, d.groups[0]) is not figs[0] and len(made) == len(a.groups) + 1
+        assert charts.live_json(d, d.groups[0]) != jsons[0] and len(made) == len(a.groups) + 1
     finally:
-        charts.curves_figure = real
+        charts.curves_spec = real
 
 
 def test_memo_makes_a_front_end_derivative_once_per_history_row(job):
@@ -156,3 +167,60 @@ def test_equal_job_ids_of_two_managers_do_not_share_a_view(tmp_path):
     b = Job(1, "b", cfg, tmp_path / "b", None, [], mode="thread")
     cache = RunViewCache()
     assert cache.view(a).run == "a" and cache.view(b).run == "b" and cache.computations == 2
+
+
+def test_the_live_chart_json_is_what_plotly_sends_for_the_same_figure():
+    """Gradio's live charts are written as plotly JSON without building a figure (issue 22: a figure cost
+    3-4 ms per chart per new row): after decoding the typed arrays it equals plotly's own JSON of the figure
+    Streamlit draws, template included, for long, short, log-axis and empty charts."""
+    import base64
+    import json
+
+    from apps import charts
+
+    codes = {"i1": np.int8, "i2": np.int16, "i4": np.int32, "f4": np.float32, "f8": np.float64}
+
+    def decoded(text: str) -> dict:
+        fig = json.loads(text)
+        for trace in fig["data"]:
+            for k in ("x", "y"):
+                v = trace[k]
+                if isinstance(v, dict):
+                    trace[k] = np.frombuffer(base64.b64decode(v["bdata"]), codes[v["dtype"]]).tolist()
+        return fig
+
+    rng = np.random.default_rng(0)
+    hist = [{"step": s, "d_loss": float(rng.random()), "g_loss": float(rng.random()), "lr_d": 2e-4, "gp": 0.1}
+            for s in range(0, 40000, 10)]   # steps past int16, more rows than a chart sends
+    for rows in (hist, hist[:5], hist[:1]):
+        for keys in (["d_loss", "g_loss"], ["lr_d"], ["gp"], ["not_logged"]):
+            ours = decoded(charts.spec_json(charts.curves_spec(rows, keys, "T")))
+            theirs = decoded(charts.curves_figure(rows, keys, "T").to_json())
+            assert ours == theirs, (len(rows), keys)
+            assert ours["layout"]["template"]["layout"]   # the figure's look, not plotly.js's bare one
+
+
+def test_a_training_runs_curves_move_on_at_most_every_CURVES_EVERY_S(job, monkeypatch):
+    """While a run trains its charts are redrawn at most every CURVES_EVERY_S (every page redrew two charts per
+    new row, several a second); the first rows come at once, the step count stays live, and an ended run shows
+    all its rows at once."""
+    monkeypatch.setattr(live, "CURVES_EVERY_S", 3600.0)
+    cache = RunViewCache()
+    empty = cache.view(job)
+    job._on_event(_step(1))
+    a = cache.view(job)
+    assert len(a.history) == 1 and a.curves is not empty.curves   # the first row is not held back
+    for step in (2, 3):
+        job._on_event(_step(step))
+        b = cache.view(job)
+        assert b is not a and b.status["step"] == step   # live step count ...
+        assert b.curves is a.curves and len(b.history) == 1   # ... with the charts held
+    job._on_event(DoneEvent(3, "steps"))
+    c = cache.view(job)
+    assert c.status["status"] == "done" and len(c.history) == 3   # ended: every row at once
+    # the pause itself: rows held while younger than `every`, new curves once it has passed
+    snap = job.snapshot()
+    snap_active = type("S", (), {"history": snap.history, "config": snap.config, "active": True})()
+    held = live._curves(snap_active, a.curves, every=2.0, now=a.curves.made + 1.9)
+    fresh = live._curves(snap_active, a.curves, every=2.0, now=a.curves.made + 2.0)
+    assert held is a.curves and fresh is not a.curves and len(fresh.history) == 3 and fresh.made == a.curves.made + 2.0

@@ -10,6 +10,10 @@ steps) or the grid (one per sample). So the heavy parts have their own keys: a n
 previous view's :class:`Curves` while no history row was added and its :class:`Grid` while no new sample
 came, and anything a front end derives from the curves (a plotly figure) is memoised on the
 :class:`Curves` (:meth:`Curves.memo`), so it is made once per new history row, not once per step.
+While a run trains, the curves move on at most every ``CURVES_EVERY_S`` seconds: a fast trainer logs a
+row every few hundred milliseconds, and each new row would have every page redraw its charts (a Chromium
+page spent ~0.1 s of CPU a second redrawing two charts at a row a tick). The step count and progress
+stay live; an ended run shows its last rows at once.
 
 :class:`RunViewCache` is thread-safe and bounded (the newest view of at most ``max_jobs`` runs); when many
 sessions ask for a new version at once, one computes and the others wait for it (single flight).
@@ -17,6 +21,7 @@ sessions ask for a new version at once, one computes and the others wait for it 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +34,13 @@ from gan_core.studio.pictures import png_bytes
 from gan_core.studio.runs import curve_help, downsample, history_keys, metrics_overview
 from gan_core.studio.views import job_status, progress_text
 
-__all__ = ["Curves", "Grid", "RunView", "RunViewCache", "run_view", "view_cache", "GRID_MIN_SIZE", "MAX_CURVE_POINTS"]
+__all__ = ["Curves", "Grid", "RunView", "RunViewCache", "run_view", "view_cache", "GRID_MIN_SIZE", "MAX_CURVE_POINTS",
+           "CURVES_EVERY_S"]
 
 T = TypeVar("T")
 GRID_MIN_SIZE = 384        # the grid is shown at least this many pixels wide
 MAX_CURVE_POINTS = 1500    # curve rows sent to a browser (evenly spaced, the newest always kept)
+CURVES_EVERY_S = 2.0       # a training run's curves move on at most this often (every viewer, both fronts)
 
 
 class _Memo:
@@ -56,9 +63,10 @@ class Curves(_Memo):
     run until a new row is logged; a front end memoises its figures on it (:meth:`memo`)."""
 
     def __init__(self, key: tuple, history: list[dict[str, Any]], keys: list[str], help: dict[str, str],
-                 groups: list[dict[str, Any]]):
+                 groups: list[dict[str, Any]], made: float = 0.0):
         super().__init__()
         self.key, self.history, self.keys, self.help, self.groups = key, history, keys, help, groups
+        self.made = made   # time.monotonic() when made
 
 
 class Grid(_Memo):
@@ -132,15 +140,18 @@ class RunView:
         return "" if g is None else f"Fixed-noise samples at step {g.step}" + (f" · {g.tags}" if g.tags else "")
 
 
-def _curves(snap: Any, prev: Optional[Curves]) -> Curves:
+def _curves(snap: Any, prev: Optional[Curves], every: float = 0.0, now: Optional[float] = None) -> Curves:
+    """The run's curves: ``prev`` while no row was added, or while the run trains and ``prev`` (with rows)
+    is younger than ``every`` seconds; else made anew from the snapshot's history."""
     hist = snap.history
     key = (len(hist), hist[-1].get("step") if hist else None)
-    if prev is not None and prev.key == key:
+    now = time.monotonic() if now is None else now
+    if prev is not None and (prev.key == key or (snap.active and prev.key[0] and now - prev.made < every)):
         return prev
     cfg = snap.config
     loss, arch = cfg["loss"]["name"], cfg["model"]["arch"]
     return Curves(key, downsample(hist, MAX_CURVE_POINTS), history_keys(hist), curve_help(loss, arch),
-                  chart_groups(hist, loss, arch) if hist else [])
+                  chart_groups(hist, loss, arch) if hist else [], made=now)
 
 
 def _grid(snap: Any, prev: Optional[Grid]) -> Optional[Grid]:
@@ -162,7 +173,7 @@ def run_view(job: Any, version: Optional[tuple] = None, prev: Optional[RunView] 
     return RunView(
         job=snap.id, version=version if version is not None else snap.version, snap=snap, run=Path(snap.run_dir).name,
         status=job_status(snap), progress=min(max(float(snap.progress), 0.0), 1.0), progress_text=progress_text(snap),
-        curves=_curves(snap, prev.curves if prev else None), grid_view=_grid(snap, prev.grid_view if prev else None),
+        curves=_curves(snap, prev.curves if prev else None, CURVES_EVERY_S), grid_view=_grid(snap, prev.grid_view if prev else None),
         metrics=metrics_overview(snap.extras), shortfall=getattr(snap, "shortfall", ""),
     )
 
