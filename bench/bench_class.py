@@ -7,10 +7,16 @@ it for ``--window`` seconds, the way a browser does, at the protocol level:
 
 * Streamlit: a websocket session each (``bench_viewers.Session``: protobuf BackMsg / ForwardMsg), answering
   the live panel's auto-reruns (``run_every``) like a browser;
-* Gradio: the page (``GET /`` and ``/config``), then the Train tab's ``gr.Timer`` tick through the queue
-  (``POST /gradio_api/queue/join`` + the ``queue/data`` event stream), every tick interval, like a browser;
+* Gradio: the page (``GET /`` and ``/config``), then the Train tab's ``gr.Timer`` tick every tick interval,
+  like a browser: as one ``POST /gradio_api/run/predict`` for an event that skips the queue (the tick), else
+  through the queue (``POST /gradio_api/queue/join`` + the ``queue/data`` event stream), and the change
+  events a tick's reply sets off (the slower outputs);
 
-plus ``--browsers`` real Chromium pages (Playwright, ``/usr/bin/chromium``) on the same server. Then
+each visitor also fetches every new grid picture an update names, as a browser does. Before the window,
+``--browsers`` real Chromium pages (Playwright, ``/usr/bin/chromium``) open the same server's Train page
+while the run trains (their page-usable time); they close before the window unless ``--browsers-in-window``:
+in a class they render on the students' computers, and on a 2-vCPU machine their rendering (~0.2-0.3 cores
+a Gradio page) would compete with the server the window measures. Then
 ``--burst`` of them press Generate at once (Streamlit: open the Generate page, which draws on load;
 Gradio: the ``/generate`` API). The run is stopped by its owner and the next N begins.
 
@@ -126,6 +132,7 @@ class StViewer(Session):
         super().__init__(url, page, cookie)
         self.updates: list[float] = []
         self.selects: dict[str, str] = {}   # selectbox label -> widget id
+        self.media = MediaFetcher(url)
 
     def _scan(self, fm: Any) -> None:
         super()._scan(fm)
@@ -136,6 +143,13 @@ class StViewer(Session):
             el = fm.delta.new_element
             if el.WhichOneof("type") == "selectbox":
                 self.selects[el.selectbox.label] = el.selectbox.id
+            elif el.WhichOneof("type") == "imgs":   # the grid: a browser fetches each new picture
+                for img in el.imgs.imgs:
+                    self.media.get(img.url)
+
+    async def close(self) -> None:
+        await super().close()
+        await self.media.close()
 
     async def select(self, label: str, option: str) -> None:
         """Choose ``option`` (as the page shows it) in the selectbox ``label``, like a browser."""
@@ -143,6 +157,49 @@ class StViewer(Session):
         cs.widget_states.widgets.append(WidgetState(id=self.selects[label], string_value=option))
         await self._send(cs)
         await self.until_finished(FINISHED, timeout=120)
+
+
+class MediaFetcher:
+    """Fetches each new picture a page shows (Streamlit's /media/..., Gradio's /gradio_api/file=...) once, in
+    the background, as a browser does after an update names it."""
+
+    def __init__(self, base: str, client: Optional[httpx.AsyncClient] = None):
+        self.base, self.seen, self.tasks = base.rstrip("/"), set(), []
+        self.client, self.own = client, client is None
+        self.fetched = self.failed = 0
+
+    def get(self, url: str) -> None:
+        if not url or url in self.seen:
+            return
+        self.seen.add(url)
+        if self.client is None:
+            self.client = httpx.AsyncClient(timeout=60)
+        full = url if url.startswith("http") else self.base + "/" + url.lstrip("/")
+        self.tasks.append(asyncio.get_running_loop().create_task(self._fetch(full)))
+
+    def scan(self, value: Any) -> None:
+        """Every file URL in a Gradio reply's output data."""
+        if isinstance(value, dict):
+            u = value.get("url")
+            if isinstance(u, str) and "/file=" in u:
+                self.get(u)
+            for v in value.values():
+                self.scan(v)
+        elif isinstance(value, list):
+            for v in value:
+                self.scan(v)
+
+    async def _fetch(self, url: str) -> None:
+        try:
+            (await self.client.get(url)).raise_for_status()
+            self.fetched += 1
+        except Exception:  # noqa: BLE001 - counted
+            self.failed += 1
+
+    async def close(self) -> None:
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.own and self.client is not None:
+            await self.client.aclose()
 
 
 async def st_owner(url: str, action: str, cookie: str, preset: Optional[str] = None) -> None:
@@ -176,6 +233,9 @@ async def st_watch(url: str, n: int, window: float, result: dict[str, Any]) -> N
     _window_end(result, t0, cpu0, [[u for u in v.updates if u >= t0] for v in live])
     for v in viewers:
         await v.close()
+    failed, result["pictures"] = sum(v.media.failed for v in viewers), sum(v.media.fetched for v in viewers)
+    if failed:
+        result["errors"].append(f"picture: {failed} of {failed + sum(v.media.fetched for v in viewers)} fetches failed")
 
 
 async def st_generate(url: str, burst: int) -> list[float]:
@@ -191,32 +251,42 @@ async def st_generate(url: str, burst: int) -> list[float]:
 
 
 # ---- Gradio visitors -------------------------------------------------------------------------------------
-def gr_ticks(config: dict) -> list[tuple[int, int, list[Any], float, dict]]:
-    """(fn_index, trigger id, input data, interval, follow) of each of the Train tab's live timers: the ticks that
-    feed the run head (every second) or the Pause button (the slower tick of the same panel, directly or through
-    a state whose change event sends them: follow maps that state's id to the (fn_index, trigger, data) to run
-    next, as a browser does when the tick's reply names the state among its changed ones)."""
+def gr_ticks(config: dict) -> list[tuple[tuple, float, dict]]:
+    """(event, interval, follow) of each of the Train tab's live timers, an event being (fn_index, trigger id,
+    input data, queued): the ticks that feed the run head or the Pause button (the slower part of the same
+    panel, directly or through a component whose change event sends them). follow maps that component's id
+    to (the event to run next, its place among the tick's outputs, or None for a gr.State), as a browser runs
+    it: a State's change event when a queued event's reply names it among its changed states, another
+    component's when the value the tick sent differs from its last one."""
     comps = {c["id"]: c for c in config["components"]}
     live = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in ("run-head", "pause")}
     data = lambda dep: [None if comps[c]["type"] == "state" else comps[c].get("props", {}).get("value")  # noqa: E731
                         for c in dep["inputs"]]
-    on_change = {target: (dep.get("id", i), target, data(dep))
+    on_change = {target: (dep.get("id", i), target, data(dep), dep.get("queue") is not False)
                  for i, dep in enumerate(config["dependencies"]) for target, event in dep.get("targets", [])
-                 if event == "change" and comps.get(target, {}).get("type") == "state" and live & set(dep["outputs"])}
+                 if event == "change" and live & set(dep["outputs"])}
     out = []
     for i, dep in enumerate(config["dependencies"]):
         for target, event in dep.get("targets", []):
-            follow = {c: on_change[c] for c in dep["outputs"] if c in on_change}
+            follow = {c: (on_change[c], None if comps[c]["type"] == "state" else k)
+                      for k, c in enumerate(dep["outputs"]) if c in on_change}
             if event == "tick" and comps.get(target, {}).get("type") == "timer" and (live & set(dep["outputs"]) or follow):
-                out.append((dep.get("id", i), target, data(dep), float(comps[target].get("props", {}).get("value") or 1.0),
-                            follow))
+                out.append(((dep.get("id", i), target, data(dep), dep.get("queue") is not False),
+                            float(comps[target].get("props", {}).get("value") or 1.0), follow))
     if not out:
         raise RuntimeError("no live gr.Timer tick on the Train tab in the Gradio config")
     return out
 
 
-async def gr_event(client: httpx.AsyncClient, url: str, session: str, fn: int, trigger: int, data: list[Any]) -> dict:
-    """One event through the queue, as a browser sends it; its process_completed message."""
+async def gr_event(client: httpx.AsyncClient, url: str, session: str, fn: int, trigger: int, data: list[Any],
+                   queued: bool = True) -> dict:
+    """One event as a browser sends it: through the queue (its process_completed message) or, for an event
+    declared queue=False, as one POST to run/predict (its reply, in the same shape: {"output": ...})."""
+    if not queued:
+        r = await client.post(url + "gradio_api/run/predict", json={
+            "data": data, "fn_index": fn, "trigger_id": trigger, "session_hash": session})
+        r.raise_for_status()
+        return {"output": r.json()}
     r = await client.post(url + "gradio_api/queue/join", json={
         "data": data, "event_data": None, "fn_index": fn, "trigger_id": trigger, "session_hash": session})
     r.raise_for_status()
@@ -228,26 +298,40 @@ async def gr_event(client: httpx.AsyncClient, url: str, session: str, fn: int, t
 
 
 async def gr_viewer(client: httpx.AsyncClient, url: str, ticks: list[tuple], stop_at: float, out: list[float],
-                    errors: list[str]) -> None:
+                    errors: list[str]) -> int:
     """One viewer: every live timer of the page ticks at its own interval, as in a browser (each timer on its
     own session hash here: one event stream per session carries one event at a time in this client); a tick
-    that changed a state with a live change event runs that event next."""
+    that changed a component with a live change event runs that event next (gr_ticks: follow)."""
 
-    async def timer(fn: int, trigger: int, data: list[Any], interval: float, follow: dict) -> None:
+    media = MediaFetcher(url, client)
+
+    async def timer(event: tuple, interval: float, follow: dict) -> None:
         session = secrets.token_hex(6)
+        last: dict[int, Any] = {}
         while time.monotonic() < stop_at:
             t = time.monotonic()
             try:
-                done = await gr_event(client, url, session, fn, trigger, data)
+                done = (await gr_event(client, url, session, *event)).get("output") or {}
                 out.append(time.monotonic())
-                for sid in (done.get("output") or {}).get("changed_state_ids") or []:
-                    if sid in follow:
-                        await gr_event(client, url, session, *follow[sid])
+                media.scan(done.get("data"))   # the grid's new picture, fetched as a browser does
+                states = set(done.get("changed_state_ids") or [])
+                for cid, (then, k) in follow.items():
+                    if k is None and cid in states:
+                        await gr_event(client, url, session, *then)
+                    elif k is not None:
+                        value = (done.get("data") or [None] * (k + 1))[k]
+                        if not (isinstance(value, dict) and value.get("__type__") == "update") and value != last.get(cid):
+                            last[cid] = value
+                            await gr_event(client, url, session, *then)
             except Exception as e:  # noqa: BLE001 - counted
                 errors.append(f"tick: {type(e).__name__}: {e}")
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - t)))   # the timer's next tick
 
     await asyncio.gather(*(timer(*tick) for tick in ticks))
+    await media.close()
+    if media.failed:
+        errors.append(f"picture: {media.failed} of {media.failed + media.fetched} fetches failed")
+    return media.fetched
 
 
 async def gr_watch(url: str, n: int, window: float, result: dict[str, Any]) -> None:
@@ -277,7 +361,8 @@ async def gr_watch(url: str, n: int, window: float, result: dict[str, Any]) -> N
         ticks = gr_ticks(config)
         t0, cpu0 = _window_start(result)
         outs: list[list[float]] = [[] for _ in range(n)]
-        await asyncio.gather(*(gr_viewer(client, url, ticks, t0 + window, outs[i], result["errors"]) for i in range(n)))
+        got = await asyncio.gather(*(gr_viewer(client, url, ticks, t0 + window, outs[i], result["errors"]) for i in range(n)))
+        result["pictures"] = sum(got)
         for u in outs:
             u.sort()
         _window_end(result, t0, cpu0, outs)
@@ -414,6 +499,10 @@ def one_n(front: str, url: str, n: int, args: argparse.Namespace) -> dict[str, A
         while len(res["browser_loads"]) + len([e for e in res["errors"] if e.startswith("chromium")]) < args.browsers \
                 and time.monotonic() - t < 150:
             time.sleep(0.2)
+        if not args.browsers_in_window:   # the pages' rendering would compete with the server it measures
+            hold.set()
+            bt.join(30)
+    res["browsers_in_window"] = bool(args.browsers and n and args.browsers_in_window)
     watch = st_watch if front == "streamlit" else gr_watch
     asyncio.run(asyncio.wait_for(watch(url, n, args.window, res), args.window + 300))
     hold.set()
@@ -488,7 +577,8 @@ def write_results(path: Path, results: list[dict[str, Any]], args: argparse.Name
         f"    {' '.join(['PYTHONPATH=. python bench/bench_class.py'] + sys.argv[1:])}\n\n"
         f"## {info['date']}, {info.get('cpu', '?')}, {info['cpu_count']} CPUs\n\n"
         f"Fronts {args.fronts}; N = {args.viewers} protocol-level visitors plus {args.browsers} Chromium page(s) "
-        f"for N > 0; each window {args.window:g} s while one `{args.preset}` run trains; Generate pressed by "
+        f"for N > 0 ({'open during the window' if args.browsers_in_window else 'opened while the run trains, closed before the window: on this machine their rendering would compete with the server it measures'}); "
+        f"the visitors fetch each new grid picture as a browser does; each window {args.window:g} s while one `{args.preset}` run trains; Generate pressed by "
         f"min(N, {args.burst}) at once. Sample sizes: page loads = N per row, updates = every answered poll of "
         f"every viewer in the window; server CPU from /proc/<server pid>/stat (the trainer child excluded).\n\n"
         + text + "\n")
@@ -499,7 +589,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--fronts", default="streamlit,gradio")
     p.add_argument("--viewers", default="0,1,10,30", help="comma-separated N (0 = the no-viewer baseline)")
     p.add_argument("--window", type=float, default=20.0, help="seconds each N watches")
-    p.add_argument("--browsers", type=int, default=2, help="real Chromium pages next to the N visitors (N > 0)")
+    p.add_argument("--browsers", type=int, default=2, help="real Chromium pages next to the N visitors (N > 0): "
+                   "their page-usable time is measured with the run training, then they close before the window")
+    p.add_argument("--browsers-in-window", action="store_true",
+                   help="keep the Chromium pages open during the window: on a small machine their rendering "
+                        "competes with the server it measures (in a class they run on the students' computers)")
     p.add_argument("--burst", type=int, default=10, help="visitors pressing Generate at once (at most N)")
     p.add_argument("--preset", default="5min", help="the run watched (5min: the 1min networks for long enough that "
                    "30 visitors connect and watch before it ends; the owner stops it after each N)")
@@ -574,7 +668,7 @@ def _run_fronts(fronts: list[str], ns: list[int], args: argparse.Namespace, resu
                 print(f"  N={n}: server {r.get('server_cores', float('nan')):.2f} cores, loads p50 {_fmt(r['loads'])} s, "
                       f"updates/viewer/s {_fmt(ups)}, longest gap {max(r.get('max_gaps_s') or [0]):.1f} s, "
                       f"generate {_fmt(r.get('generate_s', []))} s, trainer {r.get('steps_per_s', float('nan')):.1f} steps/s, "
-                      f"nice {r.get('nice_server')}/{r.get('nice_trainer')}, errors {len(r['errors'])} {r['errors'][:2]} "
+                      f"nice {r.get('nice_server')}/{r.get('nice_trainer')}, pictures {r.get('pictures', 0)}, errors {len(r['errors'])} {r['errors'][:2]} "
                       f"({last:.0f} s; {time.monotonic() - t_front:.0f} s into {front})",
                       flush=True)
         finally:

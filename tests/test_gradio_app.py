@@ -540,3 +540,33 @@ def test_lab_tick_never_shows_running_with_its_timer_off(app, monkeypatch):
         assert out[-1].active is True and "stopped" in out[0] and "running" not in out[0], out[0][:200]
     finally:
         real.stop()
+
+
+def test_the_train_tick_skips_the_queue_and_its_slow_part_follows_a_component_not_a_state(app):
+    """The Train tab's tick is one POST a second per page, outside Gradio's queue (issue 22: 7-8 against 10-13 ms
+    of server CPU a tick). A browser runs a gr.State's change event only after a queued event, so the slow
+    outputs (steering, buttons, the form folding away) must follow a component's change: with a State they never
+    came (seen in the browser test). The class bench reads the same config the way a browser does."""
+    import sys
+
+    _, demo = app
+    config = demo.get_config_file()
+    comps = {c["id"]: c for c in config["components"]}
+    head = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "run-head")
+    pause = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "pause")
+    ticks = [d for d in config["dependencies"] if head in d["outputs"]
+             and any(comps.get(t, {}).get("type") == "timer" and e == "tick" for t, e in d["targets"])]
+    assert len(ticks) == 1 and ticks[0]["queue"] is False
+    follows = [d for d in config["dependencies"] if pause in d["outputs"]
+               and any(e == "change" and t in ticks[0]["outputs"] for t, e in d["targets"])]
+    assert follows and all(comps[t]["type"] != "state" for d in follows for t, e in d["targets"] if e == "change")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_class
+
+    found = bench_class.gr_ticks(config)
+    assert [(ev[0], ev[3]) for ev, _, _ in found][:1] == [(ticks[0]["id"], False)]
+    (then, k), = found[0][2].values()
+    assert then[0] == follows[0]["id"] and ticks[0]["outputs"][k] in {t for t, e in follows[0]["targets"]}
+    from apps.gradio.common import POLL_S
+
+    assert found[0][1] == POLL_S

@@ -24,10 +24,11 @@ from apps import charts
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
 MAX_TAG_GROUPS = 4              # tag dropdowns per picker (faces: hair + eye; Hub data: its label columns)
-# the Train tab's live panel: each tick is one Gradio event per page (~10-13 ms of server CPU); with a run training
-# the server (niced 10 then) got ~0.2 cores of 2 vCPUs, and 1.5 s ticks gave 30 viewers shorter longest gaps than
-# 1 s (4.1-4.6 s against 5.0-5.9 s, 3 windows each, bench/RESULTS_class.md)
-POLL_S = 1.5
+# the Train tab's live panel: one tick per page and POLL_S, outside Gradio's queue (7-8 ms of server CPU a tick).
+# With 30 viewers and a run training, 1 s ticks gave longest gaps of 1.5-1.8 s against 2.1-2.9 s at 1.5 s, for
+# 0.20-0.24 against 0.17-0.20 server cores (3 alternating windows each, 2-vCPU Xeon, 2026-12-03,
+# bench/RESULTS_class.md). Through the queue (10-13 ms a tick) 1.5 s had been the better of the two.
+POLL_S = 1.0
 LAB_POLL_S = 0.5                # the 2D lab's picture
 RANDOM = -1                     # a tag dropdown's "random per image" value
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -107,7 +108,7 @@ def plot_data(view: Any, group: Any) -> Any:
     from gradio.components.plot import PlotData
 
     return view.curves.memo(("gradio-plot", group["title"]),
-                            lambda: PlotData(type="plotly", plot=charts.live_figure(view, group).to_json()))
+                            lambda: PlotData(type="plotly", plot=charts.live_json(view, group)))
 
 
 def _safe(name: str) -> str:
