@@ -571,13 +571,15 @@ def verdicts(results: list[dict[str, Any]]) -> list[str]:
 
 def write_results(path: Path, results: list[dict[str, Any]], args: argparse.Namespace, text: str) -> None:
     info = machine_info(__import__("torch").device("cpu"))
+    where = ("open during the window" if args.browsers_in_window else "opened while the run trains, closed before "
+             "the window: on this machine their rendering would compete with the server it measures")
     path.write_text(
         "# A class on one link: many viewers of one run (issue 22)\n\n"
         "`bench/bench_class.py` (see its docstring for what each column measures). Written by the bench itself.\n\n"
         f"    {' '.join(['PYTHONPATH=. python bench/bench_class.py'] + sys.argv[1:])}\n\n"
         f"## {info['date']}, {info.get('cpu', '?')}, {info['cpu_count']} CPUs\n\n"
         f"Fronts {args.fronts}; N = {args.viewers} protocol-level visitors plus {args.browsers} Chromium page(s) "
-        f"for N > 0 ({'open during the window' if args.browsers_in_window else 'opened while the run trains, closed before the window: on this machine their rendering would compete with the server it measures'}); "
+        f"for N > 0 ({where}); "
         f"the visitors fetch each new grid picture as a browser does; each window {args.window:g} s while one `{args.preset}` run trains; Generate pressed by "
         f"min(N, {args.burst}) at once. Sample sizes: page loads = N per row, updates = every answered poll of "
         f"every viewer in the window; server CPU from /proc/<server pid>/stat (the trainer child excluded).\n\n"

@@ -24,7 +24,7 @@ from apps import charts
 TITLE = "GAN Studio"
 PORT_ENV = "GRADIO_SERVER_PORT"
 MAX_TAG_GROUPS = 4              # tag dropdowns per picker (faces: hair + eye; Hub data: its label columns)
-# the Train tab's live panel: one tick per page and POLL_S, outside Gradio's queue (7-8 ms of server CPU a tick).
+# the Train tab's live panel: one tick per page and POLL_S, outside Gradio's queue (7-10 ms of server CPU a tick).
 # With 30 viewers and a run training, 1 s ticks gave longest gaps of 1.5-1.8 s against 2.1-2.9 s at 1.5 s, for
 # 0.20-0.24 against 0.17-0.20 server cores (3 alternating windows each, 2-vCPU Xeon, 2026-12-03,
 # bench/RESULTS_class.md). Through the queue (10-13 ms a tick) 1.5 s had been the better of the two.

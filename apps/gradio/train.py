@@ -490,7 +490,7 @@ def build(ctx: Ctx) -> None:
           for p, st in ((FAST, shown), (SLOW, shown_slow), (MORE, shown_more))}
     for trig, part in ((slow_seen.change, SLOW), (more_timer.tick, MORE)):
         trig(_part(part), *io[part], concurrency_limit=None, show_progress="hidden", **private)
-    # the tick skips the queue: one POST instead of a queue join and an event stream (issue 22: 8-9 against
+    # the tick skips the queue: one POST instead of a queue join and an event stream (issue 22: 7-10 against
     # 10-13 ms of server CPU a tick, 30 viewers, 2-vCPU Xeon, 2026-12-03)
     timer.tick(_part(FAST, slow=True), io[FAST][0], io[FAST][1] + [slow_seen], queue=False,
                show_progress="hidden", **private)

@@ -173,7 +173,8 @@ def run_view(job: Any, version: Optional[tuple] = None, prev: Optional[RunView] 
     return RunView(
         job=snap.id, version=version if version is not None else snap.version, snap=snap, run=Path(snap.run_dir).name,
         status=job_status(snap), progress=min(max(float(snap.progress), 0.0), 1.0), progress_text=progress_text(snap),
-        curves=_curves(snap, prev.curves if prev else None, CURVES_EVERY_S), grid_view=_grid(snap, prev.grid_view if prev else None),
+        curves=_curves(snap, prev.curves if prev else None, CURVES_EVERY_S),
+        grid_view=_grid(snap, prev.grid_view if prev else None),
         metrics=metrics_overview(snap.extras), shortfall=getattr(snap, "shortfall", ""),
     )
 
