@@ -201,6 +201,13 @@ class MediaFetcher:
         if self.own and self.client is not None:
             await self.client.aclose()
 
+    @staticmethod
+    def tally(fetchers: list["MediaFetcher"], result: dict[str, Any]) -> None:
+        """The pictures the (closed) fetchers got into ``result["pictures"]``, failures into its errors."""
+        failed, result["pictures"] = sum(f.failed for f in fetchers), sum(f.fetched for f in fetchers)
+        if failed:
+            result["errors"].append(f"picture: {failed} of {failed + result['pictures']} fetches failed")
+
 
 async def st_owner(url: str, action: str, cookie: str, preset: Optional[str] = None) -> None:
     s = StViewer(url, "train", cookie)
@@ -233,9 +240,7 @@ async def st_watch(url: str, n: int, window: float, result: dict[str, Any]) -> N
     _window_end(result, t0, cpu0, [[u for u in v.updates if u >= t0] for v in live])
     for v in viewers:
         await v.close()
-    failed, result["pictures"] = sum(v.media.failed for v in viewers), sum(v.media.fetched for v in viewers)
-    if failed:
-        result["errors"].append(f"picture: {failed} of {failed + sum(v.media.fetched for v in viewers)} fetches failed")
+    MediaFetcher.tally([v.media for v in viewers], result)
 
 
 async def st_generate(url: str, burst: int) -> list[float]:
@@ -298,10 +303,11 @@ async def gr_event(client: httpx.AsyncClient, url: str, session: str, fn: int, t
 
 
 async def gr_viewer(client: httpx.AsyncClient, url: str, ticks: list[tuple], stop_at: float, out: list[float],
-                    errors: list[str]) -> int:
+                    errors: list[str]) -> MediaFetcher:
     """One viewer: every live timer of the page ticks at its own interval, as in a browser (each timer on its
     own session hash here: one event stream per session carries one event at a time in this client); a tick
-    that changed a component with a live change event runs that event next (gr_ticks: follow)."""
+    that changed a component with a live change event runs that event next (gr_ticks: follow). Returns its
+    (closed) picture fetcher."""
 
     media = MediaFetcher(url, client)
 
@@ -329,9 +335,7 @@ async def gr_viewer(client: httpx.AsyncClient, url: str, ticks: list[tuple], sto
 
     await asyncio.gather(*(timer(*tick) for tick in ticks))
     await media.close()
-    if media.failed:
-        errors.append(f"picture: {media.failed} of {media.failed + media.fetched} fetches failed")
-    return media.fetched
+    return media
 
 
 async def gr_watch(url: str, n: int, window: float, result: dict[str, Any]) -> None:
@@ -362,7 +366,7 @@ async def gr_watch(url: str, n: int, window: float, result: dict[str, Any]) -> N
         t0, cpu0 = _window_start(result)
         outs: list[list[float]] = [[] for _ in range(n)]
         got = await asyncio.gather(*(gr_viewer(client, url, ticks, t0 + window, outs[i], result["errors"]) for i in range(n)))
-        result["pictures"] = sum(got)
+        MediaFetcher.tally(list(got), result)
         for u in outs:
             u.sort()
         _window_end(result, t0, cpu0, outs)

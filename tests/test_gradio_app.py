@@ -542,13 +542,11 @@ def test_lab_tick_never_shows_running_with_its_timer_off(app, monkeypatch):
         real.stop()
 
 
-def test_the_train_tick_skips_the_queue_and_its_slow_part_follows_a_component_not_a_state(app):
-    """The Train tab's tick is one POST a second per page, outside Gradio's queue (issue 22: 7-8 against 10-13 ms
+def test_the_train_tick_skips_the_queue_and_its_slow_part_follows_a_component_not_a_state(app, monkeypatch):
+    """The Train tab's tick is one POST a second per page, outside Gradio's queue (issue 22: 7-10 against 10-13 ms
     of server CPU a tick). A browser runs a gr.State's change event only after a queued event, so the slow
     outputs (steering, buttons, the form folding away) must follow a component's change: with a State they never
     came (seen in the browser test). The class bench reads the same config the way a browser does."""
-    import sys
-
     _, demo = app
     config = demo.get_config_file()
     comps = {c["id"]: c for c in config["components"]}
@@ -560,7 +558,7 @@ def test_the_train_tick_skips_the_queue_and_its_slow_part_follows_a_component_no
     follows = [d for d in config["dependencies"] if pause in d["outputs"]
                and any(e == "change" and t in ticks[0]["outputs"] for t, e in d["targets"])]
     assert follows and all(comps[t]["type"] != "state" for d in follows for t, e in d["targets"] if e == "change")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
     import bench_class
 
     found = bench_class.gr_ticks(config)

@@ -101,14 +101,23 @@ def grid_file(view: Any) -> Optional[str]:
     return str(path)
 
 
-def plot_data(view: Any, group: Any) -> Any:
-    """A live chart group of a run view as Gradio's plot payload (the figure's JSON), made once per new history
-    row and shared by every session: gr.Plot passes a PlotData through as it is, where a plotly figure is
-    turned into JSON again for each viewer's tick (issue 22)."""
+def plot_json(text: str) -> Any:
+    """Plotly JSON as Gradio's plot payload: gr.Plot passes a PlotData through as it is, where a plotly figure
+    is validated and turned into JSON again for each session's tick."""
     from gradio.components.plot import PlotData
 
-    return view.curves.memo(("gradio-plot", group["title"]),
-                            lambda: PlotData(type="plotly", plot=charts.live_json(view, group)))
+    return PlotData(type="plotly", plot=text)
+
+
+def plot_data(view: Any, group: Any) -> Any:
+    """A live chart group of a run view as Gradio's plot payload (the figure's JSON), made once per new history
+    row and shared by every session (issue 22)."""
+    return view.curves.memo(("gradio-plot", group["title"]), lambda: plot_json(charts.live_json(view, group)))
+
+
+def curves_plot(history: Any, keys: list[str], title: str, max_points: int = 1500) -> Any:
+    """charts.curves_spec as Gradio's plot payload, without building a plotly figure (issue 22)."""
+    return plot_json(charts.spec_json(charts.curves_spec(history, keys, title, max_points)))
 
 
 def _safe(name: str) -> str:

@@ -9,8 +9,7 @@ import numpy as np
 from gan_core import studio
 from gan_core.config import ConfigError
 from gan_core.losses import LOSSES
-from apps import charts
-from .common import Ctx, LAB_POLL_S, _stat_cards, owner_of
+from .common import Ctx, LAB_POLL_S, _stat_cards, curves_plot, owner_of
 
 
 def _lab():
@@ -172,8 +171,8 @@ def lab_tick(owner_v, arrows: bool, request: gr.Request = None):
 
     strip = strip_figure(fr)   # the earlier frames a preset keeps (NS collapse happens mid-run)
     strip_up = gr.update(value=strip, visible=True) if strip is not None else gr.update(visible=False)
-    losses = charts.curves_figure(fr.history, ["d_loss", "g_loss"], "Losses", max_points=300) if fr.history else None
-    outs = charts.curves_figure(fr.history, ["d_real", "d_fake"], "D outputs", max_points=300) if fr.history else None
+    losses = curves_plot(fr.history, ["d_loss", "g_loss"], "Losses", max_points=300) if fr.history else None
+    outs = curves_plot(fr.history, ["d_real", "d_fake"], "D outputs", max_points=300) if fr.history else None
     return [stats, plane, strip_up, losses, outs, gr.Timer(active=active)]
 
 
